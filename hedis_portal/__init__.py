@@ -1,0 +1,1 @@
+"""HEDIS Star Rating Portfolio Optimizer: project package (settings, URLs, cross-cutting code)."""

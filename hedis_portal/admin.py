@@ -1,0 +1,103 @@
+"""Admin building blocks shared by every app, plus the audit log and API request log pages."""
+
+from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
+from auditlog.models import LogEntry
+from django.contrib import admin
+
+from hedis_portal.models import ApiRequestLog
+from members.models import Contract
+
+
+class ContractListFilter(admin.SimpleListFilter):
+    """Filter by contract, offering only the contracts the user may see."""
+
+    title = "contract"
+    parameter_name = "contract"
+
+    def lookups(self, request, model_admin):
+        return [(str(c.pk), c.contract_id) for c in Contract.objects.visible_to(request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{queryset.contract_field: self.value()})
+        return queryset
+
+
+class ContractScopedAdmin(admin.ModelAdmin):
+    """A model admin that shows and offers only the user's contracts' rows.
+
+    Uses the model's `visible_to` (the same call the API uses), so out-of-scope rows are
+    absent from lists and their change pages answer 404. Large tables skip the full COUNT.
+    """
+
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Contract:
+            kwargs["queryset"] = Contract.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogEntryAdmin(AuditlogLogEntryAdmin):
+    """Audit entries: readable by administrators, never editable or deletable from any page."""
+
+    show_full_result_count = False
+    actions = None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OutcomeListFilter(admin.SimpleListFilter):
+    """Errors first: the page administrators open when something goes wrong."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [("errors", "Errors (4xx and 5xx)"), ("server", "Server errors (5xx)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "errors":
+            return queryset.filter(status__gte=400)
+        if self.value() == "server":
+            return queryset.filter(status__gte=500)
+        return queryset
+
+
+@admin.register(ApiRequestLog)
+class ApiRequestLogAdmin(admin.ModelAdmin):
+    """Recent API requests; filter `status ≥ 400` for errors. Read-only."""
+
+    list_display = [
+        "started_at",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "error_class",
+        "user",
+        "request_id",
+    ]
+    list_filter = [OutcomeListFilter, "method"]
+    search_fields = ["=request_id"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+    list_select_related = ["user"]
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,24 @@
+"""Load the demo plan (idempotent) and print new demo users' passwords once."""
+
+from django.core.management.base import BaseCommand
+
+from hedis_portal.demo import DEMO_USERS, load_demo_data
+
+
+class Command(BaseCommand):
+    help = "Load the demo contracts, members and one user per role; safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=2026)
+
+    def handle(self, *args, seed: int, **options):
+        result = load_demo_data(seed=seed)
+        created = ", ".join(result.contracts_created) or "none (already loaded)"
+        self.stdout.write(f"Contracts created: {created}; members created: {result.members_created}")
+        if result.new_credentials:
+            self.stdout.write(self.style.WARNING("Demo users (passwords shown only this once):"))
+            for username, password in result.new_credentials.items():
+                role, contracts = DEMO_USERS[username]
+                self.stdout.write(f"  {username:<16} {password:<20} {role}, contracts {', '.join(contracts)}")
+        else:
+            self.stdout.write("Demo users already exist; reset one with `manage.py changepassword USER`.")

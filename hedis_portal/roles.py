@@ -1,0 +1,62 @@
+"""The three roles as Django groups, with the permissions each needs.
+
+Roles say what a user may do; contract assignments (`Contract.users`) say on which
+data. Groups are (re)synchronised after every `migrate`, so a new model's permissions
+reach the roles with the migration that adds it.
+"""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+CARE_MANAGER = "Care manager"
+QUALITY_ANALYST = "Quality analyst"
+ADMINISTRATOR = "Administrator"
+
+_READ_MEMBERS = ["members.view_contract", "members.view_member"]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    CARE_MANAGER: [*_READ_MEMBERS],
+    QUALITY_ANALYST: [*_READ_MEMBERS],
+    ADMINISTRATOR: [
+        *_READ_MEMBERS,
+        "members.add_contract",
+        "members.change_contract",
+        "members.add_member",
+        "members.change_member",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auditlog.view_logentry",
+        "hedis_portal.view_apirequestlog",
+    ],
+}
+
+
+def sync_roles() -> None:
+    """Create the role groups and set each one's permissions exactly to `ROLE_PERMISSIONS`."""
+    for name, codes in ROLE_PERMISSIONS.items():
+        query = Q()
+        for code in codes:
+            app_label, codename = code.split(".")
+            query |= Q(content_type__app_label=app_label, codename=codename)
+        permissions = list(Permission.objects.filter(query))
+        found = {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+        missing = sorted(set(codes) - found)
+        if missing:
+            raise LookupError(f"Role {name!r} names unknown permissions: {', '.join(missing)}")
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(permissions)
+
+
+def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
+    """`post_migrate` receiver: runs once, for the last app, when every permission exists.
+
+    Our receiver is connected before django.contrib.auth's, so the last app's own
+    permissions are created here first (`create_permissions` is idempotent).
+    """
+    if sender is not list(global_apps.get_app_configs())[-1]:
+        return
+    create_permissions(sender, verbosity=0, using=using)
+    sync_roles()

@@ -1,0 +1,31 @@
+"""URL routes: admin, API (with OpenAPI schema and offline docs) and health probes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from hedis_portal import health
+from hedis_portal.auth_api import LoginView, LogoutAllView, LogoutView
+
+admin.site.site_header = "HEDIS Star Rating Portfolio Optimizer"
+admin.site.site_title = "HEDIS portal"
+admin.site.index_title = "Care gaps, ratings and outreach"
+
+handler500 = "hedis_portal.errors.server_error"
+
+api_patterns = [
+    path("auth/login/", LoginView.as_view(), name="login"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("auth/logoutall/", LogoutAllView.as_view(), name="logout-all"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include("members.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+]

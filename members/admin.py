@@ -1,0 +1,119 @@
+"""Admin pages for contracts and members, scoped to the user's contracts."""
+
+from django import forms
+from django.contrib import admin
+
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.audit import log_access
+from members import services
+from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
+from members.models import Contract, Member
+
+
+@admin.register(Contract)
+class ContractAdmin(ContractScopedAdmin):
+    """CMS contracts and who is assigned to them."""
+
+    list_display = [
+        "contract_id",
+        "name",
+        "organization_type",
+        "snp",
+        "enrollment",
+        "lis_de_percent",
+        "disability_percent",
+    ]
+    list_filter = ["organization_type", "snp"]
+    search_fields = ["contract_id", "name"]
+    filter_horizontal = ["users"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.contract_update(contract=obj)
+        else:
+            services.contract_create(contract=obj, created_by=request.user)
+
+
+class MemberCreationForm(forms.ModelForm):
+    """Adding a member: the raw plan member ID is hashed on save and not kept anywhere."""
+
+    raw_member_id = forms.CharField(
+        label="Plan member ID",
+        max_length=MAX_RAW_MEMBER_ID_LENGTH,
+        help_text="Hashed with the portal's key on save; the ID itself is not stored.",
+        widget=forms.PasswordInput(render_value=False),
+    )
+
+    class Meta:
+        model = Member
+        fields = ["contract", "birth_year", "sex", "lis_de", "disability", "active"]
+
+    def clean_raw_member_id(self):
+        try:
+            id_hash = member_id_hash(self.cleaned_data["raw_member_id"])
+        except InvalidMemberId as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if Member.objects.filter(id_hash=id_hash).exists():
+            raise forms.ValidationError("A member with this ID already exists.")
+        return self.cleaned_data["raw_member_id"]
+
+
+@admin.register(Member)
+class MemberAdmin(ContractScopedAdmin):
+    """Members of your contracts. Search with a plan member ID: it is hashed before the query.
+
+    Opening a member's page is recorded in the audit log as an access.
+    """
+
+    list_display = ["__str__", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
+    list_filter = [ContractListFilter, "active", "lis_de", "disability", "sex"]
+    list_select_related = ["contract"]
+    search_fields = ["id_hash"]  # the search box takes a raw member ID; see get_search_results
+    search_help_text = "Enter a plan member ID (exact); it is hashed before searching."
+    readonly_fields = ["id_hash", "created_at", "updated_at"]
+    fields = [
+        "id_hash",
+        "contract",
+        "birth_year",
+        "sex",
+        "lis_de",
+        "disability",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
+
+    add_form = MemberCreationForm
+    add_fields = ["raw_member_id", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj else self.add_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(id_hash=member_id_hash(term)), False
+        except InvalidMemberId:
+            return queryset.none(), False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        member = self.get_object(request, object_id)
+        if member is not None:
+            log_access(member)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.member_update(member=obj)
+        else:
+            services.member_create(member=obj, raw_member_id=form.cleaned_data["raw_member_id"])
