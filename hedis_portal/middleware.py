@@ -3,13 +3,32 @@
 import re
 import time
 import uuid
+from contextvars import ContextVar
 
+from auditlog.context import auditlog_value
+from auditlog.middleware import AuditlogMiddleware
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 
 from hedis_portal import request_log
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def route_pattern(match) -> str:
+    """The URL pattern a request resolved to, e.g. `api/members/<pk>/` (router regexes tidied)."""
+    if match is None:
+        return "<unresolved>"
+    return _REGEX_GROUP.sub(r"<\1>", match.route).replace("^", "").replace("$", "")
+
+
+_current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The ID of the request being served (`AUDITLOG_CID_GETTER`: audit entries carry it too)."""
+    return _current_request_id.get()
 
 
 class RequestIdMiddleware:
@@ -21,9 +40,29 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
+        token = _current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current_request_id.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class AuditMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware (actor, remote address), clearing its context afterwards.
+
+    auditlog leaves the request's actor in a context variable when the request ends; work
+    done later on the same thread outside any request (a job, a command) would otherwise be
+    attributed to that user.
+    """
+
+    def __call__(self, request):
+        token = auditlog_value.set({})
+        try:
+            return super().__call__(request)
+        finally:
+            auditlog_value.reset(token)
 
 
 class ApiRequestLogMiddleware:
@@ -48,7 +87,6 @@ class ApiRequestLogMiddleware:
     def _record(request, response, started_at, duration_ms: float) -> None:
         from hedis_portal.models import ApiRequestLog
 
-        match = request.resolver_match
         user = getattr(request, "user", None)
         # DRF replaces `request.user` with the user it authenticated (token or session).
         # A lazy user nobody evaluated is left alone: reading it would cost a query.
@@ -61,7 +99,7 @@ class ApiRequestLogMiddleware:
                 started_at=started_at,
                 request_id=request.request_id,
                 method=request.method[:8],
-                route=(match.route if match else "<unresolved>")[:200],
+                route=route_pattern(request.resolver_match)[:200],
                 user_id=user_id,
                 status=response.status_code,
                 duration_ms=round(duration_ms, 3),

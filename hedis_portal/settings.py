@@ -69,7 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "hedis_portal.middleware.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "hedis_portal.urls"
@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
 # django-auditlog: who, what, when, from where; never a raw member identifier.
 AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_STORE_JSON_CHANGES = True
+# Audit entries carry the request ID that the API request log and X-Request-ID show.
+AUDITLOG_CID_GETTER = "hedis_portal.middleware.current_request_id"
 AUDIT_LOG_MIN_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
 
 # API request log: buffered so that writing it does not cost a round trip per request.

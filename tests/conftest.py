@@ -58,9 +58,7 @@ def analyst(contract):
 
 @pytest.fixture
 def administrator(contract, other_contract):
-    return UserFactory(
-        username="admin", role=roles.ADMINISTRATOR, contracts=[contract, other_contract]
-    )
+    return UserFactory(username="admin", role=roles.ADMINISTRATOR, contracts=[contract, other_contract])
 
 
 def token_client(user) -> APIClient:

@@ -4,6 +4,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.db import connection
 
+from hedis_portal.models import ApiRequestLog
 from members.models import Contract, Member
 from tests.conftest import query_count
 from tests.factories import MemberFactory
@@ -67,6 +68,7 @@ def test_member_detail_read_is_audited_as_access_with_actor(api, care_manager, m
     assert entry.actor == care_manager
     assert entry.object_pk == str(member.pk)
     assert entry.remote_addr == "127.0.0.1"
+    assert entry.cid == ApiRequestLog.objects.get().request_id
 
 
 def test_lookup_by_raw_member_id_finds_member(api, care_manager, member):
@@ -147,7 +149,12 @@ def test_only_administrators_create_contracts(request, api, contract, persona, e
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("contract_id", "X1234"), ("contract_id", "H12345"), ("lis_de_percent", "101"), ("organization_type", "hmo")],
+    [
+        ("contract_id", "X1234"),
+        ("contract_id", "H12345"),
+        ("lis_de_percent", "101"),
+        ("organization_type", "hmo"),
+    ],
 )
 def test_contract_validation_errors_name_the_field(api, administrator, field, value):
     payload = {"contract_id": "H2002", "name": "Plan", "organization_type": "ma_pd", field: value}

@@ -1,0 +1,57 @@
+"""Production settings refuse to start without their secrets and pass `check --deploy`."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "MEMBER_ID_HASH_KEY": secrets.token_urlsafe(32),
+    "ALLOWED_HOSTS": "portal.example.org",
+    "DATABASE_URL": "sqlite:///:memory:",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "MEMBER_ID_HASH_KEY", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_refuses_a_short_member_id_hash_key():
+    result = _manage("check", env={**PRODUCTION_ENV, "MEMBER_ID_HASH_KEY": "short"})
+    assert result.returncode != 0
+    assert "MEMBER_ID_HASH_KEY must be at least 32 characters" in result.stderr
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_unknown_environment_name_is_refused():
+    result = _manage("check", env={"DJANGO_ENV": "prod"})
+    assert result.returncode != 0
+    assert "DJANGO_ENV must be" in result.stderr
