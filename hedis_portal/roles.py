@@ -14,17 +14,53 @@ CARE_MANAGER = "Care manager"
 QUALITY_ANALYST = "Quality analyst"
 ADMINISTRATOR = "Administrator"
 
-_READ_MEMBERS = ["members.view_contract", "members.view_member"]
+_READ = [
+    "members.view_contract",
+    "members.view_member",
+    "ratings.view_measure",
+    "ratings.view_staryearmeasure",
+    "gaps.view_caregap",
+    "gaps.view_gapremark",
+    "predictions.view_prediction",
+    "interventions.view_interventiontype",
+    "interventions.view_interventionuplift",
+    "interventions.view_intervention",
+    "interventions.view_interventiongap",
+]
+# Working gaps: assign, move through the workflow, remark, record outreach.
+_WORK_GAPS = [
+    "gaps.change_caregap",
+    "gaps.add_gapremark",
+    "interventions.add_intervention",
+    "interventions.change_intervention",
+    "interventions.add_interventiongap",
+    "interventions.change_interventiongap",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    CARE_MANAGER: [*_READ_MEMBERS],
-    QUALITY_ANALYST: [*_READ_MEMBERS],
+    CARE_MANAGER: [*_READ, *_WORK_GAPS],
+    QUALITY_ANALYST: [
+        *_READ,
+        "interventions.approve_intervention",
+        "predictions.add_prediction",
+        "predictions.change_prediction",
+    ],
     ADMINISTRATOR: [
-        *_READ_MEMBERS,
+        *_READ,
+        *_WORK_GAPS,
+        "interventions.approve_intervention",
         "members.add_contract",
         "members.change_contract",
         "members.add_member",
         "members.change_member",
+        "gaps.add_caregap",
+        "predictions.add_prediction",
+        "predictions.change_prediction",
+        "interventions.add_interventiontype",
+        "interventions.change_interventiontype",
+        "interventions.add_interventionuplift",
+        "interventions.change_interventionuplift",
+        "interventions.delete_interventionuplift",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

@@ -43,6 +43,10 @@ INSTALLED_APPS = [
     # which enforces the retention floor) take precedence over third-party ones.
     "hedis_portal",
     "members",
+    "ratings",
+    "gaps",
+    "predictions",
+    "interventions",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

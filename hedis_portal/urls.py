@@ -21,6 +21,9 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("", include("members.urls")),
+    path("", include("gaps.urls")),
+    path("", include("predictions.urls")),
+    path("", include("interventions.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,157 @@
+"""Care gaps: one row per member × measure × measurement year for every denominator member."""
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+
+from members.models import Contract, ContractScopedQuerySet, Member
+from ratings.models import Measure
+
+
+class ComplianceStatus(models.TextChoices):
+    """Set by the HEDIS engine's data, never by a care manager."""
+
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed (numerator met)"
+    EXCLUDED = "excluded", "Excluded"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class WorkflowState(models.TextChoices):
+    """The care manager's progress on the gap; transitions are defined in `gaps.workflow`."""
+
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    OUTREACH_ATTEMPTED = "outreach_attempted", "Outreach attempted"
+    SCHEDULED = "scheduled", "Scheduled"
+    AWAITING_DATA = "awaiting_data", "Awaiting data"
+    RESOLVED = "resolved", "Resolved"
+    UNABLE_TO_REACH = "unable_to_reach", "Unable to reach"
+    REFUSED = "refused", "Refused"
+
+
+class EvidenceSource(models.TextChoices):
+    CLAIMS = "claims", "Claims"
+    SUPPLEMENTAL = "supplemental", "Supplemental data"
+    EHR = "ehr", "EHR"
+    LAB = "lab", "Lab"
+
+
+class RemarkCode(models.TextChoices):
+    """Care-gap remarks after the Da Vinci DEQM gaps-in-care guidance. A remark never closes a gap."""
+
+    PATIENT_REFUSED = "patient-refused", "Patient refused"
+    SATISFIED_IN_EHR = "satisfied-in-EHR", "Satisfied in EHR (awaiting data)"
+    ATTRIBUTION_MISMATCH = "attribution-mismatch", "Attribution mismatch"
+    UNABLE_TO_CONTACT = "unable-to-contact", "Unable to contact"
+    APPOINTMENT_SCHEDULED = "appointment-scheduled", "Appointment scheduled"
+    OTHER = "other", "Other"
+
+
+class CareGapQuerySet(ContractScopedQuerySet):
+    """Care gaps, scoped by their (denormalized) contract."""
+
+
+class CareGap(models.Model):
+    """A member in a measure's denominator for a measurement year, compliant or not.
+
+    Every denominator row is kept (open, closed, excluded, not applicable) so that rates
+    are computable: rate = closed ÷ (denominator − excluded). `contract` repeats the
+    member's contract so every large table can be scoped, indexed and sharded by it.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gaps")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="gaps")
+    measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="gaps")
+    measurement_year = models.PositiveSmallIntegerField()
+    compliance_status = models.CharField(
+        max_length=16, choices=ComplianceStatus.choices, default=ComplianceStatus.OPEN
+    )
+    status_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why the compliance status is what it is, when not obvious."
+    )
+    exclusion_reason = models.CharField(max_length=200, blank=True)
+    evidence_date = models.DateField(null=True, blank=True)
+    evidence_source = models.CharField(max_length=16, choices=EvidenceSource.choices, blank=True)
+    workflow_state = models.CharField(max_length=20, choices=WorkflowState.choices, default=WorkflowState.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_gaps",
+    )
+    priority_score = models.FloatField(
+        default=0, help_text="Expected contribution to the Star Rating per dollar of outreach."
+    )
+    current_prediction = models.ForeignKey(
+        "predictions.Prediction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The latest prediction for this member, measure and year (kept by the prediction upsert).",
+    )
+    last_outreach_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Optimistic concurrency: bumped on every change."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CareGapQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-priority_score", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "measure", "measurement_year"], name="caregap_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(compliance_status="excluded") | ~models.Q(exclusion_reason=""),
+                name="caregap_excluded_has_reason",
+                violation_error_message="An excluded gap needs an exclusion reason.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(compliance_status="closed")
+                | (models.Q(evidence_date__isnull=False) & ~models.Q(evidence_source="")),
+                name="caregap_closed_has_evidence",
+                violation_error_message="A closed gap needs evidence: a date and a source.",
+            ),
+        ]
+        indexes = [
+            # The worklist: contract + measure + state, highest priority first (cursor order).
+            models.Index(
+                fields=["contract", "measure", "workflow_state", "-priority_score", "-id"],
+                name="caregap_worklist",
+            ),
+            models.Index(fields=["contract", "-priority_score", "-id"], name="caregap_contract_priority"),
+            # Rate aggregation per contract, year and measure.
+            models.Index(
+                fields=["contract", "measurement_year", "measure", "compliance_status"], name="caregap_rates"
+            ),
+            models.Index(fields=["assignee", "workflow_state"], name="caregap_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.measure.code} {self.measurement_year} gap #{self.pk}"
+
+
+class GapRemark(models.Model):
+    """A care manager's remark on a gap (history, append-only). Notes must not contain PHI."""
+
+    gap = models.ForeignKey(CareGap, on_delete=models.CASCADE, related_name="remarks")
+    code = models.CharField(max_length=32, choices=RemarkCode.choices)
+    note = models.CharField(max_length=500, blank=True, help_text="No names, IDs or clinical details.")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} on gap #{self.gap_id}"
+
+
+auditlog.register(CareGap)
+auditlog.register(GapRemark)

@@ -1,0 +1,473 @@
+"""Reproduce CMS's published Star Ratings from its own data tables (the correctness oracle).
+
+`verify` recomputes (a) every measure star from the published measure data and cut points and
+(b) every Part C summary, Part D summary and overall rating from the published measure stars
+and CAI categories, then compares them with what CMS published. Each difference is listed with
+the reason it cannot be reproduced from the public tables.
+
+The tables do not say everything the rules need, so `profile_from_tables` infers a contract's
+type from its content; the inference and its limits are documented there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from ratings.cms.engine import (
+    TOO_NEW,
+    ContractProfile,
+    RatingType,
+    rate_contract,
+    star_for_cell,
+)
+from ratings.cms.methodology import Measure, Methodology, RatedAs
+from ratings.cms.tables import CellValue, CmsTables, CutPoints
+
+__all__ = [
+    "Mismatch",
+    "VerificationReport",
+    "is_disaster_contract",
+    "profile_from_tables",
+    "verify",
+]
+
+NOT_APPLICABLE = "Not Applicable"
+# Statuses meaning "this measure does not apply to the contract" (Attachment Q, Table Q-1/Q-2).
+NOT_REQUIRED = {"plan not required to report measure", "not required to report", "not applicable"}
+NO_DATA = "No data available"
+# Attachment Q, Table Q-1: the score cell of the improvement measures, which publish no score.
+STAR_ONLY = "medicare shows only a star rating for this topic"
+RATING_KEYS = {
+    RatingType.PART_C: "part_c_summary",
+    RatingType.PART_D: "part_d_summary",
+    RatingType.OVERALL: "overall",
+}
+UNEXPLAINED = "UNEXPLAINED"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A published value the engine did not reproduce, and why."""
+
+    contract: str
+    what: str
+    published: str
+    computed: str
+    reason: str
+
+
+@dataclass
+class VerificationReport:
+    """Match counts per comparison, per measure, the mismatches and what was not compared.
+
+    Each count dict has "compared", "matched", "disaster_compared" and "disaster_matched";
+    the disaster pair counts contracts with at least 25% of enrollees in FEMA Individual
+    Assistance areas in either disaster year of the summary table.
+    """
+
+    star_year: int | None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_measure: dict[str, dict[str, int]] = field(default_factory=dict)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def match_rate(self, key: str, *, disaster: bool | None = None) -> float | None:
+        """Share matched for a count key: all contracts (None), disaster or non-disaster ones."""
+        counts = self.counts[key]
+        if disaster is None:
+            compared, matched = counts["compared"], counts["matched"]
+        elif disaster:
+            compared, matched = counts["disaster_compared"], counts["disaster_matched"]
+        else:
+            compared = counts["compared"] - counts["disaster_compared"]
+            matched = counts["matched"] - counts["disaster_matched"]
+        return matched / compared if compared else None
+
+    def as_dict(self) -> dict:
+        """Plain-dict form (e.g. for JSON): counts, per-measure counts, mismatches, skipped."""
+        result = {key: dict(value) for key, value in self.counts.items()}
+        result["star_year"] = self.star_year
+        result["per_measure"] = {key: dict(value) for key, value in self.per_measure.items()}
+        result["mismatches"] = [asdict(m) for m in self.mismatches]
+        result["skipped"] = list(self.skipped)
+        return result
+
+
+def _new_counts() -> dict[str, int]:
+    """Empty match counts."""
+    return {"compared": 0, "matched": 0, "disaster_compared": 0, "disaster_matched": 0}
+
+
+def _count(counts: dict[str, int], matched: bool, disaster: bool) -> None:
+    """Add one comparison to a count dict."""
+    counts["compared"] += 1
+    counts["matched"] += matched
+    if disaster:
+        counts["disaster_compared"] += 1
+        counts["disaster_matched"] += matched
+
+
+def _is_status(cell: CellValue | None, statuses: set[str]) -> bool:
+    """Whether a cell holds one of the (lower-case) statuses."""
+    return cell is not None and cell.status is not None and cell.status.lower() in statuses
+
+
+def is_disaster_contract(tables: CmsTables, contract_id: str, threshold: Decimal) -> bool:
+    """At least `threshold` % of enrollees in FEMA Individual Assistance areas in any year."""
+    row = tables.summary.get(contract_id)
+    if row is None:
+        return False
+    return any(p is not None and p >= threshold for p in row.disaster_percent.values())
+
+
+def _looks_isnp_only(cells: Mapping[str, CellValue], methodology: Methodology) -> bool:
+    """Whether a SNP contract's measure cells look like a 'CCP with Only I-SNP' contract.
+
+    The tables flag SNP contracts but not which SNP types they offer, while Tables 6-7 set a
+    far lower minimum for contracts offering only I-SNPs (e.g. 9 instead of 16 Part C
+    measures). Such contracts are not required to report CAHPS, HOS, HEDIS-HOS, OMW or SPC
+    (measure 'Reporting Requirements'), and because no HOS is fielded for them their
+    HEDIS-HOS measures show "No data available" (Attachment Q, HEDIS-HOS rules) rather than
+    "Plan too small/too new". A SNP contract with no score on any of those measures and
+    "No data available" on every HEDIS-HOS measure is taken to offer only I-SNPs.
+
+    This is a judgment, not a CMS rule: the SNP types offered in 2026 are not in the tables. On
+    the 2026 tables it misclassifies 6 of 769 contracts (a contract that only had I-SNPs when
+    HOS was fielded may offer other SNPs in 2026); `verify` names them, and callers with CMS's
+    SNP data can pass the true contract type instead.
+    """
+    exempt = [
+        m
+        for m in methodology.measures
+        if m.required_for.get("ccp_with_snp") and not m.required_for.get("ccp_only_isnp")
+    ]
+    if not exempt or any(cells.get(m.id) is not None and cells[m.id].is_number for m in exempt):
+        return False
+    hedis_hos = [m for m in exempt if m.data_source == "HEDIS-HOS"]
+    return bool(hedis_hos) and all(
+        cells.get(m.id) is not None and cells[m.id].status == NO_DATA for m in hedis_hos
+    )
+
+
+def profile_from_tables(
+    tables: CmsTables,
+    contract_id: str,
+    methodology: Methodology,
+    contract_type: str | None = None,
+) -> ContractProfile | None:
+    """Build the engine's `ContractProfile` for a contract from the published tables.
+
+    - Contract type family from "Organization Type" (Tables 1 and 3); None if not rated.
+    - Drug coverage: a non-PDP contract is MA-PD unless every Part D measure says "Plan not
+      required to report measure" (MA-only, Table 3).
+    - SNP from the summary table; 'CCP with Only I-SNP' inferred by `_looks_isnp_only`
+      unless `contract_type` is given (e.g. from CMS's SNP Comprehensive Report).
+    - CAI categories from the CAI table; Puerto Rico-only flag from the CAI table.
+    - Too new: the improvement measures show "Plan too new to be measured" exactly when the
+      contract's effective date is after 01/01/2024, the same test Attachment Q uses for the
+      summary and overall "Plan too new to be measured" message.
+    """
+    if tables.measure_stars is None:
+        raise ValueError("a contract profile needs the measure stars table")
+    info = tables.measure_stars.contracts.get(contract_id)
+    summary = tables.summary.get(contract_id)
+    if info is None:
+        return None
+    family = methodology.contract_type_family(info.org_type)
+    if family is None:
+        return None
+    cells = tables.measure_stars.contract_values(contract_id)
+    part_d = methodology.measures_of_part("D")
+    if not family.has_part_c:
+        rated_as = RatedAs.PDP
+    elif all(_is_status(cells.get(m.id), NOT_REQUIRED) for m in part_d):
+        rated_as = RatedAs.MA_ONLY
+    else:
+        rated_as = RatedAs.MA_PD
+    if contract_type is None:
+        contract_type = family.base
+        if family.base == "ccp":
+            snp = summary is not None and summary.snp
+            if not snp:
+                contract_type = "ccp_without_snp"
+            elif _looks_isnp_only(cells, methodology):
+                contract_type = "ccp_only_isnp"
+            else:
+                contract_type = "ccp_with_snp"
+    cai = tables.cai.get(contract_id)
+    fac: dict[RatingType, int | None] = {}
+    if cai is not None:
+        fac = {
+            RatingType.PART_C: cai.part_c_fac,
+            RatingType.PART_D: cai.part_d_pdp_fac if rated_as is RatedAs.PDP else cai.part_d_mapd_fac,
+            RatingType.OVERALL: cai.overall_fac,
+        }
+    too_new = any(
+        cells.get(m.id) is not None and cells[m.id].status == TOO_NEW
+        for m in methodology.measures
+        if m.improvement_measure
+    )
+    return ContractProfile(
+        contract_id=contract_id,
+        contract_type=contract_type,
+        rated_as=rated_as,
+        fac=fac,
+        puerto_rico_only=cai.puerto_rico_only if cai is not None else False,
+        disaster_percent=dict(summary.disaster_percent) if summary is not None else {},
+        too_new=too_new,
+    )
+
+
+def _stars(cells: Mapping[str, CellValue]) -> dict[str, int]:
+    """The measures with a numeric star (statuses are simply not rated)."""
+    return {mid: int(cell.number) for mid, cell in cells.items() if cell.number is not None}
+
+
+def _precision(cut: CutPoints, catalog: Measure | None) -> int:
+    """Display precision: the catalog's, else the decimals the cut points are written with."""
+    if catalog is not None:
+        return catalog.precision
+    return max(len(format(t.value, "f").partition(".")[2]) for t in cut.thresholds.values())
+
+
+def verify(
+    tables: CmsTables,
+    methodology: Methodology | None = None,
+    *,
+    contract_types: Mapping[str, str] | None = None,
+) -> VerificationReport:
+    """Compare recomputed measure stars and ratings with CMS's published values.
+
+    Without a methodology (no JSON shipped for the tables' star year) only measure stars are
+    verified, using the cut points' own precision; the report lists what was skipped.
+    `contract_types` optionally fixes Tables 4-7 contract types by contract ID.
+    """
+    if methodology is not None and tables.star_year not in (None, methodology.star_year):
+        raise ValueError(
+            f"tables are for star year {tables.star_year}, methodology for {methodology.star_year}"
+        )
+    report = VerificationReport(star_year=tables.star_year)
+    threshold = methodology.disaster_threshold_percent if methodology else Decimal(25)
+    _verify_measure_stars(tables, methodology, report, threshold)
+    if methodology is None:
+        report.skipped.append(
+            f"summary and overall ratings: no methodology shipped for star year "
+            f"{tables.star_year} (weights, reward factor and CAI tables are needed)"
+        )
+        return report
+    if not tables.summary or tables.measure_stars is None:
+        report.skipped.append("summary and overall ratings: summary or measure stars table missing")
+        return report
+    _verify_ratings(tables, methodology, report, threshold, contract_types or {})
+    return report
+
+
+def _verify_measure_stars(
+    tables: CmsTables,
+    methodology: Methodology | None,
+    report: VerificationReport,
+    threshold: Decimal,
+) -> None:
+    """Part (a): measure stars recomputed from measure data + cut points."""
+    data, stars = tables.measure_data, tables.measure_stars
+    if data is None or stars is None or not tables.cut_points:
+        report.skipped.append("measure stars: measure data, measure stars or cut points missing")
+        return
+    report.counts["measure_stars"] = _new_counts()
+    if methodology is not None:
+        report.counts["measure_stars_non_cahps"] = _new_counts()
+    else:
+        report.skipped.append(
+            "measure_stars_non_cahps: CAHPS measures are recognised by data source from the "
+            "methodology catalog, which is not shipped for this star year"
+        )
+    not_recomputable: set[str] = set()
+    for measure in stars.measures:
+        mid = measure.measure_id
+        catalog = _catalog_entry(methodology, mid)
+        for contract_id, info in stars.contracts.items():
+            published = stars.value(contract_id, mid)
+            score = data.value(contract_id, mid)
+            if published is None or score is None or not (published.is_number or score.is_number):
+                continue  # both are statuses: nothing was rated
+            cut = tables.cut_points_for(mid, "PDP" if "PDP" in info.org_type else "MA-PD")
+            if cut is None or _is_status(score, {STAR_ONLY}):
+                not_recomputable.add(mid)
+                continue
+            computed = star_for_cell(score, cut, _precision(cut, catalog))
+            matched = computed == published
+            disaster = is_disaster_contract(tables, contract_id, threshold)
+            _count(report.counts["measure_stars"], matched, disaster)
+            _count(report.per_measure.setdefault(mid, _new_counts()), matched, disaster)
+            if catalog is not None and not catalog.is_cahps:
+                _count(report.counts["measure_stars_non_cahps"], matched, disaster)
+            if not matched:
+                report.mismatches.append(
+                    Mismatch(
+                        contract_id,
+                        f"measure star {mid}",
+                        str(published),
+                        str(computed),
+                        _measure_reason(tables, contract_id, catalog, score, threshold),
+                    )
+                )
+    if not_recomputable:
+        report.skipped.append(
+            f"measure stars of {', '.join(sorted(not_recomputable))}: no published score to "
+            "recompute from (improvement measures show 'Medicare shows only a Star Rating for "
+            "this topic', Attachment Q) or no cut points"
+        )
+
+
+def _catalog_entry(methodology: Methodology | None, measure_id: str) -> Measure | None:
+    """The catalog measure, or None without a methodology / for an unknown ID."""
+    if methodology is None:
+        return None
+    try:
+        return methodology.measure(measure_id)
+    except KeyError:
+        return None
+
+
+def _disaster_text(tables: CmsTables, contract_id: str) -> str:
+    """The disaster percentages of a contract, e.g. "2023: 0%, 2024: 46%"."""
+    row = tables.summary[contract_id]
+    return ", ".join(f"{year}: {pct}%" for year, pct in sorted(row.disaster_percent.items()))
+
+
+def _measure_reason(
+    tables: CmsTables,
+    contract_id: str,
+    catalog: Measure | None,
+    score: CellValue,
+    threshold: Decimal,
+) -> str:
+    """Why a recomputed measure star differs from the published one."""
+    reasons = []
+    if catalog is not None and catalog.is_cahps:
+        reasons.append(
+            "CAHPS measure: stars come from base-group cut points combined with a significance "
+            "test against the national mean and a low-reliability check (Attachment K, "
+            "Table K-7), which need the score's standard error and reliability; the tables "
+            "publish only the rounded score"
+        )
+    if is_disaster_contract(tables, contract_id, threshold):
+        reasons.append(
+            f"disaster contract ({_disaster_text(tables, contract_id)} of enrollees in FEMA "
+            "Individual Assistance areas): it receives the higher of its 2025 and 2026 "
+            "measure star with that year's score ('Data Handling of Measures for Contracts "
+            "Affected by a Major Disaster'), so the published star can come from the prior "
+            "year's cut points, which these tables do not carry"
+        )
+    if not reasons:
+        reasons.append(f"{UNEXPLAINED}: score {score} does not give the published star")
+    return "; ".join(reasons)
+
+
+def _verify_ratings(
+    tables: CmsTables,
+    methodology: Methodology,
+    report: VerificationReport,
+    threshold: Decimal,
+    contract_types: Mapping[str, str],
+) -> None:
+    """Part (b): summary and overall ratings from published measure stars + CAI."""
+    for key in RATING_KEYS.values():
+        report.counts[key] = _new_counts()
+    assert tables.measure_stars is not None
+    for contract_id, summary in tables.summary.items():
+        profile = profile_from_tables(tables, contract_id, methodology, contract_types.get(contract_id))
+        if profile is None:
+            report.skipped.append(f"{contract_id}: organisation type not rated or no measure stars")
+            continue
+        stars = _stars(tables.measure_stars.contract_values(contract_id))
+        ratings = rate_contract(stars, profile, methodology)
+        disaster = is_disaster_contract(tables, contract_id, threshold)
+        published_by_type = {
+            RatingType.PART_C: summary.part_c,
+            RatingType.PART_D: summary.part_d,
+            RatingType.OVERALL: summary.overall,
+        }
+        for rating_type, published in published_by_type.items():
+            result = ratings.get(rating_type)
+            if result is None and published.status == NOT_APPLICABLE:
+                continue  # the rating does not apply to this contract type (Table 3)
+            computed = result.value if result is not None else CellValue(status=NOT_APPLICABLE)
+            matched = computed == published
+            _count(report.counts[RATING_KEYS[rating_type]], matched, disaster)
+            if not matched:
+                report.mismatches.append(
+                    Mismatch(
+                        contract_id,
+                        RATING_KEYS[rating_type],
+                        str(published),
+                        str(computed),
+                        _rating_reason(
+                            tables,
+                            methodology,
+                            profile,
+                            stars,
+                            rating_type,
+                            published,
+                            disaster,
+                            contract_id in contract_types,
+                        ),
+                    )
+                )
+
+
+def _rating_reason(
+    tables: CmsTables,
+    methodology: Methodology,
+    profile: ContractProfile,
+    stars: Mapping[str, int],
+    rating_type: RatingType,
+    published: CellValue,
+    disaster: bool,
+    type_given: bool,
+) -> str:
+    """Why a recomputed summary/overall rating differs from the published one."""
+    reasons = []
+    if not type_given and profile.contract_type in ("ccp_with_snp", "ccp_only_isnp"):
+        other = "ccp_with_snp" if profile.contract_type == "ccp_only_isnp" else "ccp_only_isnp"
+        alternative = rate_contract(stars, _with_type(profile, other), methodology).get(rating_type)
+        if alternative is not None and alternative.value == published:
+            reasons.append(
+                f"contract type: the tables flag SNP contracts but not whether a contract offers "
+                f"only I-SNPs in 2026; its measure statuses suggested "
+                f"'{methodology.contract_types[profile.contract_type]}', but rated as "
+                f"'{methodology.contract_types[other]}' (Tables 6-7 minimum "
+                f"{_minimum_text(methodology, rating_type, other)} instead of "
+                f"{_minimum_text(methodology, rating_type, profile.contract_type)}) the engine "
+                f"gives exactly the published {published}"
+            )
+    if disaster and not reasons:
+        reasons.append(
+            f"disaster contract ({_disaster_text(tables, profile.contract_id)} of enrollees in "
+            "FEMA Individual Assistance areas): its hold-harmless rules compare with prior-year "
+            "ratings and measure stars that these tables do not carry"
+        )
+    if not reasons:
+        reasons.append(f"{UNEXPLAINED}: no rule explains the difference")
+    return "; ".join(reasons)
+
+
+def _minimum_text(methodology: Methodology, rating_type: RatingType, contract_type: str) -> str:
+    """A Tables 6-7 minimum as text, e.g. "16 of 32"."""
+    found = methodology.minimum_rated(rating_type.value, contract_type)
+    return f"{found[0]} of {found[1]}" if found else "n/a"
+
+
+def _with_type(profile: ContractProfile, contract_type: str) -> ContractProfile:
+    """A copy of a profile with another contract type."""
+    return ContractProfile(
+        contract_id=profile.contract_id,
+        contract_type=contract_type,
+        rated_as=profile.rated_as,
+        fac=profile.fac,
+        puerto_rico_only=profile.puerto_rico_only,
+        disaster_percent=profile.disaster_percent,
+        too_new=profile.too_new,
+    )
