@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from members.identifiers import member_id_hash
 from members.models import Contract, Member
@@ -54,3 +55,62 @@ class UserFactory(factory.django.DjangoModelFactory):
     def contracts(self, create, extracted, **kwargs):
         if create and extracted:
             self.contracts.set(extracted)
+
+
+def measure(code: str):
+    """A measure of the shipped catalog by its stable code (loaded by `migrate`)."""
+    from ratings.models import Measure
+
+    return Measure.objects.get(code=code, member_level=True)
+
+
+class CareGapFactory(factory.django.DjangoModelFactory):
+    """An open BCS gap for measurement year 2026 on a new member of the member's contract."""
+
+    class Meta:
+        model = "gaps.CareGap"
+
+    member = factory.SubFactory(MemberFactory)
+    contract = factory.LazyAttribute(lambda g: g.member.contract)
+    measure = factory.LazyFunction(lambda: measure("BCS"))
+    measurement_year = 2026
+
+
+class PredictionFactory(factory.django.DjangoModelFactory):
+    """A prediction for a member on BCS, MY2026."""
+
+    class Meta:
+        model = "predictions.Prediction"
+
+    member = factory.SubFactory(MemberFactory)
+    contract = factory.LazyAttribute(lambda p: p.member.contract)
+    measure = factory.LazyFunction(lambda: measure("BCS"))
+    measurement_year = 2026
+    model_version = "baseline-1"
+    probability = 0.4
+    risk_tier = "medium"
+    predicted_at = factory.LazyFunction(timezone.now)
+
+
+class InterventionTypeFactory(factory.django.DjangoModelFactory):
+    """A phone outreach costing $25."""
+
+    class Meta:
+        model = "interventions.InterventionType"
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Outreach call {n}")
+    channel = "phone"
+    unit_cost = "25.00"
+
+
+class InterventionFactory(factory.django.DjangoModelFactory):
+    """A proposed intervention for a member (covering no gaps unless added)."""
+
+    class Meta:
+        model = "interventions.Intervention"
+
+    member = factory.SubFactory(MemberFactory)
+    contract = factory.LazyAttribute(lambda i: i.member.contract)
+    intervention_type = factory.SubFactory(InterventionTypeFactory)
+    cost = factory.LazyAttribute(lambda i: i.intervention_type.unit_cost)
