@@ -3,6 +3,10 @@
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
 from auditlog.models import LogEntry
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.paginator import Paginator
+from django.template.response import TemplateResponse
+from django.utils.functional import cached_property
 
 from hedis_portal.models import ApiRequestLog
 from members.models import Contract
@@ -23,6 +27,20 @@ class ContractListFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CappedCountPaginator(Paginator):
+    """Counts at most `CAP` + 1 rows: pages stay fast on tables of millions of rows.
+
+    Django's admin counts the filtered rows for its pager; on a million-gap table that
+    count is the slowest part of the page. Past the cap the pager shows the first pages only.
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
 class ContractScopedAdmin(admin.ModelAdmin):
     """A model admin that shows and offers only the user's contracts' rows.
 
@@ -31,6 +49,7 @@ class ContractScopedAdmin(admin.ModelAdmin):
     """
 
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
@@ -101,3 +120,29 @@ class ApiRequestLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def action_with_form(modeladmin, request, queryset, *, form_class, title: str, description: str, apply):
+    """Run an admin action that first asks for input on an intermediate page.
+
+    The first POST (from the changelist) shows `form_class`; the second, with `apply`,
+    validates it and calls `apply(queryset, cleaned_data)`, which returns a message.
+    """
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        modeladmin.message_user(request, apply(queryset, form.cleaned_data))
+        return None
+    return TemplateResponse(
+        request,
+        "admin/action_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.model._meta,
+            "title": title,
+            "description": description,
+            "form": form,
+            "action": request.POST["action"],
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across") == "1",
+        },
+    )

@@ -180,9 +180,16 @@ AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_CID_GETTER = "hedis_portal.middleware.current_request_id"
 AUDIT_LOG_MIN_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
 
+# Request size limits: JSON bodies (a 10,000-row prediction batch is a few MB) and gap files.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
+GAP_IMPORT_MAX_BYTES = env.int("GAP_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+
 # API request log: buffered so that writing it does not cost a round trip per request.
 API_LOG_FLUSH_SIZE = env.int("API_LOG_FLUSH_SIZE", default=50)
 API_LOG_FLUSH_SECONDS = env.float("API_LOG_FLUSH_SECONDS", default=2.0)
+
+# Most prediction rows one bulk upsert call accepts (API: larger batches answer 413).
+PREDICTIONS_BULK_MAX_ROWS = env.int("PREDICTIONS_BULK_MAX_ROWS", default=20000)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,360 @@
+"""The care managers' worklist: their contracts' gaps, filters, workflow actions and bulk work."""
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+
+from gaps import services
+from gaps.api import EXPORT_COLUMNS
+from gaps.models import CareGap, GapRemark, RemarkCode, WorkflowState
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, action_with_form
+from hedis_portal.audit import log_access
+from hedis_portal.errors import ApplicationError
+from interventions.models import InterventionType
+from members.identifiers import InvalidMemberId, member_id_hash
+from predictions.models import RiskTier
+from ratings.models import Measure
+
+
+class MeasureListFilter(admin.SimpleListFilter):
+    """Member-level measures only (the ones that have gaps)."""
+
+    title = "measure"
+    parameter_name = "measure"
+
+    def lookups(self, request, model_admin):
+        return [(str(m.pk), m.code) for m in Measure.objects.filter(member_level=True).order_by("code")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(measure_id=self.value()) if self.value() else queryset
+
+
+class AssigneeListFilter(admin.SimpleListFilter):
+    """Me, unassigned, or a colleague on my contracts."""
+
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        colleagues = (
+            get_user_model()
+            .objects.filter(contracts__in=request.user.contracts.all())
+            .exclude(pk=request.user.pk)
+            .distinct()
+            .order_by("username")
+        )
+        return [("me", "Me"), ("none", "Unassigned"), *[(str(u.pk), u.username) for u in colleagues]]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "none":
+            return queryset.filter(assignee__isnull=True)
+        if self.value():
+            return queryset.filter(assignee_id=self.value())
+        return queryset
+
+
+class RiskTierListFilter(admin.SimpleListFilter):
+    """The current prediction's risk tier."""
+
+    title = "risk tier"
+    parameter_name = "risk_tier"
+
+    def lookups(self, request, model_admin):
+        return RiskTier.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(current_prediction__risk_tier=self.value()) if self.value() else queryset
+
+
+class NoOutreachListFilter(admin.SimpleListFilter):
+    """Gaps nobody has reached out about yet."""
+
+    title = "outreach"
+    parameter_name = "outreach"
+
+    def lookups(self, request, model_admin):
+        return [("none", "No outreach yet"), ("some", "Outreach done")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(last_outreach_at__isnull=True)
+        if self.value() == "some":
+            return queryset.filter(last_outreach_at__isnull=False)
+        return queryset
+
+
+class GapRemarkInline(admin.TabularInline):
+    """The gap's remarks: history is read-only, new remarks are added below."""
+
+    model = GapRemark
+    extra = 1
+    fields = ["code", "note", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CareGapChangeForm(forms.ModelForm):
+    """Only the workflow is edited here; `expected_version` catches a colleague's concurrent edit."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = CareGap
+        fields = ["assignee", "workflow_state"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expected_version"].initial = self.instance.version
+        self.fields["assignee"].queryset = (
+            get_user_model().objects.filter(contracts=self.instance.contract_id).order_by("username")
+        )
+
+    def clean_expected_version(self):
+        # Checked again under a row lock when saving; this catches the common case early.
+        version = self.cleaned_data["expected_version"]
+        if version != self.instance.version:
+            raise forms.ValidationError("This gap changed since you read it; reload it and try again.")
+        return version
+
+
+class RemarkActionForm(forms.Form):
+    code = forms.ChoiceField(choices=RemarkCode.choices)
+    note = forms.CharField(max_length=500, required=False, help_text="No names, IDs or clinical details.")
+
+
+class InterventionActionForm(forms.Form):
+    intervention_type = forms.ModelChoiceField(queryset=InterventionType.objects.filter(active=True))
+    notes = forms.CharField(max_length=500, required=False, help_text="No names, IDs or clinical details.")
+
+
+def _move_action(state: str):
+    def move(modeladmin, request, queryset):
+        changed, skipped = services.gaps_set_workflow_state_bulk(gaps=queryset, workflow_state=state)
+        level = messages.WARNING if skipped else messages.SUCCESS
+        note = f"; {skipped} skipped (their state or compliance does not allow it)" if skipped else ""
+        modeladmin.message_user(request, f"{changed} gaps moved to {state}{note}.", level)
+
+    move.__name__ = f"move_to_{state}"
+    move.short_description = f"Move to “{WorkflowState(state).label}”"
+    return move
+
+
+@admin.register(CareGap)
+class CareGapAdmin(ContractScopedAdmin):
+    """The worklist. Search with a plan member ID (hashed before the query)."""
+
+    list_display = [
+        "id",
+        "member",
+        "measure_code",
+        "measurement_year",
+        "compliance_status",
+        "workflow_state",
+        "assignee",
+        "priority_score",
+        "closure_probability",
+        "risk_tier",
+        "last_outreach_at",
+    ]
+    list_filter = [
+        ContractListFilter,
+        MeasureListFilter,
+        "measurement_year",
+        "compliance_status",
+        "workflow_state",
+        AssigneeListFilter,
+        RiskTierListFilter,
+        NoOutreachListFilter,
+    ]
+    list_select_related = ["member", "measure", "assignee", "current_prediction"]
+    ordering = ["-priority_score", "-id"]
+    list_per_page = 50
+    search_fields = ["member__id_hash"]  # see get_search_results: the box takes a raw member ID
+    search_help_text = "Enter a plan member ID (exact); it is hashed before searching."
+    form = CareGapChangeForm
+    inlines = [GapRemarkInline]
+    readonly_fields = [
+        "member",
+        "contract",
+        "measure",
+        "measurement_year",
+        "compliance_status",
+        "status_reason",
+        "exclusion_reason",
+        "evidence_date",
+        "evidence_source",
+        "priority_score",
+        "closure_probability",
+        "risk_tier",
+        "last_outreach_at",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["member", "contract", "measure", "measurement_year"]}),
+        (
+            "Compliance (from data)",
+            {
+                "fields": [
+                    "compliance_status",
+                    "status_reason",
+                    "exclusion_reason",
+                    "evidence_date",
+                    "evidence_source",
+                ]
+            },
+        ),
+        ("Workflow", {"fields": ["assignee", "workflow_state", "expected_version", "last_outreach_at"]}),
+        ("Priority", {"fields": ["priority_score", "closure_probability", "risk_tier"]}),
+        ("Record", {"fields": ["version", "created_at", "updated_at"]}),
+    ]
+    actions = [
+        "assign_to_me",
+        "unassign",
+        *[
+            _move_action(s)
+            for s in ["outreach_attempted", "scheduled", "awaiting_data", "unable_to_reach", "refused"]
+        ],
+        "add_remark",
+        "record_intervention",
+        "export_csv",
+    ]
+
+    @admin.display(description="measure", ordering="measure__code")
+    def measure_code(self, gap):
+        return gap.measure.code
+
+    @admin.display(description="P(close)")
+    def closure_probability(self, gap):
+        return None if gap.current_prediction is None else f"{gap.current_prediction.probability:.2f}"
+
+    @admin.display(description="risk tier")
+    def risk_tier(self, gap):
+        return None if gap.current_prediction is None else gap.current_prediction.risk_tier
+
+    def has_add_permission(self, request):
+        return False  # gaps come from the HEDIS engine's file (import_gaps), never by hand
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(member__id_hash=member_id_hash(term)), False
+        except InvalidMemberId:
+            return queryset.none(), False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        gap = self.get_object(request, object_id)
+        if gap is not None:
+            log_access(gap)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        version = form.cleaned_data["expected_version"]
+        try:
+            if "assignee" in form.changed_data:
+                obj = services.gap_assign(
+                    gap=obj, assignee=form.cleaned_data["assignee"], expected_version=version
+                )
+                version = obj.version
+            if "workflow_state" in form.changed_data:
+                services.gap_set_workflow_state(
+                    gap=obj, workflow_state=form.cleaned_data["workflow_state"], expected_version=version
+                )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def save_formset(self, request, form, formset, change):
+        # Remarks go through the service (author, validation); the admin's change message
+        # reads what a formset save would have set.
+        formset.new_objects = [
+            services.gap_add_remark(
+                gap=form.instance,
+                code=remark_form.cleaned_data["code"],
+                note=remark_form.cleaned_data["note"],
+                author=request.user,
+            )
+            for remark_form in formset.forms
+            if remark_form.has_changed() and not remark_form.instance.pk
+        ]
+        formset.changed_objects = []
+        formset.deleted_objects = []
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        try:
+            changed = services.gaps_assign_bulk(gaps=queryset, assignee=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"{changed} gaps assigned to you.")
+
+    @admin.action(description="Unassign", permissions=["change"])
+    def unassign(self, request, queryset):
+        changed = services.gaps_assign_bulk(gaps=queryset, assignee=None)
+        self.message_user(request, f"{changed} gaps unassigned.")
+
+    @admin.action(description="Add a remark", permissions=["change"])
+    def add_remark(self, request, queryset):
+        def apply(gaps, data):
+            created = services.gaps_add_remark_bulk(gaps=gaps, author=request.user, **data)
+            return f"Remark added to {created} gaps."
+
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=RemarkActionForm,
+            title="Add a remark",
+            description=f"Add the same remark to {queryset.count()} gaps. A remark never closes a gap.",
+            apply=apply,
+        )
+
+    @admin.action(description="Record an intervention (one per member, covering their selected gaps)")
+    def record_intervention(self, request, queryset):
+        from interventions.services import interventions_create_for_gaps
+
+        def apply(gaps, data):
+            created = interventions_create_for_gaps(
+                gaps=gaps,
+                intervention_type=data["intervention_type"],
+                created_by=request.user,
+                notes=data["notes"],
+            )
+            return f"{len(created)} interventions proposed, covering {gaps.count()} gaps."
+
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=InterventionActionForm,
+            title="Record an intervention",
+            description="Each member gets one intervention covering all of their selected gaps (a bundle).",
+            apply=apply,
+        )
+
+    @admin.action(description="Export selected as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="worklist.csv"'
+        writer = csv.writer(response)
+        writer.writerow([name for name, _ in EXPORT_COLUMNS])
+        writer.writerows(
+            queryset.values_list(*(source for _, source in EXPORT_COLUMNS)).iterator(chunk_size=2000)
+        )
+        return response

@@ -1,0 +1,323 @@
+"""REST API for care gaps: the worklist, workflow actions, bulk actions, import and CSV export."""
+
+import csv
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from gaps import selectors, services
+from gaps.filters import CareGapFilter
+from gaps.importing import gaps_import_csv
+from gaps.models import GapRemark, RemarkCode, WorkflowState
+from hedis_portal.errors import ApplicationError
+from members.selectors import contracts_for
+
+MAX_BULK_GAPS = 1000
+
+
+class PayloadTooLarge(ApplicationError):
+    """The request is larger than this endpoint accepts."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+class GapRemarkSerializer(serializers.ModelSerializer):
+    """A remark in a gap's history."""
+
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = GapRemark
+        fields = ["id", "code", "note", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class CareGapSerializer(serializers.ModelSerializer):
+    """A worklist row: the gap, its workflow, and the current prediction's probability and tier."""
+
+    contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    measure = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee_username = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    closure_probability = serializers.FloatField(
+        source="current_prediction.probability", read_only=True, default=None
+    )
+    risk_tier = serializers.CharField(source="current_prediction.risk_tier", read_only=True, default=None)
+
+    class Meta:
+        model = selectors.CareGap
+        fields = [
+            "id",
+            "member",
+            "contract",
+            "measure",
+            "measurement_year",
+            "compliance_status",
+            "status_reason",
+            "exclusion_reason",
+            "evidence_date",
+            "evidence_source",
+            "workflow_state",
+            "assignee",
+            "assignee_username",
+            "priority_score",
+            "closure_probability",
+            "risk_tier",
+            "last_outreach_at",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CareGapDetailSerializer(CareGapSerializer):
+    """A gap with its remarks history."""
+
+    remarks = GapRemarkSerializer(many=True, read_only=True)
+
+    class Meta(CareGapSerializer.Meta):
+        fields = [*CareGapSerializer.Meta.fields, "remarks"]
+        read_only_fields = fields
+
+
+class VersionedSerializer(serializers.Serializer):
+    """Single-gap writes carry the version the client read (409 if it changed since)."""
+
+    version = serializers.IntegerField(min_value=1)
+
+
+class AssignSerializer(VersionedSerializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(), allow_null=True)
+
+
+class TransitionSerializer(VersionedSerializer):
+    workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
+
+
+class BulkGapsSerializer(serializers.Serializer):
+    gaps = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK_GAPS
+    )
+
+
+class BulkAssignSerializer(BulkGapsSerializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(), allow_null=True)
+
+
+class BulkTransitionSerializer(BulkGapsSerializer):
+    workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
+
+
+class BulkRemarkSerializer(BulkGapsSerializer):
+    code = serializers.ChoiceField(choices=RemarkCode.choices)
+    note = serializers.CharField(max_length=500, allow_blank=True, default="")
+
+
+class GapImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    contract = serializers.CharField(max_length=5)
+    measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
+    full_snapshot = serializers.BooleanField(default=False)
+
+
+EXPORT_COLUMNS = [
+    ("gap_id", "id"),
+    ("member", "member_id"),
+    ("contract", "contract__contract_id"),
+    ("measure", "measure__code"),
+    ("measurement_year", "measurement_year"),
+    ("compliance_status", "compliance_status"),
+    ("workflow_state", "workflow_state"),
+    ("assignee", "assignee__username"),
+    ("priority_score", "priority_score"),
+    ("closure_probability", "current_prediction__probability"),
+    ("risk_tier", "current_prediction__risk_tier"),
+    ("last_outreach_at", "last_outreach_at"),
+    ("evidence_date", "evidence_date"),
+    ("evidence_source", "evidence_source"),
+]
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The worklist: your contracts' gaps, highest priority first, with workflow actions."""
+
+    filterset_class = CareGapFilter
+    ordering_fields = ["priority_score", "updated_at", "id"]
+    ordering = ["-priority_score", "-id"]
+    action_permissions = {
+        "assign": ["gaps.change_caregap"],
+        "transition": ["gaps.change_caregap"],
+        "remarks": ["gaps.add_gapremark"],
+        "bulk_assign": ["gaps.change_caregap"],
+        "bulk_transition": ["gaps.change_caregap"],
+        "bulk_remark": ["gaps.add_gapremark"],
+        "import_file": ["gaps.add_caregap"],
+        "export": ["gaps.view_caregap"],
+    }
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return selectors.gap_detail_for(self.request.user)
+        return selectors.worklist_for(self.request.user)
+
+    def get_serializer_class(self):
+        return CareGapDetailSerializer if self.action == "retrieve" else CareGapSerializer
+
+    def _respond(self, gap):
+        return Response(
+            CareGapDetailSerializer(selectors.gap_detail_for(self.request.user).get(pk=gap.pk)).data
+        )
+
+    @extend_schema(request=AssignSerializer, responses=CareGapDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Assign the gap to a user of its contract (or unassign with null)."""
+        payload = AssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        gap = services.gap_assign(
+            gap=self.get_object(),
+            assignee=payload.validated_data["assignee"],
+            expected_version=payload.validated_data["version"],
+        )
+        return self._respond(gap)
+
+    @extend_schema(request=TransitionSerializer, responses=CareGapDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        """Move the gap to another workflow state (409 if it changed since you read it)."""
+        payload = TransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        gap = services.gap_set_workflow_state(
+            gap=self.get_object(),
+            workflow_state=payload.validated_data["workflow_state"],
+            expected_version=payload.validated_data["version"],
+        )
+        return self._respond(gap)
+
+    @extend_schema(request=GapRemarkSerializer, responses={201: GapRemarkSerializer})
+    @action(detail=True, methods=["post"])
+    def remarks(self, request, pk=None):
+        """Add a remark (DEQM care-gap remark code and a note without PHI)."""
+        payload = GapRemarkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        remark = services.gap_add_remark(gap=self.get_object(), author=request.user, **payload.validated_data)
+        return Response(GapRemarkSerializer(remark).data, status=status.HTTP_201_CREATED)
+
+    def _scoped_gaps(self, ids: list[int]):
+        """The listed gaps, all of them within the user's contracts, or 404 (never says which)."""
+        wanted = set(ids)
+        gaps = selectors.worklist_for(self.request.user).filter(pk__in=wanted)
+        if gaps.count() != len(wanted):
+            raise Http404
+        return gaps
+
+    @extend_schema(
+        request=BulkAssignSerializer,
+        responses=inline_serializer("BulkChanged", {"changed": serializers.IntegerField()}),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-assign")
+    def bulk_assign(self, request):
+        """Assign many gaps at once."""
+        payload = BulkAssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changed = services.gaps_assign_bulk(
+            gaps=self._scoped_gaps(payload.validated_data["gaps"]),
+            assignee=payload.validated_data["assignee"],
+        )
+        return Response({"changed": changed})
+
+    @extend_schema(
+        request=BulkTransitionSerializer,
+        responses=inline_serializer(
+            "BulkMoved", {"changed": serializers.IntegerField(), "skipped": serializers.IntegerField()}
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-transition")
+    def bulk_transition(self, request):
+        """Move many gaps; those whose state does not allow the move are skipped and counted."""
+        payload = BulkTransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changed, skipped = services.gaps_set_workflow_state_bulk(
+            gaps=self._scoped_gaps(payload.validated_data["gaps"]),
+            workflow_state=payload.validated_data["workflow_state"],
+        )
+        return Response({"changed": changed, "skipped": skipped})
+
+    @extend_schema(
+        request=BulkRemarkSerializer,
+        responses=inline_serializer("BulkRemarked", {"created": serializers.IntegerField()}),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-remark")
+    def bulk_remark(self, request):
+        """Add the same remark to many gaps."""
+        payload = BulkRemarkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        created = services.gaps_add_remark_bulk(
+            gaps=self._scoped_gaps(payload.validated_data["gaps"]),
+            code=payload.validated_data["code"],
+            note=payload.validated_data["note"],
+            author=request.user,
+        )
+        return Response({"created": created})
+
+    @extend_schema(
+        request={"multipart/form-data": GapImportSerializer},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="bad rows, each with line and field"),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+    )
+    def import_file(self, request):
+        """Import a HEDIS engine gap file (CSV) for one contract and measurement year; all or nothing."""
+        payload = GapImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        if upload.size > settings.GAP_IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {settings.GAP_IMPORT_MAX_BYTES} bytes.")
+        contract_id = payload.validated_data["contract"].strip().upper()
+        contract = contracts_for(request.user).filter(contract_id=contract_id).first()
+        if contract is None:
+            raise Http404
+        result = gaps_import_csv(
+            data=upload.read(),
+            contract=contract,
+            measurement_year=payload.validated_data["measurement_year"],
+            full_snapshot=payload.validated_data["full_snapshot"],
+            source_name=f"API upload {upload.name}",
+        )
+        return Response(result.as_dict())
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered worklist as CSV (streamed; no member identifiers beyond the portal's IDs)."""
+        gaps = self.filter_queryset(self.get_queryset()).values_list(
+            *(source for _, source in EXPORT_COLUMNS)
+        )
+        writer = csv.writer(_Echo())
+        header = [name for name, _ in EXPORT_COLUMNS]
+        rows = (writer.writerow(row) for row in gaps.iterator(chunk_size=2000))
+        response = StreamingHttpResponse(
+            (line for part in ([writer.writerow(header)], rows) for line in part), content_type="text/csv"
+        )
+        response["Content-Disposition"] = 'attachment; filename="worklist.csv"'
+        return response

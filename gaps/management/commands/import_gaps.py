@@ -1,0 +1,60 @@
+"""`manage.py import_gaps FILE.csv --contract H1234 --measurement-year 2026 [--full-snapshot]`."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from gaps.importing import GapImportRejected, gaps_import_csv
+from members.models import Contract
+
+
+class Command(BaseCommand):
+    help = "Import a HEDIS engine's gap file for one contract and measurement year (all or nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--contract", required=True, help="CMS contract ID, e.g. H1234")
+        parser.add_argument("--measurement-year", type=int, required=True)
+        parser.add_argument(
+            "--full-snapshot",
+            action="store_true",
+            help="The file is the complete list: open gaps missing from it leave the denominator.",
+        )
+
+    def handle(self, *args, file: Path, contract: str, measurement_year: int, full_snapshot: bool, **options):
+        try:
+            target = Contract.objects.get(contract_id=contract.strip().upper())
+        except Contract.DoesNotExist:
+            raise CommandError(f"No contract {contract!r}.") from None
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+
+        with tqdm(total=data.count(b"\n"), unit=" rows", desc="validating", disable=None) as bar:
+
+            def progress(line: int) -> None:
+                bar.update(line - bar.n)
+
+            try:
+                result = gaps_import_csv(
+                    data=data,
+                    contract=target,
+                    measurement_year=measurement_year,
+                    full_snapshot=full_snapshot,
+                    source_name=f"import_gaps {file.name}",
+                    progress=progress,
+                )
+            except GapImportRejected as exc:
+                for error in exc.extra["errors"]:
+                    self.stderr.write(f"line {error['line']}, {error['field']}: {error['message']}")
+                raise CommandError(exc.message) from None
+            bar.update(bar.total - bar.n)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.rows} rows: {result.gaps_created} gaps created, {result.gaps_updated} updated, "
+                f"{result.gaps_unchanged} unchanged, {result.gaps_left_denominator} left the denominator; "
+                f"{result.members_created} members created (sha256 {result.sha256[:12]}…)."
+            )
+        )

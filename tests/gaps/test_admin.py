@@ -1,0 +1,151 @@
+"""The worklist in the admin: scoped, filtered, searchable by raw ID, constant queries, actions."""
+
+import pytest
+from auditlog.models import LogEntry
+
+from gaps.models import CareGap, GapRemark
+from tests.conftest import query_count
+from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/gaps/caregap/"
+
+
+@pytest.fixture
+def logged_in(client, care_manager):
+    client.force_login(care_manager)
+    return client
+
+
+def _shown(response):
+    return list(response.context["cl"].result_list)
+
+
+def test_worklist_shows_only_the_users_contracts_by_priority(logged_in, contract, other_contract):
+    low = CareGapFactory(member=MemberFactory(contract=contract), priority_score=1)
+    high = CareGapFactory(member=MemberFactory(contract=contract), priority_score=8)
+    CareGapFactory(member=MemberFactory(contract=other_contract), priority_score=9)
+    assert _shown(logged_in.get(URL)) == [high, low]
+
+
+def test_other_contracts_gap_page_is_absent(logged_in, other_contract):
+    gap = CareGapFactory(member=MemberFactory(contract=other_contract))
+    response = logged_in.get(f"{URL}{gap.pk}/change/")
+    assert (response.status_code, response.url) == (302, "/admin/")
+
+
+def test_filters(logged_in, care_manager, contract):
+    member = MemberFactory(contract=contract)
+    bcs = CareGapFactory(member=member, measure=measure("BCS"), assignee=care_manager)
+    col = CareGapFactory(member=member, measure=measure("COL"), last_outreach_at="2026-03-01T00:00Z")
+    CareGap.objects.filter(pk=col.pk).update(
+        current_prediction=PredictionFactory(member=member, risk_tier="high")
+    )
+    assert _shown(logged_in.get(f"{URL}?measure={measure('COL').pk}")) == [col]
+    assert _shown(logged_in.get(f"{URL}?assignee=me")) == [bcs]
+    assert _shown(logged_in.get(f"{URL}?assignee=none")) == [col]
+    assert _shown(logged_in.get(f"{URL}?risk_tier=high")) == [col]
+    assert _shown(logged_in.get(f"{URL}?outreach=none")) == [bcs]
+    assert _shown(logged_in.get(f"{URL}?workflow_state__exact=new&compliance_status__exact=open")) != []
+
+
+def test_search_takes_a_raw_member_id(logged_in, contract):
+    wanted = CareGapFactory(member=MemberFactory(contract=contract, raw_member_id="RAW-77"))
+    CareGapFactory(member=MemberFactory(contract=contract))
+    assert _shown(logged_in.get(f"{URL}?q=RAW-77")) == [wanted]
+
+
+def test_worklist_query_count_is_constant_as_rows_grow(logged_in, care_manager, contract):
+    def add(n):
+        for _ in range(n):
+            gap = CareGapFactory(member=MemberFactory(contract=contract), assignee=care_manager)
+            CareGap.objects.filter(pk=gap.pk).update(current_prediction=PredictionFactory(member=gap.member))
+
+    add(3)
+    few = query_count(lambda: logged_in.get(URL))
+    add(40)
+    assert query_count(lambda: logged_in.get(URL)) == few
+
+
+def test_change_form_moves_the_workflow_and_adds_a_remark(logged_in, care_manager, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    form = {
+        "assignee": care_manager.pk,
+        "workflow_state": "scheduled",
+        "expected_version": 1,
+        "remarks-TOTAL_FORMS": 1,
+        "remarks-INITIAL_FORMS": 0,
+        "remarks-0-code": "appointment-scheduled",
+        "remarks-0-note": "",
+    }
+    response = logged_in.post(f"{URL}{gap.pk}/change/", form)
+    assert response.status_code == 302
+    gap.refresh_from_db()
+    assert (gap.assignee, gap.workflow_state, gap.version) == (care_manager, "scheduled", 3)
+    assert GapRemark.objects.get().author == care_manager
+    assert (
+        LogEntry.objects.get_for_object(gap).filter(action=LogEntry.Action.UPDATE, actor=care_manager).count()
+        == 2
+    )
+
+
+def test_change_form_with_a_stale_version_changes_nothing(logged_in, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    CareGap.objects.filter(pk=gap.pk).update(version=2)
+    form = {
+        "assignee": "",
+        "workflow_state": "scheduled",
+        "expected_version": 1,
+        "remarks-TOTAL_FORMS": 0,
+        "remarks-INITIAL_FORMS": 0,
+    }
+    response = logged_in.post(f"{URL}{gap.pk}/change/", form)
+    assert response.status_code == 200  # the form again, with the error
+    gap.refresh_from_db()
+    assert gap.workflow_state == "new"
+    assert "changed since you read it" in response.content.decode()
+
+
+def test_opening_a_gap_is_audited_as_access(logged_in, care_manager, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    logged_in.get(f"{URL}{gap.pk}/change/")
+    assert LogEntry.objects.get(action=LogEntry.Action.ACCESS).actor == care_manager
+
+
+def test_bulk_actions_assign_and_move(logged_in, care_manager, contract):
+    gaps = [CareGapFactory(member=MemberFactory(contract=contract)) for _ in range(2)]
+    ids = [g.pk for g in gaps]
+    logged_in.post(URL, {"action": "assign_to_me", "_selected_action": ids})
+    logged_in.post(URL, {"action": "move_to_outreach_attempted", "_selected_action": ids})
+    assert set(CareGap.objects.values_list("assignee", "workflow_state")) == {
+        (care_manager.pk, "outreach_attempted")
+    }
+    assert CareGap.objects.filter(last_outreach_at__isnull=False).count() == 2
+
+
+def test_add_remark_action_asks_then_applies(logged_in, contract):
+    gaps = [CareGapFactory(member=MemberFactory(contract=contract)) for _ in range(2)]
+    ids = [g.pk for g in gaps]
+    page = logged_in.post(URL, {"action": "add_remark", "_selected_action": ids})
+    assert page.status_code == 200 and b"Add the same remark to 2 gaps" in page.content
+    logged_in.post(
+        URL, {"action": "add_remark", "_selected_action": ids, "apply": "1", "code": "patient-refused"}
+    )
+    assert GapRemark.objects.filter(code="patient-refused").count() == 2
+
+
+def test_export_action_writes_csv(logged_in, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    response = logged_in.post(URL, {"action": "export_csv", "_selected_action": [gap.pk]})
+    lines = response.content.decode().splitlines()
+    assert lines[0].startswith("gap_id,member,contract,measure")
+    assert lines[1].startswith(f"{gap.pk},{gap.member_id},H1001,BCS")
+
+
+def test_analyst_reads_but_cannot_act(client, analyst, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    client.force_login(analyst)
+    assert client.get(URL).status_code == 200
+    client.post(URL, {"action": "assign_to_me", "_selected_action": [gap.pk]})
+    gap.refresh_from_db()
+    assert gap.assignee is None

@@ -1,0 +1,249 @@
+"""The gap file import: atomic, idempotent, full snapshots, members on first sight, audited."""
+
+from datetime import date
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import CommandError, call_command
+
+from gaps.importing import SNAPSHOT_REASON, GapImportRejected, gaps_import_csv
+from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from members.identifiers import member_id_hash
+from members.models import Member
+from tests.factories import CareGapFactory, MemberFactory, measure
+
+pytestmark = pytest.mark.django_db
+
+HEADER = (
+    "member_id,measure,compliance_status,exclusion_reason,evidence_date,evidence_source,birth_year,sex,lis_de"
+)
+
+
+def gap_file(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+GOOD = gap_file(
+    "M-001,BCS,open,,,,1956,F,yes",
+    "M-001,COL,closed,,2026-03-04,claims,1956,F,yes",
+    "M-002,CBP,excluded,Hospice,,,1949,M,no",
+    "M-003,BCS,open,,,,1960,F,",
+)
+
+
+def run(data: bytes, contract, **kwargs):
+    return gaps_import_csv(data=data, contract=contract, measurement_year=2026, **kwargs)
+
+
+def test_first_import_creates_members_and_gaps(contract):
+    result = run(GOOD, contract)
+    assert (result.rows, result.members_created, result.gaps_created, result.gaps_updated) == (4, 3, 4, 0)
+    first = Member.objects.get(id_hash=member_id_hash("M-001"))
+    assert (first.contract, first.birth_year, first.sex, first.lis_de) == (contract, 1956, "F", True)
+    closed = CareGap.objects.get(member=first, measure=measure("COL"))
+    assert (closed.compliance_status, closed.evidence_date, closed.evidence_source) == (
+        "closed",
+        date(2026, 3, 4),
+        "claims",
+    )
+    assert closed.workflow_state == WorkflowState.RESOLVED
+    assert CareGap.objects.get(member=first, measure=measure("BCS")).workflow_state == WorkflowState.NEW
+
+
+def test_importing_the_same_file_twice_changes_nothing(contract):
+    run(GOOD, contract)
+    before = list(CareGap.objects.order_by("pk").values())
+    result = run(GOOD, contract)
+    assert (result.members_created, result.gaps_created, result.gaps_updated, result.gaps_unchanged) == (
+        0,
+        0,
+        0,
+        4,
+    )
+    assert list(CareGap.objects.order_by("pk").values()) == before
+
+
+def test_a_changed_row_updates_its_gap_bumps_version_and_resolves_workflow(contract):
+    run(GOOD, contract)
+    gap = CareGap.objects.get(member__id_hash=member_id_hash("M-003"))
+    result = run(gap_file("M-003,BCS,closed,,2026-05-01,ehr,1960,F,"), contract)
+    gap.refresh_from_db()
+    assert (result.gaps_updated, gap.compliance_status, gap.workflow_state, gap.version) == (
+        1,
+        "closed",
+        "resolved",
+        2,
+    )
+
+
+def test_a_reopened_gap_goes_back_to_the_worklist(contract, care_manager):
+    run(GOOD, contract)
+    gap = CareGap.objects.get(member__id_hash=member_id_hash("M-001"), measure=measure("COL"))
+    CareGap.objects.filter(pk=gap.pk).update(assignee=care_manager)
+    run(gap_file("M-001,COL,open,,,,1956,F,yes"), contract)
+    gap.refresh_from_db()
+    assert (gap.compliance_status, gap.workflow_state) == ("open", "assigned")
+
+
+def test_full_snapshot_retires_open_gaps_missing_from_the_file_and_records_why(contract):
+    run(GOOD, contract)
+    result = run(gap_file("M-001,COL,closed,,2026-03-04,claims,1956,F,yes"), contract, full_snapshot=True)
+    assert result.gaps_left_denominator == 2  # M-001 BCS and M-003 BCS were open; M-002 was excluded
+    retired = CareGap.objects.filter(status_reason=SNAPSHOT_REASON)
+    assert {(g.compliance_status, g.workflow_state) for g in retired} == {("not_applicable", "resolved")}
+    assert CareGap.objects.count() == 4  # recorded, not deleted
+    assert CareGap.objects.get(compliance_status="excluded").status_reason == ""
+
+
+def test_without_full_snapshot_missing_rows_are_left_alone(contract):
+    run(GOOD, contract)
+    run(gap_file("M-001,COL,closed,,2026-03-04,claims,1956,F,yes"), contract)
+    assert CareGap.objects.filter(compliance_status="open").count() == 2
+
+
+def test_full_snapshot_only_touches_this_contract_and_year(contract, other_contract):
+    other_gap = CareGapFactory(member=MemberFactory(contract=other_contract))
+    last_year = CareGapFactory(member=MemberFactory(contract=contract), measurement_year=2025)
+    run(GOOD, contract, full_snapshot=True)
+    for gap in (other_gap, last_year):
+        gap.refresh_from_db()
+        assert gap.compliance_status == "open"
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        ("M-9,XYZ,open,,,,1950,F,", "measure", "unknown member-level measure code 'XYZ'"),
+        ("M-9,C22,open,,,,1950,F,", "measure", "unknown member-level measure"),
+        ("M-9,BCS,pending,,,,1950,F,", "compliance_status", "'pending' is not one of"),
+        ("M-9,BCS,closed,,,,1950,F,", "evidence_date", "needs an evidence date and source"),
+        ("M-9,BCS,closed,,2026-02-30,claims,1950,F,", "evidence_date", "is not a date"),
+        ("M-9,BCS,closed,,2999-01-01,claims,1950,F,", "evidence_date", "in the future"),
+        ("M-9,BCS,closed,,2026-01-02,fax,1950,F,", "evidence_source", "'fax' is not one of"),
+        ("M-9,BCS,excluded,,,,1950,F,", "exclusion_reason", "needs an exclusion reason"),
+        ("M-9,BCS,open,Hospice,,,1950,F,", "exclusion_reason", "not excluded"),
+        (",BCS,open,,,,1950,F,", "member_id", "member ID is blank"),
+        ("M-9,BCS,open,,,,1850,F,", "birth_year", "not a year"),
+        ("M-9,BCS,open,,,,1950,X,", "sex", "'X' is not one of"),
+        ("M-9,BCS,open,,,,1950,F,maybe", "lis_de", "not a yes/no value"),
+        ("M-9,BCS,open,,,,,F,", "birth_year", "required for a member seen for the first time"),
+        ("M-9,BCS,open,,,,1950,F,,extra", "row", "10 values for 9 columns"),
+    ],
+)
+def test_a_bad_row_rejects_the_file_naming_line_and_field(contract, row, field, message):
+    data = gap_file("M-001,BCS,open,,,,1956,F,yes", row)
+    with pytest.raises(GapImportRejected) as rejected:
+        run(data, contract)
+    errors = rejected.value.extra["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(3, field)]
+    assert message in errors[0]["message"]
+    assert not CareGap.objects.exists() and not Member.objects.exists()
+
+
+def test_every_bad_row_is_listed_and_raw_ids_are_never_echoed(contract):
+    data = gap_file(
+        "SECRET-1,XYZ,open,,,,1956,F,", "SECRET-2,BCS,open,,,,1956,F,", "SECRET-3,BCS,nope,,,,1950,F,"
+    )
+    with pytest.raises(GapImportRejected) as rejected:
+        run(data, contract)
+    assert [(e["line"], e["field"]) for e in rejected.value.extra["errors"]] == [
+        (2, "measure"),
+        (4, "compliance_status"),
+    ]
+    assert "SECRET" not in str(rejected.value.extra) + rejected.value.message
+
+
+def test_duplicate_member_and_measure_in_one_file_is_rejected(contract):
+    data = gap_file("M-1,BCS,open,,,,1956,F,", "M-2,BCS,open,,,,1956,F,", " M-1 ,bcs,open,,,,1956,F,")
+    with pytest.raises(GapImportRejected) as rejected:
+        run(data, contract)
+    assert rejected.value.extra["errors"] == [
+        {"line": 4, "field": "member_id", "message": "same member and measure as line 2"}
+    ]
+
+
+def test_wrong_measurement_year_column_is_rejected(contract):
+    data = gap_file("M-1,BCS,open,2025", header="member_id,measure,compliance_status,measurement_year")
+    with pytest.raises(GapImportRejected) as rejected:
+        run(data, contract)
+    assert rejected.value.extra["errors"][0]["message"] == "row is for 2025, the import is for 2026"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"member_id,measure\nM-1,BCS\n", "missing column(s): compliance_status"),
+        (b"member_id,measure,compliance_status,colour\n", "unknown column(s): colour"),
+        (b"member_id,measure,compliance_status\n", "no data rows"),
+        ("member_id,measure,compliance_status\nM-1,BCS,open\n".encode("utf-16"), "not UTF-8"),
+    ],
+)
+def test_malformed_files_are_rejected(contract, data, message):
+    with pytest.raises(GapImportRejected) as rejected:
+        run(data, contract)
+    assert message in rejected.value.extra["errors"][0]["message"]
+
+
+def test_another_contracts_member_is_rejected(contract, other_contract):
+    MemberFactory(contract=other_contract, raw_member_id="M-ELSEWHERE")
+    with pytest.raises(GapImportRejected) as rejected:
+        run(gap_file("M-ELSEWHERE,BCS,open,,,,1956,F,"), contract)
+    assert rejected.value.extra["errors"][0]["message"] == "member is not enrolled in H1001"
+
+
+def test_bom_and_padded_headers_are_accepted(contract):
+    data = "\ufeffmember_id , measure,compliance_status ,birth_year\nM-1,BCS,open,1950\n".encode()
+    assert run(data, contract).gaps_created == 1
+
+
+def test_import_is_audited_once_with_counts_and_file_hash(contract):
+    result = run(GOOD, contract, source_name="import_gaps gaps.csv")
+    entry = LogEntry.objects.get(object_pk="batch", object_repr__startswith="Gap import")
+    batch = entry.additional_data["batch"]
+    assert (batch["count"], batch["gaps_created"], batch["sha256"], batch["source"]) == (
+        4,
+        4,
+        result.sha256,
+        "import_gaps gaps.csv",
+    )
+    assert "M-001" not in str(entry.additional_data)
+
+
+def test_raw_member_ids_are_not_stored(contract):
+    run(GOOD, contract)
+    from tests.members.test_api import _database_text_contains
+
+    assert _database_text_contains("M-001") == []
+
+
+def test_command_imports_with_a_summary(contract, tmp_path, capsys):
+    path = tmp_path / "gaps.csv"
+    path.write_bytes(GOOD)
+    call_command("import_gaps", str(path), contract="h1001", measurement_year=2026)
+    out = capsys.readouterr().out
+    assert "4 rows: 4 gaps created, 0 updated, 0 unchanged, 0 left the denominator; 3 members created" in out
+
+
+def test_command_lists_every_bad_line_and_writes_nothing(contract, tmp_path, capsys):
+    path = tmp_path / "gaps.csv"
+    path.write_bytes(
+        gap_file("M-1,XYZ,open,,,,1956,F,", "M-2,BCS,open,,,,1956,F,", "M-3,BCS,closed,,,,1950,F,")
+    )
+    with pytest.raises(CommandError, match="2 problems in the file; nothing was imported"):
+        call_command("import_gaps", str(path), contract="H1001", measurement_year=2026, full_snapshot=True)
+    err = capsys.readouterr().err
+    assert "line 2, measure:" in err and "line 4, evidence_date:" in err
+    assert not CareGap.objects.exists()
+
+
+def test_command_refuses_unknown_contract_and_missing_file(contract, tmp_path):
+    with pytest.raises(CommandError, match="No contract 'H0000'"):
+        call_command("import_gaps", str(tmp_path / "x.csv"), contract="H0000", measurement_year=2026)
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_gaps", str(tmp_path / "missing.csv"), contract="H1001", measurement_year=2026)
+
+
+def test_rows_for_every_denominator_member_make_rates_computable(contract):
+    run(GOOD, contract)
+    bcs = CareGap.objects.filter(measure=measure("BCS"))
+    assert bcs.count() == 2 and bcs.filter(compliance_status=ComplianceStatus.OPEN).count() == 2
