@@ -92,29 +92,29 @@ class VersionedSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
-class AssignSerializer(VersionedSerializer):
+class GapAssignSerializer(VersionedSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(), allow_null=True)
 
 
-class TransitionSerializer(VersionedSerializer):
+class GapTransitionSerializer(VersionedSerializer):
     workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
 
 
-class BulkGapsSerializer(serializers.Serializer):
+class GapBulkSerializer(serializers.Serializer):
     gaps = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK_GAPS
     )
 
 
-class BulkAssignSerializer(BulkGapsSerializer):
+class GapBulkAssignSerializer(GapBulkSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(), allow_null=True)
 
 
-class BulkTransitionSerializer(BulkGapsSerializer):
+class GapBulkTransitionSerializer(GapBulkSerializer):
     workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
 
 
-class BulkRemarkSerializer(BulkGapsSerializer):
+class GapBulkRemarkSerializer(GapBulkSerializer):
     code = serializers.ChoiceField(choices=RemarkCode.choices)
     note = serializers.CharField(max_length=500, allow_blank=True, default="")
 
@@ -181,11 +181,11 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             CareGapDetailSerializer(selectors.gap_detail_for(self.request.user).get(pk=gap.pk)).data
         )
 
-    @extend_schema(request=AssignSerializer, responses=CareGapDetailSerializer)
+    @extend_schema(request=GapAssignSerializer, responses=CareGapDetailSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         """Assign the gap to a user of its contract (or unassign with null)."""
-        payload = AssignSerializer(data=request.data)
+        payload = GapAssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         gap = services.gap_assign(
             gap=self.get_object(),
@@ -194,11 +194,11 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return self._respond(gap)
 
-    @extend_schema(request=TransitionSerializer, responses=CareGapDetailSerializer)
+    @extend_schema(request=GapTransitionSerializer, responses=CareGapDetailSerializer)
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         """Move the gap to another workflow state (409 if it changed since you read it)."""
-        payload = TransitionSerializer(data=request.data)
+        payload = GapTransitionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         gap = services.gap_set_workflow_state(
             gap=self.get_object(),
@@ -225,13 +225,13 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return gaps
 
     @extend_schema(
-        request=BulkAssignSerializer,
-        responses=inline_serializer("BulkChanged", {"changed": serializers.IntegerField()}),
+        request=GapBulkAssignSerializer,
+        responses=inline_serializer("GapBulkChanged", {"changed": serializers.IntegerField()}),
     )
     @action(detail=False, methods=["post"], url_path="bulk-assign")
     def bulk_assign(self, request):
         """Assign many gaps at once."""
-        payload = BulkAssignSerializer(data=request.data)
+        payload = GapBulkAssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         changed = services.gaps_assign_bulk(
             gaps=self._scoped_gaps(payload.validated_data["gaps"]),
@@ -240,15 +240,15 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response({"changed": changed})
 
     @extend_schema(
-        request=BulkTransitionSerializer,
+        request=GapBulkTransitionSerializer,
         responses=inline_serializer(
-            "BulkMoved", {"changed": serializers.IntegerField(), "skipped": serializers.IntegerField()}
+            "GapBulkMoved", {"changed": serializers.IntegerField(), "skipped": serializers.IntegerField()}
         ),
     )
     @action(detail=False, methods=["post"], url_path="bulk-transition")
     def bulk_transition(self, request):
         """Move many gaps; those whose state does not allow the move are skipped and counted."""
-        payload = BulkTransitionSerializer(data=request.data)
+        payload = GapBulkTransitionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         changed, skipped = services.gaps_set_workflow_state_bulk(
             gaps=self._scoped_gaps(payload.validated_data["gaps"]),
@@ -257,13 +257,13 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response({"changed": changed, "skipped": skipped})
 
     @extend_schema(
-        request=BulkRemarkSerializer,
-        responses=inline_serializer("BulkRemarked", {"created": serializers.IntegerField()}),
+        request=GapBulkRemarkSerializer,
+        responses=inline_serializer("GapBulkRemarked", {"created": serializers.IntegerField()}),
     )
     @action(detail=False, methods=["post"], url_path="bulk-remark")
     def bulk_remark(self, request):
         """Add the same remark to many gaps."""
-        payload = BulkRemarkSerializer(data=request.data)
+        payload = GapBulkRemarkSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         created = services.gaps_add_remark_bulk(
             gaps=self._scoped_gaps(payload.validated_data["gaps"]),

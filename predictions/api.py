@@ -1,0 +1,155 @@
+"""REST API for predictions: scoped reads and the bulk upsert external models call."""
+
+from dataclasses import asdict
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from hedis_portal.audit import log_access
+from hedis_portal.errors import ApplicationError
+from predictions import selectors, services
+from predictions.filters import PredictionFilter
+from predictions.models import Prediction, RiskTier
+
+
+class RequestBodyTooLarge(ApplicationError):
+    """A bulk body over `DATA_UPLOAD_MAX_MEMORY_SIZE`; answered as 413 before it is parsed."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    """A prediction as the API shows it: the member by the portal's primary key only."""
+
+    contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    measure = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "member",
+            "contract",
+            "measure",
+            "measurement_year",
+            "model_version",
+            "probability",
+            "risk_tier",
+            "top_features",
+            "predicted_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PredictionRowSerializer(serializers.Serializer):
+    """One row of a bulk upsert (documentation only: rows are checked by the service, in plain Python)."""
+
+    member_id = serializers.CharField(
+        max_length=64, help_text="The plan's raw member ID; hashed on arrival, never stored or echoed."
+    )
+    measure = serializers.CharField(help_text="Code of a member-level measure, e.g. BCS, CBP, ADH-DIAB.")
+    measurement_year = serializers.IntegerField(
+        min_value=services.MIN_MEASUREMENT_YEAR, max_value=services.MAX_MEASUREMENT_YEAR
+    )
+    model_version = serializers.CharField(max_length=services.MAX_MODEL_VERSION_LENGTH)
+    probability = serializers.FloatField(min_value=0, max_value=1)
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices)
+    top_features = serializers.ListField(
+        child=serializers.JSONField(), max_length=services.MAX_TOP_FEATURES, required=False
+    )
+    predicted_at = serializers.DateTimeField(help_text="ISO-8601 with a time zone.")
+
+
+class PredictionBulkRequestSerializer(serializers.Serializer):
+    """The bulk upsert body: `{"predictions": [row, …]}`."""
+
+    predictions = PredictionRowSerializer(many=True)
+
+
+class PredictionBulkResultSerializer(serializers.Serializer):
+    """How many rows were received, and how many predictions were created or updated."""
+
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class PredictionRowErrorSerializer(serializers.Serializer):
+    """One problem with one row of a rejected batch."""
+
+    row = serializers.IntegerField(help_text="1-based position in `predictions`.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class PredictionBatchRejectedExtraSerializer(serializers.Serializer):
+    """Every problem of a rejected batch."""
+
+    errors = PredictionRowErrorSerializer(many=True)
+
+
+class PredictionBatchRejectedSerializer(serializers.Serializer):
+    """The error shape for a rejected batch."""
+
+    message = serializers.CharField()
+    extra = PredictionBatchRejectedExtraSerializer()
+
+
+class PredictionErrorSerializer(serializers.Serializer):
+    """The portal's error shape."""
+
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Predictions for members of your contracts; analysts and administrators upsert them in bulk."""
+
+    serializer_class = PredictionSerializer
+    filterset_class = PredictionFilter
+    ordering_fields = ["predicted_at", "probability"]
+
+    def get_queryset(self):
+        return selectors.predictions_for(self.request.user)
+
+    def retrieve(self, request, *args, **kwargs):
+        prediction = self.get_object()
+        log_access(prediction)
+        return Response(self.get_serializer(prediction).data)
+
+    @extend_schema(
+        request=PredictionBulkRequestSerializer,
+        responses={
+            200: PredictionBulkResultSerializer,
+            400: OpenApiResponse(
+                PredictionBatchRejectedSerializer,
+                description="Some rows are invalid (all listed); nothing was written.",
+            ),
+            413: OpenApiResponse(
+                PredictionErrorSerializer,
+                description="Over PREDICTIONS_BULK_MAX_ROWS rows, or over DATA_UPLOAD_MAX_MEMORY_SIZE bytes.",
+            ),
+        },
+    )
+    # JSON only: a batch of rows has no sensible form encoding.
+    @action(detail=False, methods=["post"], parser_classes=[parsers.JSONParser])
+    def bulk(self, request):
+        """Create or update a batch of predictions: every row valid, or nothing written."""
+        # DRF parses JSON from the request stream, which Django's own body-size check never
+        # sees; refuse an oversized body here, before it is read into memory.
+        max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if max_bytes is not None and int(request.META.get("CONTENT_LENGTH") or 0) > max_bytes:
+            raise RequestBodyTooLarge(
+                f"The request body is larger than {max_bytes} bytes; send fewer rows per batch.",
+                {"max_bytes": max_bytes},
+            )
+        rows = request.data.get("predictions") if isinstance(request.data, dict) else None
+        if not isinstance(rows, list):
+            raise ValidationError({"predictions": ['Send a JSON object {"predictions": [row, …]}.']})
+        result = services.predictions_bulk_upsert(user=request.user, rows=rows, source="api")
+        return Response(asdict(result))

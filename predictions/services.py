@@ -1,0 +1,422 @@
+"""Writes for predictions: one validated, set-based bulk upsert shared by the API and the import command.
+
+Rows carry the plan's raw member ID; it is hashed on arrival and appears in no stored
+value, log line or error message. A batch is all or nothing: every row is checked first
+and, if any is bad, the whole batch is refused with every problem listed.
+"""
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+from rest_framework import status
+
+from gaps.models import CareGap
+from hedis_portal.audit import log_batch
+from hedis_portal.errors import ApplicationError
+from members.identifiers import InvalidMemberId, member_id_hash
+from members.models import Member
+from predictions.models import Prediction, RiskTier
+from ratings.models import Measure
+
+OPTIONAL_FIELDS = frozenset({"top_features"})
+NON_FIELD = "non_field_errors"
+MEMBER_NOT_FOUND = "member not found in your contracts"
+MIN_MEASUREMENT_YEAR, MAX_MEASUREMENT_YEAR = 2000, 2100
+MAX_MODEL_VERSION_LENGTH = Prediction._meta.get_field("model_version").max_length
+MAX_MEASURE_CODE_LENGTH = Measure._meta.get_field("code").max_length
+MAX_TOP_FEATURES = 20
+
+
+class PredictionBatchRejected(ApplicationError):
+    """At least one row of a batch is invalid; `extra["errors"]` lists every problem, nothing is written."""
+
+    def __init__(self, errors: list[dict], *, received: int):
+        bad = len({error["row"] for error in errors})
+        super().__init__(
+            f"The batch was rejected ({bad} of {received} rows invalid); nothing was written.",
+            {"errors": errors},
+        )
+
+
+class PredictionBatchTooLarge(ApplicationError):
+    """More rows than `PREDICTIONS_BULK_MAX_ROWS` in one call; answered as 413."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, *, received: int, max_rows: int):
+        super().__init__(
+            f"A batch may hold at most {max_rows} predictions; split the {received} rows into smaller ones.",
+            {"received": received, "max_rows": max_rows},
+        )
+
+
+@dataclass(frozen=True)
+class BulkUpsertResult:
+    """What one bulk upsert did: rows received, predictions created, predictions updated."""
+
+    received: int
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class ValidPrediction:
+    """A checked row, resolved to primary keys."""
+
+    member_id: int
+    contract_id: int
+    measure_id: int
+    measurement_year: int
+    model_version: str
+    probability: float
+    risk_tier: str
+    predicted_at: datetime
+    top_features: list = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[int, int, int, str]:
+        """The prediction's identity: (member, measure, measurement year, model version)."""
+        return (self.member_id, self.measure_id, self.measurement_year, self.model_version)
+
+
+class _Invalid(ValueError):
+    """A field value that fails its check; the message never contains the value."""
+
+
+def _clean_member_id(value) -> str:
+    # JSON senders may give a numeric ID; either way only its hash is kept.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid("must be a string")
+    try:
+        return member_id_hash(str(value))
+    except InvalidMemberId as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _clean_measure(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("must be a measure code such as BCS")
+    if len(value.strip()) > MAX_MEASURE_CODE_LENGTH:
+        raise _Invalid("is not a member-level measure code")
+    return value.strip()
+
+
+def _clean_measurement_year(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid("must be an integer")
+    if not MIN_MEASUREMENT_YEAR <= value <= MAX_MEASUREMENT_YEAR:
+        raise _Invalid(f"must be between {MIN_MEASUREMENT_YEAR} and {MAX_MEASUREMENT_YEAR}")
+    return value
+
+
+def _clean_model_version(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("must be a non-blank string")
+    if len(value.strip()) > MAX_MODEL_VERSION_LENGTH:
+        raise _Invalid(f"must be at most {MAX_MODEL_VERSION_LENGTH} characters")
+    return value.strip()
+
+
+def _clean_probability(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid("must be a number")
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise _Invalid("must be between 0 and 1")
+    return float(value)
+
+
+def _clean_risk_tier(value) -> str:
+    if value not in RiskTier.values:
+        raise _Invalid(f"must be one of {', '.join(RiskTier.values)}")
+    return value
+
+
+def _clean_top_features(value) -> list:
+    if not isinstance(value, list):
+        raise _Invalid("must be a list")
+    if len(value) > MAX_TOP_FEATURES:
+        raise _Invalid(f"must have at most {MAX_TOP_FEATURES} items")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise _Invalid("must contain only JSON values (no NaN or infinity)") from None
+    return value
+
+
+def _clean_predicted_at(value) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _Invalid("must be an ISO-8601 date and time, e.g. 2026-03-01T08:00:00Z") from None
+    else:
+        raise _Invalid("must be an ISO-8601 date and time string")
+    if timezone.is_naive(moment):
+        raise _Invalid("must include a time zone (e.g. Z or +00:00)")
+    return moment
+
+
+_CLEANERS = {
+    "member_id": _clean_member_id,
+    "measure": _clean_measure,
+    "measurement_year": _clean_measurement_year,
+    "model_version": _clean_model_version,
+    "probability": _clean_probability,
+    "risk_tier": _clean_risk_tier,
+    "top_features": _clean_top_features,
+    "predicted_at": _clean_predicted_at,
+}
+ROW_FIELDS = tuple(_CLEANERS)
+
+
+def _clean_row(row) -> tuple[dict, list[tuple[str, str]]]:
+    """Check one row's fields on their own (no database); return cleaned values and (field, message)s."""
+    if not isinstance(row, dict):
+        return {}, [(NON_FIELD, "must be an object with the prediction's fields")]
+    problems = [(str(name)[:50], "unknown field") for name in row if name not in _CLEANERS]
+    cleaned = {}
+    for name, clean in _CLEANERS.items():
+        value = row.get(name)
+        if value is None:
+            if name not in OPTIONAL_FIELDS:
+                problems.append((name, "this field is required"))
+            continue
+        try:
+            cleaned[name] = clean(value)
+        except _Invalid as exc:
+            problems.append((name, str(exc)))
+    return cleaned, problems
+
+
+def predictions_validate(
+    *,
+    user,
+    rows: list,
+    row_numbers: Sequence[int] | None = None,
+    seen_keys: dict[tuple, int] | None = None,
+    row_label: str = "row",
+) -> tuple[list[ValidPrediction], list[dict]]:
+    """Check every row and resolve members and measures; return the valid rows and every error.
+
+    Two queries whatever the batch size: members by hash (within `user`'s contracts) and
+    member-level measures by code. Errors are `{"row", "field", "message"}`, rows 1-based.
+    A file import validated in chunks passes each row's line number (`row_numbers`,
+    `row_label="line"`) and one `seen_keys` for all chunks, so duplicates across chunks count.
+    """
+    numbers = row_numbers if row_numbers is not None else range(1, len(rows) + 1)
+    first_row_of_key = seen_keys if seen_keys is not None else {}
+    checked = [(number, *_clean_row(row)) for number, row in zip(numbers, rows, strict=True)]
+
+    hashes = {cleaned["member_id"] for _, cleaned, _ in checked if "member_id" in cleaned}
+    # Out-of-scope and unknown members look the same: the caller learns nothing about other contracts.
+    members = {
+        id_hash: (pk, contract_id)
+        for id_hash, pk, contract_id in Member.objects.visible_to(user)
+        .filter(id_hash__in=hashes)
+        .values_list("id_hash", "pk", "contract_id")
+    }
+    codes = {cleaned["measure"] for _, cleaned, _ in checked if "measure" in cleaned}
+    measures = dict(
+        Measure.objects.filter(member_level=True, code__in=codes).order_by().values_list("code", "pk")
+    )
+
+    errors: list[dict] = []
+    valid: list[ValidPrediction] = []
+    for number, cleaned, problems in checked:
+        member = members.get(cleaned.get("member_id"))
+        measure_id = measures.get(cleaned.get("measure"))
+        if "member_id" in cleaned and member is None:
+            problems.append(("member_id", MEMBER_NOT_FOUND))
+        if "measure" in cleaned and measure_id is None:
+            problems.append(("measure", "is not a member-level measure code"))
+        if problems:
+            errors.extend({"row": number, "field": name, "message": message} for name, message in problems)
+            continue
+        prediction = ValidPrediction(
+            member_id=member[0],
+            contract_id=member[1],
+            measure_id=measure_id,
+            measurement_year=cleaned["measurement_year"],
+            model_version=cleaned["model_version"],
+            probability=cleaned["probability"],
+            risk_tier=cleaned["risk_tier"],
+            predicted_at=cleaned["predicted_at"],
+            top_features=cleaned.get("top_features", []),
+        )
+        first = first_row_of_key.setdefault(prediction.key, number)
+        if first != number:
+            message = (
+                f"{row_label}s {first} and {number} have the same member, measure, "
+                "measurement_year and model_version"
+            )
+            errors.append({"row": number, "field": NON_FIELD, "message": message})
+            continue
+        valid.append(prediction)
+    return valid, errors
+
+
+@transaction.atomic
+def predictions_bulk_upsert(*, user, rows: list[dict], source: str) -> BulkUpsertResult:
+    """Create or update a batch of predictions for members in `user`'s contracts, all or nothing.
+
+    Set-based: a constant number of queries on PostgreSQL whatever the batch size (member
+    and measure lookups, one upsert, one UPDATE of the affected gaps' current prediction,
+    one audit entry). Re-sending an identical row counts as updated but rewrites nothing.
+    """
+    max_rows = settings.PREDICTIONS_BULK_MAX_ROWS
+    if len(rows) > max_rows:
+        raise PredictionBatchTooLarge(received=len(rows), max_rows=max_rows)
+    valid, errors = predictions_validate(user=user, rows=rows)
+    if errors:
+        raise PredictionBatchRejected(errors, received=len(rows))
+    if not valid:
+        return BulkUpsertResult(received=0, created=0, updated=0)
+
+    upsert = _upsert_postgresql if connection.vendor == "postgresql" else _upsert_portable
+    created = upsert(valid)
+    updated = len(valid) - created
+    repointed = _point_gaps_at_latest_prediction(valid)
+    model_versions = sorted({prediction.model_version for prediction in valid})
+    log_batch(
+        model=Prediction,
+        action=LogEntry.Action.CREATE,
+        count=len(valid),
+        summary=f"{len(valid)} predictions from {source}: {created} created, {updated} updated",
+        details={
+            "source": source,
+            "created": created,
+            "updated": updated,
+            "model_versions": model_versions,
+            "gaps_repointed": repointed,
+        },
+    )
+    return BulkUpsertResult(received=len(valid), created=created, updated=updated)
+
+
+# One statement for the whole batch: the rows travel as one array per column. The WHERE on
+# DO UPDATE skips rows that would not change, so re-sending a batch rewrites (and bloats)
+# nothing; such rows still count as updated (received − created). For the row an INSERT
+# created, xmax is 0; for a row it updated, xmax holds the updating transaction's ID.
+_POSTGRESQL_UPSERT = """
+WITH upserted AS (
+    INSERT INTO predictions_prediction AS existing (
+        member_id, contract_id, measure_id, measurement_year, model_version,
+        probability, risk_tier, top_features, predicted_at, created_at
+    )
+    SELECT member_id, contract_id, measure_id, measurement_year, model_version,
+           probability, risk_tier, top_features::jsonb, predicted_at, %s
+    FROM unnest(
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::smallint[], %s::text[],
+        %s::double precision[], %s::text[], %s::text[], %s::timestamptz[]
+    ) AS batch (
+        member_id, contract_id, measure_id, measurement_year, model_version,
+        probability, risk_tier, top_features, predicted_at
+    )
+    ON CONFLICT (member_id, measure_id, measurement_year, model_version) DO UPDATE SET
+        contract_id = EXCLUDED.contract_id,
+        probability = EXCLUDED.probability,
+        risk_tier = EXCLUDED.risk_tier,
+        top_features = EXCLUDED.top_features,
+        predicted_at = EXCLUDED.predicted_at
+    WHERE (existing.contract_id, existing.probability, existing.risk_tier,
+           existing.top_features, existing.predicted_at)
+          IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.probability, EXCLUDED.risk_tier,
+                            EXCLUDED.top_features, EXCLUDED.predicted_at)
+    RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM upserted
+"""
+
+
+def _upsert_postgresql(valid: list[ValidPrediction]) -> int:
+    """Upsert with one INSERT … SELECT FROM unnest(…) ON CONFLICT; return how many rows were created."""
+    columns = [
+        [p.member_id for p in valid],
+        [p.contract_id for p in valid],
+        [p.measure_id for p in valid],
+        [p.measurement_year for p in valid],
+        [p.model_version for p in valid],
+        [p.probability for p in valid],
+        [p.risk_tier for p in valid],
+        [json.dumps(p.top_features) for p in valid],
+        [p.predicted_at for p in valid],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_POSTGRESQL_UPSERT, [timezone.now(), *columns])
+        return cursor.fetchone()[0]
+
+
+def _upsert_portable(valid: list[ValidPrediction]) -> int:
+    """Upsert with `bulk_create(update_conflicts=True)` (SQLite); return how many rows were created.
+
+    One query reads the keys that exist already, so the counts are exact. Django splits the
+    INSERT into statements of `max_query_params // 10` rows (99 on SQLite), so the query
+    count grows by one per 99 rows here; PostgreSQL takes the single-statement path instead.
+    """
+    existing = set(
+        Prediction.objects.filter(
+            member_id__in={p.member_id for p in valid},
+            measure_id__in={p.measure_id for p in valid},
+            measurement_year__in={p.measurement_year for p in valid},
+            model_version__in={p.model_version for p in valid},
+        ).values_list("member_id", "measure_id", "measurement_year", "model_version")
+    )
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                member_id=p.member_id,
+                contract_id=p.contract_id,
+                measure_id=p.measure_id,
+                measurement_year=p.measurement_year,
+                model_version=p.model_version,
+                probability=p.probability,
+                risk_tier=p.risk_tier,
+                top_features=p.top_features,
+                predicted_at=p.predicted_at,
+            )
+            for p in valid
+        ],
+        update_conflicts=True,
+        unique_fields=["member", "measure", "measurement_year", "model_version"],
+        update_fields=["contract", "probability", "risk_tier", "top_features", "predicted_at"],
+    )
+    return sum(1 for p in valid if p.key not in existing)
+
+
+def _point_gaps_at_latest_prediction(valid: list[ValidPrediction]) -> int:
+    """Point each affected gap's `current_prediction` at its latest prediction, in one UPDATE.
+
+    "Latest" is the highest `predicted_at`, then the highest id, across model versions. The
+    filter by members, measures and years may take in a few gaps the batch did not touch;
+    recomputing theirs is harmless (the subquery gives their latest too), and rows whose
+    pointer is already right are left alone. A derived pointer, not a care manager's edit,
+    so the gap's `version` (optimistic concurrency) is not bumped.
+    """
+    latest = (
+        Prediction.objects.filter(
+            member_id=OuterRef("member_id"),
+            measure_id=OuterRef("measure_id"),
+            measurement_year=OuterRef("measurement_year"),
+        )
+        .order_by("-predicted_at", "-id")
+        .values("id")[:1]
+    )
+    return (
+        CareGap.objects.filter(
+            member_id__in={p.member_id for p in valid},
+            measure_id__in={p.measure_id for p in valid},
+            measurement_year__in={p.measurement_year for p in valid},
+        )
+        .filter(Q(current_prediction__isnull=True) | ~Q(current_prediction_id=Subquery(latest)))
+        .update(current_prediction=Subquery(latest))
+    )
