@@ -14,6 +14,7 @@ from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, action_w
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from interventions.models import InterventionType
+from interventions.services import interventions_create_for_gaps
 from members.identifiers import InvalidMemberId, member_id_hash
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -327,8 +328,6 @@ class CareGapAdmin(ContractScopedAdmin):
 
     @admin.action(description="Record an intervention (one per member, covering their selected gaps)")
     def record_intervention(self, request, queryset):
-        from interventions.services import interventions_create_for_gaps
-
         def apply(gaps, data):
             created = interventions_create_for_gaps(
                 gaps=gaps,

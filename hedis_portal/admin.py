@@ -2,12 +2,13 @@
 
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
 from auditlog.models import LogEntry
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
+from hedis_portal.errors import ApplicationError
 from hedis_portal.models import ApiRequestLog
 from members.models import Contract
 
@@ -130,7 +131,10 @@ def action_with_form(modeladmin, request, queryset, *, form_class, title: str, d
     """
     form = form_class(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
-        modeladmin.message_user(request, apply(queryset, form.cleaned_data))
+        try:
+            modeladmin.message_user(request, apply(queryset, form.cleaned_data))
+        except ApplicationError as exc:
+            modeladmin.message_user(request, exc.message, messages.ERROR)
         return None
     return TemplateResponse(
         request,

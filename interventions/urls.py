@@ -2,6 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from interventions.api import InterventionTypeViewSet, InterventionViewSet
+
 router = SimpleRouter()
+router.register("intervention-types", InterventionTypeViewSet, basename="interventiontype")
+router.register("interventions", InterventionViewSet, basename="intervention")
 
 urlpatterns = router.urls

@@ -3,11 +3,14 @@
 from django import forms
 from django.contrib import admin
 
+from gaps.models import CareGap
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
 from hedis_portal.audit import log_access
+from interventions.models import Intervention
 from members import services
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
 from members.models import Contract, Member
+from predictions.models import Prediction
 
 
 @admin.register(Contract)
@@ -58,6 +61,57 @@ class MemberCreationForm(forms.ModelForm):
         return self.cleaned_data["raw_member_id"]
 
 
+class _HistoryInline(admin.TabularInline):
+    """A read-only slice of the member's history; each inline is one query whatever its length."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class GapHistoryInline(_HistoryInline):
+    model = CareGap
+    fields = [
+        "measure",
+        "measurement_year",
+        "compliance_status",
+        "workflow_state",
+        "assignee",
+        "priority_score",
+    ]
+    ordering = ["measure__code", "-measurement_year"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("measure", "assignee")
+
+
+class PredictionHistoryInline(_HistoryInline):
+    model = Prediction
+    fields = ["measure", "measurement_year", "model_version", "probability", "risk_tier", "predicted_at"]
+    ordering = ["-predicted_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("measure")
+
+
+class InterventionHistoryInline(_HistoryInline):
+    model = Intervention
+    fields = ["intervention_type", "status", "cost", "scheduled_for", "completed_at", "created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("intervention_type")
+
+
 @admin.register(Member)
 class MemberAdmin(ContractScopedAdmin):
     """Members of your contracts. Search with a plan member ID: it is hashed before the query.
@@ -66,6 +120,7 @@ class MemberAdmin(ContractScopedAdmin):
     """
 
     list_display = ["__str__", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
+    inlines = [GapHistoryInline, PredictionHistoryInline, InterventionHistoryInline]
     list_filter = [ContractListFilter, "active", "lis_de", "disability", "sex"]
     list_select_related = ["contract"]
     search_fields = ["id_hash"]  # the search box takes a raw member ID; see get_search_results
@@ -96,6 +151,9 @@ class MemberAdmin(ContractScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj else []
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

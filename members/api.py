@@ -5,12 +5,15 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from gaps.api import CareGapSerializer
 from hedis_portal.audit import log_access
 from hedis_portal.permissions import ReadPermission
+from interventions.api import InterventionSerializer
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH
 from members.models import Contract, Member
+from predictions.api import PredictionSerializer
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -49,6 +52,17 @@ class MemberSerializer(serializers.ModelSerializer):
         ]
 
 
+class MemberHistorySerializer(MemberSerializer):
+    """A member with all of their gaps, predictions and interventions (the member history)."""
+
+    gaps = CareGapSerializer(many=True, read_only=True)
+    predictions = PredictionSerializer(many=True, read_only=True)
+    interventions = InterventionSerializer(many=True, read_only=True)
+
+    class Meta(MemberSerializer.Meta):
+        fields = [*MemberSerializer.Meta.fields, "gaps", "predictions", "interventions"]
+
+
 class MemberLookupSerializer(serializers.Serializer):
     """A raw plan member ID, hashed on arrival; sent in the body so it stays out of URLs and logs."""
 
@@ -85,14 +99,18 @@ class ContractViewSet(
 
 
 class MemberViewSet(viewsets.ReadOnlyModelViewSet):
-    """Members of your contracts. Reading one member is recorded in the audit log."""
+    """Members of your contracts; one member comes with their whole history (audited as an access)."""
 
-    serializer_class = MemberSerializer
     filterset_class = MemberFilter
     ordering_fields = ["id", "birth_year"]
 
     def get_queryset(self):
+        if self.action == "retrieve":
+            return selectors.member_history_for(self.request.user)
         return selectors.members_for(self.request.user)
+
+    def get_serializer_class(self):
+        return MemberHistorySerializer if self.action == "retrieve" else MemberSerializer
 
     def retrieve(self, request, *args, **kwargs):
         member = self.get_object()

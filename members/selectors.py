@@ -1,9 +1,13 @@
 """Reads of contracts and members, always through the user's scope."""
 
+from django.db.models import Prefetch
 from django.http import Http404
 
+from gaps.selectors import worklist_for
+from interventions.selectors import interventions_for
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
+from predictions.selectors import predictions_for
 
 
 def contracts_for(user):
@@ -14,6 +18,19 @@ def contracts_for(user):
 def members_for(user):
     """Members of the contracts `user` may see, with their contract (one join, no N+1)."""
     return Member.objects.visible_to(user).select_related("contract")
+
+
+def member_history_for(user):
+    """Members with everything about them on one page: gaps, predictions and interventions.
+
+    Three prefetches (one query each, whatever the number of rows), each with the joins
+    its serializer reads, so a member's history is a constant number of queries.
+    """
+    return members_for(user).prefetch_related(
+        Prefetch("gaps", queryset=worklist_for(user).order_by("measure__code", "-measurement_year")),
+        Prefetch("predictions", queryset=predictions_for(user).order_by("-predicted_at", "-id")),
+        Prefetch("interventions", queryset=interventions_for(user).order_by("-created_at", "-id")),
+    )
 
 
 def member_get_by_raw_id(*, user, raw_member_id: str) -> Member:

@@ -149,3 +149,45 @@ def test_analyst_reads_but_cannot_act(client, analyst, contract):
     client.post(URL, {"action": "assign_to_me", "_selected_action": [gap.pk]})
     gap.refresh_from_db()
     assert gap.assignee is None
+
+
+def test_record_intervention_action_bundles_per_member_and_reports_refusals(logged_in, contract):
+    from interventions.models import Intervention
+    from tests.factories import InterventionTypeFactory
+
+    kind = InterventionTypeFactory()
+    member = MemberFactory(contract=contract)
+    gaps = [CareGapFactory(member=member, measure=measure(code)) for code in ("BCS", "COL")]
+    ids = [g.pk for g in gaps]
+    logged_in.post(
+        URL,
+        {
+            "action": "record_intervention",
+            "_selected_action": ids,
+            "apply": "1",
+            "intervention_type": kind.pk,
+        },
+    )
+    intervention = Intervention.objects.get()
+    assert sorted(intervention.gaps.values_list("pk", flat=True)) == sorted(ids)
+
+    closed = CareGapFactory(
+        member=member,
+        measure=measure("CBP"),
+        compliance_status="closed",
+        evidence_date="2026-01-02",
+        evidence_source="lab",
+    )
+    response = logged_in.post(
+        URL,
+        {
+            "action": "record_intervention",
+            "_selected_action": [closed.pk],
+            "apply": "1",
+            "intervention_type": kind.pk,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Intervention.objects.count() == 1
+    assert [m.level_tag for m in response.context["messages"]][-1] == "error"

@@ -33,9 +33,21 @@ def test_admin_create_update_delete_of_a_member_are_audited_with_actor(client, s
     )
     assert add.status_code == 302
     member = Member.objects.get()
+    history_inlines = {
+        f"{prefix}-{field}": 0
+        for prefix in ("gaps", "predictions", "interventions")
+        for field in ("TOTAL_FORMS", "INITIAL_FORMS")
+    }
     change = client.post(
         f"/admin/members/member/{member.pk}/change/",
-        {"contract": contract.pk, "birth_year": 1949, "sex": "F", "active": "on", "lis_de": "on"},
+        {
+            "contract": contract.pk,
+            "birth_year": 1949,
+            "sex": "F",
+            "active": "on",
+            "lis_de": "on",
+            **history_inlines,
+        },
     )
     assert change.status_code == 302
     delete = client.post(f"/admin/members/member/{member.pk}/delete/", {"post": "yes"})

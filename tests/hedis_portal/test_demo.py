@@ -4,21 +4,29 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from gaps.models import CareGap
 from hedis_portal import roles
+from interventions.models import Intervention
 from members.models import Contract, Member
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return [model.objects.count() for model in (Contract, Member, User, CareGap, Prediction, Intervention)]
 
 
 def test_demo_data_loads_once_and_a_second_run_adds_nothing(capsys):
     call_command("load_demo_data")
     first = capsys.readouterr().out
-    counts = (Contract.objects.count(), Member.objects.count(), User.objects.count())
+    counts = _counts()
     call_command("load_demo_data")
     second = capsys.readouterr().out
 
-    assert counts == (2, 5000, 3)
-    assert (Contract.objects.count(), Member.objects.count(), User.objects.count()) == counts
+    assert counts[:3] == [2, 5000, 3]
+    assert counts[3] > 10_000 and counts[4] > 1000 and 200 <= counts[5] <= 400
+    assert _counts() == counts
     assert "passwords shown only this once" in first
     assert "passwords shown only this once" not in second
 
@@ -51,8 +59,23 @@ def test_demo_member_creation_is_audited_per_batch():
     from auditlog.models import LogEntry
 
     call_command("load_demo_data")
-    batches = LogEntry.objects.filter(object_pk="batch").order_by("object_repr")
-    assert [(e.object_repr, e.additional_data["batch"]["count"]) for e in batches] == [
+    batches = LogEntry.objects.filter(object_pk="batch", object_repr__startswith="Demo members")
+    assert sorted((e.object_repr, e.additional_data["batch"]["count"]) for e in batches) == [
         ("Demo members for H9001", 3000),
         ("Demo members for H9002", 2000),
     ]
+
+
+def test_demo_plan_has_ten_measures_with_rates_near_the_cut_points():
+    from django.db.models import Count, Q
+
+    call_command("load_demo_data")
+    rates = CareGap.objects.values("contract__contract_id", "measure__code").annotate(
+        denominator=Count("id", filter=~Q(compliance_status="excluded")),
+        closed=Count("id", filter=Q(compliance_status="closed")),
+    )
+    measures = {r["measure__code"] for r in rates}
+    assert len(measures) >= 10
+    assert all(0.45 < r["closed"] / r["denominator"] < 0.97 for r in rates)
+    assert {"H9001", "H9002"} == {r["contract__contract_id"] for r in rates}
+    assert CareGap.objects.filter(compliance_status="open", current_prediction__isnull=True).count() == 0

@@ -6,7 +6,9 @@ from hedis_portal.demo import DEMO_USERS, load_demo_data
 
 
 class Command(BaseCommand):
-    help = "Load the demo contracts, members and one user per role; safe to run again."
+    help = (
+        "Load the demo plan (contracts, members, gaps, predictions, outreach, one user per role); idempotent."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=2026)
@@ -14,7 +16,11 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, **options):
         result = load_demo_data(seed=seed)
         created = ", ".join(result.contracts_created) or "none (already loaded)"
-        self.stdout.write(f"Contracts created: {created}; members created: {result.members_created}")
+        self.stdout.write(
+            f"Contracts created: {created}; members created: {result.members_created}; "
+            f"gaps: {result.gaps_created}; predictions: {result.predictions_created}; "
+            f"interventions: {result.interventions_created}"
+        )
         if result.new_credentials:
             self.stdout.write(self.style.WARNING("Demo users (passwords shown only this once):"))
             for username, password in result.new_credentials.items():

@@ -1,0 +1,311 @@
+"""Admin pages for the outreach catalog and interventions; every write goes through the services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import ManyToManyRawIdWidget
+from django.http import HttpResponseRedirect
+from django.template.defaultfilters import pluralize
+
+from gaps.models import CareGap
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.audit import log_access
+from hedis_portal.errors import ApplicationError
+from interventions import services, workflow
+from interventions.models import (
+    Intervention,
+    InterventionGap,
+    InterventionStatus,
+    InterventionType,
+    InterventionUplift,
+)
+from members.models import Member
+from ratings.models import Measure
+
+_TYPE_FIELDS = ["name", "channel", "unit_cost", "capacity", "active"]
+
+
+class InterventionUpliftInline(admin.TabularInline):
+    """Added closure probability (0–1) per member-level measure."""
+
+    model = InterventionUplift
+    fields = ["measure", "uplift"]
+    extra = 1
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "measure":
+            kwargs["queryset"] = Measure.objects.filter(member_level=True).order_by("code")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(InterventionType)
+class InterventionTypeAdmin(admin.ModelAdmin):
+    """The outreach catalog: channel, unit cost, yearly capacity and uplift per measure."""
+
+    list_display = ["name", "channel", "unit_cost", "capacity", "active"]
+    list_filter = ["channel", "active"]
+    search_fields = ["name"]
+    inlines = [InterventionUpliftInline]
+
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: `save_related` writes the type and its uplifts in one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        uplift_formset = next((f for f in formsets if f.model is InterventionUplift), None)
+        uplifts = None
+        if uplift_formset is not None:
+            # Not written here; this only records what changed for the admin's history message.
+            uplift_formset.save(commit=False)
+            uplifts = {
+                row.cleaned_data["measure"]: row.cleaned_data["uplift"]
+                for row in uplift_formset.forms
+                if row.cleaned_data and row not in uplift_formset.deleted_forms
+            }
+        if change:
+            services.intervention_type_update(intervention_type=form.instance, uplifts=uplifts)
+            return
+        created = services.intervention_type_create(
+            uplifts=uplifts or {}, **{name: form.cleaned_data[name] for name in _TYPE_FIELDS}
+        )
+        # The admin logs and redirects with the instance its form built: point it at the new row.
+        form.instance.pk = created.pk
+
+
+class InterventionGapInline(admin.TabularInline):
+    """The gaps an intervention covers and each one's outcome (written by the data feed only)."""
+
+    model = InterventionGap
+    fields = ["gap", "measure", "compliance_status", "outcome"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        # Each row shows its gap's measure code: one join instead of a query per row.
+        return super().get_queryset(request).select_related("gap__measure")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="measure")
+    def measure(self, row):
+        return row.gap.measure.code
+
+    @admin.display(description="compliance")
+    def compliance_status(self, row):
+        return row.gap.get_compliance_status_display()
+
+
+class InterventionCreationForm(forms.ModelForm):
+    """Proposing an intervention: a member, an active type and some of that member's open gaps."""
+
+    actor = None  # set per request by `InterventionAdmin.get_form`
+
+    covered_gaps = forms.ModelMultipleChoiceField(
+        queryset=CareGap.objects.none(),
+        label="Gaps",
+        help_text="IDs of the member's open gaps, separated by commas.",
+    )
+
+    class Meta:
+        model = Intervention
+        fields = ["member", "intervention_type", "scheduled_for", "notes"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        gaps = self.fields["covered_gaps"]
+        gaps.queryset = CareGap.objects.visible_to(self.actor)
+        # A raw-ID box (with the worklist as lookup popup), not a list of a million gaps.
+        gaps.widget = ManyToManyRawIdWidget(Intervention._meta.get_field("gaps").remote_field, admin.site)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        member, gaps = cleaned_data.get("member"), cleaned_data.get("covered_gaps")
+        if member and gaps:
+            try:
+                services.intervention_gaps_check(member=member, gaps=gaps)
+            except ApplicationError as error:
+                self.add_error("covered_gaps", error.message)
+        return cleaned_data
+
+
+class InterventionChangeForm(forms.ModelForm):
+    """Editing an intervention: notes, planned date, and a status the workflow and your role allow."""
+
+    actor = None  # set per request by `InterventionAdmin.get_form`
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Intervention
+        fields = ["status", "scheduled_for", "notes"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "status" not in self.fields:
+            return  # a read-only page (view permission only): nothing to offer
+        self.fields["expected_version"].initial = self.instance.version
+        current = self.instance.status
+        offered = [current] + [
+            status
+            for status in workflow.next_statuses(current)
+            if services.actor_may_transition(self.actor, from_status=current, to_status=status)
+        ]
+        self.fields["status"].choices = [(status, InterventionStatus(status).label) for status in offered]
+
+
+def _transition_action(to_status: str, description: str, permissions: list[str]):
+    """An admin action moving the selected interventions to `to_status` through the service."""
+
+    def transition(modeladmin, request, queryset):
+        result = services.interventions_transition_bulk(
+            interventions=queryset, to_status=to_status, actor=request.user
+        )
+        label = InterventionStatus(to_status).label.lower()
+        changed = len(result.changed)
+        message = f"{changed} intervention{pluralize(changed)} moved to {label}"
+        if result.skipped:
+            reasons = "; ".join(f"{reason} ({n})" for reason, n in result.skipped_reasons().most_common())
+            message += f"; {len(result.skipped)} skipped: {reasons}"
+        level = messages.WARNING if result.skipped else messages.SUCCESS
+        modeladmin.message_user(request, f"{message}.", level)
+
+    transition.__name__ = f"mark_{to_status}"
+    return admin.action(description=description, permissions=permissions)(transition)
+
+
+@admin.register(Intervention)
+class InterventionAdmin(ContractScopedAdmin):
+    """Interventions of your contracts. Status changes follow the workflow (approving needs a role).
+
+    Opening an intervention's page is recorded in the audit log as an access.
+    """
+
+    list_display = ["id", "member", "intervention_type", "status", "cost", "scheduled_for", "created_at"]
+    list_filter = [ContractListFilter, "status", "intervention_type"]
+    list_select_related = ["member", "intervention_type"]
+    show_full_result_count = False
+    raw_id_fields = ["member"]
+    inlines = [InterventionGapInline]
+    actions = [
+        _transition_action(InterventionStatus.APPROVED, "Approve selected interventions", ["approve"]),
+        _transition_action(InterventionStatus.SCHEDULED, "Mark selected as scheduled", ["change"]),
+        _transition_action(InterventionStatus.COMPLETED, "Mark selected as completed", ["change"]),
+        _transition_action(InterventionStatus.FAILED, "Mark selected as failed", ["change"]),
+        # Approvers may reject proposals; the service decides row by row.
+        _transition_action(
+            InterventionStatus.CANCELLED, "Cancel selected interventions", ["change", "approve"]
+        ),
+    ]
+
+    add_fields = ["member", "intervention_type", "covered_gaps", "scheduled_for", "notes"]
+    change_fields = [
+        "member",
+        "contract",
+        "intervention_type",
+        "cost",
+        "status",
+        "scheduled_for",
+        "notes",
+        "approved_by",
+        "approved_at",
+        "completed_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+    ]
+    change_readonly_fields = [
+        "member",
+        "contract",
+        "intervention_type",
+        "cost",
+        "approved_by",
+        "approved_at",
+        "completed_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+    ]
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(services.APPROVE_PERMISSION)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an intervention that will not happen is cancelled, and stays on record
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return self.add_fields
+        if self.has_change_permission(request, obj):
+            return [*self.change_fields, "expected_version"]
+        return self.change_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.change_readonly_fields if obj else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = InterventionChangeForm if obj else InterventionCreationForm
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = request.user  # `get_form` builds a new class per request: no sharing
+        return form
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "member":
+            kwargs["queryset"] = Member.objects.visible_to(request.user)
+        elif db_field.name == "intervention_type":
+            kwargs["queryset"] = InterventionType.objects.filter(active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        intervention = self.get_object(request, object_id)
+        if intervention is not None:
+            log_access(intervention)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as error:
+            # A service refused (stale version, a move your role may not make); the admin's
+            # transaction rolled back, so nothing was saved: show why, on the page as it is now.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.intervention_create(
+                member=form.cleaned_data["member"],
+                intervention_type=form.cleaned_data["intervention_type"],
+                gaps=list(form.cleaned_data["covered_gaps"]),
+                created_by=request.user,
+                notes=form.cleaned_data["notes"],
+                scheduled_for=form.cleaned_data["scheduled_for"],
+            )
+            # The admin logs and redirects with the instance its form built: point it at the new row.
+            obj.pk = created.pk
+            return
+        version = form.cleaned_data["expected_version"]
+        if {"notes", "scheduled_for"} & set(form.changed_data):
+            version = services.intervention_update(
+                intervention=obj,
+                expected_version=version,
+                notes=form.cleaned_data["notes"],
+                scheduled_for=form.cleaned_data["scheduled_for"],
+            ).version
+        if "status" in form.changed_data:
+            services.intervention_transition(
+                intervention=obj,
+                to_status=form.cleaned_data["status"],
+                actor=request.user,
+                expected_version=version,
+            )

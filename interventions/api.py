@@ -1,0 +1,281 @@
+"""REST API for the intervention catalog and interventions (proposals, workflow, outcomes)."""
+
+from auditlog.models import LogEntry
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from gaps.models import ComplianceStatus
+from hedis_portal.audit import log_access, log_batch
+from hedis_portal.permissions import ModelPermissions, ReadPermission
+from interventions import selectors, services
+from interventions.filters import InterventionFilter, InterventionTypeFilter
+from interventions.models import (
+    Channel,
+    GapOutcome,
+    Intervention,
+    InterventionGap,
+    InterventionStatus,
+    InterventionType,
+)
+from members.models import Member
+from ratings.models import Measure
+
+
+class ChangePermission(ModelPermissions):
+    """For domain actions sent as POST that change an existing object: needs the change permission."""
+
+    perms_map = {method: ["%(app_label)s.change_%(model_name)s"] for method in ModelPermissions.perms_map}
+
+
+class UpliftSerializer(serializers.Serializer):
+    """An intervention type's added closure probability (0–1) on one member-level measure."""
+
+    # Codes are unique among member-level measures only, and only those have gaps.
+    measure = serializers.SlugRelatedField(
+        slug_field="code", queryset=Measure.objects.filter(member_level=True)
+    )
+    uplift = serializers.FloatField()
+
+
+class InterventionTypeSerializer(serializers.ModelSerializer):
+    """A kind of outreach: channel, unit cost, yearly capacity and uplift per measure."""
+
+    uplifts = UpliftSerializer(many=True, required=False)
+
+    class Meta:
+        model = InterventionType
+        fields = ["id", "name", "channel", "unit_cost", "capacity", "active", "uplifts"]
+
+    def validate_uplifts(self, value):
+        codes = [entry["measure"].code for entry in value]
+        repeated = sorted({code for code in codes if codes.count(code) > 1})
+        if repeated:
+            raise serializers.ValidationError(f"Give each measure once; repeated: {', '.join(repeated)}.")
+        return {entry["measure"]: entry["uplift"] for entry in value}
+
+
+class CoveredGapSerializer(serializers.ModelSerializer):
+    """A gap an intervention covers: its measure, its compliance now and the outreach's outcome."""
+
+    gap = serializers.IntegerField(source="gap_id")
+    measure = serializers.CharField(source="gap.measure.code")
+    measurement_year = serializers.IntegerField(source="gap.measurement_year")
+    compliance_status = serializers.ChoiceField(
+        source="gap.compliance_status", choices=ComplianceStatus.choices
+    )
+
+    class Meta:
+        model = InterventionGap
+        fields = ["gap", "measure", "measurement_year", "compliance_status", "outcome"]
+        read_only_fields = fields
+
+
+class InterventionSerializer(serializers.ModelSerializer):
+    """An intervention with its workflow dates and the gaps it covers (member by portal key only)."""
+
+    contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    channel = serializers.ChoiceField(
+        source="intervention_type.channel", choices=Channel.choices, read_only=True
+    )
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    gaps = CoveredGapSerializer(source="covered", many=True, read_only=True)
+
+    class Meta:
+        model = Intervention
+        fields = [
+            "id",
+            "member",
+            "contract",
+            "intervention_type",
+            "channel",
+            "status",
+            "cost",
+            "scheduled_for",
+            "completed_at",
+            "approved_by",
+            "approved_at",
+            "created_by",
+            "notes",
+            "version",
+            "created_at",
+            "updated_at",
+            "gaps",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleMemberField(serializers.PrimaryKeyRelatedField):
+    """A member of the requesting user's contracts; any other id reads as not existing."""
+
+    def get_queryset(self):
+        return Member.objects.visible_to(self.context["request"].user)
+
+
+class VisibleGapsField(serializers.ListField):
+    """Gap ids the requesting user may see, resolved in one query; unseen ids read as not existing."""
+
+    child = serializers.IntegerField(min_value=1)
+
+    def to_internal_value(self, data):
+        gap_ids = super().to_internal_value(data)
+        gaps = selectors.gaps_visible_among(self.context["request"].user, gap_ids)
+        missing = sorted(set(gap_ids) - {gap.pk for gap in gaps})
+        if missing:
+            raise serializers.ValidationError(f"Gaps {', '.join(map(str, missing))} do not exist.")
+        return gaps
+
+
+class InterventionCreateSerializer(serializers.Serializer):
+    """Propose one intervention for a member covering some of their open gaps."""
+
+    member = VisibleMemberField()
+    intervention_type = serializers.PrimaryKeyRelatedField(queryset=InterventionType.objects.all())
+    gaps = VisibleGapsField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    scheduled_for = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class InterventionBulkCreateSerializer(serializers.Serializer):
+    """Propose one intervention per member, each covering that member's selected gaps."""
+
+    gaps = VisibleGapsField()
+    intervention_type = serializers.PrimaryKeyRelatedField(queryset=InterventionType.objects.all())
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TransitionSerializer(serializers.Serializer):
+    """The status to move to and the version the client read (a stale version is a 409)."""
+
+    status = serializers.ChoiceField(choices=InterventionStatus.choices)
+    version = serializers.IntegerField(min_value=1)
+
+
+class OutcomesSerializer(serializers.Serializer):
+    """Per-gap outcomes keyed by gap id, e.g. `{"outcomes": {"12": "closed"}}`."""
+
+    outcomes = serializers.DictField(child=serializers.ChoiceField(choices=GapOutcome.choices))
+
+    def validate_outcomes(self, value):
+        try:
+            return {int(gap_id): outcome for gap_id, outcome in value.items()}
+        except ValueError:
+            raise serializers.ValidationError("Keys must be gap ids.") from None
+
+
+class InterventionTypeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The outreach catalog: everyone reads it; administrators add and change entries."""
+
+    serializer_class = InterventionTypeSerializer
+    filterset_class = InterventionTypeFilter
+    ordering_fields = ["id", "name", "unit_cost"]
+
+    def get_queryset(self):
+        return selectors.intervention_types()
+
+    def perform_create(self, serializer):
+        fields = {"uplifts": {}, **serializer.validated_data}
+        created = services.intervention_type_create(**fields)
+        serializer.instance = self.get_queryset().get(pk=created.pk)
+
+    def perform_update(self, serializer):
+        services.intervention_type_update(intervention_type=serializer.instance, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+
+class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Interventions of your contracts: propose, move through the workflow, record outcomes.
+
+    Reading interventions is recorded in the audit log (member-level data).
+    """
+
+    serializer_class = InterventionSerializer
+    filterset_class = InterventionFilter
+    ordering_fields = ["id", "created_at", "scheduled_for", "cost"]
+
+    def get_queryset(self):
+        return selectors.interventions_for(self.request.user)
+
+    def _shown(self, intervention: Intervention) -> dict:
+        """The intervention as stored after a write, with its covered gaps."""
+        return self.get_serializer(self.get_queryset().get(pk=intervention.pk)).data
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if page:
+            log_batch(
+                model=Intervention,
+                action=LogEntry.Action.ACCESS,
+                count=len(page),
+                summary=f"{len(page)} interventions listed",
+                details={"intervention_ids": [intervention.pk for intervention in page]},
+            )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        intervention = self.get_object()
+        log_access(intervention)
+        return Response(self.get_serializer(intervention).data)
+
+    @extend_schema(request=InterventionCreateSerializer, responses={201: InterventionSerializer})
+    def create(self, request):
+        """Propose an intervention for one member covering some of their open gaps."""
+        payload = InterventionCreateSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        intervention = services.intervention_create(created_by=request.user, **payload.validated_data)
+        return Response(self._shown(intervention), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=InterventionBulkCreateSerializer, responses={201: InterventionSerializer(many=True)}
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Propose one intervention per member, each covering all of that member's given gaps."""
+        payload = InterventionBulkCreateSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        created = services.interventions_create_for_gaps(created_by=request.user, **payload.validated_data)
+        shown = self.get_queryset().filter(pk__in=[i.pk for i in created]).order_by("pk")
+        return Response(self.get_serializer(shown, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=TransitionSerializer,
+        responses={200: InterventionSerializer},
+        description="400: the workflow does not allow it; 403: your role does not; 409: stale version.",
+    )
+    # Viewing is enough to ask: whether the role may make this particular move (approve,
+    # or work the intervention) is decided by the service, for the API and admin alike.
+    @action(detail=True, methods=["post"], permission_classes=[ReadPermission])
+    def transition(self, request, pk=None):
+        """Move the intervention to another status (approving needs the approve permission)."""
+        intervention = self.get_object()
+        payload = TransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.intervention_transition(
+            intervention=intervention,
+            to_status=payload.validated_data["status"],
+            actor=request.user,
+            expected_version=payload.validated_data["version"],
+        )
+        return Response(self._shown(intervention))
+
+    @extend_schema(request=OutcomesSerializer, responses={200: InterventionSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermission])
+    def outcomes(self, request, pk=None):
+        """Record per-gap outcomes (the data feed): did each covered gap close after the outreach?"""
+        intervention = self.get_object()
+        payload = OutcomesSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.intervention_record_outcomes(
+            intervention=intervention, outcomes=payload.validated_data["outcomes"]
+        )
+        return Response(self._shown(intervention))

@@ -1,0 +1,29 @@
+"""Filters for the intervention catalog and interventions, shared by the API."""
+
+import django_filters
+
+from interventions.models import Channel, Intervention, InterventionStatus, InterventionType
+
+
+class InterventionTypeFilter(django_filters.FilterSet):
+    """Catalog entries by channel and whether they are still offered."""
+
+    class Meta:
+        model = InterventionType
+        fields = ["channel", "active"]
+
+
+class InterventionFilter(django_filters.FilterSet):
+    """Interventions by contract (CMS ID), member, status, type, channel and creation time."""
+
+    contract = django_filters.CharFilter(field_name="contract__contract_id")
+    member = django_filters.NumberFilter(field_name="member_id")
+    status = django_filters.MultipleChoiceFilter(choices=InterventionStatus.choices)
+    intervention_type = django_filters.NumberFilter(field_name="intervention_type_id")
+    channel = django_filters.ChoiceFilter(field_name="intervention_type__channel", choices=Channel.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Intervention
+        fields = ["contract", "member", "status", "intervention_type", "channel"]
