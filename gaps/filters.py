@@ -3,16 +3,20 @@
 import django_filters
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from members.models import Contract
 from predictions.models import RiskTier
+from ratings.models import Measure
 
 
 class CareGapFilter(django_filters.FilterSet):
     """Contract, measure, year, compliance, workflow, assignee, risk tier and "no outreach yet"."""
 
-    contract = django_filters.CharFilter(field_name="contract__contract_id")
-    measure = django_filters.CharFilter(field_name="measure__code", lookup_expr="iexact")
-    compliance_status = django_filters.MultipleChoiceFilter(choices=ComplianceStatus.choices)
-    workflow_state = django_filters.MultipleChoiceFilter(choices=WorkflowState.choices)
+    contract = django_filters.CharFilter(method="filter_contract", label="CMS contract ID (e.g. H1234)")
+    measure = django_filters.CharFilter(method="filter_measure", label="Measure code (e.g. BCS)")
+    # distinct=False: no join can duplicate a gap, and SELECT DISTINCT would stop PostgreSQL
+    # from reading the worklist index in priority order.
+    compliance_status = django_filters.MultipleChoiceFilter(choices=ComplianceStatus.choices, distinct=False)
+    workflow_state = django_filters.MultipleChoiceFilter(choices=WorkflowState.choices, distinct=False)
     assignee = django_filters.NumberFilter(field_name="assignee_id")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     risk_tier = django_filters.ChoiceFilter(
@@ -26,3 +30,13 @@ class CareGapFilter(django_filters.FilterSet):
     class Meta:
         model = CareGap
         fields = ["contract", "measure", "measurement_year", "member"]
+
+    def filter_contract(self, queryset, name, value):
+        ids = list(Contract.objects.filter(contract_id=value.strip().upper()).values_list("pk", flat=True))
+        return queryset.filter(contract_id__in=ids)
+
+    def filter_measure(self, queryset, name, value):
+        # Codes are resolved to ids first so the worklist index (contract, measure, state, priority)
+        # applies; filtering on the joined code would make PostgreSQL sort every match.
+        ids = list(Measure.objects.filter(code__iexact=value, member_level=True).values_list("pk", flat=True))
+        return queryset.filter(measure_id__in=ids)

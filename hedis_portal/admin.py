@@ -39,7 +39,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
+        # Without the ORDER BY, PostgreSQL stops after CAP + 1 rows instead of sorting them all.
+        return self.object_list.order_by()[: self.CAP + 1].count()
 
 
 class ContractScopedAdmin(admin.ModelAdmin):

@@ -24,9 +24,21 @@ class ContractScopedQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        # A subquery, not a list: scoping adds no round trip to any page.
-        assigned = Contract.users.through.objects.filter(user_id=user.pk).values("contract_id")
-        return self.filter(**{f"{self.contract_field}__in": assigned})
+        return self.filter(**{f"{self.contract_field}__in": visible_contract_ids(user)})
+
+
+def visible_contract_ids(user) -> list[int]:
+    """The primary keys of the contracts assigned to `user`, read once per user object.
+
+    A literal list rather than a subquery: with `contract_id IN (1, 2)` PostgreSQL can walk
+    the worklist indexes that lead with the contract in priority order and stop after one
+    page; with a subquery it joins first and sorts every matching row.
+    """
+    if not hasattr(user, "_visible_contract_ids"):
+        user._visible_contract_ids = list(
+            Contract.users.through.objects.filter(user_id=user.pk).values_list("contract_id", flat=True)
+        )
+    return user._visible_contract_ids
 
 
 class ContractQuerySet(ContractScopedQuerySet):

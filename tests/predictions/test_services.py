@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gaps.models import CareGap
+from members.models import visible_contract_ids
 from predictions.models import Prediction
 from predictions.services import (
     MEMBER_NOT_FOUND,
@@ -317,6 +318,7 @@ def test_query_count_does_not_grow_with_the_batch(analyst, contract):
         for m in contract.members.all()
     )
     ContentType.objects.get_for_model(Prediction)  # the audit entry's content type, cached from here on
+    visible_contract_ids(analyst)  # read once per user object, as within one request
     ten = _statements(analyst, [prediction_row(raw) for raw in raw_ids[:10]])
     five_hundred = _statements(analyst, [prediction_row(raw) for raw in raw_ids])
     assert CareGap.objects.filter(current_prediction__isnull=False).count() == 500
