@@ -23,9 +23,3 @@ class ModelPermissions(DjangoModelPermissions):
         if required is None:
             return super().has_permission(request, view)
         return bool(request.user and request.user.is_authenticated and request.user.has_perms(required))
-
-
-class ReadPermission(ModelPermissions):
-    """For read-only actions sent as POST (e.g. a lookup whose key must not be in the URL)."""
-
-    perms_map = {method: ["%(app_label)s.view_%(model_name)s"] for method in ModelPermissions.perms_map}

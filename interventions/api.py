@@ -9,7 +9,6 @@ from rest_framework.response import Response
 
 from gaps.models import ComplianceStatus
 from hedis_portal.audit import log_access, log_batch
-from hedis_portal.permissions import ModelPermissions, ReadPermission
 from interventions import selectors, services
 from interventions.filters import InterventionFilter, InterventionTypeFilter
 from interventions.models import (
@@ -22,12 +21,6 @@ from interventions.models import (
 )
 from members.models import Member
 from ratings.models import Measure
-
-
-class ChangePermission(ModelPermissions):
-    """For domain actions sent as POST that change an existing object: needs the change permission."""
-
-    perms_map = {method: ["%(app_label)s.change_%(model_name)s"] for method in ModelPermissions.perms_map}
 
 
 class UpliftSerializer(serializers.Serializer):
@@ -199,6 +192,13 @@ class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     Reading interventions is recorded in the audit log (member-level data).
     """
 
+    # Viewing is enough to ask for a transition: whether the role may make that particular
+    # move (approve, or work the intervention) is decided by the service, for API and admin.
+    action_permissions = {
+        "transition": ["interventions.view_intervention"],
+        "outcomes": ["interventions.change_intervention"],
+    }
+
     serializer_class = InterventionSerializer
     filterset_class = InterventionFilter
     ordering_fields = ["id", "created_at", "scheduled_for", "cost"]
@@ -252,9 +252,7 @@ class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         responses={200: InterventionSerializer},
         description="400: the workflow does not allow it; 403: your role does not; 409: stale version.",
     )
-    # Viewing is enough to ask: whether the role may make this particular move (approve,
-    # or work the intervention) is decided by the service, for the API and admin alike.
-    @action(detail=True, methods=["post"], permission_classes=[ReadPermission])
+    @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         """Move the intervention to another status (approving needs the approve permission)."""
         intervention = self.get_object()
@@ -269,7 +267,7 @@ class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(self._shown(intervention))
 
     @extend_schema(request=OutcomesSerializer, responses={200: InterventionSerializer})
-    @action(detail=True, methods=["post"], permission_classes=[ChangePermission])
+    @action(detail=True, methods=["post"])
     def outcomes(self, request, pk=None):
         """Record per-gap outcomes (the data feed): did each covered gap close after the outreach?"""
         intervention = self.get_object()

@@ -7,7 +7,6 @@ from rest_framework.response import Response
 
 from gaps.api import CareGapSerializer
 from hedis_portal.audit import log_access
-from hedis_portal.permissions import ReadPermission
 from interventions.api import InterventionSerializer
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
@@ -103,6 +102,8 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
 
     filterset_class = MemberFilter
     ordering_fields = ["id", "birth_year"]
+    # A lookup is a read sent as POST, so that the raw member ID stays out of URLs and logs.
+    action_permissions = {"lookup": ["members.view_member"]}
 
     def get_queryset(self):
         if self.action == "retrieve":
@@ -118,7 +119,7 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(member).data)
 
     @extend_schema(request=MemberLookupSerializer, responses=MemberSerializer)
-    @action(detail=False, methods=["post"], permission_classes=[ReadPermission])
+    @action(detail=False, methods=["post"])
     def lookup(self, request):
         """Find a member by raw plan member ID (404 if none in your contracts)."""
         payload = MemberLookupSerializer(data=request.data)
