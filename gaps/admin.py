@@ -6,12 +6,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from django.utils import timezone
 
 from gaps import services
 from gaps.api import EXPORT_COLUMNS
 from gaps.models import CareGap, GapRemark, RemarkCode, WorkflowState
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, action_with_form
+from hedis_portal.admin import (
+    ContractListFilter,
+    ContractScopedAdmin,
+    MeasurementYearListFilter,
+    action_with_form,
+)
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from interventions.models import InterventionType
@@ -32,23 +36,6 @@ class MeasureListFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(measure_id=self.value()) if self.value() else queryset
-
-
-class MeasurementYearListFilter(admin.SimpleListFilter):
-    """The current measurement year and the three before it.
-
-    Offered from the calendar rather than `SELECT DISTINCT` over millions of gaps.
-    """
-
-    title = "measurement year"
-    parameter_name = "measurement_year"
-
-    def lookups(self, request, model_admin):
-        this_year = timezone.localdate().year
-        return [(str(year), str(year)) for year in range(this_year, this_year - 4, -1)]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(measurement_year=self.value()) if self.value() else queryset
 
 
 class AssigneeListFilter(admin.SimpleListFilter):

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, MeasurementYearListFilter
 from hedis_portal.audit import log_access
 from predictions.models import Prediction
 
@@ -37,7 +37,7 @@ class PredictionAdmin(ContractScopedAdmin):
     list_filter = [
         ContractListFilter,
         ("measure", MemberLevelMeasureListFilter),
-        "measurement_year",
+        MeasurementYearListFilter,
         "risk_tier",
         "model_version",
     ]
