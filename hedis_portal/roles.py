@@ -19,6 +19,9 @@ _READ = [
     "members.view_member",
     "ratings.view_measure",
     "ratings.view_staryearmeasure",
+    "ratings.view_cutpoint",
+    "ratings.view_contract_rating",
+    "ratings.view_portfoliosnapshot",
     "gaps.view_caregap",
     "gaps.view_gapremark",
     "predictions.view_prediction",
@@ -37,10 +40,25 @@ _WORK_GAPS = [
     "interventions.change_interventiongap",
 ]
 
+# Analysing ratings: the national benchmark, contract-level scores, rating profiles, snapshots.
+_RATINGS_ANALYSIS = [
+    "ratings.view_cmsdataimport",
+    "ratings.view_cmscontract",
+    "ratings.view_cmsmeasurevalue",
+    "ratings.view_contractmeasurescore",
+    "ratings.add_contractmeasurescore",
+    "ratings.change_contractmeasurescore",
+    "ratings.view_contractratingprofile",
+    "ratings.add_contractratingprofile",
+    "ratings.change_contractratingprofile",
+    "ratings.add_portfoliosnapshot",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     CARE_MANAGER: [*_READ, *_WORK_GAPS],
     QUALITY_ANALYST: [
         *_READ,
+        *_RATINGS_ANALYSIS,
         "interventions.approve_intervention",
         "predictions.add_prediction",
         "predictions.change_prediction",
@@ -48,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMINISTRATOR: [
         *_READ,
         *_WORK_GAPS,
+        *_RATINGS_ANALYSIS,
         "interventions.approve_intervention",
         "members.add_contract",
         "members.change_contract",

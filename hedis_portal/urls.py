@@ -24,6 +24,7 @@ api_patterns = [
     path("", include("gaps.urls")),
     path("", include("predictions.urls")),
     path("", include("interventions.urls")),
+    path("", include("ratings.urls")),
 ]
 
 urlpatterns = [

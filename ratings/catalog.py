@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from ratings.cms.methodology import DATA_DIR
-from ratings.models import Measure, StarYearMeasure
+from ratings.models import CatalogSource, Measure, StarYearMeasure
 
 # Stable codes for member-level measures whose Technical Notes entry carries no abbreviation.
 _CODES_WITHOUT_ABBREVIATION = {
@@ -56,6 +56,7 @@ def sync_catalog(star_year: int) -> int:
                 "weight": entry["weight"],
                 "display_precision": entry["precision"],
                 "improvement": entry["improvement_measure"],
+                "source": CatalogSource.METHODOLOGY,
             },
         )
     return len(entries)

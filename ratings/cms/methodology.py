@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from ratings.cms.tables import Direction
 
 __all__ = [
     "DATA_DIR",
+    "CaiCategorization",
     "Measure",
     "Methodology",
     "MethodologyNotAvailable",
@@ -96,6 +98,57 @@ class RewardThresholds:
     variance_high_from: Decimal
 
 
+# A cell of Tables 12/15/18/21, e.g. "L2-L3 D1" or "L9-L10 D1-D4": LIS/DE groups x disability groups.
+CAI_CELL = re.compile(r"^L(\d+)(?:-L(\d+))?\s+D(\d+)(?:-D(\d+))?$")
+
+
+@dataclass(frozen=True)
+class CaiCategorization:
+    """How a contract's LIS/DE % and disability % give its final adjustment category (FAC).
+
+    Tables 10-11, 13-14, 16-17 and 19-20 split contracts into LIS/DE initial groups and
+    disability quintiles (quartiles for PDPs) by percentage; Tables 12, 15, 18 and 21 collapse
+    those initial cells into final adjustment categories. `*_lower_bounds[i]` is the lowest
+    percentage of group i + 1; `cells` maps (LIS/DE group, disability group) to the FAC.
+    """
+
+    lis_de_lower_bounds: tuple[Decimal, ...]
+    disability_lower_bounds: tuple[Decimal, ...]
+    cells: dict[tuple[int, int], int]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CaiCategorization:
+        """Read one rating's entry of the JSON "cai_categories" section."""
+        cells: dict[tuple[int, int], int] = {}
+        for fac, ranges in raw["categories"].items():
+            for text in ranges:
+                found = CAI_CELL.match(text)
+                if not found:
+                    raise ValueError(f"unreadable CAI cell {text!r}")
+                lis_low, lis_high, dis_low, dis_high = found.groups()
+                for lis in range(int(lis_low), int(lis_high or lis_low) + 1):
+                    for dis in range(int(dis_low), int(dis_high or dis_low) + 1):
+                        if (lis, dis) in cells:
+                            raise ValueError(f"CAI cell L{lis} D{dis} is in two final adjustment categories")
+                        cells[(lis, dis)] = int(fac)
+        return cls(
+            lis_de_lower_bounds=tuple(Decimal(v) for v in raw["lis_de_groups"]),
+            disability_lower_bounds=tuple(Decimal(v) for v in raw["disability_groups"]),
+            cells=cells,
+        )
+
+    @staticmethod
+    def group(percent: Decimal, lower_bounds: tuple[Decimal, ...]) -> int:
+        """The 1-based group whose range holds a percentage ("x to less than y")."""
+        return sum(1 for bound in lower_bounds if percent >= bound)
+
+    def category(self, lis_de_percent: Decimal, disability_percent: Decimal) -> int:
+        """The final adjustment category of a contract's LIS/DE and disability percentages."""
+        lis = self.group(lis_de_percent, self.lis_de_lower_bounds)
+        disability = self.group(disability_percent, self.disability_lower_bounds)
+        return self.cells[(lis, disability)]
+
+
 @dataclass(frozen=True)
 class OrganizationTypeRule:
     """Maps a CMS "Organization Type" text to a Tables 4-7 contract type family."""
@@ -126,6 +179,7 @@ class Methodology:
     disaster_threshold_percent: Decimal
     new_measure_disaster_year: dict[str, int]
     sources: dict[str, str]
+    cai_categories: dict[RatingColumn, CaiCategorization] = field(default_factory=dict)
 
     @classmethod
     def for_star_year(cls, star_year: int) -> Methodology:
@@ -136,6 +190,19 @@ class Methodology:
                 f"no methodology shipped for star year {star_year} (available: {available_star_years()})"
             )
         return cls.from_file(path)
+
+    @classmethod
+    def for_star_year_or_latest(cls, star_year: int) -> Methodology:
+        """The star year's methodology, else the latest shipped one (e.g. to project a future year).
+
+        Raises `MethodologyNotAvailable` only when no methodology is shipped at all.
+        """
+        years = available_star_years()
+        if star_year in years:
+            return cls.for_star_year(star_year)
+        if not years:
+            raise MethodologyNotAvailable("no methodology is shipped")
+        return cls.for_star_year(max(years))
 
     @classmethod
     def from_file(cls, path: Path | str) -> Methodology:
@@ -198,6 +265,10 @@ class Methodology:
             disaster_threshold_percent=Decimal(doc["disaster"]["threshold_percent"]),
             new_measure_disaster_year=dict(doc["disaster"]["new_measure_disaster_year"]),
             sources=dict(doc["sources"]),
+            cai_categories={
+                RatingColumn(column): CaiCategorization.from_dict(raw)
+                for column, raw in doc.get("cai_categories", {}).items()
+            },
         )
 
     def measure(self, measure_id: str) -> Measure:
@@ -223,6 +294,19 @@ class Methodology:
             return self.cai_values[column][fac]
         except KeyError:
             raise KeyError(f"no CAI value for {column.value} category {fac}") from None
+
+    def final_adjustment_category(
+        self, column: RatingColumn, lis_de_percent: Decimal, disability_percent: Decimal
+    ) -> int | None:
+        """The FAC of a contract's LIS/DE % and disability % (Tables 10-21); None if not shipped.
+
+        Not valid for contracts serving only Puerto Rico, whose LIS/DE percentage CMS first
+        modifies (Attachment O).
+        """
+        categorization = self.cai_categories.get(column)
+        if categorization is None:
+            return None
+        return categorization.category(lis_de_percent, disability_percent)
 
     def contract_type_family(self, org_type: str) -> OrganizationTypeRule | None:
         """The Tables 4-7 family of a CMS organisation type text (None if not rated)."""

@@ -62,6 +62,7 @@ class CmsTableError(ValueError):
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{message} ({', '.join(where)})")
+        self.message = message
         self.file = file
         self.row = row
         self.column = column
@@ -167,11 +168,17 @@ class ContractInfo:
 
 @dataclass(frozen=True)
 class ContractMeasureValue:
-    """One contract's published score (measure data) or star (measure stars) on one measure."""
+    """One contract's published score (measure data) or star (measure stars) on one measure.
+
+    `row` is the 1-based CSV row it came from and `percent` whether the cell was written as a
+    percentage ("76%"), so an importer can range-check it and name where a bad value is.
+    """
 
     contract_id: str
     measure_id: str
     value: CellValue
+    row: int | None = None
+    percent: bool = False
 
 
 @dataclass
@@ -329,7 +336,17 @@ def identify(rows: Sequence[Sequence[str]], file: str) -> TableKind:
 
 
 def _measure_table_kind(rows: Sequence[Sequence[str]], measure_row: int) -> TableKind:
-    """Tell measure stars from measure data: a stars table holds only whole numbers 1..5."""
+    """Tell measure stars from measure data.
+
+    The title row says which ("2026 Star View: …" / "2026 Data View: …"); without such a
+    title, a stars table is one that holds only whole numbers 1..5. Trusting the title first
+    lets a bad star cell (a 6) be reported as such instead of turning the file into data.
+    """
+    title = " ".join(rows[0]).lower() if rows else ""
+    if "star view" in title:
+        return TableKind.MEASURE_STARS
+    if "data view" in title:
+        return TableKind.MEASURE_DATA
     first_measure_column = measure_headers(rows[measure_row])[0].column
     for row in rows[measure_row + 1 :]:
         if not row or not CONTRACT_ID.match(row[0]):
@@ -566,7 +583,7 @@ def parse_measure_table(
                     column=f"{header.measure_id}: {header.name}",
                 )
             values[(contract_id, header.measure_id)] = ContractMeasureValue(
-                contract_id, header.measure_id, CellValue.parse(text)
+                contract_id, header.measure_id, CellValue.parse(text), row=row_number, percent="%" in text
             )
     if not contracts:
         raise CmsTableError("no contract rows", file=file)

@@ -81,3 +81,38 @@ def test_constants(methodology: Methodology) -> None:
 def test_unknown_year() -> None:
     with pytest.raises(MethodologyNotAvailable, match="2031"):
         Methodology.for_star_year(2031)
+
+
+def test_cai_categories_cover_every_initial_cell_once(methodology: Methodology) -> None:
+    # Tables 12, 15, 18 and 21 partition the LIS/DE × disability grid (10 × 5, PDP 4 × 4);
+    # overlaps are refused when the JSON is read, gaps would show here.
+    assert set(methodology.cai_categories) == set(RatingColumn)
+    for column, categorization in methodology.cai_categories.items():
+        lis_groups = len(categorization.lis_de_lower_bounds)
+        disability_groups = len(categorization.disability_lower_bounds)
+        grid = {(lis, dis) for lis in range(1, lis_groups + 1) for dis in range(1, disability_groups + 1)}
+        assert set(categorization.cells) == grid, column
+        assert set(categorization.cells.values()) == set(methodology.cai_values[column]), column
+
+
+@pytest.mark.parametrize(
+    ("column", "lis_de", "disability", "fac"),
+    [
+        (RatingColumn.OVERALL, "13.60", "10", 3),  # the notes' example: 13.60% is L4 (Table 10); L4 D1
+        (RatingColumn.OVERALL, "100", "43.027888", 9),  # L10 is exactly 100%; D5 starts at 43.027888
+        (RatingColumn.OVERALL, "99.99", "43.027887", 8),  # L9 D4
+        (RatingColumn.PART_C, "10", "10", 2),  # L3 D1 (Tables 13-15)
+        (RatingColumn.PART_D_MAPD, "38.5", "27.1", 3),  # L6 D3 (Tables 16-18)
+        (RatingColumn.PART_D_PDP, "1", "5", 1),  # L1 D1 (Tables 19-21)
+        (RatingColumn.PART_D_PDP, "5", "13", 3),  # L4 D4
+    ],
+)
+def test_final_adjustment_category_from_percentages(
+    methodology: Methodology, column: RatingColumn, lis_de: str, disability: str, fac: int
+) -> None:
+    assert methodology.final_adjustment_category(column, Decimal(lis_de), Decimal(disability)) == fac
+
+
+def test_latest_methodology_stands_in_for_an_unshipped_year() -> None:
+    assert Methodology.for_star_year_or_latest(2028).star_year == 2026
+    assert Methodology.for_star_year_or_latest(2026).star_year == 2026

@@ -1,0 +1,245 @@
+"""Admin pages: the catalog and CMS's national benchmark (read-only), the plan's rating inputs
+(contract-level scores, rating profiles; written through the services) and snapshots (read-only)."""
+
+import json
+
+from django.contrib import admin
+from django.db.models import F
+from django.utils.html import format_html
+
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from ratings import services
+from ratings.models import (
+    CmsContract,
+    CmsDataImport,
+    CmsMeasureValue,
+    ContractMeasureScore,
+    ContractRatingProfile,
+    CutPoint,
+    Measure,
+    PortfolioSnapshot,
+    StarYearMeasure,
+)
+
+
+class ReadOnlyAdminMixin:
+    """Viewable, never added, changed or deleted here: the data comes from CMS files or the JSON."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StarYearMeasureInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """A measure's editions per star year."""
+
+    model = StarYearMeasure
+    fields = ["star_year", "cms_id", "name", "weight", "display_precision", "improvement", "source"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Measure)
+class MeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The measure catalog (synchronised from the shipped methodology after every migrate)."""
+
+    list_display = ["code", "part", "name", "data_source", "direction", "member_level"]
+    list_filter = ["part", "member_level", "direction", "data_source"]
+    search_fields = ["code", "name"]
+    inlines = [StarYearMeasureInline]
+
+
+@admin.register(StarYearMeasure)
+class StarYearMeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Measure editions: each star year's ID, weight and display precision."""
+
+    list_display = ["star_year", "cms_id", "name", "measure", "weight", "display_precision", "source"]
+    list_filter = ["star_year", "source", "measure__part"]
+    list_select_related = ["measure"]
+    search_fields = ["cms_id", "name", "measure__code"]
+
+
+@admin.register(CmsDataImport)
+class CmsDataImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which CMS files each star year's benchmark was imported from, when and by whom."""
+
+    list_display = ["star_year", "imported_at", "imported_by", "contract_count", "measure_value_count"]
+    list_select_related = ["imported_by"]
+
+
+@admin.register(CutPoint)
+class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Cut points per star year, measure and organization type."""
+
+    list_display = [
+        "edition",
+        "org_type",
+        "direction",
+        "two_star",
+        "three_star",
+        "four_star",
+        "five_star",
+    ]
+    list_filter = ["edition__star_year", "org_type", "direction", "edition__measure__part"]
+    list_select_related = ["edition"]
+    search_fields = ["edition__cms_id", "edition__name", "edition__measure__code"]
+
+
+class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The contract's published score and star on every measure."""
+
+    model = CmsMeasureValue
+    fields = ["edition", "score", "score_status", "star", "star_status"]
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        # The edition's name is shown on every row: one join instead of a query per row.
+        return super().get_queryset(request).select_related("edition")
+
+
+@admin.register(CmsContract)
+class CmsContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every contract CMS rated in an imported star year, with its published ratings."""
+
+    list_display = [
+        "contract_id",
+        "star_year",
+        "organization_type",
+        "marketing_name",
+        "snp",
+        "part_c_summary",
+        "part_d_summary",
+        "overall",
+        "overall_status",
+    ]
+    list_filter = ["star_year", "organization_type", "snp"]
+    search_fields = ["=contract_id", "contract_name", "marketing_name", "parent_organization"]
+    show_full_result_count = False
+    inlines = [CmsMeasureValueInline]
+
+
+@admin.register(CmsMeasureValue)
+class CmsMeasureValueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The national benchmark: every contract's score and star per measure."""
+
+    list_display = ["contract", "edition", "score", "score_status", "star", "star_status"]
+    list_filter = ["contract__star_year", "star", "edition__measure__part"]
+    list_select_related = ["contract", "edition"]
+    search_fields = ["=contract__contract_id", "=edition__cms_id"]
+    show_full_result_count = False
+
+
+@admin.register(ContractRatingProfile)
+class ContractRatingProfileAdmin(ContractScopedAdmin):
+    """How each of your contracts is rated per star year (contract type, CAI categories)."""
+
+    list_display = ["contract", "star_year", "contract_type", "part_c_fac", "part_d_fac", "overall_fac"]
+    list_filter = [ContractListFilter, "star_year", "contract_type"]
+    list_select_related = ["contract"]
+    fields = [
+        "contract",
+        "star_year",
+        "contract_type",
+        "part_c_fac",
+        "part_d_fac",
+        "overall_fac",
+        "puerto_rico_only",
+        "updated_by",
+        "updated_at",
+    ]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            services.contract_rating_profile_update(profile=obj, updated_by=request.user, **values)
+        else:
+            services.contract_rating_profile_create(
+                contract=obj.contract,
+                star_year=obj.star_year,
+                updated_by=request.user,
+                contract_type=obj.contract_type,
+                part_c_fac=obj.part_c_fac,
+                part_d_fac=obj.part_d_fac,
+                overall_fac=obj.overall_fac,
+                puerto_rico_only=obj.puerto_rico_only,
+            )
+
+
+@admin.register(ContractMeasureScore)
+class ContractMeasureScoreAdmin(ContractScopedAdmin):
+    """Contract-level scores for the measures not computed from gaps (CAHPS, complaints, …)."""
+
+    list_display = ["contract", "star_year", "measure", "score", "status", "entered_by", "entered_at"]
+    list_filter = [ContractListFilter, "star_year", "measure__part"]
+    list_select_related = ["contract", "measure", "entered_by"]
+    fields = ["contract", "star_year", "measure", "score", "status", "note", "entered_by", "entered_at"]
+    readonly_fields = ["entered_by", "entered_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "measure":
+            kwargs["queryset"] = Measure.objects.filter(member_level=False)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.contract_measure_score_update(
+                entry=obj,
+                entered_by=request.user,
+                **{name: form.cleaned_data[name] for name in form.changed_data},
+            )
+        else:
+            services.contract_measure_score_create(
+                contract=obj.contract,
+                star_year=obj.star_year,
+                measure=obj.measure,
+                score=obj.score,
+                status=obj.status,
+                note=obj.note,
+                entered_by=request.user,
+            )
+
+
+@admin.register(PortfolioSnapshot)
+class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
+    """Portfolio snapshots of your contracts: read-only records, newest first."""
+
+    list_display = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "overall_rating"]
+    list_filter = [ContractListFilter, "measurement_year"]
+    list_select_related = ["contract", "taken_by"]
+    date_hierarchy = "taken_at"
+    fields = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "document"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The list shows only the overall rating: read out of the JSON by SQL, so a page of
+        # snapshots never loads their whole documents (the view page loads one).
+        return (
+            super()
+            .get_queryset(request)
+            .defer("data")
+            .annotate(
+                overall_value=F("data__overall__rating"),
+                overall_status=F("data__overall__status"),
+            )
+        )
+
+    @admin.display(description="overall")
+    def overall_rating(self, snapshot):
+        return snapshot.overall_value or snapshot.overall_status or "—"
+
+    @admin.display(description="snapshot")
+    def document(self, snapshot):
+        return format_html("<pre>{}</pre>", json.dumps(snapshot.data, indent=2))

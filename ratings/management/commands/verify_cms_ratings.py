@@ -1,0 +1,120 @@
+"""`manage.py verify_cms_ratings --star-year 2026 [--json]`: reproduce CMS's published ratings."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ratings.models import ContractType
+from ratings.selectors import (
+    VERIFICATION_KEYS,
+    cms_ratings_verify,
+    loaded_star_years,
+    verification_summary,
+)
+
+LABELS = {
+    "measure_stars": "Measure stars",
+    "measure_stars_non_cahps": "Measure stars (non-CAHPS)",
+    "part_c_summary": "Part C summary",
+    "part_d_summary": "Part D summary",
+    "overall": "Overall rating",
+}
+
+
+def _rate(matched: int, compared: int) -> str:
+    """ "m of n (p%)", or "none compared"."""
+    if not compared:
+        return "none compared"
+    return f"{matched} of {compared} ({100 * matched / compared:.2f}%)"
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute measure stars (from measure data + cut points) and Part C / Part D summary and "
+        "overall ratings (from measure stars + CAI) for an imported star year, compare them with "
+        "CMS's published values, and explain every mismatch."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--star-year", type=int, required=True)
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="Print one JSON object instead of text."
+        )
+        parser.add_argument(
+            "--contract-type",
+            action="append",
+            default=[],
+            metavar="CONTRACT=TYPE",
+            help=(
+                "A contract's Tables 4-7 type when known from outside the tables, e.g. "
+                "H1234=ccp_only_isnp (from CMS's SNP Comprehensive Report). Repeatable."
+            ),
+        )
+
+    def handle(self, *args, star_year: int, as_json: bool, contract_type: list[str], **options):
+        if star_year not in loaded_star_years():
+            raise CommandError(
+                f"No CMS data tables imported for star year {star_year}; run "
+                f"`manage.py import_cms_star_data --star-year {star_year} DIR` first."
+            )
+        report = cms_ratings_verify(star_year, self._contract_types(contract_type))
+        summary = verification_summary(report)
+        if as_json:
+            self._print_json(summary, report.skipped)
+        else:
+            self._print_text(summary, report)
+
+    @staticmethod
+    def _contract_types(pairs: list[str]) -> dict[str, str]:
+        """Parse `CONTRACT=TYPE` pairs, checking the types against Tables 4-7."""
+        known = {choice.value for choice in ContractType}
+        types = {}
+        for pair in pairs:
+            contract_id, _, contract_type = pair.partition("=")
+            if contract_type not in known:
+                raise CommandError(
+                    f"--contract-type {pair!r}: expected CONTRACT=TYPE with TYPE one of "
+                    f"{', '.join(sorted(known))}."
+                )
+            types[contract_id.strip().upper()] = contract_type
+        return types
+
+    def _print_json(self, summary: dict, skipped: list[str]) -> None:
+        # stdout carries exactly the JSON object; what was not verified goes to stderr.
+        self.stdout.write(json.dumps(summary, indent=2))
+        for item in skipped:
+            self.stderr.write(f"skipped: {item}")
+
+    def _print_text(self, summary: dict, report) -> None:
+        self.stdout.write(f"CMS Star Ratings verification, star year {summary['star_year']}")
+        self.stdout.write("")
+        for key in VERIFICATION_KEYS:
+            counts = summary[key]
+            if counts is None:
+                self.stdout.write(f"{LABELS[key]}: not verified")
+                continue
+            outside_compared = counts["compared"] - counts["disaster_compared"]
+            outside_matched = counts["matched"] - counts["disaster_matched"]
+            self.stdout.write(
+                f"{LABELS[key]}: {_rate(counts['matched'], counts['compared'])} matched; "
+                f"outside the disaster rules {_rate(outside_matched, outside_compared)}; "
+                f"disaster contracts {_rate(counts['disaster_matched'], counts['disaster_compared'])}"
+            )
+        self.stdout.write("")
+        self.stdout.write("Per measure (measure stars):")
+        for measure_id, counts in sorted(report.per_measure.items()):
+            outside_compared = counts["compared"] - counts["disaster_compared"]
+            outside_matched = counts["matched"] - counts["disaster_matched"]
+            self.stdout.write(
+                f"  {measure_id}: {_rate(counts['matched'], counts['compared'])}; "
+                f"outside the disaster rules {_rate(outside_matched, outside_compared)}"
+            )
+        self.stdout.write("")
+        self.stdout.write(f"Mismatches ({len(summary['mismatches'])}):")
+        for mismatch in summary["mismatches"]:
+            self.stdout.write(
+                f"  {mismatch['contract']} {mismatch['what']}: published {mismatch['published']}, "
+                f"computed {mismatch['computed']} — {mismatch['reason']}"
+            )
+        for item in report.skipped:
+            self.stdout.write(self.style.WARNING(f"Skipped: {item}"))

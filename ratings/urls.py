@@ -1,0 +1,31 @@
+"""API routes for the ratings app."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from ratings.api import (
+    BenchmarkViewSet,
+    CmsContractViewSet,
+    ContractEquityView,
+    ContractMeasureScoreViewSet,
+    ContractRatingProfileViewSet,
+    ContractRatingView,
+    CutPointViewSet,
+    MeasureViewSet,
+    PortfolioSnapshotViewSet,
+)
+
+router = SimpleRouter()
+router.register("measures", MeasureViewSet, basename="measure")
+router.register("cut-points", CutPointViewSet, basename="cutpoint")
+router.register("cms-contracts", CmsContractViewSet, basename="cmscontract")
+router.register("benchmark", BenchmarkViewSet, basename="benchmark")
+router.register("contract-measure-scores", ContractMeasureScoreViewSet, basename="contractmeasurescore")
+router.register("rating-profiles", ContractRatingProfileViewSet, basename="contractratingprofile")
+router.register("snapshots", PortfolioSnapshotViewSet, basename="portfoliosnapshot")
+
+urlpatterns = [
+    path("contracts/<str:contract_id>/rating/", ContractRatingView.as_view(), name="contract-rating"),
+    path("contracts/<str:contract_id>/equity/", ContractEquityView.as_view(), name="contract-equity"),
+    *router.urls,
+]
