@@ -33,8 +33,9 @@ from members.models import Contract, Member
 from predictions.models import Prediction
 from predictions.services import predictions_bulk_upsert
 from ratings.cms.methodology import DATA_DIR
-from ratings.cms.tables import load_tables
-from ratings.models import Measure, StarYearMeasure
+from ratings.importing import cms_star_data_import
+from ratings.models import CmsDataImport, CutPoint, Measure, StarYearMeasure
+from ratings.services import contract_measure_score_create
 
 DEMO_MEASUREMENT_YEAR = 2026
 DEMO_CUT_POINT_STAR_YEAR = 2026  # the latest published cut points
@@ -155,15 +156,14 @@ def _demo_members(contract: Contract, count: int, rng: random.Random) -> list[Me
 
 
 def _four_star_cut_points() -> dict[str, float]:
-    """Each demo measure's 2026 4-star threshold (MA-PD row for Part D), from the shipped CMS file."""
-    tables = load_tables(sorted((DATA_DIR / str(DEMO_CUT_POINT_STAR_YEAR)).glob("cut-points-*.csv")))
-    editions = StarYearMeasure.objects.filter(
-        star_year=DEMO_CUT_POINT_STAR_YEAR, measure__code__in=DEMO_MEASURES, measure__member_level=True
-    ).select_related("measure")
-    return {
-        edition.measure.code: float(tables.cut_points_for(edition.cms_id, "MA-PD").thresholds[4].value)
-        for edition in editions
-    }
+    """Each demo measure's 2026 4-star threshold (the MA-PD row for Part D measures)."""
+    cut_points = CutPoint.objects.filter(
+        edition__star_year=DEMO_CUT_POINT_STAR_YEAR,
+        edition__measure__code__in=DEMO_MEASURES,
+        edition__measure__member_level=True,
+        org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD],
+    ).values_list("edition__measure__code", "four_star")
+    return {code: float(four_star) for code, four_star in cut_points}
 
 
 def _demo_gaps(contract: Contract, members: list[Member], rng: random.Random) -> list[CareGap]:
@@ -270,6 +270,34 @@ def _demo_interventions(contract: Contract, admin: User, care_manager: User, rng
     return len(created)
 
 
+def _demo_contract_scores(contract: Contract, analyst: User, rng: random.Random) -> None:
+    """Contract-level scores (CAHPS, HOS, complaints, call centre, …) at a 3-, 4- or 5-star level.
+
+    They count towards star year MY + 2; the levels come from the latest cut points.
+    """
+    cut_points = CutPoint.objects.filter(
+        edition__star_year=DEMO_CUT_POINT_STAR_YEAR,
+        edition__measure__member_level=False,
+        org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD],
+    ).select_related("edition__measure")
+    for cut in cut_points:
+        stars = rng.choice([3, 4, 4, 5])
+        name = {3: "three_star", 4: "four_star", 5: "five_star"}[stars]
+        threshold = getattr(cut, name)
+        if not getattr(cut, f"{name}_inclusive"):
+            # Just past a strict threshold, in the better direction.
+            step = Decimal(1).scaleb(-cut.decimals)
+            threshold = threshold + step if cut.direction == "higher" else threshold - step
+        contract_measure_score_create(
+            contract=contract,
+            star_year=DEMO_MEASUREMENT_YEAR + 2,
+            measure=cut.edition.measure,
+            score=threshold,
+            note=f"Demo figure at the {DEMO_CUT_POINT_STAR_YEAR} {stars}-star level",
+            entered_by=analyst,
+        )
+
+
 def _demo_priorities(contract: Contract) -> None:
     """An interim priority until the optimizer scores gaps: measure weight × closure probability.
 
@@ -331,6 +359,13 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
             result.contracts_created.append(contract.contract_id)
     users = _ensure_users(result)
     _ensure_intervention_types()
+    if not CmsDataImport.objects.filter(star_year=DEMO_CUT_POINT_STAR_YEAR).exists():
+        # The national benchmark and its cut points: the demo's live ratings need them.
+        cms_star_data_import(
+            star_year=DEMO_CUT_POINT_STAR_YEAR,
+            paths=sorted((DATA_DIR / str(DEMO_CUT_POINT_STAR_YEAR)).glob("*.csv")),
+            source="load_demo_data",
+        )
     for contract in Contract.objects.filter(contract_id__in=[c["contract_id"] for c in DEMO_CONTRACTS]):
         if contract.members.exists():
             continue
@@ -362,5 +397,6 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
             assignee=worker,
         )
         result.interventions_created += _demo_interventions(contract, users["administrator"], worker, rng)
+        _demo_contract_scores(contract, users["quality.analyst"], rng)
         _demo_priorities(contract)
     return result

@@ -1,9 +1,9 @@
 """The CMS data-table parser and the verification against CMS's published 2026 ratings.
 
-The reference tables live outside the product (`../shared/reference/cms-2026`); the tests that
-need them are skipped when they are absent. Parser edge cases use small files written to a
-temporary folder in the layouts of earlier years (cp1252, en dashes, empty trailing columns,
-shifted measure IDs).
+The 2026 tables ship with the product (`ratings/cms/data/2026/`, copies of CMS's files; a test
+checks them against the reference folder when it is present). Parser edge cases use small files
+written to a temporary folder in the layouts of earlier years (cp1252, en dashes, empty trailing
+columns, shifted measure IDs).
 """
 
 from decimal import Decimal
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ratings.cms.methodology import Methodology
+from ratings.cms.methodology import DATA_DIR, Methodology
 from ratings.cms.tables import (
     CellValue,
     CmsTableError,
@@ -23,15 +23,23 @@ from ratings.cms.tables import (
 )
 from ratings.cms.verify import UNEXPLAINED, VerificationReport, profile_from_tables, verify
 
+SHIPPED = DATA_DIR / "2026"
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "cms-2026"
 RATING_KEYS = ("measure_stars_non_cahps", "part_c_summary", "part_d_summary", "overall")
 
 
 @pytest.fixture(scope="module")
 def reference_tables():
+    return load_tables(SHIPPED.glob("*.csv"))
+
+
+def test_shipped_tables_are_cms_files_unchanged() -> None:
     if not REFERENCE.is_dir():
-        pytest.skip(f"CMS 2026 reference tables not found at {REFERENCE}")
-    return load_tables(REFERENCE.glob("*.csv"))
+        pytest.skip(f"CMS 2026 reference folder not found at {REFERENCE}")
+    shipped = sorted(SHIPPED.glob("*.csv"))
+    assert len(shipped) == 6
+    for path in shipped:
+        assert path.read_bytes() == (REFERENCE / path.name).read_bytes(), path.name
 
 
 @pytest.fixture(scope="module")
