@@ -32,7 +32,7 @@ from members.identifiers import member_id_hash
 from members.models import Contract, Member
 from predictions.models import Prediction
 from predictions.services import predictions_bulk_upsert
-from ratings.cms.methodology import DATA_DIR
+from ratings.cms.methodology import DATA_DIR, Methodology
 from ratings.importing import cms_star_data_import
 from ratings.models import CmsDataImport, CutPoint, Measure, StarYearMeasure
 from ratings.services import contract_measure_score_create
@@ -280,7 +280,11 @@ def _demo_contract_scores(contract: Contract, analyst: User, rng: random.Random)
         edition__measure__member_level=False,
         org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD],
     ).select_related("edition__measure")
+    methodology = Methodology.for_star_year(DEMO_CUT_POINT_STAR_YEAR)
+    contract_type = "ccp_with_snp" if contract.snp else "ccp_without_snp"
     for cut in cut_points:
+        if not methodology.measure(cut.edition.cms_id).required_for.get(contract_type):
+            continue  # e.g. SNP Care Management for a contract without a SNP
         stars = rng.choice([3, 4, 4, 5])
         name = {3: "three_star", 4: "four_star", 5: "five_star"}[stars]
         threshold = getattr(cut, name)
