@@ -1,14 +1,20 @@
-"""`load_demo_data`: idempotent, one user per role, and the care manager sees one contract."""
+"""`load_demo_data`: idempotent, one user per role, a care manager sees one contract, realistic rates.
+
+Loading the demo plan takes seconds, so the checks on one loaded plan share a test.
+"""
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db.models import Count, Q
 
 from gaps.models import CareGap
 from hedis_portal import roles
 from interventions.models import Intervention
 from members.models import Contract, Member
 from predictions.models import Prediction
+from ratings.live import contract_live_rating
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +37,12 @@ def test_demo_data_loads_once_and_a_second_run_adds_nothing(capsys):
     assert "passwords shown only this once" not in second
 
 
-def test_demo_users_have_one_role_each_and_printed_passwords_work(capsys, client):
+def test_demo_plan(capsys, client, api):
     call_command("load_demo_data")
     lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
     passwords = {fields[0]: fields[1] for fields in lines}
+
+    # One user per role, and the printed passwords work.
     assert set(passwords) == {"care.manager", "quality.analyst", "administrator"}
     for username, role in [
         ("care.manager", roles.CARE_MANAGER),
@@ -45,37 +53,33 @@ def test_demo_users_have_one_role_each_and_printed_passwords_work(capsys, client
         assert [g.name for g in user.groups.all()] == [role]
         assert client.login(username=username, password=passwords[username])
 
-
-def test_demo_care_manager_sees_only_their_contract(api):
-    call_command("load_demo_data")
+    # The care manager sees only H9001.
     care_manager = User.objects.get(username="care.manager")
     response = api(care_manager).get("/api/contracts/")
     assert [c["contract_id"] for c in response.json()["results"]] == ["H9001"]
     members = api(care_manager).get("/api/members/?page_size=500").json()["results"]
     assert {m["contract"] for m in members} == {"H9001"}
 
-
-def test_demo_member_creation_is_audited_per_batch():
-    from auditlog.models import LogEntry
-
-    call_command("load_demo_data")
+    # Bulk creation is audited per batch.
     batches = LogEntry.objects.filter(object_pk="batch", object_repr__startswith="Demo members")
     assert sorted((e.object_repr, e.additional_data["batch"]["count"]) for e in batches) == [
         ("Demo members for H9001", 3000),
         ("Demo members for H9002", 2000),
     ]
 
-
-def test_demo_plan_has_ten_measures_with_rates_near_the_cut_points():
-    from django.db.models import Count, Q
-
-    call_command("load_demo_data")
+    # At least ten member-level measures, rates around the cut points, every open gap predicted.
     rates = CareGap.objects.values("contract__contract_id", "measure__code").annotate(
         denominator=Count("id", filter=~Q(compliance_status="excluded")),
         closed=Count("id", filter=Q(compliance_status="closed")),
     )
-    measures = {r["measure__code"] for r in rates}
-    assert len(measures) >= 10
+    assert len({r["measure__code"] for r in rates}) >= 10
     assert all(0.45 < r["closed"] / r["denominator"] < 0.97 for r in rates)
     assert {"H9001", "H9002"} == {r["contract__contract_id"] for r in rates}
     assert CareGap.objects.filter(compliance_status="open", current_prediction__isnull=True).count() == 0
+
+    # The national benchmark and contract-level scores make the live ratings complete.
+    for contract_id in ("H9001", "H9002"):
+        live = contract_live_rating(
+            contract=Contract.objects.get(contract_id=contract_id), measurement_year=2026
+        )
+        assert live.ratings.overall.rating is not None
