@@ -219,7 +219,8 @@ def _demo_predictions(contract: Contract, admin: User, rng: random.Random) -> in
     predicted_at = timezone.now().replace(microsecond=0)
     rows = []
     for member_id, code in open_gaps:
-        probability = round(rng.betavariate(2, 3), 3)
+        # Late in the year most open gaps will stay open: mean closure probability about 0.2.
+        probability = round(rng.betavariate(1.5, 6), 3)
         rows.append(
             {
                 "member_id": raw_ids[member_id],

@@ -22,6 +22,7 @@ _READ = [
     "ratings.view_cutpoint",
     "ratings.view_contract_rating",
     "ratings.view_portfoliosnapshot",
+    "ratings.view_portfoliorun",
     "gaps.view_caregap",
     "gaps.view_gapremark",
     "predictions.view_prediction",
@@ -52,6 +53,11 @@ _RATINGS_ANALYSIS = [
     "ratings.add_contractratingprofile",
     "ratings.change_contractratingprofile",
     "ratings.add_portfoliosnapshot",
+    # Forecasts, what-if scenarios and optimizer runs, and proposing a plan's interventions
+    # (proposed only: a human approves each before any outreach).
+    "ratings.add_portfoliorun",
+    "interventions.add_intervention",
+    "interventions.add_interventiongap",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -184,6 +184,9 @@ AUDIT_LOG_MIN_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
 GAP_IMPORT_MAX_BYTES = env.int("GAP_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
+# Forecasts: the closure probability of a gap whose measure has no prediction at all.
+FORECAST_FALLBACK_PROBABILITY = env.float("FORECAST_FALLBACK_PROBABILITY", default=0.25)
+
 # API request log: buffered so that writing it does not cost a round trip per request.
 API_LOG_FLUSH_SIZE = env.int("API_LOG_FLUSH_SIZE", default=50)
 API_LOG_FLUSH_SECONDS = env.float("API_LOG_FLUSH_SECONDS", default=2.0)

@@ -3,12 +3,13 @@
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import F
 from django.utils.html import format_html
 
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
-from ratings import services
+from hedis_portal.errors import ApplicationError
+from ratings import planning, services
 from ratings.models import (
     CmsContract,
     CmsDataImport,
@@ -17,6 +18,7 @@ from ratings.models import (
     ContractRatingProfile,
     CutPoint,
     Measure,
+    PortfolioRun,
     PortfolioSnapshot,
     StarYearMeasure,
 )
@@ -243,3 +245,70 @@ class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
     @admin.display(description="snapshot")
     def document(self, snapshot):
         return format_html("<pre>{}</pre>", json.dumps(snapshot.data, indent=2))
+
+
+@admin.register(PortfolioRun)
+class PortfolioRunAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
+    """Forecasts, what-if scenarios and optimizer runs: read-only; an optimizer plan can be proposed."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "name",
+        "contract",
+        "measurement_year",
+        "solver_status",
+        "optimality_gap",
+        "duration_ms",
+        "created_by",
+        "proposed_at",
+    ]
+    list_filter = [ContractListFilter, "kind", "measurement_year"]
+    list_select_related = ["contract", "created_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "kind",
+        "name",
+        "contract",
+        "measurement_year",
+        "created_at",
+        "created_by",
+        "duration_ms",
+        "solver_status",
+        "optimality_gap",
+        "proposed_at",
+        "parameters_document",
+        "inputs_document",
+        "result_document",
+    ]
+    readonly_fields = fields
+    actions = ["propose_interventions"]
+
+    def get_queryset(self, request):
+        # A page of runs never loads their results: the view page loads one.
+        return super().get_queryset(request).defer("inputs", "result")
+
+    @admin.display(description="parameters")
+    def parameters_document(self, run):
+        return format_html("<pre>{}</pre>", json.dumps(run.parameters, indent=2))
+
+    @admin.display(description="what the run saw")
+    def inputs_document(self, run):
+        return format_html("<pre>{}</pre>", json.dumps(run.inputs, indent=2))
+
+    @admin.display(description="result")
+    def result_document(self, run):
+        return format_html("<pre>{}</pre>", json.dumps(run.result, indent=2))
+
+    def has_propose_permission(self, request):
+        return request.user.has_perms(["ratings.add_portfoliorun", "interventions.add_intervention"])
+
+    @admin.action(description="Propose the plan's interventions (for approval)", permissions=["propose"])
+    def propose_interventions(self, request, queryset):
+        for run in queryset.filter(kind=PortfolioRun.Kind.OPTIMIZE):
+            try:
+                proposed = planning.optimizer_run_propose(run=run, user=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Run #{run.pk}: {proposed} interventions proposed for approval.")

@@ -9,6 +9,7 @@ from ratings.models import (
     ContractRatingProfile,
     CutPoint,
     Measure,
+    PortfolioRun,
     PortfolioSnapshot,
 )
 
@@ -93,3 +94,14 @@ class PortfolioSnapshotFilter(django_filters.FilterSet):
     class Meta:
         model = PortfolioSnapshot
         fields = ["contract", "measurement_year", "star_year", "taken_after", "taken_before"]
+
+
+class PortfolioRunFilter(django_filters.FilterSet):
+    """Runs by contract, measurement year, kind and when they ran."""
+
+    contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = PortfolioRun
+        fields = ["contract", "measurement_year", "kind", "created_after"]

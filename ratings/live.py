@@ -146,6 +146,7 @@ class MeasureResult:
     status: str | None = None
     precision: int | None = None
     star: int | None = None
+    cut_points: CutPoints | None = None
     next_cut: NextCutPoint | None = None
     percentile: selectors.Percentile | None = None
     notes: list[str] = field(default_factory=list)
@@ -259,6 +260,9 @@ class LiveRating:
     measures: list[MeasureResult]
     ratings: ContractRatings | None
     notes: list[str]
+    # What the ratings were computed with, for the forecast and the optimizer (not in as_dict).
+    methodology: Methodology | None = None
+    engine_profile: ContractProfile | None = None
 
     def as_dict(self) -> dict:
         """The JSON document shown by the API and stored by portfolio snapshots."""
@@ -398,6 +402,7 @@ def contract_live_rating(*, contract, measurement_year: int) -> LiveRating:
     _add_percentiles(results, cuts)
 
     ratings = None
+    profile = None
     profile_view: dict = {}
     if methodology is not None:
         profile, profile_view = _profile(contract, methodology, stored_profile, notes)
@@ -420,6 +425,8 @@ def contract_live_rating(*, contract, measurement_year: int) -> LiveRating:
         measures=results,
         ratings=ratings,
         notes=notes,
+        methodology=methodology,
+        engine_profile=profile,
     )
 
 
@@ -462,6 +469,7 @@ def _measure_result(
         result.notes.append(f"No cut points for {edition.cms_id} in star year {edition.star_year}.")
         return result
     cms_cut = cut.as_cms()
+    result.cut_points = cms_cut
     result.precision = edition.display_precision if edition.display_precision is not None else cut.decimals
     result.star = measure_star(result.score, cms_cut, result.precision)
     if methodology is not None and _is_cahps(methodology, edition.cms_id):

@@ -516,8 +516,58 @@ class PortfolioSnapshot(models.Model):
         raise SnapshotImmutable("Portfolio snapshots cannot be deleted.")
 
 
+class PortfolioRunQuerySet(ContractScopedQuerySet):
+    """Forecast, what-if and optimizer runs, scoped by contract."""
+
+
+class PortfolioRun(models.Model):
+    """One forecast, named what-if scenario or optimizer run: inputs, parameters, outputs, timing.
+
+    Stored whole so a plan can be explained and acted on later; never changed afterwards
+    (proposing its interventions is recorded on the run by `proposed_at`).
+    """
+
+    class Kind(models.TextChoices):
+        FORECAST = "forecast", "Forecast"
+        WHAT_IF = "what_if", "What-if scenario"
+        OPTIMIZE = "optimize", "Optimizer run"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, blank=True, help_text="A what-if scenario's name.")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="portfolio_runs")
+    measurement_year = models.PositiveSmallIntegerField()
+    parameters = models.JSONField(
+        help_text="Draws, seed, budget, objective, assumptions, fallback probability."
+    )
+    inputs = models.JSONField(help_text="What the run saw: gaps and members per measure, catalog, notes.")
+    result = models.JSONField()
+    solver_status = models.CharField(max_length=100, blank=True)
+    optimality_gap = models.FloatField(null=True, blank=True)
+    duration_ms = models.FloatField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    proposed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its interventions were proposed."
+    )
+
+    objects = PortfolioRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["contract", "measurement_year", "kind", "-created_at"], name="run_recent")
+        ]
+
+    def __str__(self) -> str:
+        label = self.name or self.get_kind_display()
+        return f"{label} for {self.contract} MY{self.measurement_year} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
 # The national benchmark (CmsDataImport, CmsContract, CutPoint, CmsMeasureValue) is written
 # set-based by the import and audited with one batch entry per import, not per row.
+auditlog.register(PortfolioRun, exclude_fields=["inputs", "result"])
 auditlog.register(Measure)
 auditlog.register(StarYearMeasure)
 auditlog.register(ContractRatingProfile)

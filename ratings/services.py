@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from members.models import Contract
 from ratings.live import contract_live_rating, star_year_for
-from ratings.models import ContractMeasureScore, ContractRatingProfile, Measure, PortfolioSnapshot
+from ratings.models import (
+    ContractMeasureScore,
+    ContractRatingProfile,
+    Measure,
+    PortfolioRun,
+    PortfolioSnapshot,
+)
 
 
 @transaction.atomic
@@ -88,10 +94,54 @@ def portfolio_snapshot_create(
     The rating is read and stored in one transaction, so a snapshot is one consistent moment.
     """
     rating = contract_live_rating(contract=contract, measurement_year=measurement_year)
+    data = rating.as_dict()
+    data.update(_latest_projection(contract=contract, measurement_year=measurement_year))
     return PortfolioSnapshot.objects.create(
         contract=contract,
         measurement_year=measurement_year,
         star_year=star_year_for(measurement_year),
         taken_by=taken_by,
-        data=rating.as_dict(),
+        data=data,
     )
+
+
+def _latest_projection(*, contract: Contract, measurement_year: int) -> dict:
+    """The year-end projection and plan as of the latest forecast and optimizer runs (not re-run).
+
+    A snapshot records what the portfolio looked like, so it quotes the latest stored runs
+    (schedule `forecast`/`optimize` before `snapshot_portfolio` to keep them fresh) rather than
+    running a Monte Carlo of its own.
+    """
+    runs = PortfolioRun.objects.filter(contract=contract, measurement_year=measurement_year)
+    forecast = runs.filter(kind=PortfolioRun.Kind.FORECAST).first()
+    plan = runs.filter(kind=PortfolioRun.Kind.OPTIMIZE).first()
+    projection = None
+    if forecast is not None:
+        projection = {
+            "run": forecast.pk,
+            "created_at": forecast.created_at.isoformat(),
+            "expected_overall": forecast.result["expected_overall"],
+            "p_overall_at_least_4": forecast.result["p_overall_at_least_4"],
+            "overall_probabilities": forecast.result["overall_probabilities"],
+            "measures": {
+                m["cms_id"]: {
+                    "expected_rate": m["expected_rate"],
+                    "star_probabilities": m["star_probabilities"],
+                }
+                for m in forecast.result["measures"]
+            },
+        }
+    optimizer = None
+    if plan is not None:
+        optimizer = {
+            "run": plan.pk,
+            "created_at": plan.created_at.isoformat(),
+            "budget": plan.parameters["budget"],
+            "objective": plan.parameters["objective"],
+            "total_cost": plan.result["total_cost"],
+            "interventions": len(plan.result["interventions"]),
+            "expected_overall_after": plan.result["expected_overall_after"],
+            "p_overall_at_least_4_after": plan.result["p_overall_at_least_4_after"],
+            "proposed_at": plan.proposed_at.isoformat() if plan.proposed_at else None,
+        }
+    return {"projection": projection, "plan": optimizer}

@@ -11,7 +11,9 @@ from ratings.api import (
     ContractRatingProfileViewSet,
     ContractRatingView,
     CutPointViewSet,
+    ForecastViewSet,
     MeasureViewSet,
+    OptimizerRunViewSet,
     PortfolioSnapshotViewSet,
 )
 
@@ -23,6 +25,8 @@ router.register("benchmark", BenchmarkViewSet, basename="benchmark")
 router.register("contract-measure-scores", ContractMeasureScoreViewSet, basename="contractmeasurescore")
 router.register("rating-profiles", ContractRatingProfileViewSet, basename="contractratingprofile")
 router.register("snapshots", PortfolioSnapshotViewSet, basename="portfoliosnapshot")
+router.register("forecasts", ForecastViewSet, basename="forecast")
+router.register("optimizer/runs", OptimizerRunViewSet, basename="optimizerrun")
 
 urlpatterns = [
     path("contracts/<str:contract_id>/rating/", ContractRatingView.as_view(), name="contract-rating"),

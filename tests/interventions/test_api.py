@@ -81,8 +81,9 @@ STATUS_TABLE = {
     "list": (200, 200, 200, 200, 401),
     "detail": (200, 404, 200, 200, 401),
     # A member or gap of another contract is refused exactly like one that does not exist.
-    "create": (201, 400, 403, 201, 401),
-    "bulk": (201, 400, 403, 201, 401),
+    # Analysts may propose (an optimizer plan is theirs to act on); proposals await approval.
+    "create": (201, 400, 201, 201, 401),
+    "bulk": (201, 400, 201, 201, 401),
     "approve": (403, 404, 200, 200, 401),
     "schedule": (200, 404, 403, 200, 401),
     "outcomes": (200, 404, 403, 200, 401),

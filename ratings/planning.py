@@ -1,0 +1,342 @@
+"""Forecasts, what-if scenarios and optimizer runs for one of the plan's contracts.
+
+The portfolio core (`ratings.portfolio`) works on NumPy arrays; this module feeds it from the
+database — the live rating (one gap aggregate, cut points, contract-level scores, the
+contract's CMS profile) plus ONE read of the open gaps with their current prediction — and
+stores every run whole (`PortfolioRun`). The same model scores each gap's priority on the
+worklist, so the worklist and the optimizer never disagree.
+
+A gap with no prediction takes the mean predicted probability of its measure's open gaps in
+the same contract and year; if no gap of that measure has a prediction, the setting
+`FORECAST_FALLBACK_PROBABILITY`. Each run records how many gaps used either fallback.
+"""
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from gaps.models import CareGap, ComplianceStatus
+from hedis_portal.audit import log_batch
+from hedis_portal.errors import ApplicationError
+from interventions.models import InterventionType
+from interventions.services import interventions_create_for_gaps
+from ratings.live import contract_live_rating
+from ratings.models import PortfolioRun
+from ratings.portfolio.forecast import Assumption, forecast, what_if
+from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError
+from ratings.portfolio.inputs import InterventionType as PlannedType
+from ratings.portfolio.optimize import optimize
+from ratings.portfolio.priority import gap_priorities
+
+OBJECTIVES = ("expected_overall", "p_at_least_4")
+
+
+class PlanningUnavailable(ApplicationError):
+    """The contract cannot be forecast yet (no cut points, no methodology, no gaps…)."""
+
+
+@dataclass
+class PortfolioContext:
+    """A contract's portfolio as the core sees it, and the keys to map its answers back."""
+
+    portfolio: PortfolioInput
+    gap_ids: dict[str, np.ndarray]  # cms_id → CareGap ids, aligned with that measure's gap arrays
+    type_ids: dict[str, int]  # core intervention code → InterventionType pk
+    summary: dict
+
+
+def _open_gaps(contract, measurement_year: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """measure pk → (gap ids, member ids sorted, probabilities with NaN for none): one query."""
+    rows = (
+        CareGap.objects.filter(
+            contract=contract, measurement_year=measurement_year, compliance_status=ComplianceStatus.OPEN
+        )
+        .order_by("measure_id", "member_id")
+        .values_list("measure_id", "pk", "member_id", "current_prediction__probability")
+    )
+    by_measure: dict[int, list] = defaultdict(list)
+    for measure_id, pk, member_id, probability in rows.iterator(chunk_size=20_000):
+        by_measure[measure_id].append((pk, member_id, np.nan if probability is None else probability))
+    return {
+        measure_id: (
+            np.fromiter((r[0] for r in items), np.int64, len(items)),
+            np.fromiter((r[1] for r in items), np.int64, len(items)),
+            np.fromiter((r[2] for r in items), np.float64, len(items)),
+        )
+        for measure_id, items in by_measure.items()
+    }
+
+
+def portfolio_context(*, contract, measurement_year: int) -> PortfolioContext:
+    """Build the core's input for a contract and measurement year from the database."""
+    live = contract_live_rating(contract=contract, measurement_year=measurement_year)
+    if live.methodology is None or live.engine_profile is None:
+        raise PlanningUnavailable(
+            "This contract cannot be forecast: " + " ".join(live.notes or ["no methodology or cut points."]),
+            {"notes": live.notes},
+        )
+    gaps = _open_gaps(contract, measurement_year)
+    default_fallback = settings.FORECAST_FALLBACK_PROBABILITY
+    member_measures, contract_measures = [], []
+    gap_ids, fallbacks, per_measure = {}, 0, {}
+    for result in live.measures:
+        if result.edition is None:
+            continue
+        cms_id = result.edition.cms_id
+        if result.member_level and result.counts is not None and result.cut_points is not None:
+            ids, members, probabilities = gaps.get(
+                result.measure_pk, (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+            )
+            missing = np.isnan(probabilities)
+            if missing.any():
+                known = probabilities[~missing]
+                probabilities = np.where(
+                    missing, known.mean() if known.size else default_fallback, probabilities
+                )
+                fallbacks += int(missing.sum())
+            member_measures.append(
+                MemberMeasure(
+                    cms_id=cms_id,
+                    cut_points=result.cut_points,
+                    precision=result.precision,
+                    closed=result.counts.closed,
+                    eligible=result.counts.eligible,
+                    gap_members=members,
+                    gap_probabilities=probabilities,
+                )
+            )
+            gap_ids[cms_id] = ids
+            per_measure[cms_id] = {
+                "code": result.measure_code,
+                "open": int(ids.size),
+                "eligible": result.counts.eligible,
+            }
+        elif not result.member_level and result.star is not None:
+            contract_measures.append(ContractMeasure(cms_id=cms_id, star=result.star))
+    if not member_measures:
+        raise PlanningUnavailable("This contract has no gaps for that measurement year.")
+
+    cms_by_measure = {r.measure_pk: r.edition.cms_id for r in live.measures if r.edition is not None}
+    types, type_ids = [], {}
+    for kind in InterventionType.objects.filter(active=True).prefetch_related("uplifts").order_by("pk"):
+        uplift = {
+            cms_by_measure[u.measure_id]: u.uplift
+            for u in kind.uplifts.all()
+            if u.measure_id in cms_by_measure
+        }
+        types.append(
+            PlannedType(
+                code=str(kind.pk), unit_cost=float(kind.unit_cost), uplift=uplift, capacity=kind.capacity
+            )
+        )
+        type_ids[str(kind.pk)] = kind.pk
+    summary = {
+        "star_year": live.star_year,
+        "cut_point_star_year": live.cut_point_star_year,
+        "methodology_star_year": live.methodology_star_year,
+        "measures": per_measure,
+        "contract_level_measures": {m.cms_id: m.star for m in contract_measures},
+        "open_gaps": int(sum(m.open_count for m in member_measures)),
+        "gaps_without_prediction": fallbacks,
+        "intervention_types": [{"id": pk, "code": code} for code, pk in type_ids.items()],
+        "notes": live.notes,
+    }
+    portfolio = PortfolioInput(
+        methodology=live.methodology,
+        profile=live.engine_profile,
+        member_measures=member_measures,
+        contract_measures=contract_measures,
+        interventions=types,
+        fallback_probability=default_fallback,
+    )
+    return PortfolioContext(portfolio=portfolio, gap_ids=gap_ids, type_ids=type_ids, summary=summary)
+
+
+def _run(kind: str, *, contract, measurement_year: int, user, parameters: dict, compute, name: str = ""):
+    """Build the input, compute, and store the run whole; input problems answer 400."""
+    started = time.perf_counter()
+    context = portfolio_context(contract=contract, measurement_year=measurement_year)
+    try:
+        outcome = compute(context)
+    except PortfolioInputError as exc:
+        raise ApplicationError(str(exc)) from None
+    result = outcome.as_dict()
+    return (
+        PortfolioRun.objects.create(
+            kind=kind,
+            name=name,
+            contract=contract,
+            measurement_year=measurement_year,
+            parameters=parameters,
+            inputs=context.summary,
+            result=result,
+            solver_status=result.get("solver_status", ""),
+            optimality_gap=result.get("optimality_gap"),
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            created_by=user,
+        ),
+        context,
+        outcome,
+    )
+
+
+def forecast_run_create(*, contract, measurement_year: int, user, draws: int = 10_000, seed: int = 0):
+    """Forecast the year-end rating and store the run."""
+    run, _, _ = _run(
+        PortfolioRun.Kind.FORECAST,
+        contract=contract,
+        measurement_year=measurement_year,
+        user=user,
+        parameters={"draws": draws, "seed": seed},
+        compute=lambda context: forecast(context.portfolio, draws=draws, seed=seed),
+    )
+    return run
+
+
+def what_if_run_create(
+    *,
+    contract,
+    measurement_year: int,
+    user,
+    name: str,
+    assumptions: dict[str, dict],
+    draws: int = 10_000,
+    seed: int = 0,
+):
+    """A named scenario: the forecast with the analyst's assumed closures, rates, stars or scores."""
+    if not name.strip():
+        raise ApplicationError("A scenario needs a name.", {"fields": {"name": ["required"]}})
+    try:
+        assumed = {cms_id: Assumption(**values) for cms_id, values in assumptions.items()}
+    except TypeError as exc:
+        raise ApplicationError(
+            f"Unknown assumption: {exc}", {"fields": {"assumptions": [str(exc)]}}
+        ) from None
+    run, _, _ = _run(
+        PortfolioRun.Kind.WHAT_IF,
+        name=name.strip(),
+        contract=contract,
+        measurement_year=measurement_year,
+        user=user,
+        parameters={
+            "draws": draws,
+            "seed": seed,
+            "assumptions": {k: v.as_dict() for k, v in assumed.items()},
+        },
+        compute=lambda context: what_if(context.portfolio, assumed, draws=draws, seed=seed),
+    )
+    return run
+
+
+def optimizer_run_create(
+    *,
+    contract,
+    measurement_year: int,
+    user,
+    budget: Decimal | float,
+    objective: str = "expected_overall",
+    draws: int = 10_000,
+    seed: int = 0,
+    time_limit: float = 60.0,
+):
+    """Choose interventions within the budget; store the plan and re-score the worklist from it."""
+    if objective not in OBJECTIVES:
+        raise ApplicationError(
+            f"Unknown objective {objective!r}.",
+            {"fields": {"objective": [f"one of {', '.join(OBJECTIVES)}"]}},
+        )
+    parameters = {
+        "budget": float(budget),
+        "objective": objective,
+        "draws": draws,
+        "seed": seed,
+        "time_limit": time_limit,
+    }
+    run, context, plan = _run(
+        PortfolioRun.Kind.OPTIMIZE,
+        contract=contract,
+        measurement_year=measurement_year,
+        user=user,
+        parameters=parameters,
+        compute=lambda context: optimize(
+            context.portfolio, float(budget), objective, draws=draws, seed=seed, time_limit=time_limit
+        ),
+    )
+    _write_priorities(context, gap_priorities(context.portfolio, plan, seed=seed))
+    return run
+
+
+def gap_priorities_refresh(*, contract, measurement_year: int) -> int:
+    """Score every open gap: expected rating points per dollar of its cheapest covering outreach."""
+    context = portfolio_context(contract=contract, measurement_year=measurement_year)
+    return _write_priorities(context, gap_priorities(context.portfolio))
+
+
+def _write_priorities(context: PortfolioContext, priorities: np.ndarray) -> int:
+    """Store priorities in one set-based statement (PostgreSQL) or in batches (SQLite)."""
+    ids = np.concatenate([context.gap_ids[m.cms_id] for m in context.portfolio.member_measures])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE gaps_caregap AS gap SET priority_score = new.score "
+                "FROM unnest(%s::bigint[], %s::double precision[]) AS new (id, score) "
+                "WHERE gap.id = new.id AND gap.priority_score IS DISTINCT FROM new.score",
+                [ids.tolist(), priorities.tolist()],
+            )
+            return cursor.rowcount
+    gaps = [
+        CareGap(pk=int(pk), priority_score=float(score)) for pk, score in zip(ids, priorities, strict=True)
+    ]
+    CareGap.objects.bulk_update(gaps, ["priority_score"], batch_size=2000)
+    return len(gaps)
+
+
+@transaction.atomic
+def optimizer_run_propose(*, run: PortfolioRun, user) -> int:
+    """Turn an optimizer run's plan into `proposed` interventions (a human approves them before outreach)."""
+    if run.kind != PortfolioRun.Kind.OPTIMIZE:
+        raise ApplicationError("Only an optimizer run has interventions to propose.")
+    run = PortfolioRun.objects.select_for_update().get(pk=run.pk)
+    if run.proposed_at is not None:
+        raise ApplicationError(
+            f"This plan's interventions were already proposed on {run.proposed_at:%Y-%m-%d %H:%M}."
+        )
+    gap_ids_by_type: dict[int, list[int]] = defaultdict(list)
+    gap_index = _plan_gap_index(run)
+    for chosen in run.result["interventions"]:
+        for gap in chosen["gaps"]:
+            gap_ids_by_type[int(chosen["intervention"])].append(gap_index[(gap["cms_id"], chosen["member"])])
+    created = 0
+    types = InterventionType.objects.in_bulk(list(gap_ids_by_type))
+    for type_id, gap_ids in gap_ids_by_type.items():
+        gaps = CareGap.objects.filter(pk__in=gap_ids, compliance_status=ComplianceStatus.OPEN)
+        created += len(
+            interventions_create_for_gaps(
+                gaps=gaps, intervention_type=types[type_id], created_by=user, notes=f"Optimizer run #{run.pk}"
+            )
+        )
+    PortfolioRun.objects.filter(pk=run.pk).update(proposed_at=timezone.now())
+    log_batch(
+        model=PortfolioRun,
+        action=LogEntry.Action.UPDATE,
+        count=created,
+        summary=f"Proposed {created} interventions from optimizer run #{run.pk}",
+        details={"run": run.pk},
+    )
+    return created
+
+
+def _plan_gap_index(run: PortfolioRun) -> dict[tuple[str, int], int]:
+    """(cms_id, member id) → gap id for the run's contract and year, from one query."""
+    cms_by_code = {measure["code"]: cms_id for cms_id, measure in run.inputs["measures"].items()}
+    rows = CareGap.objects.filter(
+        contract=run.contract, measurement_year=run.measurement_year, measure__code__in=list(cms_by_code)
+    ).values_list("measure__code", "member_id", "pk")
+    return {(cms_by_code[code], member_id): pk for code, member_id, pk in rows}

@@ -1,0 +1,785 @@
+"""Budget optimizer: which members get which interventions, to maximize the rating or P(rating ≥ 4).
+
+The steps, each reported with its time:
+
+1. Forecast today (Monte Carlo) and the value of an expected closure per measure (`priority`).
+2. Candidates: (member, type) pairs, exact or aggregated into classes (`candidates`).
+3. MILP (`milp`), solved by HiGHS, lexicographically, for the surrogate of `surrogate`:
+   first, for each attainable rating level r (just 4.0 for "p_at_least_4"), the largest
+   Σ log P(target reached) over targets rated ≥ r; the level with the best value wins (for
+   "expected_overall" value = R₀ + (R(target) − R₀) · P(target), for "p_at_least_4" P(target)).
+   Levels are pruned by bounds from a small relaxation (branch and bound over levels). Then the
+   cheapest plan for the winning target star vector keeping its log-probability (money that buys
+   nothing stays unspent). If no target of 4 stars or more is reachable, "p_at_least_4" falls
+   back to "expected_overall" and says so.
+4. Expand class counts to members, best first (the worklist's order).
+5. Score the realized plan by the surrogate (its objective value) and bound the optimum with
+   HiGHS's dual bounds of the first-stage solves — with every class at its members' largest gains
+   when aggregated, a relaxation of every member-level plan — so optimality_gap = bound −
+   realized value is a proven gap for the surrogate objective.
+6. Forecast the plan (Monte Carlo, same seed, so before/after differ by the plan, not by noise),
+   and the marginal value of the next dollar: the first stage re-solved at budget + step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.special import log_ndtr, ndtr
+
+from ratings.portfolio.candidates import (
+    Expansion,
+    apply_interventions,
+    build_candidates,
+    dense_probabilities,
+    expand,
+    probabilities_of,
+    relaxation,
+)
+from ratings.portfolio.forecast import DEFAULT_DRAWS, STARS, Forecast, forecast_prepared
+from ratings.portfolio.inputs import PortfolioInput, PortfolioInputError
+from ratings.portfolio.milp import Formulation, MilpResult
+from ratings.portfolio.model import Prepared, prepare
+from ratings.portfolio.priority import marginal_values
+from ratings.portfolio.surrogate import (
+    CONTINUITY,
+    OBJECTIVES,
+    SurrogateValue,
+    evaluate,
+    objective_value,
+    sigma_bound,
+)
+
+__all__ = [
+    "EXACT_MAX_CANDIDATES",
+    "ChosenIntervention",
+    "GapEffect",
+    "MeasurePlan",
+    "Plan",
+    "optimize",
+    "with_interventions",
+]
+
+# Up to this many (member, type) candidates each gets its own binary variable; beyond, classes.
+EXACT_MAX_CANDIDATES = 2_000
+DEFAULT_BUCKET_WIDTH = 0.02
+LOG_PROBABILITY_TOLERANCE = 1e-7
+RELAXATION_TIME_LIMIT = 10.0
+EXACT_MIP_GAP = 1e-9
+MARGINAL_TIME_LIMIT = 5.0
+MARGINAL_MIP_GAP = 1e-4
+AGGREGATED_MIP_GAP = 1e-3
+
+
+@dataclass(frozen=True)
+class GapEffect:
+    """One gap an intervention works: its closure probability before and after."""
+
+    cms_id: str
+    probability_before: float
+    probability_after: float
+
+    def as_dict(self) -> dict:
+        """JSON-serializable form."""
+        return {
+            "cms_id": self.cms_id,
+            "probability_before": round(self.probability_before, 6),
+            "probability_after": round(self.probability_after, 6),
+            "uplift": round(self.probability_after - self.probability_before, 6),
+        }
+
+
+@dataclass(frozen=True)
+class ChosenIntervention:
+    """One proposed intervention: member key, type, cost, the gaps it works, rating points per dollar."""
+
+    member: int
+    intervention: str
+    cost: float
+    gaps: tuple[GapEffect, ...]
+    value_per_dollar: float
+
+    def as_dict(self) -> dict:
+        """JSON-serializable form."""
+        return {
+            "member": self.member,
+            "intervention": self.intervention,
+            "cost": self.cost,
+            "gaps": [g.as_dict() for g in self.gaps],
+            "value_per_dollar": self.value_per_dollar,
+        }
+
+
+@dataclass(frozen=True)
+class MeasurePlan:
+    """A measure before and after the plan: expected closures, stars, target, distributions.
+
+    `star_at_expectation_*` is the star if exactly the expected closures happen (E ≥ n − ½);
+    `target_star` the star of the plan's target vector; `target_probability` the normal
+    approximation (with σ̄) of reaching it after the plan; `value_per_closure` today's v_m
+    (expected rating points per extra expected closure, see `priority`).
+    """
+
+    cms_id: str
+    in_rating: bool
+    current_star: int
+    expected_closures_before: float
+    planned_extra_closures: float
+    expected_closures_after: float
+    star_at_expectation_before: int
+    star_at_expectation_after: int
+    target_star: int
+    target_probability: float
+    expected_star_before: float
+    expected_star_after: float
+    star_probabilities_before: tuple[float, ...]
+    star_probabilities_after: tuple[float, ...]
+    value_per_closure: float
+
+    def as_dict(self) -> dict:
+        """JSON-serializable form."""
+        return {
+            "cms_id": self.cms_id,
+            "in_rating": self.in_rating,
+            "current_star": self.current_star,
+            "expected_closures_before": round(self.expected_closures_before, 6),
+            "planned_extra_closures": round(self.planned_extra_closures, 6),
+            "expected_closures_after": round(self.expected_closures_after, 6),
+            "star_at_expectation_before": self.star_at_expectation_before,
+            "star_at_expectation_after": self.star_at_expectation_after,
+            "target_star": self.target_star,
+            "target_probability": round(self.target_probability, 6),
+            "expected_star_before": round(self.expected_star_before, 6),
+            "expected_star_after": round(self.expected_star_after, 6),
+            "star_probabilities_before": _stars_dict(self.star_probabilities_before),
+            "star_probabilities_after": _stars_dict(self.star_probabilities_after),
+            "value_per_closure": self.value_per_closure,
+        }
+
+
+def _stars_dict(probabilities: tuple[float, ...]) -> dict[str, float]:
+    return {str(s): round(p, 6) for s, p in zip(STARS, probabilities, strict=True)}
+
+
+def _number(value: float | None) -> float | None:
+    """A float for JSON: None for NaN/inf (JSON has neither)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The optimizer's answer: interventions, per-measure effects, before/after forecasts, proof of quality.
+
+    `objective_value`, `objective_bound` and `optimality_gap` are the surrogate's (`surrogate`)
+    for the realized plan: a lower bound on the expected rating in stars ("expected_overall") or
+    on P(rating ≥ 4) ("p_at_least_4"). `bound_method` says where the bound comes from and
+    `milp_runs` lists each target level's solve. The before/after forecasts are the Monte Carlo
+    truth of the plan.
+    """
+
+    objective: str
+    objective_used: str
+    budget: float
+    total_cost: float
+    interventions: tuple[ChosenIntervention, ...]
+    measures: tuple[MeasurePlan, ...]
+    objective_value: float
+    objective_bound: float
+    optimality_gap: float
+    relative_gap: float
+    bound_method: str
+    solver_status: str
+    solver_message: str
+    mip_gap: float | None
+    milp_runs: list[dict]
+    target_rating: float
+    target_probability: float
+    forecast_before: Forecast
+    forecast_after: Forecast
+    marginal: dict
+    aggregated: bool
+    candidate_count: int
+    class_count: int
+    milp_size: dict
+    timings: dict[str, float]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def expected_overall_before(self) -> float:
+        """Monte Carlo expected rating without the plan."""
+        return self.forecast_before.expected_rating
+
+    @property
+    def expected_overall_after(self) -> float:
+        """Monte Carlo expected rating with the plan."""
+        return self.forecast_after.expected_rating
+
+    def as_dict(self) -> dict:
+        """JSON-serializable form (what `manage.py optimize --json` prints and the run stores)."""
+        return {
+            "objective": self.objective,
+            "objective_used": self.objective_used,
+            "budget": self.budget,
+            "total_cost": round(self.total_cost, 2),
+            "expected_overall_before": round(self.forecast_before.expected_rating, 6),
+            "expected_overall_after": round(self.forecast_after.expected_rating, 6),
+            "p_overall_at_least_4_before": round(self.forecast_before.p_at_least_4, 6),
+            "p_overall_at_least_4_after": round(self.forecast_after.p_at_least_4, 6),
+            "overall_probabilities_before": self.forecast_before.as_dict()["overall_probabilities"],
+            "overall_probabilities_after": self.forecast_after.as_dict()["overall_probabilities"],
+            "solver_status": self.solver_status,
+            "solver_message": self.solver_message,
+            "objective_value": _number(self.objective_value),
+            "objective_bound": _number(self.objective_bound),
+            "optimality_gap": _number(self.optimality_gap),
+            "relative_gap": _number(self.relative_gap),
+            "bound_method": self.bound_method,
+            "mip_gap": _number(self.mip_gap),
+            "milp_runs": self.milp_runs,
+            "target_rating": _number(self.target_rating),
+            "target_probability": _number(self.target_probability),
+            "marginal_value": self.marginal,
+            "aggregated": self.aggregated,
+            "candidate_count": self.candidate_count,
+            "class_count": self.class_count,
+            "milp_size": self.milp_size,
+            "measures": [m.as_dict() for m in self.measures],
+            "interventions": [i.as_dict() for i in self.interventions],
+            "draws": self.forecast_before.draws,
+            "seed": self.forecast_before.seed,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+        }
+
+
+def _check_request(prepared: Prepared, budget: float, objective: str) -> None:
+    """Bad budgets, objectives and catalogs fail loudly, never as an empty plan."""
+    if objective not in OBJECTIVES:
+        raise PortfolioInputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not math.isfinite(budget)
+        or budget <= 0
+    ):
+        raise PortfolioInputError(f"budget must be a positive amount, got {budget!r}")
+    open_gaps = sum(int(np.count_nonzero(m.probabilities < 1.0)) for m in prepared.measures)
+    if open_gaps == 0:
+        raise PortfolioInputError("the portfolio has no open gaps to work")
+    if not prepared.types:
+        raise PortfolioInputError("the intervention catalog is empty")
+    applicable = [
+        t
+        for t in range(len(prepared.types))
+        if any(prepared.uplift[t, m.index] > 0 and np.any(m.probabilities < 1.0) for m in prepared.measures)
+    ]
+    if not applicable:
+        raise PortfolioInputError(
+            "no intervention in the catalog has an uplift on a measure with open gaps "
+            f"(measures: {', '.join(m.cms_id for m in prepared.measures)})"
+        )
+    usable = [t for t in applicable if prepared.types[t].capacity != 0]
+    if not usable:
+        raise PortfolioInputError(
+            "infeasible capacity: every applicable intervention type has capacity 0 "
+            f"({', '.join(prepared.types[t].code for t in applicable)})"
+        )
+    cheapest = min(prepared.costs[t] for t in usable)
+    if budget < cheapest:
+        raise PortfolioInputError(
+            f"budget {budget} is below the cheapest applicable intervention ({cheapest})"
+        )
+
+
+def _star_at_expectation(prepared: Prepared, expected: np.ndarray) -> np.ndarray:
+    """The star each measure gets if exactly its expected closures happen (E ≥ n − ½)."""
+    return np.array(
+        [
+            int(np.count_nonzero(m.needed[1:] - CONTINUITY <= expected[m.index] + 1e-6))
+            for m in prepared.measures
+        ]
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Level:
+    """One target rating level: its relaxation bound and, unless pruned, the plan MILP's solve."""
+
+    level: float
+    relaxed: MilpResult
+    upper: float
+    result: MilpResult | None
+    value: float
+
+    def as_dict(self) -> dict:
+        """JSON summary of the level's solves."""
+        summary = {
+            "min_rating": self.level,
+            "relaxation_status": self.relaxed.status,
+            "relaxation_bound": _number(self.upper),
+            "relaxation_seconds": round(self.relaxed.seconds, 4),
+            "pruned": self.result is None,
+        }
+        if self.result is not None:
+            summary.update(
+                {
+                    "status": self.result.status,
+                    "log_probability": _number(self.result.log_probability),
+                    "value": _number(self.value),
+                    "mip_gap": _number(self.result.mip_gap),
+                    "seconds": round(self.result.seconds, 4),
+                    "nodes": self.result.nodes,
+                }
+            )
+        return summary
+
+
+@dataclass(frozen=True, eq=False)
+class _Search:
+    """The first stage over target rating levels and the winning one."""
+
+    objective: str
+    floor_rating: float
+    levels: tuple[_Level, ...]
+    best: _Level | None
+
+    @property
+    def value(self) -> float:
+        """The first stage's optimum: the best level's value, or that of buying nothing."""
+        nothing = _nothing(self.objective, self.floor_rating)
+        return max(self.best.value, nothing) if self.best is not None else nothing
+
+    @property
+    def bound(self) -> float:
+        """An upper bound on the optimum over all member-level plans."""
+        return max([self.value] + [level.upper for level in self.levels])
+
+    def runs(self) -> list[dict]:
+        """JSON summary of every level."""
+        return [level.as_dict() for level in self.levels]
+
+
+def _target_weights(
+    prepared: Prepared, expected: np.ndarray, stars: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """d log Φ(z)/d closure for each measure's target (0 where the target is today's star)."""
+    weight = np.zeros(len(prepared.measures))
+    for measure in prepared.measures:
+        m = measure.index
+        if stars[m] > measure.current_star and sigma[m] > 0:
+            z = (expected[m] - measure.needed[stars[m]] + CONTINUITY) / sigma[m]
+            weight[m] = float(np.exp(-0.5 * z * z - log_ndtr(z)) / np.sqrt(2 * np.pi)) / sigma[m]
+    return weight
+
+
+def _nothing(objective: str, floor_rating: float) -> float:
+    """The surrogate value of buying nothing useful: today's rating, or no chance of 4 stars."""
+    return floor_rating if objective == "expected_overall" else 0.0
+
+
+def _search(
+    primal: Formulation,
+    relaxed: Formulation,
+    objective: str,
+    floor_rating: float,
+    *,
+    exact: bool,
+    time_limit: float,
+    mip_rel_gap: float,
+) -> _Search:
+    """Maximize Σ L for each target level (4.0, or every reachable rating above today's).
+
+    Branch and bound over the levels: each is bounded by the LP of the relaxation, best bound
+    first; a level whose bound cannot beat the best value found so far is pruned, otherwise it is
+    bounded again by the relaxation's MILP (at most `RELAXATION_TIME_LIMIT` seconds: hopeless
+    levels are slow to prove hopeless) and, if still promising, solved on the plan's MILP —
+    aggregated, first with the relaxation's target held (an LP), the full MILP only when that
+    falls short of the bound by more than the gap tolerance. In exact mode the plan MILP's own
+    dual bound tightens the level's bound.
+    """
+    if objective == "p_at_least_4":
+        candidates: tuple[float, ...] = (4.0,)
+    else:
+        # The relaxation reaches at least every level the plan MILP reaches.
+        candidates = tuple(float(r) for r in relaxed.ratings if r > floor_rating)
+    linear = []
+    for level in candidates:
+        result = relaxed.solve(
+            "log_probability",
+            min_rating=level,
+            linear_relaxation=True,
+            time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap,
+        )
+        linear.append((level, result, _level_bound(objective, floor_rating, level, result)))
+    incumbent = _nothing(objective, floor_rating)
+    levels, best = [], None
+    for level, bound_result, upper in sorted(linear, key=lambda item: -item[2]):
+        if upper > incumbent + 1e-12:
+            bound_result = relaxed.solve(
+                "log_probability",
+                min_rating=level,
+                time_limit=min(time_limit, RELAXATION_TIME_LIMIT),
+                mip_rel_gap=mip_rel_gap,
+            )
+            upper = min(upper, _level_bound(objective, floor_rating, level, bound_result))
+        if upper <= incumbent + 1e-12:
+            levels.append(_Level(level, bound_result, upper, None, -math.inf))
+            continue
+        result = None
+        if not exact and bound_result.feasible:
+            # Relax-and-fix: the relaxation's target star vector, priced on the plan's classes, is
+            # an LP; when it lands within the tolerance of the bound the full MILP is not needed.
+            result = primal.solve(
+                "log_probability",
+                min_rating=level,
+                integral_counts=False,
+                fixed_stars=bound_result.stars,
+                time_limit=time_limit,
+                mip_rel_gap=mip_rel_gap,
+            )
+        if (
+            result is None
+            or not result.feasible
+            or _value_of(objective, floor_rating, result) < upper - mip_rel_gap
+        ):
+            full = primal.solve(
+                "log_probability",
+                min_rating=level,
+                integral_counts=exact,
+                time_limit=time_limit,
+                mip_rel_gap=mip_rel_gap,
+            )
+            if result is None or _value_of(objective, floor_rating, full) >= _value_of(
+                objective, floor_rating, result
+            ):
+                result = full
+        value = _value_of(objective, floor_rating, result)
+        if exact:
+            upper = min(upper, _level_bound(objective, floor_rating, level, result))
+        entry = _Level(level, bound_result, upper, result, value)
+        levels.append(entry)
+        if value > incumbent:
+            incumbent, best = value, entry
+    return _Search(objective, floor_rating, tuple(sorted(levels, key=lambda e: e.level)), best)
+
+
+def _value_of(objective: str, floor_rating: float, result: MilpResult) -> float:
+    """The surrogate value of a solve's target and log-probability (−inf without a solution)."""
+    if not result.feasible:
+        return -math.inf
+    return objective_value(objective, floor_rating, result.rating, result.log_probability)
+
+
+def _level_bound(objective: str, floor_rating: float, level: float, result: MilpResult) -> float:
+    """A target rated ρ ≥ level is worth at most (ρ − R₀)·exp(bound) — taken at the level itself,
+    since higher ratings are levels of their own; −inf when the level is infeasible."""
+    if result.status == "infeasible":
+        return -math.inf
+    dual = min(result.bound, 0.0) if math.isfinite(result.bound) else 0.0
+    return objective_value(objective, floor_rating, level, dual)
+
+
+def optimize(
+    portfolio: PortfolioInput,
+    budget: float,
+    objective: str = "expected_overall",
+    *,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    aggregate: bool | None = None,
+    bucket_width: float = DEFAULT_BUCKET_WIDTH,
+    time_limit: float = 60.0,
+    mip_rel_gap: float | None = None,
+    marginal_step: float | None = None,
+) -> Plan:
+    """Choose member-level interventions within the budget and capacities to maximize the objective.
+
+    `aggregate` None picks exact binaries up to `EXACT_MAX_CANDIDATES` candidates, classes above;
+    `time_limit` (seconds) and `mip_rel_gap` apply to each HiGHS solve — the gap is relative to
+    1 + |Σ log P|, default 1e-9 exact and 1e-3 aggregated (where the classes' own approximation
+    is larger); `marginal_step` (default 10% of the budget) is the extra budget the stepped
+    marginal value is measured at.
+    """
+    timings: dict[str, float] = {}
+    started = clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    prepared = prepare(portfolio)
+    _check_request(prepared, budget, objective)
+    if not 0 < bucket_width < 1:
+        raise PortfolioInputError("bucket_width must be between 0 and 1")
+    base = [m.probabilities for m in prepared.measures]
+    expected = np.array([float(p.sum()) for p in base])
+    sigma = sigma_bound(prepared, base)
+    dense = dense_probabilities(prepared, base)
+    lap("prepare")
+    before, outlooks, stars = forecast_prepared(prepared, base, draws=draws, seed=seed)
+    value = marginal_values(prepared, outlooks, stars)
+    floor_rating = before.current_rating
+    lap("forecast_before")
+
+    valued = np.array([m.in_rating and m.current_star < 5 for m in prepared.measures])
+    if aggregate is None:
+        open_rows = ~np.isnan(dense) & (dense < 1.0)
+        estimate = sum(
+            int(np.count_nonzero(open_rows[:, (prepared.uplift[t] > 0) & valued].any(axis=1)))
+            for t in range(len(prepared.types))
+        )
+        aggregate = estimate > EXACT_MAX_CANDIDATES
+    candidates = build_candidates(
+        prepared, dense, valued, value, aggregate=aggregate, bucket_width=bucket_width
+    )
+    lap("candidates")
+
+    primal = Formulation(prepared, candidates, candidates.gain_low, budget, expected, sigma)
+    relaxed_candidates = relaxation(candidates)
+    relaxed = Formulation(prepared, relaxed_candidates, relaxed_candidates.gain_high, budget, expected, sigma)
+    used = objective
+    if mip_rel_gap is None:
+        mip_rel_gap = AGGREGATED_MIP_GAP if aggregate else EXACT_MIP_GAP
+    settings = {"exact": not aggregate, "time_limit": time_limit, "mip_rel_gap": mip_rel_gap}
+    search = _search(primal, relaxed, used, floor_rating, **settings)
+    notes = []
+    if used == "p_at_least_4" and search.best is None:
+        notes.append(
+            "No target rated 4 stars or more is reachable within the budget (even with 4 standard "
+            "deviations of luck), so the plan maximizes the expected rating instead."
+        )
+        used = "expected_overall"
+        search = _search(primal, relaxed, used, floor_rating, **settings)
+    chosen: MilpResult | None = None
+    lead = search.best.result if search.best is not None else None
+    if search.best is not None and lead is not None:
+        cheapest = primal.solve(
+            "cost",
+            min_rating=search.best.level,
+            min_log_probability=lead.log_probability - LOG_PROBABILITY_TOLERANCE,
+            integral_counts=not aggregate,
+            fixed_stars=lead.stars,
+            time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap,
+        )
+        chosen = cheapest if cheapest.feasible else lead
+    else:
+        notes.append("No target above today's rating is reachable within the budget: the plan buys nothing.")
+    lap("milp")
+    bound = search.bound
+    bound_method = (
+        "HiGHS dual bounds per target level on a relaxation (classes of one type and set of worked "
+        "measures merged at their members' largest gains)"
+        + ("" if aggregate else ", tightened by the exact one-binary-per-member MILP's own dual bounds")
+    )
+
+    if chosen is None:
+        counts = np.zeros(candidates.class_count, dtype=np.int64)
+    elif aggregate:
+        weight = _target_weights(prepared, expected + chosen.planned_gain, chosen.stars, sigma)
+        counts = primal.round_counts(chosen, candidates.gain_low @ weight)
+    else:
+        counts = chosen.counts
+    expansion = expand(candidates, counts)
+    after_dense = apply_interventions(prepared, dense, expansion.member_codes, expansion.type_index)
+    after = probabilities_of(prepared, after_dense)
+    expected_after = np.array([float(p.sum()) for p in after])
+    realized = evaluate(prepared, expected_after, sigma, used)
+    lap("expand")
+
+    step = marginal_step if marginal_step is not None else 0.1 * budget
+    wider = Formulation(prepared, candidates, candidates.gain_low, budget + step, expected, sigma)
+    wider_relaxed = Formulation(
+        prepared, relaxed_candidates, relaxed_candidates.gain_high, budget + step, expected, sigma
+    )
+    at_budget = search.value
+    # The stepped value is indicative, not the plan: a looser gap and a shorter limit keep it cheap.
+    step_settings = settings | {
+        "time_limit": min(time_limit, MARGINAL_TIME_LIMIT),
+        "mip_rel_gap": max(mip_rel_gap, MARGINAL_MIP_GAP),
+    }
+    stepped = _search(wider, wider_relaxed, used, floor_rating, **step_settings)
+    at_more = stepped.value
+    shadow = primal.budget_shadow_price(lead) if lead is not None else 0.0
+    # d value / d Σ L: the value is R₀ + (R − R₀)·e^ΣL, or e^ΣL for P(≥ 4).
+    slope = 0.0
+    if lead is not None:
+        slope = math.exp(lead.log_probability) * (
+            lead.rating - floor_rating if used == "expected_overall" else 1.0
+        )
+    marginal = {
+        "units": "stars per dollar" if used == "expected_overall" else "probability per dollar",
+        "dual_value_per_dollar": slope * shadow,
+        "dual_method": "LP dual of the budget row with the chosen target star vector held",
+        "budget_step": step,
+        "objective_at_budget": _number(at_budget),
+        "objective_at_budget_plus_step": _number(at_more),
+        "step_value_per_dollar": _number((at_more - at_budget) / step),
+        "step_method": "first stage re-solved at budget + step",
+        "step_statuses": sorted(
+            {level.result.status for level in stepped.levels if level.result is not None}
+        ),
+    }
+    lap("marginal")
+
+    after_forecast = forecast_prepared(prepared, after, draws=draws, seed=seed)[0]
+    lap("forecast_after")
+
+    incumbent = realized.value
+    bound = max(bound, incumbent)
+    gap = bound - incumbent
+    return Plan(
+        objective=objective,
+        objective_used=used,
+        budget=float(budget),
+        total_cost=float(prepared.costs[expansion.type_index].sum()),
+        interventions=_interventions(prepared, expansion, dense, value),
+        measures=_measures(
+            prepared, expected, expected_after, chosen, realized, sigma, value, before, after_forecast
+        ),
+        objective_value=incumbent,
+        objective_bound=bound,
+        optimality_gap=gap,
+        relative_gap=gap / abs(bound) if bound else 0.0,
+        bound_method=bound_method,
+        solver_status=lead.status if lead is not None else "nothing_to_buy",
+        solver_message=lead.message if lead is not None else notes[-1],
+        mip_gap=lead.mip_gap if lead is not None else None,
+        milp_runs=search.runs(),
+        target_rating=realized.target_rating,
+        target_probability=math.exp(realized.log_probability)
+        if realized.log_probability > -math.inf
+        else 0.0,
+        forecast_before=before,
+        forecast_after=after_forecast,
+        marginal=marginal,
+        aggregated=aggregate,
+        candidate_count=candidates.candidate_count,
+        class_count=candidates.class_count,
+        milp_size={
+            "variables": lead.variables if lead is not None else primal.u0,
+            "constraints": lead.constraints if lead is not None else len(primal.rows.lower),
+            "frontier_cells": lead.cells if lead is not None else 0,
+            "reachable_cells": primal.cell_count,
+        },
+        timings={**timings, "total": time.perf_counter() - started},
+        notes=tuple(notes),
+    )
+
+
+def with_interventions(portfolio: PortfolioInput, chosen: Sequence[tuple[int, str]]) -> PortfolioInput:
+    """The portfolio with (member key, intervention code) pairs applied, by the optimizer's rule.
+
+    For evaluating any plan — a hand-made one, a greedy one — with `forecast`: an intervention
+    works all the member's open gaps on the measures its type uplifts, a gap worked by several
+    closes with probability min(1, p + Σ uplifts), and a member gets a type at most once.
+    """
+    prepared = prepare(portfolio)
+    codes = {kind.code: t for t, kind in enumerate(prepared.types)}
+    unknown = sorted({code for _, code in chosen} - set(codes))
+    if unknown:
+        raise PortfolioInputError(f"intervention types not in the catalog: {', '.join(unknown)}")
+    if len(set(chosen)) != len(chosen):
+        raise PortfolioInputError("a member gets one intervention of a type at most")
+    keys = np.array([member for member, _ in chosen], dtype=np.int64)
+    positions = np.searchsorted(prepared.member_keys, keys)
+    inside = positions < prepared.member_keys.size
+    if not (np.all(inside) and np.array_equal(prepared.member_keys[positions], keys)):
+        raise PortfolioInputError("interventions name members without open gaps in this portfolio")
+    types = np.array([codes[code] for _, code in chosen], dtype=np.int64)
+    dense = dense_probabilities(prepared, [m.probabilities for m in prepared.measures])
+    after = probabilities_of(prepared, apply_interventions(prepared, dense, positions, types))
+    measures = tuple(
+        replace(measure.source, gap_probabilities=probabilities)
+        for measure, probabilities in zip(prepared.measures, after, strict=True)
+    )
+    return replace(portfolio, member_measures=measures)
+
+
+def _interventions(
+    prepared: Prepared,
+    expansion: Expansion,
+    dense: np.ndarray,
+    value: np.ndarray,
+) -> tuple[ChosenIntervention, ...]:
+    """The concrete interventions, best value per dollar first.
+
+    Each lists the gaps it works with their probability before any intervention and after the
+    whole plan (a gap several interventions work shows their combined effect in each).
+    """
+    after = apply_interventions(prepared, dense, expansion.member_codes, expansion.type_index)
+    open_gap = ~np.isnan(dense) & (dense < 1.0)
+    ids = [m.cms_id for m in prepared.measures]
+    result = []
+    for code, t in zip(expansion.member_codes, expansion.type_index, strict=True):
+        covered = np.flatnonzero((prepared.uplift[t] > 0) & open_gap[code])
+        rises = np.minimum(prepared.uplift[t, covered], 1.0 - dense[code, covered])
+        cost = float(prepared.costs[t])
+        result.append(
+            ChosenIntervention(
+                member=int(prepared.member_keys[code]),
+                intervention=prepared.types[t].code,
+                cost=cost,
+                gaps=tuple(GapEffect(ids[m], float(dense[code, m]), float(after[code, m])) for m in covered),
+                value_per_dollar=float(rises @ value[covered]) / cost,
+            )
+        )
+    result.sort(key=lambda c: (-c.value_per_dollar, c.member, c.intervention))
+    return tuple(result)
+
+
+def _measures(
+    prepared: Prepared,
+    expected: np.ndarray,
+    expected_after: np.ndarray,
+    chosen: MilpResult | None,
+    realized: SurrogateValue,
+    sigma: np.ndarray,
+    value: np.ndarray,
+    before: Forecast,
+    after: Forecast,
+) -> tuple[MeasurePlan, ...]:
+    """Per-measure report of the plan."""
+    at_expectation_before = _star_at_expectation(prepared, expected)
+    at_expectation_after = _star_at_expectation(prepared, expected_after)
+    result = []
+    for measure in prepared.measures:
+        m = measure.index
+        target = int(realized.target_stars[m])
+        if target <= measure.current_star:
+            probability = 1.0
+        elif sigma[m] > 0:
+            z = (expected_after[m] - measure.needed[target] + CONTINUITY) / sigma[m]
+            probability = float(ndtr(z))
+        else:
+            probability = 1.0 if expected_after[m] >= measure.needed[target] - 1e-9 else 0.0
+        forecast_before, forecast_after = before.measures[m], after.measures[m]
+        result.append(
+            MeasurePlan(
+                cms_id=measure.cms_id,
+                in_rating=measure.in_rating,
+                current_star=measure.current_star,
+                expected_closures_before=float(expected[m]),
+                planned_extra_closures=float(chosen.planned_gain[m]) if chosen is not None else 0.0,
+                expected_closures_after=float(expected_after[m]),
+                star_at_expectation_before=int(at_expectation_before[m]),
+                star_at_expectation_after=int(at_expectation_after[m]),
+                target_star=target,
+                target_probability=probability,
+                expected_star_before=forecast_before.expected_star,
+                expected_star_after=forecast_after.expected_star,
+                star_probabilities_before=forecast_before.star_probabilities,
+                star_probabilities_after=forecast_after.star_probabilities,
+                value_per_closure=float(value[m]),
+            )
+        )
+    return tuple(result)
