@@ -293,11 +293,20 @@ class Expansion:
     type_index: np.ndarray
 
 
-def expand(candidates: Candidates, counts: np.ndarray) -> Expansion:
-    """Turn class counts into members: each class's best members first (the worklist's order)."""
+def expand(
+    prepared: Prepared, candidates: Candidates, counts: np.ndarray, dense: np.ndarray, weight: np.ndarray
+) -> Expansion:
+    """Turn class counts into members: in each class those whose gains are worth most under
+    `weight` (the plan's value of an expected closure per measure, `closure_gradient`) first,
+    the worklist's order among equals.
+    """
     chosen = np.flatnonzero(counts > 0)
     if chosen.size == 0:
         return Expansion(np.empty(0, np.int64), np.empty(0, np.int64))
-    members = np.concatenate([candidates.class_members(j)[: int(counts[j])] for j in chosen])
+    picked = []
+    for j in chosen:
+        members = candidates.class_members(j)
+        worth = gains_of_type(prepared, dense, int(candidates.type_index[j]), members) @ weight
+        picked.append(members[np.argsort(-worth, kind="stable")][: int(counts[j])])
     types = np.repeat(candidates.type_index[chosen], counts[chosen])
-    return Expansion(members, types.astype(np.int64))
+    return Expansion(np.concatenate(picked), types.astype(np.int64))

@@ -188,6 +188,7 @@ def sample_stars(outlooks: Sequence[MeasureOutlook], draws: int, rng: np.random.
 
 
 def _check_draws(draws: int) -> None:
+    """Monte Carlo needs a positive whole number of draws."""
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise PortfolioInputError(f"draws must be a positive whole number, got {draws!r}")
 

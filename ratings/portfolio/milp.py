@@ -287,7 +287,7 @@ class Formulation:
         stars equal). The rating never falls as S rises or Q falls with the rest fixed — the mean
         rises and the variance falls, the reward factor, rounding and the improvement rule are
         monotone in both — so the cells rated ≥ r form an upper set and only its minimal elements
-        are needed; `tests/portfolio/test_oracle.py` checks that monotonicity on the engine.
+        are needed; `tests/portfolio/test_model.py` checks that monotonicity on the engine.
         """
         qualified = np.flatnonzero(self.cell_ratings >= min_rating - 1e-9)
         keep = []

@@ -60,6 +60,7 @@ def closures_needed(measure: MemberMeasure) -> np.ndarray:
     """
 
     def star(extra: int) -> int:
+        """The engine's star after `extra` more closures."""
         return measure_star(member_score(measure, extra), measure.cut_points, measure.precision)
 
     current, best = star(0), star(measure.open_count)
@@ -113,11 +114,13 @@ class RatingOracle:
 
     Attachment H's mean and variance depend on the member-level stars only through S = Σ w·s and
     Q = Σ w·s² (contract-level stars are fixed), so ratings are memoized on the key (S, Q, stars of
-    the member-level measures whose weight or inclusion the engine may change: new measures when the
-    profile has disaster percentages (the new-measure hold harmless), adherence measures of Puerto
-    Rico-only contracts (weight 0)). Each distinct key is rated once
-    by `rate_contract`; `tests/portfolio/test_oracle.py` checks the memoized values against direct
-    engine calls on thousands of random vectors.
+    the member-level measures whose weight or inclusion the engine may change: new measures when
+    the profile has disaster percentages, for the new-measure hold harmless; adherence measures of
+    Puerto Rico-only contracts, which weigh 0). Each distinct key is rated once by `rate_contract`
+    on one vector that has it; `tests/portfolio/test_model.py` checks the memoized ratings against
+    direct engine calls on random vectors for five kinds of contract. (The engine's Decimal
+    arithmetic could, in principle, round two vectors with one key differently if the unrounded
+    variance fell exactly on a 6-decimal tie that is itself a Table 9 threshold.)
     """
 
     def __init__(
@@ -254,11 +257,6 @@ class Prepared:
     def current_stars(self) -> np.ndarray:
         """Today's star of each member-level measure."""
         return np.array([m.current_star for m in self.measures], dtype=np.int64)
-
-    @property
-    def gap_offsets(self) -> np.ndarray:
-        """Start of each measure's gaps in the flat gap order (measure order, then gap order)."""
-        return np.concatenate([[0], np.cumsum([m.members.size for m in self.measures])])
 
 
 def _fixed_star(measure: ContractMeasure) -> int:

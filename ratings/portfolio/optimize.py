@@ -3,22 +3,24 @@
 The steps, each reported with its time:
 
 1. Forecast today (Monte Carlo) and the value of an expected closure per measure (`priority`).
-2. Candidates: (member, type) pairs, exact or aggregated into classes (`candidates`).
+2. Candidates: (member, type) pairs, exact or aggregated into classes (`candidates`), and a
+   small relaxation of them (one column per type and set of worked measures).
 3. MILP (`milp`), solved by HiGHS, lexicographically, for the surrogate of `surrogate`:
    first, for each attainable rating level r (just 4.0 for "p_at_least_4"), the largest
    Σ log P(target reached) over targets rated ≥ r; the level with the best value wins (for
    "expected_overall" value = R₀ + (R(target) − R₀) · P(target), for "p_at_least_4" P(target)).
-   Levels are pruned by bounds from a small relaxation (branch and bound over levels). Then the
+   Levels are searched by branch and bound with the relaxation's bounds (`_search`). Then the
    cheapest plan for the winning target star vector keeping its log-probability (money that buys
    nothing stays unspent). If no target of 4 stars or more is reachable, "p_at_least_4" falls
    back to "expected_overall" and says so.
-4. Expand class counts to members, best first (the worklist's order).
-5. Score the realized plan by the surrogate (its objective value) and bound the optimum with
-   HiGHS's dual bounds of the first-stage solves — with every class at its members' largest gains
-   when aggregated, a relaxation of every member-level plan — so optimality_gap = bound −
-   realized value is a proven gap for the surrogate objective.
+4. Aggregated: round the class counts (down, then up by value per dollar within the budget).
+   Expand class counts to members, best first (the worklist's order).
+5. Score the realized plan by the surrogate (its objective value) and bound the optimum by the
+   relaxation's HiGHS dual bounds (tightened by the exact MILP's own in exact mode), so
+   optimality_gap = bound − realized value is a proven gap for the surrogate objective.
 6. Forecast the plan (Monte Carlo, same seed, so before/after differ by the plan, not by noise),
-   and the marginal value of the next dollar: the first stage re-solved at budget + step.
+   and the marginal value of the next dollar: the budget row's LP dual at the chosen target, and
+   the first stage re-solved at budget + step.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.special import log_ndtr, ndtr
+from scipy.special import ndtr
 
 from ratings.portfolio.candidates import (
     Expansion,
@@ -44,11 +46,12 @@ from ratings.portfolio.forecast import DEFAULT_DRAWS, STARS, Forecast, forecast_
 from ratings.portfolio.inputs import PortfolioInput, PortfolioInputError
 from ratings.portfolio.milp import Formulation, MilpResult
 from ratings.portfolio.model import Prepared, prepare
-from ratings.portfolio.priority import marginal_values
+from ratings.portfolio.priority import marginal_values, plan_values
 from ratings.portfolio.surrogate import (
     CONTINUITY,
     OBJECTIVES,
     SurrogateValue,
+    closure_gradient,
     evaluate,
     objective_value,
     sigma_bound,
@@ -65,14 +68,21 @@ __all__ = [
 ]
 
 # Up to this many (member, type) candidates each gets its own binary variable; beyond, classes.
+# Exact binary knapsacks of a few thousand items can already take HiGHS tens of seconds.
 EXACT_MAX_CANDIDATES = 2_000
 DEFAULT_BUCKET_WIDTH = 0.02
-LOG_PROBABILITY_TOLERANCE = 1e-7
-RELAXATION_TIME_LIMIT = 10.0
+# HiGHS gaps are relative to 1 + |Σ log P| (see `Formulation.solve`): 1e-9 makes small exact
+# problems exact; 1e-3 (0.1% of probability) is below what the classes' aggregation costs anyway.
 EXACT_MIP_GAP = 1e-9
+AGGREGATED_MIP_GAP = 1e-3
+# The relaxation is small: solving it tightly costs milliseconds and sharpens the reported bound.
+RELAXATION_MIP_GAP = 1e-6
+RELAXATION_TIME_LIMIT = 10.0
+POLISH_TIME_LIMIT = 5.0
+# The cheapest-plan stage keeps the first stage's Σ log P up to this much.
+LOG_PROBABILITY_TOLERANCE = 1e-7
 MARGINAL_TIME_LIMIT = 5.0
 MARGINAL_MIP_GAP = 1e-4
-AGGREGATED_MIP_GAP = 1e-3
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,9 @@ class MeasurePlan:
 
     `star_at_expectation_*` is the star if exactly the expected closures happen (E ≥ n − ½);
     `target_star` the star of the plan's target vector; `target_probability` the normal
-    approximation (with σ̄) of reaching it after the plan; `value_per_closure` today's v_m
-    (expected rating points per extra expected closure, see `priority`).
+    approximation (with σ̄) of reaching it after the plan; `value_per_closure` the plan's v_m
+    (expected rating points per extra expected closure at the plan's state, see `priority`;
+    today's local value when the plan targets nothing).
     """
 
     cms_id: str
@@ -162,6 +173,7 @@ class MeasurePlan:
 
 
 def _stars_dict(probabilities: tuple[float, ...]) -> dict[str, float]:
+    """P(star = 1..5) keyed "1".."5" for JSON."""
     return {str(s): round(p, 6) for s, p in zip(STARS, probabilities, strict=True)}
 
 
@@ -365,19 +377,6 @@ class _Search:
         return [level.as_dict() for level in self.levels]
 
 
-def _target_weights(
-    prepared: Prepared, expected: np.ndarray, stars: np.ndarray, sigma: np.ndarray
-) -> np.ndarray:
-    """d log Φ(z)/d closure for each measure's target (0 where the target is today's star)."""
-    weight = np.zeros(len(prepared.measures))
-    for measure in prepared.measures:
-        m = measure.index
-        if stars[m] > measure.current_star and sigma[m] > 0:
-            z = (expected[m] - measure.needed[stars[m]] + CONTINUITY) / sigma[m]
-            weight[m] = float(np.exp(-0.5 * z * z - log_ndtr(z)) / np.sqrt(2 * np.pi)) / sigma[m]
-    return weight
-
-
 def _nothing(objective: str, floor_rating: float) -> float:
     """The surrogate value of buying nothing useful: today's rating, or no chance of 4 stars."""
     return floor_rating if objective == "expected_overall" else 0.0
@@ -392,16 +391,19 @@ def _search(
     exact: bool,
     time_limit: float,
     mip_rel_gap: float,
+    polish: bool = True,
 ) -> _Search:
     """Maximize Σ L for each target level (4.0, or every reachable rating above today's).
 
-    Branch and bound over the levels: each is bounded by the LP of the relaxation, best bound
-    first; a level whose bound cannot beat the best value found so far is pruned, otherwise it is
-    bounded again by the relaxation's MILP (at most `RELAXATION_TIME_LIMIT` seconds: hopeless
-    levels are slow to prove hopeless) and, if still promising, solved on the plan's MILP —
-    aggregated, first with the relaxation's target held (an LP), the full MILP only when that
-    falls short of the bound by more than the gap tolerance. In exact mode the plan MILP's own
-    dual bound tightens the level's bound.
+    Branch and bound over the levels, lowest first. Each is bounded by the LP of the relaxation; a
+    level whose bound cannot beat the best value found so far is pruned, otherwise it is bounded
+    again by the relaxation's MILP, told the log-probability it must reach to matter (at most
+    `RELAXATION_TIME_LIMIT` seconds: hopeless levels are slow to prove hopeless), and solved on
+    the plan's MILP — exactly in exact mode
+    (whose dual bound then tightens the level's bound); aggregated, first with the relaxation's
+    target star vector held (relax-and-fix: an LP), and only after every level has such a plan
+    does the full MILP polish (if `polish`) the levels still short of their bound by more than the
+    tolerance.
     """
     if objective == "p_at_least_4":
         candidates: tuple[float, ...] = (4.0,)
@@ -419,55 +421,73 @@ def _search(
         )
         linear.append((level, result, _level_bound(objective, floor_rating, level, result)))
     incumbent = _nothing(objective, floor_rating)
-    levels, best = [], None
-    for level, bound_result, upper in sorted(linear, key=lambda item: -item[2]):
+    levels: dict[float, _Level] = {}
+    # Lowest level first: it is the likeliest, and its value prunes the long shots above it.
+    for level, bound_result, upper in sorted(linear, key=lambda item: item[0]):
         if upper > incumbent + 1e-12:
+            cutoff = _log_probability_to_beat(objective, floor_rating, level, incumbent)
             bound_result = relaxed.solve(
                 "log_probability",
                 min_rating=level,
+                min_log_probability=cutoff,
                 time_limit=min(time_limit, RELAXATION_TIME_LIMIT),
+                mip_rel_gap=min(mip_rel_gap, RELAXATION_MIP_GAP),
+            )
+            if bound_result.status == "infeasible" and cutoff is not None:
+                # Nothing at this level beats the incumbent: that is the level's bound.
+                upper = min(upper, incumbent)
+            else:
+                upper = min(upper, _level_bound(objective, floor_rating, level, bound_result))
+        if upper <= incumbent + 1e-12:
+            levels[level] = _Level(level, bound_result, upper, None, -math.inf)
+            continue
+        if exact:
+            result = primal.solve(
+                "log_probability",
+                min_rating=level,
+                integral_counts=True,
+                time_limit=time_limit,
                 mip_rel_gap=mip_rel_gap,
             )
-            upper = min(upper, _level_bound(objective, floor_rating, level, bound_result))
-        if upper <= incumbent + 1e-12:
-            levels.append(_Level(level, bound_result, upper, None, -math.inf))
-            continue
-        result = None
-        if not exact and bound_result.feasible:
-            # Relax-and-fix: the relaxation's target star vector, priced on the plan's classes, is
-            # an LP; when it lands within the tolerance of the bound the full MILP is not needed.
+            upper = min(upper, _level_bound(objective, floor_rating, level, result))
+        else:
             result = primal.solve(
                 "log_probability",
                 min_rating=level,
                 integral_counts=False,
-                fixed_stars=bound_result.stars,
+                fixed_stars=bound_result.stars if bound_result.feasible else None,
                 time_limit=time_limit,
                 mip_rel_gap=mip_rel_gap,
             )
-        if (
-            result is None
-            or not result.feasible
-            or _value_of(objective, floor_rating, result) < upper - mip_rel_gap
-        ):
+        levels[level] = _Level(level, bound_result, upper, result, _value_of(objective, floor_rating, result))
+        incumbent = max(incumbent, levels[level].value)
+    if polish and not exact:
+        for level, entry in list(levels.items()):
+            if entry.result is None or entry.upper <= max(incumbent, entry.value) + mip_rel_gap:
+                continue
             full = primal.solve(
                 "log_probability",
                 min_rating=level,
-                integral_counts=exact,
-                time_limit=time_limit,
+                integral_counts=False,
+                # A plan is in hand already: the full MILP only polishes, so it gets less time.
+                time_limit=min(time_limit, POLISH_TIME_LIMIT),
                 mip_rel_gap=mip_rel_gap,
             )
-            if result is None or _value_of(objective, floor_rating, full) >= _value_of(
-                objective, floor_rating, result
-            ):
-                result = full
-        value = _value_of(objective, floor_rating, result)
-        if exact:
-            upper = min(upper, _level_bound(objective, floor_rating, level, result))
-        entry = _Level(level, bound_result, upper, result, value)
-        levels.append(entry)
-        if value > incumbent:
-            incumbent, best = value, entry
-    return _Search(objective, floor_rating, tuple(sorted(levels, key=lambda e: e.level)), best)
+            value = _value_of(objective, floor_rating, full)
+            if value > entry.value:
+                levels[level] = _Level(level, entry.relaxed, entry.upper, full, value)
+                incumbent = max(incumbent, value)
+    solved = [entry for entry in levels.values() if entry.result is not None and entry.value > -math.inf]
+    best = max(solved, key=lambda entry: entry.value, default=None)
+    return _Search(objective, floor_rating, tuple(sorted(levels.values(), key=lambda e: e.level)), best)
+
+
+def _log_probability_to_beat(
+    objective: str, floor_rating: float, level: float, incumbent: float
+) -> float | None:
+    """The Σ log P a target rated `level` needs to be worth more than `incumbent` (None: any)."""
+    share = incumbent if objective == "p_at_least_4" else (incumbent - floor_rating) / (level - floor_rating)
+    return math.log(share) if share > 0 else None
 
 
 def _value_of(objective: str, floor_rating: float, result: MilpResult) -> float:
@@ -511,6 +531,7 @@ def optimize(
     started = clock = time.perf_counter()
 
     def lap(name: str) -> None:
+        """Record the time since the previous lap under `name`."""
         nonlocal clock
         now = time.perf_counter()
         timings[name] = now - clock
@@ -582,18 +603,27 @@ def optimize(
         + ("" if aggregate else ", tightened by the exact one-binary-per-member MILP's own dual bounds")
     )
 
+    weight = np.zeros(len(prepared.measures))
     if chosen is None:
         counts = np.zeros(candidates.class_count, dtype=np.int64)
-    elif aggregate:
-        weight = _target_weights(prepared, expected + chosen.planned_gain, chosen.stars, sigma)
-        counts = primal.round_counts(chosen, candidates.gain_low @ weight)
     else:
-        counts = chosen.counts
-    expansion = expand(candidates, counts)
+        weight = closure_gradient(prepared, expected + chosen.planned_gain, chosen.stars, sigma)
+        counts = primal.round_counts(chosen, candidates.gain_low @ weight) if aggregate else chosen.counts
+    expansion = expand(prepared, candidates, counts, dense, weight)
     after_dense = apply_interventions(prepared, dense, expansion.member_codes, expansion.type_index)
     after = probabilities_of(prepared, after_dense)
     expected_after = np.array([float(p.sum()) for p in after])
     realized = evaluate(prepared, expected_after, sigma, used)
+    target_probability = math.exp(realized.log_probability) if realized.log_probability > -math.inf else 0.0
+    if np.any(realized.target_stars > prepared.current_stars):
+        # The plan's own value of an expected closure: what `gap_priorities(portfolio, plan)` uses.
+        value = plan_values(
+            prepared,
+            expected_after,
+            realized.target_stars,
+            target_probability,
+            realized.target_rating - floor_rating,
+        )
     lap("expand")
 
     step = marginal_step if marginal_step is not None else 0.1 * budget
@@ -606,6 +636,7 @@ def optimize(
     step_settings = settings | {
         "time_limit": min(time_limit, MARGINAL_TIME_LIMIT),
         "mip_rel_gap": max(mip_rel_gap, MARGINAL_MIP_GAP),
+        "polish": False,
     }
     stepped = _search(wider, wider_relaxed, used, floor_rating, **step_settings)
     at_more = stepped.value
@@ -656,9 +687,7 @@ def optimize(
         mip_gap=lead.mip_gap if lead is not None else None,
         milp_runs=search.runs(),
         target_rating=realized.target_rating,
-        target_probability=math.exp(realized.log_probability)
-        if realized.log_probability > -math.inf
-        else 0.0,
+        target_probability=target_probability,
         forecast_before=before,
         forecast_after=after_forecast,
         marginal=marginal,

@@ -1,18 +1,23 @@
-"""Each gap's priority: the expected rating it adds per dollar, from the forecast's own model.
-
-With measures independent, E[R] = E[R(s₋m, s0_m)] + Σ_k P(s_m ≥ k) · Δ_mk, where
-Δ_mk = E over the other measures' stars of R(·, k) − R(·, k − 1), rated by the engine. Raising one
-gap's probability by δ raises P(s_m ≥ k) by δ · P(X₋g = n_mk − 1) (X₋g: the measure's other
-closures), so an expected closure on m is worth v_m = Σ_k P(X = n_mk − 1) · Δ_mk rating points;
-the full count's mass stands in for X₋g, which differs from it by at most max_x P(X = x).
-Δ_mk is averaged over the forecast's Monte Carlo draws. v_m is large only near a cut point whose
-crossing moves the rating: the step structure the optimizer exploits.
+"""Each gap's priority: the expected rating it adds per dollar, from the forecast's and the plan's model.
 
 A gap's priority is the best value per dollar of an intervention that would work it: Σ over the
-member's gaps that intervention works of δ · v_m, divided by its cost. Under a plan, v is taken at
-the plan's state, a planned gap is scored by its planned intervention, and other interventions by
-what they would add on top of the plan. The optimizer expands its class counts to members in the
-worklist's order (today's values), so the two agree on who comes first.
+member's gaps that intervention works of δ · v_m (δ: the rise of the gap's closure probability,
+v_m: expected rating points per expected closure on measure m), divided by its cost.
+
+With a plan, v is the optimizer's own: its objective R₀ + (R(target) − R₀) · P(targets reached)
+differentiated by an expected closure on each measure at the plan's state (`closure_gradient`),
+so a gap is worth what it adds to the plan's chance of its target rating — the same values the
+optimizer ranks members by when it turns class counts into people, so the worklist and the plan
+agree. Planned gaps are scored by their planned intervention, other interventions by what they add
+on top of the plan. Measures outside the target score 0: alone they move nothing the plan counts.
+
+Without a plan (or with one that targets nothing), v is the forecast's local derivative of the
+expected rating: with measures independent, E[R] = E[R(s₋m, s0_m)] + Σ_k P(s_m ≥ k) · Δ_mk, where
+Δ_mk = E over the other measures' stars of R(·, k) − R(·, k − 1) (engine-rated, averaged over the
+Monte Carlo draws); one more expected closure on m raises P(s_m ≥ k) by P(X₋g = n_mk − 1), for
+which the full count's mass stands in, so v_m = Σ_k P(X = n_mk − 1) · Δ_mk. It is large only near a
+cut point whose crossing moves the rating — and 0 for every gap when no single closure can move
+it, as in a large contract far from its cut points: then only a plan can rank the gaps.
 """
 
 from __future__ import annotations
@@ -31,11 +36,19 @@ from ratings.portfolio.candidates import (
 from ratings.portfolio.forecast import MeasureOutlook, forecast_prepared
 from ratings.portfolio.inputs import PortfolioInput, PortfolioInputError
 from ratings.portfolio.model import Prepared, prepare
+from ratings.portfolio.surrogate import closure_gradient, sigma_bound
 
 if TYPE_CHECKING:
     from ratings.portfolio.optimize import Plan
 
-__all__ = ["PRIORITY_DRAWS", "gap_priorities", "marginal_values", "plan_codes", "priorities_for"]
+__all__ = [
+    "PRIORITY_DRAWS",
+    "gap_priorities",
+    "marginal_values",
+    "plan_codes",
+    "plan_values",
+    "priorities_for",
+]
 
 PRIORITY_DRAWS = 4_000
 NEGLIGIBLE_MASS = 1e-12
@@ -109,13 +122,28 @@ def plan_codes(prepared: Prepared, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return positions, types
 
 
+def plan_values(
+    prepared: Prepared,
+    expected: np.ndarray,
+    target_stars: np.ndarray,
+    target_probability: float,
+    rating_gain: float,
+) -> np.ndarray:
+    """v_m under a plan: d/dE_m of R₀ + (R(target) − R₀) · P(targets reached), at the plan's state.
+
+    `expected` are the expected closures with the plan, `rating_gain` is R(target) − R₀.
+    """
+    sigma = sigma_bound(prepared, [m.probabilities for m in prepared.measures])
+    return target_probability * rating_gain * closure_gradient(prepared, expected, target_stars, sigma)
+
+
 def gap_priorities(
     portfolio: PortfolioInput, plan: Plan | None = None, draws: int = PRIORITY_DRAWS, seed: int = 0
 ) -> np.ndarray:
     """Expected rating points per dollar of every open gap (flat order: measures, then their gaps).
 
-    Without a plan the values are today's; with one, at the state the plan produces, planned
-    gaps scored by their planned intervention. Gaps no intervention type works score 0.
+    Without a plan the values are today's local ones (`draws` Monte Carlo draws for Δ); with a
+    plan, the plan's own (see the module docstring). Gaps no intervention type works score 0.
     """
     prepared = prepare(portfolio)
     dense = dense_probabilities(prepared, [m.probabilities for m in prepared.measures])
@@ -124,8 +152,17 @@ def gap_priorities(
     else:
         member_codes, type_index = plan_codes(prepared, plan)
     after = apply_interventions(prepared, dense, member_codes, type_index)
-    _, outlooks, stars = forecast_prepared(
-        prepared, probabilities_of(prepared, after), draws=draws, seed=seed
-    )
-    value = marginal_values(prepared, outlooks, stars)
+    if plan is not None and any(m.target_star > m.current_star for m in plan.measures):
+        value = plan_values(
+            prepared,
+            np.array([float(p.sum()) for p in probabilities_of(prepared, after)]),
+            np.array([m.target_star for m in plan.measures], dtype=np.int64),
+            plan.target_probability,
+            plan.target_rating - plan.forecast_before.current_rating,
+        )
+    else:
+        _, outlooks, stars = forecast_prepared(
+            prepared, probabilities_of(prepared, after), draws=draws, seed=seed
+        )
+        value = marginal_values(prepared, outlooks, stars)
     return priorities_for(prepared, dense, value, member_codes, type_index)

@@ -38,6 +38,7 @@ __all__ = [
     "Z_MAX",
     "SurrogateValue",
     "chords",
+    "closure_gradient",
     "evaluate",
     "level_allowed",
     "level_log_probability",
@@ -148,3 +149,19 @@ def evaluate(prepared: Prepared, expected: np.ndarray, sigma: np.ndarray, object
     return SurrogateValue(
         objective, float(scores[chosen]), witnesses[chosen], float(ratings[chosen]), float(totals[chosen])
     )
+
+
+def closure_gradient(
+    prepared: Prepared, expected: np.ndarray, stars: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """d log P(every target reached) / d expected closure, per measure (0 off target or when certain).
+
+    The derivative of log Φ(z_m) (the smooth form of g) through z_m = (E_m − n_m + ½)/σ̄_m.
+    """
+    gradient = np.zeros(len(prepared.measures))
+    for measure in prepared.measures:
+        m = measure.index
+        if stars[m] > measure.current_star and sigma[m] > 0:
+            z = (expected[m] - measure.needed[stars[m]] + CONTINUITY) / sigma[m]
+            gradient[m] = float(np.exp(-0.5 * z * z - log_ndtr(z)) / np.sqrt(2 * np.pi)) / sigma[m]
+    return gradient

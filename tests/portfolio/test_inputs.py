@@ -12,6 +12,7 @@ from ratings.portfolio import (
     PortfolioInputError,
     forecast,
     optimize,
+    with_interventions,
 )
 from tests.portfolio.instances import greedy_trap
 
@@ -19,10 +20,12 @@ CALL = {"C12": 0.3, "C14": 0.3}
 
 
 def with_catalog(*kinds: InterventionType):
+    """The greedy trap with another intervention catalog."""
     return replace(greedy_trap(), interventions=kinds)
 
 
 def with_cbp(**changes):
+    """The greedy trap with its CBP measure changed."""
     portfolio = greedy_trap()
     gsd, cbp = portfolio.member_measures
     return replace(portfolio, member_measures=(gsd, replace(cbp, **changes)))
@@ -144,3 +147,16 @@ def test_draws_must_be_a_positive_whole_number(draws):
 def test_bucket_width_must_be_a_fraction():
     with pytest.raises(PortfolioInputError, match="bucket_width"):
         optimize(greedy_trap(), 50.0, draws=100, bucket_width=0.0)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        ([(5, "call"), (5, "call")], "one intervention of a type at most"),
+        ([(5, "visit")], "not in the catalog: visit"),
+        ([(99, "call")], "members without open gaps"),
+    ],
+)
+def test_bad_hand_made_plans_are_refused(chosen, message):
+    with pytest.raises(PortfolioInputError, match=message):
+        with_interventions(greedy_trap(), chosen)

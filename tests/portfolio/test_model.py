@@ -106,6 +106,7 @@ def test_rating_never_falls_when_s_rises_and_q_falls(name, lowest, highest):
 
 
 def measure(cut: CutPoints, closed: int, eligible: int, open_gaps: int, precision: int = 0) -> MemberMeasure:
+    """A COL-like member-level measure with `open_gaps` gaps at p = 0.5."""
     return MemberMeasure(
         "C01", cut, precision, closed, eligible, np.arange(open_gaps), np.full(open_gaps, 0.5)
     )

@@ -42,6 +42,7 @@ def exhaustive_optimum(portfolio, budget: float, objective: str) -> float:
     ratings: dict[tuple[int, ...], float] = {}
 
     def rating(stars: tuple[int, ...]) -> float:
+        """The engine's overall rating of member-level stars, memoized by the whole vector."""
         if stars not in ratings:
             everything = {m.cms_id: m.star for m in portfolio.contract_measures} | dict(
                 zip(ids, stars, strict=True)

@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, norm
 
-from ratings.portfolio import InterventionType, gap_priorities, optimize, poisson_binomial_pmf
-from tests.portfolio.instances import greedy_trap
+from ratings.portfolio import InterventionType, gap_priorities, optimize
+from tests.portfolio.instances import greedy_trap, random_small
 
 
 def test_priorities_value_gaps_by_the_rating_a_closure_can_move_per_dollar():
@@ -22,25 +22,40 @@ def test_priorities_value_gaps_by_the_rating_a_closure_can_move_per_dollar():
     assert priorities[5:] == pytest.approx(np.full(10, expected), rel=1e-9)
 
 
-def test_the_plans_gaps_lead_the_worklist():
+def test_under_a_plan_priorities_are_the_plans_objective_gradient():
     portfolio = greedy_trap()
     plan = optimize(portfolio, 50.0, draws=2_000)
-    priorities = gap_priorities(portfolio, plan, draws=4_000)
-    planned = {c.member for c in plan.interventions}
-    cbp_members = portfolio.member_measures[1].gap_members
-    in_plan = np.array([member in planned for member in cbp_members])
+    priorities = gap_priorities(portfolio, plan)
     cbp = priorities[5:]
-    assert in_plan.sum() == 5
-    # Planned gaps are scored by their planned call at the plan's state; GSD gaps stay at zero.
-    assert cbp[in_plan].min() > 0
+    # GSD is not in the target (it cannot move): its gaps score 0.
     assert np.all(priorities[:5] == 0.0)
-    # At the plan's state CBP's closures are 5 Bernoulli(0.6) + 5 Bernoulli(0.3): a closure
-    # decides when exactly 3 others close, and every call (planned or next) adds 0.3 for $10.
-    at_plan = poisson_binomial_pmf(np.array([0.6] * 5 + [0.3] * 5))[3] * 0.5 * 0.3 / 10.0
-    assert cbp == pytest.approx(np.full(10, at_plan), rel=1e-9)
+    # CBP after the plan: 5 gaps at 0.6 and 5 at 0.3, E = 4.5 against the 4 closures 3 stars need;
+    # σ̄² = 10 × 0.24 (every gap at its largest p(1 − p) over "no call" and "call").
+    z = (4.5 - 4 + 0.5) / np.sqrt(2.4)
+    per_closure = plan.target_probability * (4.0 - 3.5) * norm.pdf(z) / norm.cdf(z) / np.sqrt(2.4)
+    # Every CBP gap, planned or not, is worth one call's 0.3 expected closures for $10.
+    assert cbp == pytest.approx(np.full(10, per_closure * 0.3 / 10.0), rel=1e-9)
+    assert plan.measures[1].target_star == 3
 
 
 def test_uncovered_gaps_score_zero():
     portfolio = replace(greedy_trap(), interventions=(InterventionType("mail", 2.0, {"C12": 0.1}),))
     priorities = gap_priorities(portfolio, draws=1_000)
     assert np.all(priorities == 0.0)
+
+
+def test_the_plan_and_the_worklist_value_its_interventions_alike():
+    portfolio, budget = random_small(3)
+    plan = optimize(portfolio, budget, draws=2_000)
+    priorities = gap_priorities(portfolio, plan)
+    flat = {
+        (int(member), measure.cms_id): index
+        for index, (member, measure) in enumerate(
+            (member, measure) for measure in portfolio.member_measures for member in measure.gap_members
+        )
+    }
+    assert plan.interventions
+    for chosen in plan.interventions:
+        for gap in chosen.gaps:
+            # A gap's score is the best of its planned interventions' values per dollar.
+            assert priorities[flat[(chosen.member, gap.cms_id)]] >= chosen.value_per_dollar - 1e-15
