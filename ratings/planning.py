@@ -273,12 +273,6 @@ def optimizer_run_create(
     return run
 
 
-def gap_priorities_refresh(*, contract, measurement_year: int) -> int:
-    """Score every open gap: expected rating points per dollar of its cheapest covering outreach."""
-    context = portfolio_context(contract=contract, measurement_year=measurement_year)
-    return _write_priorities(context, gap_priorities(context.portfolio))
-
-
 def _write_priorities(context: PortfolioContext, priorities: np.ndarray) -> int:
     """Store priorities in one set-based statement (PostgreSQL) or in batches (SQLite)."""
     ids = np.concatenate([context.gap_ids[m.cms_id] for m in context.portfolio.member_measures])
