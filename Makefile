@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate demo clean
+.PHONY: install run test lint format migrate demo clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ run: demo
 # The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
 test: install
 	$(VENV)/bin/pytest
+
+# The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one.
+# BENCH_MEMBERS sets the plan size; BENCH_JSON=path also writes the figures as JSON.
+BENCH_MEMBERS ?= 200000
+BENCH_JSON ?=
+bench: install
+	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
+	  *) echo "make bench needs PostgreSQL: DATABASE_URL=postgres://USER@HOST:5432/NAME make bench" >&2; exit 2;; \
+	esac
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py bench --members $(BENCH_MEMBERS) --explain $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,86 @@
+"""The optimizer figure: one optimizer run on the bench contract beside a forecast run alone.
+
+The optimizer's Django layer (`ratings.planning`) is looked up when the bench runs, not at import,
+so the harness keeps working while that layer is absent or changes: without it the figure is
+reported as not available, with the reason, and never estimated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from hedis_portal.bench.figures import Bench
+from hedis_portal.bench.timing import Figure, measure_pair
+
+# $15 a member for the year: the round budget at which the synthetic plan (3.5 expected, below
+# the 4-star boundary) can cross it; at $5 no plan within budget moves the rating, and the
+# optimizer rightly spends nothing.
+BUDGET_PER_MEMBER = 15.0
+# A smaller plan gets the exact (non-aggregated) formulation, whose solves can run to their
+# time limit; the quick run caps them so that it stays quick.
+QUICK_TIME_LIMIT = 10.0
+NAME = "optimizer"
+TARGET = "report time and optimality gap"
+
+
+def _entry_points():
+    """`(optimizer_run_create, forecast_run_create)` from `ratings.planning`, or why they are absent."""
+    try:
+        planning = importlib.import_module("ratings.planning")
+    except ImportError as exc:
+        return None, f"ratings.planning cannot be imported ({exc})"
+    optimize = getattr(planning, "optimizer_run_create", None)
+    forecast = getattr(planning, "forecast_run_create", None)
+    if optimize is None or forecast is None:
+        return None, "ratings.planning has no optimizer_run_create / forecast_run_create"
+    return (optimize, forecast), ""
+
+
+def optimizer(bench: Bench, *, quick: bool = False) -> list[Figure]:
+    """`optimizer_run_create` (context, MILP, stored run, re-scored worklist) vs `forecast_run_create`."""
+    plan, scale = bench.plan, bench.scale
+    entry_points, reason = _entry_points()
+    if entry_points is None:
+        bench.progress(f"  optimizer: not available: {reason}")
+        return [Figure.unavailable(NAME, unit="ms", target=TARGET, reason=reason)]
+    optimize, forecast = entry_points
+    budget = BUDGET_PER_MEMBER * plan.member_count
+    analyst = plan.users["analyst"]
+    contract, year = plan.contract, plan.measurement_year
+    limits = (
+        {"time_limit": QUICK_TIME_LIMIT}
+        if quick and "time_limit" in inspect.signature(optimize).parameters
+        else {}
+    )
+    runs = []
+
+    def optimizer_run(run: int) -> None:
+        runs.append(optimize(contract=contract, measurement_year=year, user=analyst, budget=budget, **limits))
+
+    def forecast_run(run: int) -> None:
+        forecast(contract=contract, measurement_year=year, user=analyst)
+
+    repeats = max(1, scale.write_repeats // 2)
+    subject, baseline = measure_pair(optimizer_run, forecast_run, warmup=0, repeats=repeats)
+    result = runs[-1].result
+    gap = runs[-1].optimality_gap
+    figure = Figure.latency(
+        NAME,
+        subject,
+        baseline,
+        target=TARGET,
+        met=lambda f: gap is not None,
+        baseline_text="the forecast run alone (forecast_run_create: the same context build, Monte Carlo)",
+        notes=[
+            f"budget ${budget:,.0f} (${BUDGET_PER_MEMBER:g} a member); {result.get('solver_status')}; "
+            f"optimality gap {gap} (relative {result.get('relative_gap')}); "
+            f"spent ${result.get('total_cost', 0):,.0f}",
+            f"expected overall {result.get('expected_overall_before')} → "
+            f"{result.get('expected_overall_after')}; P(≥ 4 stars) "
+            f"{result.get('p_overall_at_least_4_before')} → {result.get('p_overall_at_least_4_after')}",
+        ],
+    )
+    figure.extra = {"optimality_gap": gap, "relative_gap": result.get("relative_gap")}
+    bench.progress(f"  optimizer: median {figure.median:,.0f} ms, optimality gap {gap}")
+    return [figure]

@@ -1,0 +1,68 @@
+"""`manage.py bench --quick --json`: the harness produces every figure, so it never rots.
+
+Timings are not asserted (a test machine is not a benchmark machine); the figures' presence and
+shape are. PostgreSQL only: the baselines are COPY statements. The bench commits and vacuums as
+it does in production, so it runs outside a test transaction (`transaction=True`): tens of
+thousands of rows rolled back at the end of a test would stay behind as dead rows under the
+statistics of every later test.
+"""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from hedis_portal.bench.plan import BENCH_CONTRACT_ID
+from members.models import Contract
+
+FIGURES = [
+    "worklist page",
+    "member history",
+    "live contract rating",
+    "portfolio snapshot",
+    "optimizer",
+    "prediction ingest (new model version: inserts)",
+    "prediction ingest",
+    "gap CSV import",
+    "gap CSV re-import (unchanged)",
+    "prototype: single prediction insert",
+    "prototype: 100-row prediction batch",
+    "prototype: gap list",
+    "prototype: portfolio snapshot",
+    "prototype: member history",
+]
+NUMBERS = ("median", "p95", "baseline_median", "ratio")
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the benchmark's baselines are PostgreSQL COPY statements; run with DATABASE_URL=postgres://…",
+)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path):
+    path = tmp_path / "bench.json"
+    call_command("bench", "--quick", "--json", str(path), stdout=StringIO())
+    figures = {figure["name"]: figure for figure in json.loads(path.read_text())}
+    assert list(figures) == FIGURES
+    for figure in figures.values():
+        assert figure["unit"] in {"ms", "rows/s"}
+        assert isinstance(figure["target"], str) and figure["target"]
+        assert isinstance(figure["met"], bool)
+        if not figure["available"]:
+            # Only the optimizer depends on another layer; without it the reason is given instead.
+            assert figure["name"] == "optimizer" and figure["notes"][0].startswith("not available: ")
+            continue
+        for field in NUMBERS:
+            assert isinstance(figure[field], float) and figure[field] > 0, (figure["name"], field)
+    assert not Contract.objects.filter(contract_id=BENCH_CONTRACT_ID).exists()
+
+
+def test_the_bench_refuses_anything_but_postgresql(settings):
+    if connection.vendor == "postgresql":
+        pytest.skip("refusal is for databases other than PostgreSQL")
+    with pytest.raises(CommandError, match="needs PostgreSQL"):
+        call_command("bench", "--quick")
