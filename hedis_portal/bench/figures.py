@@ -79,7 +79,7 @@ class Bench:
     def request(self, role: str, method: str, path: str, *, body: bytes | None = None, expect: int = 200):
         """One API request as the bench user `role`; anything but `expect` stops the bench."""
         client = self.clients[role]
-        secure = getattr(settings, "SECURE_SSL_REDIRECT", False)
+        secure = settings.SECURE_SSL_REDIRECT
         if method == "GET":
             response = client.get(path, secure=secure)
         else:
@@ -225,6 +225,7 @@ def _copy_to_staging(path: Path) -> None:
 
 
 def _empty_staging(run: int) -> None:
+    """Create the staging table on first use and empty it before each baseline run (untimed)."""
     with connection.cursor() as cursor:
         cursor.execute(_STAGING)
         cursor.execute("TRUNCATE bench_gap_staging")

@@ -2,10 +2,12 @@
 
 Everything the bench creates belongs to contract `H0000` (no CMS contract carries that number),
 to its `bench.*` users or to the `[bench] …` intervention types, so dropping it touches no other
-contract's rows. A plan of N members has ≈6 gaps per member on the member-level measures that have
-cut points, a compliance mix a few points around each measure's 4-star cut point (3 % excluded,
+contract's rows. A plan of N members has 6 gaps per member on the member-level measures that have
+cut points, a compliance mix 0 to 12 points below each measure's 4-star cut point (3 % excluded,
 1 % no longer in the denominator), one prediction per gap (`current_prediction` points at it), a
-care manager assigned to the contract with some gaps in her name, and outreach for 3 % of members.
+care manager assigned to the contract with some gaps in her name, outreach for 3 % of members,
+and contract-level scores at 2 to 4 stars: a contract rated 3.0 today and expected at 3.5, just
+under the 4-star boundary, where the optimizer has something to decide.
 
 Rows are generated with NumPy and written with psycopg 3 `COPY … FROM STDIN` into primary keys
 reserved from each table's own sequence, so gaps can point at their predictions without a second
@@ -14,8 +16,6 @@ pass over a million rows.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,17 +25,18 @@ import numpy as np
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.db.models import ForeignKey
 from django.utils import timezone
 from knox.models import AuthToken
 
+from gaps.importing import SNAPSHOT_REASON
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
 from hedis_portal import roles
 from hedis_portal.models import ApiRequestLog
 from interventions.models import Channel, Intervention, InterventionGap, InterventionType, InterventionUplift
+from members.identifiers import member_id_hash
 from members.models import Contract, Member
 from predictions.models import Prediction
 from ratings.cms.methodology import DATA_DIR
@@ -121,9 +122,8 @@ def raw_member_id(number: int) -> str:
 class BenchPlan:
     """The synthetic plan: its contract, users and tokens, and the generated rows kept as arrays.
 
-    Gap i belongs to member `gap_member[i]` (0-based member number; its primary key is
-    `member_pks[gap_member[i]]`), is on measure `gap_measure_code[i]` and has prediction
-    `prediction_pks[i]`.
+    Gap i (primary key `gap_pks[i]`) belongs to member `gap_member[i]` (0-based member number;
+    its primary key is `member_pks[gap_member[i]]`) and is on measure `gap_measure_code[i]`.
     """
 
     contract: Contract
@@ -139,7 +139,6 @@ class BenchPlan:
     gap_exclusion_reason: np.ndarray
     gap_evidence_date: np.ndarray
     gap_evidence_source: np.ndarray
-    prediction_pks: np.ndarray
     outreach_members: np.ndarray
 
     @property
@@ -178,14 +177,23 @@ def _ensure_cut_points() -> None:
     cms_star_data_import(star_year=2026, paths=sorted((DATA_DIR / "2026").glob("*.csv")), source="bench")
 
 
+def _latest_cut_points():
+    """Cut points of the latest loaded star year, for all contracts or MA-PD ones (the bench's type)."""
+    latest = CutPoint.objects.order_by("-edition__star_year").values_list("edition__star_year", flat=True)[:1]
+    return CutPoint.objects.filter(
+        edition__star_year__in=list(latest), org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD]
+    )
+
+
 def _measures_with_cut_points() -> tuple[dict[str, int], dict[str, float]]:
     """Member-level measures that the latest loaded cut points rate: primary keys and 4-star cut points."""
-    latest = CutPoint.objects.order_by("-edition__star_year").values_list("edition__star_year", flat=True)[:1]
-    rows = CutPoint.objects.filter(
-        edition__star_year__in=list(latest),
-        edition__measure__member_level=True,
-        org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD],
-    ).values_list("edition__measure__code", "edition__measure_id", "four_star")
+    rows = (
+        _latest_cut_points()
+        .filter(
+            edition__measure__member_level=True,
+        )
+        .values_list("edition__measure__code", "edition__measure_id", "four_star")
+    )
     pks = {code: pk for code, pk, _ in rows}
     four_star = {code: float(value) for code, _, value in rows}
     return pks, four_star
@@ -195,9 +203,8 @@ def _users() -> tuple[dict[str, User], dict[str, str]]:
     """The bench's users (one per role; assigned to the bench contract only) and an API token each."""
     users, tokens = {}, {}
     for key, (username, role) in BENCH_USERS.items():
+        # No password: the bench users sign in with their tokens only.
         user = User.objects.create_user(username=username, is_staff=True)
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role))
         users[key] = user
         tokens[key] = AuthToken.objects.create(user=user)[1]
@@ -227,15 +234,12 @@ def _contract_level_scores(contract: Contract, measurement_year: int, analyst: U
     on the latest cut points' threshold for its star level (just past it when the threshold is
     exclusive), for star year = measurement year + 2.
     """
-    latest = CutPoint.objects.order_by("-edition__star_year").values_list("edition__star_year", flat=True)[:1]
-    cut_points = CutPoint.objects.filter(
-        edition__star_year__in=list(latest),
-        edition__measure__member_level=False,
-        org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD],
-    ).select_related("edition__measure")
+    cut_points = (
+        _latest_cut_points().filter(edition__measure__member_level=False).select_related("edition__measure")
+    )
     for cut in cut_points:
         stars = int(rng.choice([2, 3, 3, 4, 4]))
-        name = {2: "two_star", 3: "three_star", 4: "four_star", 5: "five_star"}[stars]
+        name = dict(CutPoint.LEVELS)[stars]
         score = getattr(cut, name)
         if not getattr(cut, f"{name}_inclusive"):
             step = Decimal(1).scaleb(-cut.decimals)
@@ -248,17 +252,6 @@ def _contract_level_scores(contract: Contract, measurement_year: int, analyst: U
             note=f"Benchmark figure at the {stars}-star level",
             entered_by=analyst,
         )
-
-
-def member_hashes(numbers) -> list[str]:
-    """The keyed hashes of the bench members' raw IDs, as `members.identifiers` computes them."""
-    keyed = hmac.new(settings.MEMBER_ID_HASH_KEY.encode(), digestmod=hashlib.sha256)
-    hashes = []
-    for number in numbers:
-        digest = keyed.copy()
-        digest.update(raw_member_id(int(number)).encode())
-        hashes.append(digest.hexdigest())
-    return hashes
 
 
 def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> BenchPlan:
@@ -332,7 +325,7 @@ def _copy_members(cursor, contract: Contract, count: int, rng, now: str) -> tupl
         ],
         zip(
             pks.tolist(),
-            member_hashes(range(count)),
+            [member_id_hash(raw_member_id(number)) for number in range(count)],
             [contract.pk] * count,
             birth_years.tolist(),
             sexes.tolist(),
@@ -348,7 +341,7 @@ def _copy_members(cursor, contract: Contract, count: int, rng, now: str) -> tupl
 
 
 def _pick_measures(rng, codes: list[str], female: np.ndarray) -> np.ndarray:
-    """≈6 distinct measures per member, weighted by prevalence (breast cancer screening: women only).
+    """6 distinct measures per member, weighted by prevalence (breast cancer screening: women only).
 
     Gumbel top-k: adding Gumbel noise to log weights and keeping the k largest draws k measures
     without replacement in proportion to their weights, for every member at once.
@@ -373,7 +366,7 @@ def _copy_gaps_and_predictions(
     gap_measure_code = np.array(codes, dtype=object)[gap_code_index]
     measure_ids = np.array([measure_pks[code] for code in codes])[gap_code_index]
 
-    # Each measure's closed share sits a few points under or over its 4-star cut point.
+    # Each measure's closed share sits 0 to 12 points under its 4-star cut point.
     offsets = rng.choice([-0.12, -0.09, -0.06, -0.03, 0.0], size=len(codes))
     closed_share = np.clip(np.array([four_star[c] / 100 for c in codes]) + offsets, 0.05, 0.97)
     draw = rng.random(count)
@@ -401,9 +394,7 @@ def _copy_gaps_and_predictions(
     workflow[is_open] = rng.choice(OPEN_STATES, int(is_open.sum()), p=OPEN_STATE_SHARES)
     care_manager = users["care_manager"].pk
     assignee = np.where(is_open & (workflow != WorkflowState.NEW.value), care_manager, None)
-    status_reason = np.where(
-        status == ComplianceStatus.NOT_APPLICABLE.value, "No longer in the HEDIS engine's open list", ""
-    )
+    status_reason = np.where(status == ComplianceStatus.NOT_APPLICABLE.value, SNAPSHOT_REASON, "")
 
     probability = np.round(rng.beta(1.5, 4, count), 3)
     risk_tier = np.where(probability < 0.3, "high", np.where(probability < 0.6, "medium", "low"))
@@ -503,7 +494,6 @@ def _copy_gaps_and_predictions(
         gap_exclusion_reason=exclusion_reason,
         gap_evidence_date=evidence_date,
         gap_evidence_source=evidence_source,
-        prediction_pks=prediction_pks,
         outreach_members=np.empty(0, dtype=np.int64),
     )
 

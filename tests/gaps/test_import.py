@@ -247,3 +247,9 @@ def test_rows_for_every_denominator_member_make_rates_computable(contract):
     run(GOOD, contract)
     bcs = CareGap.objects.filter(measure=measure("BCS"))
     assert bcs.count() == 2 and bcs.filter(compliance_status=ComplianceStatus.OPEN).count() == 2
+
+
+def test_an_exclusion_reason_with_tabs_and_backslashes_is_stored_as_written(contract):
+    # The PostgreSQL path COPYs rows in text format, where these characters must be escaped.
+    run(gap_file('M-1,BCS,excluded,"Hospice\tsince 2025 \\N",,,1950,F,'), contract)
+    assert CareGap.objects.get().exclusion_reason == "Hospice\tsince 2025 \\N"

@@ -335,3 +335,11 @@ def test_query_count_does_not_grow_with_the_batch(analyst, contract):
     assert len(inserts(ten)) == 1
     assert len(inserts(five_hundred)) == -(-500 // rows_per_insert)
     assert len(five_hundred) - len(inserts(five_hundred)) == len(ten) - len(inserts(ten))
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(analyst, member):
+    # The PostgreSQL path COPYs rows in text format, where these characters must be escaped.
+    features = ["a\tb", "line\nbreak", "back\\slash", {"q": 'say "\\N"'}]
+    _upsert(analyst, [prediction_row(model_version="v1\\beta\ttab", top_features=features)])
+    prediction = Prediction.objects.get()
+    assert (prediction.model_version, prediction.top_features) == ("v1\\beta\ttab", features)
