@@ -60,8 +60,10 @@ class CareGap(models.Model):
     member's contract so every large table can be scoped, indexed and sharded by it.
     """
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gaps")
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="gaps")
+    # No single-column indexes where a composite index below already leads with the column
+    # (caregap_unique, caregap_worklist, caregap_assignee): each one is written on every insert.
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gaps", db_index=False)
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="gaps", db_index=False)
     measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="gaps")
     measurement_year = models.PositiveSmallIntegerField()
     compliance_status = models.CharField(
@@ -80,6 +82,7 @@ class CareGap(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_gaps",
+        db_index=False,
     )
     priority_score = models.FloatField(
         default=0, help_text="Expected contribution to the Star Rating per dollar of outreach."

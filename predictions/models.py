@@ -20,8 +20,11 @@ class PredictionQuerySet(ContractScopedQuerySet):
 class Prediction(models.Model):
     """A model's probability that a member's gap on a measure closes by the end of the year."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="predictions")
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="predictions")
+    # No single-column indexes where prediction_unique / prediction_contract already lead with the column.
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="predictions", db_index=False)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.PROTECT, related_name="predictions", db_index=False
+    )
     measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="predictions")
     measurement_year = models.PositiveSmallIntegerField()
     model_version = models.CharField(max_length=50)
