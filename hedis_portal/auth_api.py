@@ -7,7 +7,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
-from hedis_portal.audit import bind_actor
+from hedis_portal.audit import bind_actor, delete_expired_tokens
 
 
 class LoginView(knox_views.LoginView):
@@ -30,6 +30,7 @@ class LoginView(knox_views.LoginView):
         credentials.is_valid(raise_exception=True)
         request.user = credentials.validated_data["user"]
         bind_actor(request.user)
+        delete_expired_tokens(request.user)
         return super().post(request, format=format)
 
 

@@ -1,13 +1,18 @@
 """API authentication: hashed tokens, session auth, throttling and role permissions."""
 
+from datetime import timedelta
+
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from hedis_portal import roles
+from tests.conftest import query_count, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +89,60 @@ def test_care_manager_cannot_read_the_api_request_log_or_users_in_admin(client, 
     client.force_login(care_manager)
     assert client.get("/admin/hedis_portal/apirequestlog/").status_code == 403
     assert client.get("/admin/auth/user/").status_code == 403
+
+
+def _expired_token(user):
+    token, raw = AuthToken.objects.create(user=user)
+    AuthToken.objects.filter(pk=token.pk).update(expiry=timezone.now() - timedelta(minutes=1))
+    return raw
+
+
+def test_an_expired_token_is_refused_and_deleted(care_manager):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {_expired_token(care_manager)}")
+    assert client.get("/api/members/").status_code == 401
+    assert not AuthToken.objects.filter(user=care_manager).exists()
+
+
+def test_a_request_costs_the_same_queries_however_many_tokens_the_user_holds(care_manager):
+    client = token_client(care_manager)
+    one = query_count(lambda: client.get("/api/members/"))
+    for _ in range(5):
+        AuthToken.objects.create(user=care_manager)
+        _expired_token(care_manager)
+    assert query_count(lambda: client.get("/api/members/")) == one
+    assert AuthToken.objects.filter(user=care_manager).count() == 11
+
+
+def test_login_deletes_only_the_users_expired_tokens(care_manager, colleague):
+    _expired_token(care_manager)
+    live, _ = AuthToken.objects.create(user=care_manager)
+    _expired_token(colleague)
+    response = APIClient().post("/api/auth/login/", {"username": "cm", "password": "test-password"})
+    assert response.status_code == 200
+    remaining = AuthToken.objects.filter(user=care_manager)
+    assert remaining.count() == 2
+    assert live in remaining
+    assert AuthToken.objects.filter(user=colleague).count() == 1
+
+
+@pytest.mark.parametrize("persona", ["care_manager", "analyst", "administrator"])
+def test_permissions_are_those_of_django_model_backend_in_one_query(request, persona):
+    user = request.getfixturevalue(persona)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="auditlog", codename="view_logentry")
+    )
+    expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+    fresh = User.objects.get(pk=user.pk)
+    assert query_count(lambda: fresh.get_all_permissions()) == 1
+    assert fresh.get_all_permissions() == expected
+    assert "auditlog.view_logentry" in expected
+    assert fresh.has_perm("gaps.view_caregap")
+
+
+def test_superusers_hold_every_permission_and_inactive_users_none(care_manager):
+    root = User.objects.create_superuser("root", password="x")
+    assert len(root.get_all_permissions()) == Permission.objects.count()
+    care_manager.is_active = False
+    care_manager.save()
+    assert User.objects.get(pk=care_manager.pk).get_all_permissions() == set()
