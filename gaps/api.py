@@ -1,5 +1,7 @@
 """REST API for care gaps: the worklist, workflow actions, bulk actions, import and CSV export."""
 
+from __future__ import annotations
+
 import csv
 
 from django.conf import settings
@@ -16,6 +18,7 @@ from gaps.filters import CareGapFilter
 from gaps.importing import gaps_import_csv
 from gaps.models import GapRemark, RemarkCode, WorkflowState
 from hedis_portal.errors import ApplicationError
+from hedis_portal.rows import as_row, select_columns
 from members.selectors import contracts_for
 
 MAX_BULK_GAPS = 1000
@@ -175,6 +178,12 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_serializer_class(self):
         return CareGapDetailSerializer if self.action == "retrieve" else CareGapSerializer
+
+    def list(self, request, *args, **kwargs):
+        """A page of the worklist, read as plain rows (the same fields as `CareGapSerializer`)."""
+        gaps = select_columns(self.filter_queryset(self.get_queryset()), selectors.WORKLIST_ROW)
+        page = self.paginate_queryset(gaps)
+        return self.get_paginated_response([as_row(values, selectors.WORKLIST_ROW) for values in page])
 
     def _respond(self, gap):
         return Response(

@@ -1,6 +1,7 @@
 """Worklist filters for the API (the admin offers the same ones as list filters)."""
 
 import django_filters
+from django.db.models import Subquery
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
 from members.models import Contract
@@ -31,12 +32,15 @@ class CareGapFilter(django_filters.FilterSet):
         model = CareGap
         fields = ["contract", "measure", "measurement_year", "member"]
 
+    # Codes become ids in a scalar subquery (`contract_id = (SELECT id … WHERE contract_id = 'H1234')`):
+    # PostgreSQL computes it once before the scan, so the worklist index (contract, measure,
+    # state, priority) still applies, with no extra round trip. Filtering on the joined code
+    # would make PostgreSQL sort every match. Both codes are unique and upper-case (member-level
+    # measures; catalog codes are upper-cased when loaded).
     def filter_contract(self, queryset, name, value):
-        ids = list(Contract.objects.filter(contract_id=value.strip().upper()).values_list("pk", flat=True))
-        return queryset.filter(contract_id__in=ids)
+        contract = Contract.objects.filter(contract_id=value.strip().upper())
+        return queryset.filter(contract_id=Subquery(contract.values("pk")))
 
     def filter_measure(self, queryset, name, value):
-        # Codes are resolved to ids first so the worklist index (contract, measure, state, priority)
-        # applies; filtering on the joined code would make PostgreSQL sort every match.
-        ids = list(Measure.objects.filter(code__iexact=value, member_level=True).values_list("pk", flat=True))
-        return queryset.filter(measure_id__in=ids)
+        measure = Measure.objects.filter(code=value.strip().upper(), member_level=True)
+        return queryset.filter(measure_id=Subquery(measure.values("pk")))

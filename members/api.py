@@ -6,13 +6,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps.api import CareGapSerializer
+from gaps.selectors import WORKLIST_ROW
 from hedis_portal.audit import log_access
-from interventions.api import InterventionSerializer
+from hedis_portal.rows import fetch_rows
+from interventions.api import InterventionSerializer, intervention_rows
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH
 from members.models import Contract, Member
 from predictions.api import PredictionSerializer
+from predictions.selectors import PREDICTION_ROW
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -106,17 +109,28 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
     action_permissions = {"lookup": ["members.view_member"]}
 
     def get_queryset(self):
-        if self.action == "retrieve":
-            return selectors.member_history_for(self.request.user)
         return selectors.members_for(self.request.user)
 
     def get_serializer_class(self):
         return MemberHistorySerializer if self.action == "retrieve" else MemberSerializer
 
     def retrieve(self, request, *args, **kwargs):
+        """The member's history, in `MemberHistorySerializer`'s shape.
+
+        Read as plain rows (`hedis_portal.rows`): model instances and nested serializers cost
+        more than the queries (docs/performance.md).
+        """
         member = self.get_object()
         log_access(member)
-        return Response(self.get_serializer(member).data)
+        user = request.user
+        return Response(
+            {
+                **MemberSerializer(member).data,
+                "gaps": fetch_rows(selectors.member_gaps(user, member), WORKLIST_ROW),
+                "predictions": fetch_rows(selectors.member_predictions(user, member), PREDICTION_ROW),
+                "interventions": intervention_rows(selectors.member_interventions(user, member)),
+            }
+        )
 
     @extend_schema(request=MemberLookupSerializer, responses=MemberSerializer)
     @action(detail=False, methods=["post"])

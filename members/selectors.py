@@ -1,6 +1,5 @@
 """Reads of contracts and members, always through the user's scope."""
 
-from django.db.models import Prefetch
 from django.http import Http404
 
 from gaps.selectors import worklist_for
@@ -20,17 +19,19 @@ def members_for(user):
     return Member.objects.visible_to(user).select_related("contract")
 
 
-def member_history_for(user):
-    """Members with everything about them on one page: gaps, predictions and interventions.
+def member_gaps(user, member: Member):
+    """The member's gaps, by measure then newest year."""
+    return worklist_for(user).filter(member=member).order_by("measure__code", "-measurement_year")
 
-    Three prefetches (one query each, whatever the number of rows), each with the joins
-    its serializer reads, so a member's history is a constant number of queries.
-    """
-    return members_for(user).prefetch_related(
-        Prefetch("gaps", queryset=worklist_for(user).order_by("measure__code", "-measurement_year")),
-        Prefetch("predictions", queryset=predictions_for(user).order_by("-predicted_at", "-id")),
-        Prefetch("interventions", queryset=interventions_for(user).order_by("-created_at", "-id")),
-    )
+
+def member_predictions(user, member: Member):
+    """The member's predictions, newest first."""
+    return predictions_for(user).filter(member=member).order_by("-predicted_at", "-id")
+
+
+def member_interventions(user, member: Member):
+    """The member's interventions, newest first."""
+    return interventions_for(user).filter(member=member).order_by("-created_at", "-id")
 
 
 def member_get_by_raw_id(*, user, raw_member_id: str) -> Member:

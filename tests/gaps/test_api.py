@@ -2,11 +2,16 @@
 
 import csv
 import io
+import json
 
 import pytest
 from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
 
+from gaps.api import CareGapSerializer
 from gaps.models import CareGap, GapRemark
 from tests.conftest import query_count
 from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure
@@ -71,6 +76,48 @@ def test_worklist_row_has_prediction_and_workflow(api, care_manager, gap):
         "new",
         1,
     )
+
+
+def test_worklist_rows_are_what_the_gap_serializer_says(api, care_manager, contract, gap):
+    assigned = CareGapFactory(
+        member=MemberFactory(contract=contract),
+        measure=measure("CBP"),
+        compliance_status="closed",
+        evidence_date="2026-03-04",
+        evidence_source="lab",
+        assignee=care_manager,
+        last_outreach_at="2026-02-01T10:11:12.345678Z",
+        priority_score=0.125,
+    )
+    CareGap.objects.filter(pk=assigned.pk).update(
+        current_prediction=PredictionFactory(member=assigned.member, probability=0.61, risk_tier="medium")
+    )
+    rows = api(care_manager).get("/api/gaps/").json()["results"]
+    expected = [
+        json.loads(JSONRenderer().render(CareGapSerializer(g).data))
+        for g in CareGap.objects.filter(pk__in=[gap.pk, assigned.pk]).order_by("-priority_score", "-id")
+    ]
+    assert rows == expected
+    row = next(row for row in rows if row["id"] == assigned.pk)
+    assert (row["assignee_username"], row["evidence_date"], row["risk_tier"]) == (
+        "cm",
+        "2026-03-04",
+        "medium",
+    )
+    assert set(row) == set(CareGapSerializer.Meta.fields)
+
+
+def test_worklist_page_is_four_queries_and_a_log_entry(api, care_manager, contract, gap):
+    """The token, the user's permissions, their contracts, the page; then the request log entry."""
+    tables = ["knox_authtoken", "auth_permission", "members_contract_users", "gaps_caregap"]
+    client = api(care_manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/gaps/?contract=H1001&measure=BCS&workflow_state=new")
+    assert response.json()["results"][0]["id"] == gap.pk
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 5
+    assert sorted(next(t for t in tables if t in sql) for sql in statements[:4]) == sorted(tables)
+    assert "hedis_portal_apirequestlog" in statements[4]
 
 
 def test_worklist_is_ordered_by_priority_and_cursor_paginated(api, care_manager, contract):

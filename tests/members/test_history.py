@@ -1,8 +1,20 @@
 """Member history: one page with all of a member's gaps, predictions and interventions."""
 
-import pytest
+import json
+from decimal import Decimal
 
-from interventions.models import InterventionGap
+import pytest
+from django.db.models import Prefetch
+from rest_framework.renderers import JSONRenderer
+
+from gaps.models import CareGap
+from gaps.selectors import worklist_for
+from interventions.models import Intervention, InterventionGap
+from interventions.selectors import interventions_for
+from members.api import MemberHistorySerializer
+from members.selectors import members_for
+from predictions.models import Prediction
+from predictions.selectors import predictions_for
 from tests.conftest import query_count
 from tests.factories import CareGapFactory, InterventionFactory, MemberFactory, PredictionFactory, measure
 
@@ -25,6 +37,36 @@ def test_member_detail_carries_the_whole_history(api, care_manager, contract):
     assert sorted(g["measure"] for g in body["gaps"]) == ["BCS", "COL"]
     assert sorted(p["measure"] for p in body["predictions"]) == ["BCS", "COL"]
     assert len(body["interventions"]) == 2
+
+
+def test_member_history_is_what_the_history_serializer_says(api, care_manager, contract):
+    member = MemberFactory(contract=contract)
+    _history(member, 3)
+    Prediction.objects.filter(member=member).update(top_features=[{"feature": "visits", "weight": 0.25}])
+    CareGap.objects.filter(member=member, measure=measure("COL")).update(
+        assignee=care_manager, last_outreach_at="2026-05-06T07:08:09.123456Z", priority_score=0.5
+    )
+    approved = InterventionGap.objects.get(gap__member=member, gap__measure=measure("BCS")).intervention
+    Intervention.objects.filter(pk=approved.pk).update(
+        status="approved", cost=Decimal("12.5"), approved_by=care_manager, approved_at="2026-04-01T00:00Z"
+    )
+    InterventionGap.objects.filter(intervention=approved).update(outcome="closed")
+    InterventionGap.objects.create(
+        intervention=approved, gap=CareGap.objects.get(member=member, measure=measure("CBP"))
+    )
+    body = api(care_manager).get(f"/api/members/{member.pk}/").json()
+    stored = members_for(care_manager).prefetch_related(
+        Prefetch("gaps", queryset=worklist_for(care_manager).order_by("measure__code", "-measurement_year")),
+        Prefetch("predictions", queryset=predictions_for(care_manager).order_by("-predicted_at", "-id")),
+        Prefetch("interventions", queryset=interventions_for(care_manager).order_by("-created_at", "-id")),
+    )
+    expected = json.loads(JSONRenderer().render(MemberHistorySerializer(stored.get(pk=member.pk)).data))
+    assert body == expected
+    assert [g["measure"] for g in body["gaps"]] == ["BCS", "CBP", "COL"]
+    assert body["gaps"][2]["assignee_username"] == "cm"
+    assert body["predictions"][0]["top_features"] == [{"feature": "visits", "weight": 0.25}]
+    shown = next(i for i in body["interventions"] if i["id"] == approved.pk)
+    assert (shown["cost"], shown["approved_by"], len(shown["gaps"])) == ("12.50", "cm", 2)
 
 
 def test_member_history_query_count_does_not_grow_with_history(api, care_manager, contract):
