@@ -39,8 +39,8 @@ class CareGapFilter(django_filters.FilterSet):
     # measures; catalog codes are upper-cased when loaded).
     def filter_contract(self, queryset, name, value):
         contract = Contract.objects.filter(contract_id=value.strip().upper())
-        return queryset.filter(contract_id=Subquery(contract.values("pk")))
+        return queryset.filter(contract_id=Subquery(contract.order_by().values("pk")))
 
     def filter_measure(self, queryset, name, value):
         measure = Measure.objects.filter(code=value.strip().upper(), member_level=True)
-        return queryset.filter(measure_id=Subquery(measure.values("pk")))
+        return queryset.filter(measure_id=Subquery(measure.order_by().values("pk")))
