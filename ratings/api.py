@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hedis_portal.routers import analytics_reads
 from members.models import Contract
 from members.selectors import contracts_for
 from ratings import filters, live, planning, selectors, services
@@ -295,7 +296,11 @@ MEASUREMENT_YEAR_PARAMETER = OpenApiParameter(
 
 
 class _ContractLiveView(APIView):
-    """A read of one of your contracts for a measurement year; another contract's is a 404."""
+    """A read of one of your contracts for a measurement year; another contract's is a 404.
+
+    The aggregate over the contract's gaps is read inside `analytics_reads()`: from the read
+    replica when one is configured (hedis_portal/routers.py).
+    """
 
     permission_classes = [CanViewContractRating]
 
@@ -313,9 +318,9 @@ class ContractRatingView(_ContractLiveView):
     def get(self, request, contract_id: str):
         """Per measure: gap counts, rate, star, members to the next cut point, national percentile."""
         contract, measurement_year = self._contract_and_year(request, contract_id)
-        return Response(
-            live.contract_live_rating(contract=contract, measurement_year=measurement_year).as_dict()
-        )
+        with analytics_reads():
+            rating = live.contract_live_rating(contract=contract, measurement_year=measurement_year)
+        return Response(rating.as_dict())
 
 
 class ContractEquityView(_ContractLiveView):
@@ -325,7 +330,8 @@ class ContractEquityView(_ContractLiveView):
     def get(self, request, contract_id: str):
         """Stratified rates and the gap between groups in percentage points."""
         contract, measurement_year = self._contract_and_year(request, contract_id)
-        return Response(live.contract_equity(contract=contract, measurement_year=measurement_year))
+        with analytics_reads():
+            return Response(live.contract_equity(contract=contract, measurement_year=measurement_year))
 
 
 # --- contract-level scores and rating profiles --------------------------------------------------

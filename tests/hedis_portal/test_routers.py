@@ -12,10 +12,12 @@ from django.db import connections, router, transaction
 from django.test.utils import CaptureQueriesContext
 
 from gaps.models import CareGap
+from hedis_portal import roles
 from hedis_portal.routers import REPLICA, AnalyticsReplicaRouter, analytics_reads
 from members.models import Contract, Member
 from ratings.models import CmsContract, CutPoint, PortfolioSnapshot
-from tests.factories import ContractFactory
+from tests.conftest import token_client
+from tests.factories import CareGapFactory, ContractFactory, MemberFactory, UserFactory
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -98,3 +100,16 @@ def test_without_a_replica_alias_nothing_is_routed(mirrored, monkeypatch):
     with analytics_reads():
         assert router.db_for_read(CutPoint) == "default"
         assert CareGap.objects.all().db == "default"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
+@pytest.mark.parametrize("view", ["rating", "equity"])
+def test_live_rating_and_equity_read_the_gaps_from_the_replica(mirrored, view):
+    contract = ContractFactory(contract_id="H7003")
+    CareGapFactory(member=MemberFactory(contract=contract))
+    client = token_client(UserFactory(role=roles.QUALITY_ANALYST, contracts=[contract]))
+    with queries("default") as on_primary, queries(REPLICA) as on_replica:
+        response = client.get(f"/api/contracts/H7003/{view}/?measurement_year=2026")
+    assert response.status_code == 200
+    assert any("gaps_caregap" in query["sql"] for query in on_replica.captured_queries)
+    assert not any("gaps_caregap" in query["sql"] for query in on_primary.captured_queries)
