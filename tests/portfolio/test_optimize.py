@@ -110,7 +110,7 @@ def exhaustive_optimum(portfolio, budget: float, objective: str) -> float:
 @pytest.mark.parametrize("objective", OBJECTIVES)
 def test_optimizer_matches_exhaustive_search_on_small_instances(seed, objective):
     portfolio, budget = random_small(seed)
-    plan = optimize(portfolio, budget, objective, draws=1_000)
+    plan = optimize(portfolio, budget, objective, draws=1_000, mip_rel_gap=1e-9)
     assert not plan.aggregated
     assert plan.objective_used == objective
     assert plan.objective_value == pytest.approx(exhaustive_optimum(portfolio, budget, objective), abs=1e-7)
@@ -267,7 +267,9 @@ def test_aggregated_classes_stay_within_the_proven_bound_of_the_exact_plan():
             )
         )
     portfolio = replace(portfolio, member_measures=tuple(measures))
-    exact = optimize(portfolio, budget * 15, draws=1_000, aggregate=False, marginal_step=10.0)
+    exact = optimize(
+        portfolio, budget * 15, draws=1_000, aggregate=False, marginal_step=10.0, mip_rel_gap=1e-9
+    )
     aggregated = optimize(
         portfolio, budget * 15, draws=1_000, aggregate=True, bucket_width=0.05, marginal_step=10.0
     )
