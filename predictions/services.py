@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from types import NoneType
 from typing import NamedTuple
 
 from auditlog.models import LogEntry
@@ -189,23 +191,69 @@ _CLEANERS = {
 ROW_FIELDS = tuple(_CLEANERS)
 
 
-def _clean_row(row) -> tuple[dict, list[tuple[str, str]]]:
-    """Check one row's fields on their own (no database); return cleaned values and (field, message)s."""
-    if not isinstance(row, dict):
-        return {}, [(NON_FIELD, "must be an object with the prediction's fields")]
-    problems = [(str(name)[:50], "unknown field") for name in row if name not in _CLEANERS]
-    cleaned = {}
-    for name, clean in _CLEANERS.items():
-        value = row.get(name)
-        if value is None:
-            if name not in OPTIONAL_FIELDS:
-                problems.append((name, "this field is required"))
-            continue
-        try:
-            cleaned[name] = clean(value)
-        except _Invalid as exc:
-            problems.append((name, str(exc)))
-    return cleaned, problems
+def _checked(clean, value):
+    """`clean(value)`, or the `_Invalid` it raised (returned, so that it can be kept for reuse)."""
+    try:
+        return clean(value)
+    except _Invalid as exc:
+        return exc
+
+
+class _ByValue(dict):
+    """`function(value)` for each distinct value, computed once: a batch repeats most of its values."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, value):
+        result = self[value] = self.function(value)
+        return result
+
+
+# A batch has one or two model versions, prediction times and measure codes, and each member on
+# several rows (a member ID's hash costs ~5 µs): text and integers are checked once per distinct
+# value. An exact str or int equals no value of another type that checks differently (a bool
+# equals 1 or 0, but is never looked up). None, an absent value, stays None.
+_CHECKED_ONCE = (str, int, NoneType)
+
+
+def _clean_column(rows: list[dict], name: str) -> list:
+    """One field of every row: the cleaned value, `None` where it is absent, or the `_Invalid` found."""
+    clean = _CLEANERS[name]
+    checked = _ByValue(partial(_checked, clean))
+    checked[None] = None
+    return [
+        checked[value] if value.__class__ in _CHECKED_ONCE else _checked(clean, value)
+        for value in [row.get(name) for row in rows]
+    ]
+
+
+def _clean_rows(rows: list) -> tuple[list[list], list[list[tuple[str, str]]]]:
+    """Check every row's fields on their own (no database), one field at a time.
+
+    Returns one column per field of `ROW_FIELDS` (see `_clean_column`) and each row's (field,
+    message)s: unknown fields first, then the fields in `ROW_FIELDS` order. Checked a column at a
+    time, a batch takes half the time of a loop over each row's fields.
+    """
+    problems: list[list[tuple[str, str]]] = [[] for _ in rows]
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            problems[index].append((NON_FIELD, "must be an object with the prediction's fields"))
+        elif not row.keys() <= _CLEANERS.keys():
+            problems[index].extend((str(name)[:50], "unknown field") for name in row if name not in _CLEANERS)
+    objects = [row if isinstance(row, dict) else {} for row in rows]
+    columns = [_clean_column(objects, name) for name in ROW_FIELDS]
+    for name, column in zip(ROW_FIELDS, columns, strict=True):
+        required = name not in OPTIONAL_FIELDS
+        for index in [i for i, value in enumerate(column) if value is None or value.__class__ is _Invalid]:
+            if not isinstance(rows[index], dict):
+                continue  # that one problem, not one per missing field
+            if column[index] is not None:
+                problems[index].append((name, str(column[index])))
+            elif required:
+                problems[index].append((name, "this field is required"))
+    return columns, problems
 
 
 def _visible_members(user, hashes: set[str]) -> dict[str, tuple[int, int]]:
@@ -244,39 +292,42 @@ def predictions_validate(
     """
     numbers = row_numbers if row_numbers is not None else range(1, len(rows) + 1)
     first_row_of_key = seen_keys if seen_keys is not None else {}
-    checked = [(number, *_clean_row(row)) for number, row in zip(numbers, rows, strict=True)]
-
-    hashes = {cleaned["member_id"] for _, cleaned, _ in checked if "member_id" in cleaned}
-    members = _visible_members(user, hashes)
-    codes = {cleaned["measure"] for _, cleaned, _ in checked if "measure" in cleaned}
+    columns, problems = _clean_rows(rows)
+    members = _visible_members(user, {value for value in columns[0] if value.__class__ is str})
+    codes = {value for value in columns[1] if value.__class__ is str}
     measures = dict(
         Measure.objects.filter(member_level=True, code__in=codes).order_by().values_list("code", "pk")
     )
 
     errors: list[dict] = []
     valid: list[ValidPrediction] = []
-    for number, cleaned, problems in checked:
-        member = members.get(cleaned.get("member_id"))
-        measure_id = measures.get(cleaned.get("measure"))
-        if "member_id" in cleaned and member is None:
-            problems.append(("member_id", MEMBER_NOT_FOUND))
-        if "measure" in cleaned and measure_id is None:
-            problems.append(("measure", "is not a member-level measure code"))
-        if problems:
-            errors.extend({"row": number, "field": name, "message": message} for name, message in problems)
+    for number, values, row_problems in zip(numbers, zip(*columns, strict=True), problems, strict=True):
+        member_hash, code, year, model_version, probability, risk_tier, features, predicted_at = values
+        member = members.get(member_hash)
+        measure_id = measures.get(code)
+        if row_problems or member is None or measure_id is None:
+            if member is None and member_hash.__class__ is str:
+                row_problems.append(("member_id", MEMBER_NOT_FOUND))
+            if measure_id is None and code.__class__ is str:
+                row_problems.append(("measure", "is not a member-level measure code"))
+            errors.extend(
+                {"row": number, "field": name, "message": message} for name, message in row_problems
+            )
             continue
-        features, features_json = cleaned.get("top_features") or ([], "[]")
+        member_pk, contract_id = member
+        features, features_json = features or ([], "[]")
+        # Positional, in ValidPrediction's field order: half the cost of keywords.
         prediction = ValidPrediction(
-            member_id=member[0],
-            contract_id=member[1],
-            measure_id=measure_id,
-            measurement_year=cleaned["measurement_year"],
-            model_version=cleaned["model_version"],
-            probability=cleaned["probability"],
-            risk_tier=cleaned["risk_tier"],
-            predicted_at=cleaned["predicted_at"],
-            top_features=features,
-            top_features_json=features_json,
+            member_pk,
+            contract_id,
+            measure_id,
+            year,
+            model_version,
+            probability,
+            risk_tier,
+            predicted_at,
+            features,
+            features_json,
         )
         first = first_row_of_key.setdefault(prediction.key, number)
         if first != number:
@@ -413,10 +464,14 @@ def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
     this connection and dropped here (and at commit at the latest), so concurrent batches and
     several batches in one transaction (`import_predictions`) never see each other's rows.
     """
+    # A batch repeats its model versions and prediction times: each is formatted once. Equal
+    # times in different offsets share one text, which is the same instant for timestamptz.
+    versions = _ByValue(_copy_text)
+    times = _ByValue(datetime.isoformat)
     lines = [
         f"{p.member_id}\t{p.contract_id}\t{p.measure_id}\t{p.measurement_year}\t"
-        f"{_copy_text(p.model_version)}\t{p.probability!r}\t{p.risk_tier}\t"
-        f"{_copy_text(p.top_features_json)}\t{p.predicted_at.isoformat()}\n"
+        f"{versions[p.model_version]}\t{p.probability!r}\t{p.risk_tier}\t"
+        f"{_copy_text(p.top_features_json)}\t{times[p.predicted_at]}\n"
         for p in valid
     ]
     with connection.cursor() as cursor:

@@ -20,7 +20,7 @@ from predictions.services import (
     PredictionBatchTooLarge,
     predictions_bulk_upsert,
 )
-from tests.factories import CareGapFactory, PredictionFactory, UserFactory, measure
+from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, UserFactory, measure
 from tests.predictions.conftest import (
     OTHER_RAW_ID,
     OWN_RAW_ID,
@@ -241,6 +241,72 @@ def test_a_duplicate_in_one_batch_names_both_rows(analyst, member):
             "message": "rows 1 and 3 have the same member, measure, measurement_year and model_version",
         }
     ]
+
+
+def test_problems_of_one_row_come_in_field_order_with_the_member_lookup_last(analyst, member):
+    row = prediction_row("RAW-NOBODY", probability=2, member_name="x")
+    del row["measure"]
+    errors = _rejection(analyst, [prediction_row(), row])
+    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+        (2, "member_name", "unknown field"),
+        (2, "measure", "this field is required"),
+        (2, "probability", "must be between 0 and 1"),
+        (2, "member_id", MEMBER_NOT_FOUND),
+    ]
+
+
+def test_a_value_repeated_on_several_rows_is_reported_on_each(analyst, contract):
+    raw_ids = raw_member_ids(contract, 3)
+    rows = [
+        prediction_row(raw_ids[0]),
+        prediction_row(raw_ids[1], predicted_at="yesterday", risk_tier="extreme"),
+        prediction_row(raw_ids[2], predicted_at="yesterday", risk_tier="extreme"),
+    ]
+    errors = _rejection(analyst, rows)
+    assert [(e["row"], e["field"]) for e in errors] == [
+        (2, "risk_tier"),
+        (2, "predicted_at"),
+        (3, "risk_tier"),
+        (3, "predicted_at"),
+    ]
+
+
+def test_a_boolean_is_not_taken_for_the_number_it_equals(analyst, contract):
+    MemberFactory(contract=contract, raw_member_id="1")
+    rows = [
+        prediction_row(1, model_version="a", probability=1),
+        prediction_row(True, model_version="b", probability=True),
+        prediction_row(1, model_version="c", probability=1),
+    ]
+    errors = _rejection(analyst, rows)
+    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+        (2, "member_id", "must be a string"),
+        (2, "probability", "must be a number"),
+    ]
+
+
+def test_a_numeric_member_id_is_the_same_member_as_its_text(analyst, contract):
+    MemberFactory(contract=contract, raw_member_id="12345")
+    assert _upsert(analyst, [prediction_row(12345)]).created == 1
+    errors = _rejection(analyst, [prediction_row("12345"), prediction_row(12345)])
+    assert [(e["row"], e["field"]) for e in errors] == [(2, "non_field_errors")]
+
+
+def test_the_same_wall_clock_time_in_two_offsets_is_two_instants(analyst, member):
+    _upsert(
+        analyst,
+        [
+            prediction_row(model_version="utc", predicted_at="2026-03-01T08:00:00Z"),
+            prediction_row(model_version="cet", predicted_at="2026-03-01T08:00:00+02:00"),
+            prediction_row(model_version="same-instant", predicted_at="2026-03-01T10:00:00+02:00"),
+        ],
+    )
+    stored = dict(Prediction.objects.values_list("model_version", "predicted_at"))
+    assert stored == {
+        "utc": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+        "cet": datetime(2026, 3, 1, 6, 0, tzinfo=UTC),
+        "same-instant": datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+    }
 
 
 def test_the_same_member_and_measure_under_two_model_versions_is_not_a_duplicate(analyst, member):
