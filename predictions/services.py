@@ -478,6 +478,9 @@ def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
         cursor.execute(_CREATE_BATCH)
         with cursor.copy(_COPY_BATCH) as copy:
             copy.write("".join(lines))
+        # A temporary table has no statistics until analyzed: the planner would take a batch
+        # of one row for hundreds and repoint by a hash join over a sequential scan of the gaps.
+        cursor.execute("ANALYZE prediction_batch")
         cursor.execute(_UPSERT_BATCH, [timezone.now()])
         created = cursor.fetchone()[0]
         cursor.execute(_REPOINT_GAPS)
