@@ -18,6 +18,9 @@ class CareGapFilter(django_filters.FilterSet):
     # from reading the worklist index in priority order.
     compliance_status = django_filters.MultipleChoiceFilter(choices=ComplianceStatus.choices, distinct=False)
     workflow_state = django_filters.MultipleChoiceFilter(choices=WorkflowState.choices, distinct=False)
+    # Numbers, not model choices: a choice is validated with a query against every member,
+    # which also told apart another contract's member (200, nothing) from none (400).
+    member = django_filters.NumberFilter(field_name="member_id", label="Member (portal ID)")
     assignee = django_filters.NumberFilter(field_name="assignee_id")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     risk_tier = django_filters.ChoiceFilter(
@@ -31,6 +34,14 @@ class CareGapFilter(django_filters.FilterSet):
     class Meta:
         model = CareGap
         fields = ["contract", "measure", "measurement_year", "member"]
+
+    def get_form_class(self):
+        """The form class, built once: django-filter builds a new one, field by field, on every
+        request (0.7 ms of a worklist page). Nothing in these filters depends on the request."""
+        filterset = type(self)
+        if "_form_class" not in filterset.__dict__:
+            filterset._form_class = super().get_form_class()
+        return filterset._form_class
 
     # Codes become ids in a scalar subquery (`contract_id = (SELECT id … WHERE contract_id = 'H1234')`):
     # PostgreSQL computes it once before the scan, so the worklist index (contract, measure,

@@ -163,6 +163,14 @@ def test_worklist_filters(api, care_manager, contract):
     assert ids("contract=H1001&measurement_year=2025") == set()
 
 
+def test_member_filter_does_not_tell_another_contracts_member_from_none(api, care_manager, gap, other_gap):
+    client = api(care_manager)
+    assert [r["id"] for r in client.get(f"/api/gaps/?member={gap.member_id}").json()["results"]] == [gap.pk]
+    for member in (other_gap.member_id, 10**9):
+        response = client.get(f"/api/gaps/?member={member}")
+        assert (response.status_code, response.json()["results"]) == (200, [])
+
+
 def test_worklist_query_count_is_constant_as_rows_grow(api, care_manager, contract):
     client = api(care_manager)
     for _ in range(3):
