@@ -29,6 +29,7 @@ from gaps import workflow
 from gaps.models import CareGap, ComplianceStatus, EvidenceSource, WorkflowState
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
+from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
 from ratings.models import Measure
@@ -656,11 +657,6 @@ WHERE gap.contract_id = %(contract)s
 """
 
 
-def _copy_text(value: str) -> str:
-    """A text value escaped for COPY's text format (backslash, tab, newline, carriage return)."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def _apply_gaps_postgresql(rows, member_ids, contract, measurement_year, full_snapshot) -> dict[str, int]:
     """`_apply_gaps` in set-based SQL: update changed gaps, insert new ones, retire missing open ones.
 
@@ -702,7 +698,7 @@ def _apply_gaps_postgresql(rows, member_ids, contract, measurement_year, full_sn
     }
     lines = [
         f"{member_ids[row.id_hash]}\t{row.measure_id}\t{row.compliance_status}\t"
-        f"{_copy_text(row.exclusion_reason) if row.exclusion_reason else ''}\t{row.evidence_date or NULL}\t"
+        f"{copy_text(row.exclusion_reason) if row.exclusion_reason else ''}\t{row.evidence_date or NULL}\t"
         f"{row.evidence_source}\t{initial[row.compliance_status]}\n"
         for row in rows
     ]

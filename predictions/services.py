@@ -10,8 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from types import NoneType
+from functools import cache, partial
 from typing import NamedTuple
 
 from auditlog.models import LogEntry
@@ -25,6 +24,7 @@ from rest_framework import status
 from gaps.models import CareGap
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
+from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Member
 from predictions.models import Prediction, RiskTier
@@ -199,32 +199,23 @@ def _checked(clean, value):
         return exc
 
 
-class _ByValue(dict):
-    """`function(value)` for each distinct value, computed once: a batch repeats most of its values."""
-
-    def __init__(self, function):
-        super().__init__()
-        self.function = function
-
-    def __missing__(self, value):
-        result = self[value] = self.function(value)
-        return result
-
-
 # A batch has one or two model versions, prediction times and measure codes, and each member on
 # several rows (a member ID's hash costs ~5 µs): text and integers are checked once per distinct
-# value. An exact str or int equals no value of another type that checks differently (a bool
-# equals 1 or 0, but is never looked up). None, an absent value, stays None.
-_CHECKED_ONCE = (str, int, NoneType)
+# value and batch. An exact str or int equals no value of another type that checks differently
+# (a bool equals 1 or 0, but is never looked up).
+_CHECKED_ONCE = (str, int)
 
 
 def _clean_column(rows: list[dict], name: str) -> list:
     """One field of every row: the cleaned value, `None` where it is absent, or the `_Invalid` found."""
     clean = _CLEANERS[name]
-    checked = _ByValue(partial(_checked, clean))
-    checked[None] = None
+    checked_once = cache(partial(_checked, clean))
     return [
-        checked[value] if value.__class__ in _CHECKED_ONCE else _checked(clean, value)
+        None
+        if value is None
+        else checked_once(value)
+        if value.__class__ in _CHECKED_ONCE
+        else _checked(clean, value)
         for value in [row.get(name) for row in rows]
     ]
 
@@ -452,11 +443,6 @@ WHERE gap.member_id = batch_key.member_id
 """
 
 
-def _copy_text(value: str) -> str:
-    """A text value escaped for COPY's text format (backslash, tab, newline, carriage return)."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
     """COPY the batch into a temporary table, upsert from it, repoint the gaps; (created, repointed).
 
@@ -466,12 +452,12 @@ def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
     """
     # A batch repeats its model versions and prediction times: each is formatted once. Equal
     # times in different offsets share one text, which is the same instant for timestamptz.
-    versions = _ByValue(_copy_text)
-    times = _ByValue(datetime.isoformat)
+    versions = cache(copy_text)
+    times = cache(datetime.isoformat)
     lines = [
         f"{p.member_id}\t{p.contract_id}\t{p.measure_id}\t{p.measurement_year}\t"
-        f"{versions[p.model_version]}\t{p.probability!r}\t{p.risk_tier}\t"
-        f"{_copy_text(p.top_features_json)}\t{times[p.predicted_at]}\n"
+        f"{versions(p.model_version)}\t{p.probability!r}\t{p.risk_tier}\t"
+        f"{copy_text(p.top_features_json)}\t{times(p.predicted_at)}\n"
         for p in valid
     ]
     with connection.cursor() as cursor:
