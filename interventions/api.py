@@ -131,7 +131,9 @@ COVERED_GAP_ROW: Columns = {
     "compliance_status": "gap__compliance_status",
     "outcome": "outcome",
 }
-_MONEY = serializers.DecimalField(max_digits=9, decimal_places=2)
+_COST = Intervention._meta.get_field("cost")
+# The cost as `InterventionSerializer` shows it (a string with the model field's decimal places).
+_MONEY = serializers.DecimalField(max_digits=_COST.max_digits, decimal_places=_COST.decimal_places)
 
 
 def intervention_rows(interventions) -> list[dict]:

@@ -2,10 +2,11 @@
 
 import django_filters
 
+from hedis_portal.filters import FilterSet
 from interventions.models import Channel, Intervention, InterventionStatus, InterventionType
 
 
-class InterventionTypeFilter(django_filters.FilterSet):
+class InterventionTypeFilter(FilterSet):
     """Catalog entries by channel and whether they are still offered."""
 
     class Meta:
@@ -13,7 +14,7 @@ class InterventionTypeFilter(django_filters.FilterSet):
         fields = ["channel", "active"]
 
 
-class InterventionFilter(django_filters.FilterSet):
+class InterventionFilter(FilterSet):
     """Interventions by contract (CMS ID), member, status, type, channel and creation time."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id")

@@ -2,10 +2,11 @@
 
 import django_filters
 
+from hedis_portal.filters import FilterSet
 from members.models import Contract, Member
 
 
-class ContractFilter(django_filters.FilterSet):
+class ContractFilter(FilterSet):
     """Contracts by organization type and SNP flag."""
 
     class Meta:
@@ -13,7 +14,7 @@ class ContractFilter(django_filters.FilterSet):
         fields = ["organization_type", "snp"]
 
 
-class MemberFilter(django_filters.FilterSet):
+class MemberFilter(FilterSet):
     """Members by contract (CMS ID), flags and birth year range."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id")

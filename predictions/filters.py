@@ -2,10 +2,11 @@
 
 import django_filters
 
+from hedis_portal.filters import FilterSet
 from predictions.models import Prediction
 
 
-class PredictionFilter(django_filters.FilterSet):
+class PredictionFilter(FilterSet):
     """Predictions by member (primary key), contract (CMS ID), measure code, year, model and risk."""
 
     # A number, not a model choice: validating a choice would cost a query per request.

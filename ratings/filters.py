@@ -2,6 +2,7 @@
 
 import django_filters
 
+from hedis_portal.filters import FilterSet
 from ratings.models import (
     CmsContract,
     CmsMeasureValue,
@@ -14,7 +15,7 @@ from ratings.models import (
 )
 
 
-class MeasureFilter(django_filters.FilterSet):
+class MeasureFilter(FilterSet):
     """Measures by part, code, member level, and the star years they are rated in."""
 
     code = django_filters.CharFilter(lookup_expr="iexact")
@@ -25,7 +26,7 @@ class MeasureFilter(django_filters.FilterSet):
         fields = ["part", "code", "member_level", "data_source", "direction"]
 
 
-class CutPointFilter(django_filters.FilterSet):
+class CutPointFilter(FilterSet):
     """Cut points by star year, measure ID (C01…) or stable code (BCS…), part and org type."""
 
     star_year = django_filters.NumberFilter(field_name="edition__star_year")
@@ -39,7 +40,7 @@ class CutPointFilter(django_filters.FilterSet):
         fields = ["star_year", "measure", "code", "part", "org_type", "direction"]
 
 
-class CmsContractFilter(django_filters.FilterSet):
+class CmsContractFilter(FilterSet):
     """CMS contracts by star year, contract ID, organization type and SNP flag."""
 
     contract_id = django_filters.CharFilter(lookup_expr="iexact")
@@ -50,7 +51,7 @@ class CmsContractFilter(django_filters.FilterSet):
         fields = ["star_year", "contract_id", "organization_type", "snp"]
 
 
-class CmsMeasureValueFilter(django_filters.FilterSet):
+class CmsMeasureValueFilter(FilterSet):
     """Published scores and stars by star year, contract, measure ID or code, and star."""
 
     star_year = django_filters.NumberFilter(field_name="contract__star_year")
@@ -63,7 +64,7 @@ class CmsMeasureValueFilter(django_filters.FilterSet):
         fields = ["star_year", "contract", "measure", "code", "star"]
 
 
-class ContractMeasureScoreFilter(django_filters.FilterSet):
+class ContractMeasureScoreFilter(FilterSet):
     """Contract-level scores by contract, star year and measure code."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
@@ -74,7 +75,7 @@ class ContractMeasureScoreFilter(django_filters.FilterSet):
         fields = ["contract", "star_year", "measure"]
 
 
-class ContractRatingProfileFilter(django_filters.FilterSet):
+class ContractRatingProfileFilter(FilterSet):
     """Rating profiles by contract and star year."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
@@ -84,7 +85,7 @@ class ContractRatingProfileFilter(django_filters.FilterSet):
         fields = ["contract", "star_year"]
 
 
-class PortfolioSnapshotFilter(django_filters.FilterSet):
+class PortfolioSnapshotFilter(FilterSet):
     """Snapshots by contract, measurement year and when they were taken."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
@@ -96,7 +97,7 @@ class PortfolioSnapshotFilter(django_filters.FilterSet):
         fields = ["contract", "measurement_year", "star_year", "taken_after", "taken_before"]
 
 
-class PortfolioRunFilter(django_filters.FilterSet):
+class PortfolioRunFilter(FilterSet):
     """Runs by contract, measurement year, kind and when they ran."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
