@@ -11,7 +11,6 @@ from rest_framework.response import Response
 
 from gaps.models import ComplianceStatus
 from hedis_portal.audit import log_access, log_batch
-from hedis_portal.rows import Columns, fetch_rows
 from interventions import selectors, services
 from interventions.filters import InterventionFilter, InterventionTypeFilter
 from interventions.models import (
@@ -104,56 +103,26 @@ class InterventionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# An intervention as `InterventionSerializer` shows it, without its covered gaps → the column it
-# comes from; and a covered gap as `CoveredGapSerializer` shows it. For `intervention_rows`.
-INTERVENTION_ROW: Columns = {
-    "id": "id",
-    "member": "member_id",
-    "contract": "contract__contract_id",
-    "intervention_type": "intervention_type_id",
-    "channel": "intervention_type__channel",
-    "status": "status",
-    "cost": "cost",
-    "scheduled_for": "scheduled_for",
-    "completed_at": "completed_at",
-    "approved_by": "approved_by__username",
-    "approved_at": "approved_at",
-    "created_by": "created_by__username",
-    "notes": "notes",
-    "version": "version",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-}
-COVERED_GAP_ROW: Columns = {
-    "gap": "gap_id",
-    "measure": "gap__measure__code",
-    "measurement_year": "gap__measurement_year",
-    "compliance_status": "gap__compliance_status",
-    "outcome": "outcome",
-}
 _COST = Intervention._meta.get_field("cost")
 # The cost as `InterventionSerializer` shows it (a string with the model field's decimal places).
 _MONEY = serializers.DecimalField(max_digits=_COST.max_digits, decimal_places=_COST.decimal_places)
 
 
-def intervention_rows(interventions) -> list[dict]:
-    """`interventions` as `InterventionSerializer` shows them, read as plain values (two queries).
+def intervention_rows(interventions: list[dict], covered: list[dict]) -> list[dict]:
+    """Interventions as `InterventionSerializer` shows them, from plain rows.
 
-    For pages that show a few interventions beside other things (the member history), where
-    building model instances and nested serializers costs more than the queries.
+    `interventions` are `selectors.INTERVENTION_ROW` rows, `covered` their `COVERED_GAP_ROW` rows, each
+    with the "intervention" it belongs to. For pages that show a few interventions beside other
+    things (the member history), where model instances and nested serializers cost more than
+    the queries.
     """
-    rows = fetch_rows(interventions, INTERVENTION_ROW)
-    covered = defaultdict(list)
-    if rows:
-        gaps = InterventionGap.objects.filter(intervention_id__in=[row["id"] for row in rows]).order_by(
-            "gap_id"
-        )
-        for gap in fetch_rows(gaps, {"intervention": "intervention_id", **COVERED_GAP_ROW}):
-            covered[gap.pop("intervention")].append(gap)
-    for row in rows:
+    by_intervention = defaultdict(list)
+    for gap in covered:
+        by_intervention[gap.pop("intervention")].append(gap)
+    for row in interventions:
         row["cost"] = _MONEY.to_representation(row["cost"])
-        row["gaps"] = covered[row["id"]]
-    return rows
+        row["gaps"] = by_intervention[row["id"]]
+    return interventions
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -6,16 +6,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps.api import CareGapSerializer
-from gaps.selectors import WORKLIST_ROW
 from hedis_portal.audit import log_access
-from hedis_portal.rows import fetch_rows
 from interventions.api import InterventionSerializer, intervention_rows
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH
 from members.models import Contract, Member
 from predictions.api import PredictionSerializer
-from predictions.selectors import PREDICTION_ROW
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -129,13 +126,12 @@ class MemberViewSet(viewsets.ReadOnlyModelViewSet):
         """
         member = self.get_object()
         log_access(member)
-        user = request.user
         return Response(
             {
                 **MemberSerializer(member).data,
-                "gaps": fetch_rows(selectors.member_gaps(user, member), WORKLIST_ROW),
-                "predictions": fetch_rows(selectors.member_predictions(user, member), PREDICTION_ROW),
-                "interventions": intervention_rows(selectors.member_interventions(user, member)),
+                "gaps": selectors.member_gaps(member),
+                "predictions": selectors.member_predictions(member),
+                "interventions": intervention_rows(*selectors.member_interventions(member)),
             }
         )
 
