@@ -55,3 +55,16 @@ def test_unknown_environment_name_is_refused():
     result = _manage("check", env={"DJANGO_ENV": "prod"})
     assert result.returncode != 0
     assert "DJANGO_ENV must be" in result.stderr
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(None, "5"), ("2", "2"), ("", "None")])
+def test_postgresql_statements_are_prepared_after_the_threshold_unless_disabled(threshold, expected):
+    env = {"DATABASE_URL": "postgres://portal@db.example.org:5432/portal"}
+    if threshold is not None:
+        env["DB_PREPARE_THRESHOLD"] = threshold
+    options = "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+    result = _manage(
+        "shell", "-c", options + "print(o['server_side_binding'], o['prepare_threshold'])", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["True", expected]

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Prefetch
 from rest_framework.renderers import JSONRenderer
 
@@ -77,6 +78,19 @@ def test_member_history_query_count_does_not_grow_with_history(api, care_manager
     assert query_count(lambda: client.get(f"/api/members/{large.pk}/")) == query_count(
         lambda: client.get(f"/api/members/{small.pk}/")
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_history_reads_become_prepared_statements_on_postgresql(api, care_manager, contract):
+    client = api(care_manager)
+    member = MemberFactory(contract=contract)
+    _history(member, 2)
+    for _ in range(6):  # past DB_PREPARE_THRESHOLD (5)
+        assert client.get(f"/api/members/{member.pk}/").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any('FROM "gaps_caregap"' in s and '"gaps_caregap"."member_id" = $' in s for s in prepared)
 
 
 def test_colleague_cannot_read_the_history(api, colleague, contract):
