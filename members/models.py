@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from hedis_portal.backends import authorization_load
+
 CONTRACT_ID_PATTERN = r"^[HRSE][0-9]{4}$"
 
 
@@ -32,12 +34,11 @@ def visible_contract_ids(user) -> list[int]:
 
     A literal list rather than a subquery: with `contract_id IN (1, 2)` PostgreSQL can walk
     the worklist indexes that lead with the contract in priority order and stop after one
-    page; with a subquery it joins first and sorts every matching row.
+    page; with a subquery it joins first and sorts every matching row. Read together with the
+    user's permissions (`authorization_load`), which the same request checks.
     """
     if not hasattr(user, "_visible_contract_ids"):
-        user._visible_contract_ids = list(
-            Contract.users.through.objects.filter(user_id=user.pk).values_list("contract_id", flat=True)
-        )
+        authorization_load(user)
     return user._visible_contract_ids
 
 

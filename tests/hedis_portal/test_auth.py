@@ -12,7 +12,9 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from hedis_portal import roles
+from members.models import visible_contract_ids
 from tests.conftest import query_count, token_client
+from tests.factories import ContractFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +140,18 @@ def test_permissions_are_those_of_django_model_backend_in_one_query(request, per
     assert fresh.get_all_permissions() == expected
     assert "auditlog.view_logentry" in expected
     assert fresh.has_perm("gaps.view_caregap")
+
+
+def test_the_same_query_reads_the_users_contracts(care_manager, colleague, contract, other_contract):
+    third = ContractFactory(contract_id="H3003")
+    third.users.add(care_manager)
+    for user, expected in ((care_manager, [contract.pk, third.pk]), (colleague, [other_contract.pk])):
+        fresh = User.objects.get(pk=user.pk)
+        assert (
+            query_count(lambda fresh=fresh: (fresh.get_all_permissions(), visible_contract_ids(fresh))) == 1
+        )
+        assert sorted(visible_contract_ids(fresh)) == expected
+        assert fresh.has_perm("gaps.view_caregap")
 
 
 def test_superusers_hold_every_permission_and_inactive_users_none(care_manager):
