@@ -125,7 +125,9 @@ class MemberAdmin(ContractScopedAdmin):
     list_select_related = ["contract"]
     search_fields = ["id_hash"]  # the search box takes a raw member ID; see get_search_results
     search_help_text = "Enter a plan member ID (exact); it is hashed before searching."
-    readonly_fields = ["id_hash", "created_at", "updated_at"]
+    # A member's contract is fixed once enrolled: their gaps, predictions and interventions carry
+    # it too, and the member history reads them by it.
+    readonly_fields = ["id_hash", "contract", "created_at", "updated_at"]
     fields = [
         "id_hash",
         "contract",

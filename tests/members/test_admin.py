@@ -97,3 +97,24 @@ def test_changelist_query_count_does_not_grow_with_rows(client, care_manager, co
     few = query_count(lambda: client.get("/admin/members/member/"))
     MemberFactory.create_batch(40, contract=contract)
     assert query_count(lambda: client.get("/admin/members/member/")) == few
+
+
+def test_a_members_contract_cannot_be_changed_once_enrolled(
+    superuser_client_factory, contract, other_contract
+):
+    member = MemberFactory(contract=contract, birth_year=1950)
+    client = superuser_client_factory()
+    page = client.get(f"/admin/members/member/{member.pk}/change/")
+    assert 'name="contract"' not in page.content.decode()
+    fields = {"birth_year": 1951, "sex": member.sex, "active": "on"}
+    inlines = {
+        f"{prefix}-{key}": value
+        for prefix in ("gaps", "predictions", "interventions")
+        for key, value in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0))
+    }
+    response = client.post(
+        f"/admin/members/member/{member.pk}/change/", {**fields, **inlines, "contract": other_contract.pk}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    member.refresh_from_db()
+    assert (member.contract_id, member.birth_year) == (contract.pk, 1951)
