@@ -23,11 +23,6 @@ def as_row(values: dict, columns: Columns) -> dict:
     return {name: values[column] for name, column in columns.items()}
 
 
-def fetch_rows(queryset: QuerySet, columns: Columns) -> list[dict]:
-    """Every row of `queryset` under the API's field names (one query)."""
-    return [as_row(values, columns) for values in select_columns(queryset, columns)]
-
-
 class RowQuery:
     """A row query whose SQL is compiled once per database, then run with new primary keys.
 
@@ -36,7 +31,7 @@ class RowQuery:
     request with only its keys changing compiles `build(**keys)` once, with a marker number
     standing in for each key, and later calls bind their keys where the markers were. Rows pass
     through the same converters as `values()` (JSON, and SQLite's dates and decimals), so
-    `fetch(**keys)` equals `fetch_rows(build(**keys), columns)`.
+    `fetch(**keys)` equals `as_row` of each row of `select_columns(build(**keys), columns)`.
 
     `build` must compare each key to a primary or foreign key with a plain equality: a marker
     (a negative number no key has) that does not reach the SQL's parameters unchanged is an

@@ -6,12 +6,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from hedis_portal.rows import RowQuery, fetch_rows
+from hedis_portal.rows import RowQuery, as_row, select_columns
 from interventions.models import Intervention
 from predictions.models import Prediction
 from tests.factories import InterventionFactory, MemberFactory, PredictionFactory, measure
 
 pytestmark = pytest.mark.django_db
+
+
+def _orm_rows(queryset, columns):
+    """What the ORM's `values()` gives for the same query, under the API's names."""
+    return [as_row(values, columns) for values in select_columns(queryset, columns)]
+
 
 COLUMNS = {
     "id": "id",
@@ -36,7 +42,7 @@ def test_rows_equal_the_orm_rows_for_each_key(contract):
     Prediction.objects.filter(member=first).update(top_features=[{"feature": "visits", "weight": 0.25}])
     for member in (first, second, first):
         rows = query.fetch(member=member.pk, contract=contract.pk)
-        assert rows == fetch_rows(_predictions(member.pk, contract.pk), COLUMNS)
+        assert rows == _orm_rows(_predictions(member.pk, contract.pk), COLUMNS)
     assert [row["measure"] for row in query.fetch(member=first.pk, contract=contract.pk)] == ["BCS", "COL"]
     assert query.fetch(member=first.pk, contract=contract.pk)[0]["features"][0]["weight"] == 0.25
 
@@ -57,7 +63,7 @@ def test_decimals_and_nulls_come_back_as_values_gives_them(contract, care_manage
         return Intervention.objects.filter(member_id=member, contract_id=contract).order_by("id")
 
     rows = RowQuery(build, columns).fetch(member=member.pk, contract=contract.pk)
-    assert rows == fetch_rows(build(member.pk, contract.pk), columns)
+    assert rows == _orm_rows(build(member.pk, contract.pk), columns)
     assert (rows[0]["cost"], rows[0]["approved_by"], rows[1]["approved_by"]) == (Decimal("12.5"), "cm", None)
 
 
