@@ -12,7 +12,11 @@ from django.utils.functional import SimpleLazyObject, empty
 
 from hedis_portal import request_log
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A caller's request ID is kept only if it is a UUID (with or without dashes): any freer format
+# would let a client write an identifier of its choosing into the request log and the audit `cid`.
+_VALID_REQUEST_ID = re.compile(
+    r"[0-9a-f]{8}(-?)[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{12}", re.IGNORECASE
+)
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
@@ -32,14 +36,14 @@ def current_request_id() -> str | None:
 
 
 class RequestIdMiddleware:
-    """Gives every request an ID (the caller's `X-Request-ID` if well-formed) and echoes it."""
+    """Gives every request an ID (the caller's `X-Request-ID` if it is a UUID) and echoes it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = _current_request_id.set(request.request_id)
         try:
             response = self.get_response(request)

@@ -1,6 +1,7 @@
 """The API request log: what it records, what it never records, and its batching."""
 
 import pytest
+from auditlog.models import LogEntry
 
 from hedis_portal import request_log
 from hedis_portal.models import ApiRequestLog
@@ -28,16 +29,34 @@ def test_error_class_is_recorded_not_its_message(api, care_manager, other_contra
     assert (entry.status, entry.error_class) == (404, "Http404")
 
 
-def test_callers_request_id_is_kept_and_echoed(api, care_manager):
-    response = api(care_manager).get("/api/members/", HTTP_X_REQUEST_ID="trace-0123456789")
-    assert response["X-Request-ID"] == "trace-0123456789"
-    assert ApiRequestLog.objects.get().request_id == "trace-0123456789"
+@pytest.mark.parametrize(
+    "request_id", ["3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab", "3F2B8C1E9D4A4E6B8A7C0123456789AB"]
+)
+def test_callers_uuid_request_id_is_kept_and_echoed(api, care_manager, request_id):
+    response = api(care_manager).get("/api/members/", HTTP_X_REQUEST_ID=request_id)
+    assert response["X-Request-ID"] == request_id
+    assert ApiRequestLog.objects.get().request_id == request_id
 
 
-def test_malformed_request_id_is_replaced(api, care_manager):
-    response = api(care_manager).get("/api/members/", HTTP_X_REQUEST_ID="<script>")
-    assert response["X-Request-ID"] != "<script>"
-    assert len(response["X-Request-ID"]) == 32
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        "<script>",
+        "MBR-000123456",  # a raw member ID must not reach the request log or the audit cid
+        "trace-0123456789",
+        "3f2b8c1e-9d4a4e6b-8a7c-0123456789ab",  # dashes in some places only
+        "3f2b8c1e-9d4a-4e6b-8a7c-0123456789ab\n",
+        "g" * 32,
+    ],
+)
+def test_request_id_that_is_not_a_uuid_is_replaced(api, care_manager, contract, request_id):
+    member = MemberFactory(contract=contract)
+    response = api(care_manager).get(f"/api/members/{member.pk}/", HTTP_X_REQUEST_ID=request_id)
+    generated = response["X-Request-ID"]
+    assert generated != request_id
+    assert len(generated) == 32
+    assert ApiRequestLog.objects.get().request_id == generated
+    assert LogEntry.objects.get(action=LogEntry.Action.ACCESS).cid == generated
 
 
 def test_body_and_raw_member_id_are_never_logged(api, care_manager, contract):
