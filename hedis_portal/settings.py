@@ -22,18 +22,40 @@ if DJANGO_ENV not in {"development", "production"}:
     )
 PRODUCTION = DJANGO_ENV == "production"
 
+_DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"
+_DEVELOPMENT_MEMBER_ID_HASH_KEY = "development-only-member-id-hash-key"
+
+
+def _production_secret(name: str, *, min_length: int) -> str:
+    """A secret from the environment, refused if missing, a published default, short or low in entropy.
+
+    A key of few distinct characters (`aaaa…`, `abab…`) is guessable whatever its length; a
+    random key of this length has dozens. The message says how to make a good one.
+    """
+    value = env.str(name)
+    how = f"generate one with: python -c 'import secrets; print(secrets.token_urlsafe({min_length + 18}))'"
+    if value in {_DEVELOPMENT_SECRET_KEY, _DEVELOPMENT_MEMBER_ID_HASH_KEY} or value.startswith(
+        "django-insecure-"
+    ):
+        raise environ.ImproperlyConfigured(f"{name} is a published development default; {how}")
+    if len(value) < min_length:
+        raise environ.ImproperlyConfigured(f"{name} must be at least {min_length} characters; {how}")
+    if len(set(value)) < 16:
+        raise environ.ImproperlyConfigured(f"{name} must have at least 16 distinct characters; {how}")
+    return value
+
+
 if PRODUCTION:
-    # No defaults: a production process without its secrets must not start.
-    SECRET_KEY = env.str("SECRET_KEY")
-    MEMBER_ID_HASH_KEY = env.str("MEMBER_ID_HASH_KEY")
+    # No defaults: a production process without its secrets, or with weak ones, must not start.
+    SECRET_KEY = _production_secret("SECRET_KEY", min_length=50)
+    MEMBER_ID_HASH_KEY = _production_secret("MEMBER_ID_HASH_KEY", min_length=32)
+    if SECRET_KEY == MEMBER_ID_HASH_KEY:
+        raise environ.ImproperlyConfigured("MEMBER_ID_HASH_KEY must not be the same as SECRET_KEY")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="development-only-secret-key-never-use-in-production")
-    MEMBER_ID_HASH_KEY = env.str("MEMBER_ID_HASH_KEY", default="development-only-member-id-hash-key")
+    SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY)
+    MEMBER_ID_HASH_KEY = env.str("MEMBER_ID_HASH_KEY", default=_DEVELOPMENT_MEMBER_ID_HASH_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-
-if PRODUCTION and len(MEMBER_ID_HASH_KEY) < 32:
-    raise environ.ImproperlyConfigured("MEMBER_ID_HASH_KEY must be at least 32 characters")
 
 DEBUG = env.bool("DEBUG", default=False)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -39,10 +39,36 @@ def test_production_refuses_to_start_without_a_secret(missing):
     assert f"Set the {missing} environment variable" in result.stderr
 
 
-def test_production_refuses_a_short_member_id_hash_key():
-    result = _manage("check", env={**PRODUCTION_ENV, "MEMBER_ID_HASH_KEY": "short"})
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("MEMBER_ID_HASH_KEY", "short", "must be at least 32 characters"),
+        ("MEMBER_ID_HASH_KEY", "development-only-member-id-hash-key", "is a published development default"),
+        ("MEMBER_ID_HASH_KEY", "a" * 32, "must have at least 16 distinct characters"),
+        ("MEMBER_ID_HASH_KEY", "0123456789abcd" * 4, "must have at least 16 distinct characters"),
+        (
+            "SECRET_KEY",
+            "development-only-secret-key-never-use-in-production",
+            "is a published development default",
+        ),
+        ("SECRET_KEY", "django-insecure-" + secrets.token_urlsafe(50), "is a published development default"),
+        ("SECRET_KEY", secrets.token_urlsafe(30), "must be at least 50 characters"),
+        ("SECRET_KEY", "ab" * 40, "must have at least 16 distinct characters"),
+    ],
+)
+def test_production_refuses_a_weak_secret_and_says_how_to_make_one(name, value, reason):
+    result = _manage("check", env={**PRODUCTION_ENV, name: value})
     assert result.returncode != 0
-    assert "MEMBER_ID_HASH_KEY must be at least 32 characters" in result.stderr
+    assert f"{name} {reason}" in result.stderr
+    assert "secrets.token_urlsafe(" in result.stderr
+    assert value not in result.stderr
+
+
+def test_production_refuses_the_same_key_for_sessions_and_member_ids():
+    key = secrets.token_urlsafe(50)
+    result = _manage("check", env={**PRODUCTION_ENV, "SECRET_KEY": key, "MEMBER_ID_HASH_KEY": key})
+    assert result.returncode != 0
+    assert "MEMBER_ID_HASH_KEY must not be the same as SECRET_KEY" in result.stderr
 
 
 def test_production_settings_pass_check_deploy_without_warnings():
