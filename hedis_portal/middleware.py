@@ -7,7 +7,9 @@ from contextvars import ContextVar
 
 from auditlog.context import auditlog_value
 from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.functional import SimpleLazyObject, empty
 
 from hedis_portal import request_log
@@ -50,6 +52,36 @@ class RequestIdMiddleware:
         finally:
             _current_request_id.reset(token)
         response["X-Request-ID"] = request.request_id
+        # `request.META` is the WSGI environ: gunicorn's access log reads this key instead of
+        # the path, which may carry a raw member ID that a client put in the URL.
+        request.META[ACCESS_LOG_ROUTE] = _access_log_route(request)
+        return response
+
+
+ACCESS_LOG_ROUTE = "hedis_portal.route"
+
+
+def _access_log_route(request) -> str:
+    """What the access log shows for a request: static file paths as they are, others by route."""
+    if request.path.startswith(settings.STATIC_URL):
+        return request.path
+    return route_pattern(getattr(request, "resolver_match", None))
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every response that did not set its own caching.
+
+    API JSON, CSV exports and admin pages carry member-level data, which no browser or
+    proxy may keep; static files (WhiteNoise) set their own long-lived headers and keep them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response
 
 

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "hedis_portal.middleware.RequestIdMiddleware",
+    "hedis_portal.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hedis_portal.middleware.ApiRequestLogMiddleware",
@@ -240,11 +241,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"request_path_as_route": {"()": "hedis_portal.log_filters.RequestPathAsRoute"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django logs every 4xx with the request path; paths may carry a search term.
-        "django.request": {"level": "ERROR"},
+        # Django logs every 4xx with the request path; paths may carry a search term. Server
+        # errors are still logged, with the route in place of the path.
+        "django.request": {"level": "ERROR", "filters": ["request_path_as_route"]},
     },
 }
 
