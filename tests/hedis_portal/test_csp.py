@@ -1,0 +1,73 @@
+"""The Content-Security-Policy holds on every kind of page, in a real browser, with no violation."""
+
+import pytest
+
+from hedis_portal import roles
+from tests.browser import CSP_LISTENER, chromium, log_in  # noqa: F401 (fixture)
+from tests.factories import CareGapFactory, ContractFactory, MemberFactory, UserFactory
+
+# The live server reads the test database from another thread, so these tests commit; the flush
+# after each runs post_migrate again, which puts back the roles and the measure catalog.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_header_names_only_the_portals_own_origin(client):
+    policy = client.get("/admin/login/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives == {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "manifest-src": "'self'",
+        "form-action": "'self'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+    }
+
+
+def test_browsable_api_alone_may_use_inline_styles_never_inline_scripts(api, client, care_manager):
+    client.force_login(care_manager)
+    html = client.get("/api/gaps/", HTTP_ACCEPT="text/html")["Content-Security-Policy"]
+    json = api(care_manager).get("/api/gaps/")["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in html
+    assert "script-src 'self';" in html
+    assert "style-src 'self';" in json
+
+
+def test_admin_api_docs_and_browsable_api_load_with_no_violation(live_server, chromium):  # noqa: F811
+    contract = ContractFactory(contract_id="H1001")
+    member = MemberFactory(contract=contract)
+    gap = CareGapFactory(member=member)
+    UserFactory(username="admin", role=roles.ADMINISTRATOR, contracts=[contract])
+    pages = [
+        "/admin/",
+        "/admin/gaps/caregap/",
+        f"/admin/gaps/caregap/{gap.pk}/change/",
+        f"/admin/members/member/{member.pk}/change/",
+        "/admin/interventions/intervention/add/",
+        "/api/docs/",
+        "/api/gaps/",
+        f"/api/members/{member.pk}/",
+    ]
+    context = chromium.new_context()
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    log_in(page, live_server, "admin", "test-password")
+    violations = {}
+    for path in pages:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+        if path == "/api/docs/":
+            # Swagger UI draws the operations only if its scripts ran and the schema loaded.
+            page.wait_for_selector(".opblock")
+            assert page.locator(".opblock").count() > 20
+        violations[path] = page.evaluate("window.__cspViolations")
+    context.close()
+    assert violations == {path: [] for path in pages}
+    assert [text for text in console if "Content Security Policy" in text] == []
