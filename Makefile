@@ -25,8 +25,14 @@ run: demo
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	GUNICORN_BIND=127.0.0.1:$(PORT) $(VENV)/bin/gunicorn hedis_portal.wsgi
 
+# The browser tests drive Debian's Chromium through Playwright (never a browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 2; fi
+
 # The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
-test: install
+test: install $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 # The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one.
