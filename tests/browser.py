@@ -42,6 +42,11 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+def csp_violations(page) -> list[str]:
+    """The violations the page has reported, once the events queued during its load have fired."""
+    return page.evaluate("new Promise(done => setTimeout(() => done(window.__cspViolations), 50))")
+
+
 def log_in(page, live_server, username: str, password: str) -> None:
     """Sign in through the admin's own login form, as a person would."""
     page.goto(f"{live_server.url}/admin/login/")

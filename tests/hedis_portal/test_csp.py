@@ -3,7 +3,7 @@
 import pytest
 
 from hedis_portal import roles
-from tests.browser import CSP_LISTENER, chromium, log_in  # noqa: F401 (fixture)
+from tests.browser import CSP_LISTENER, chromium, csp_violations, log_in  # noqa: F401 (fixture)
 from tests.factories import CareGapFactory, ContractFactory, MemberFactory, UserFactory
 
 # The live server reads the test database from another thread, so these tests commit; the flush
@@ -67,7 +67,28 @@ def test_admin_api_docs_and_browsable_api_load_with_no_violation(live_server, ch
             # Swagger UI draws the operations only if its scripts ran and the schema loaded.
             page.wait_for_selector(".opblock")
             assert page.locator(".opblock").count() > 20
-        violations[path] = page.evaluate("window.__cspViolations")
+        violations[path] = csp_violations(page)
     context.close()
     assert violations == {path: [] for path in pages}
     assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_every_admin_list_and_add_page_loads_with_no_violation(live_server, chromium):  # noqa: F811
+    contract = ContractFactory(contract_id="H1001")
+    CareGapFactory(member=MemberFactory(contract=contract))
+    UserFactory(username="root", is_superuser=True)
+    context = chromium.new_context()
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    log_in(page, live_server, "root", "test-password")
+    links = page.eval_on_selector_all(
+        "#content-main a[href^='/admin/']", "anchors => anchors.map(a => a.getAttribute('href'))"
+    )
+    assert len(links) > 20
+    violations = {}
+    for path in sorted(set(links)):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        violations[path] = csp_violations(page)
+    context.close()
+    assert violations == {path: [] for path in violations}
