@@ -2,15 +2,27 @@
 
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
 from auditlog.models import LogEntry
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from hedis_portal.errors import ApplicationError
 from hedis_portal.models import ApiRequestLog
+from hedis_portal.users import (
+    roles_assignable_by,
+    user_assert_manageable,
+    user_assign_contracts,
+    users_manageable_by,
+)
 from members.models import Contract
 
 
@@ -78,6 +90,105 @@ class ContractScopedAdmin(admin.ModelAdmin):
         if db_field.related_model is Contract:
             kwargs["queryset"] = Contract.objects.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who is assigned to a contract is changed on the user's page, where the rules on whom
+        # one may manage apply (hedis_portal/users.py); only superusers change it here.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [
+                field.name
+                for field in self.model._meta.many_to_many
+                if field.related_model is get_user_model() and field.name not in readonly
+            ]
+        return readonly
+
+
+class PortalUserChangeForm(UserChangeForm):
+    """Django's user form plus the user's contracts (`Contract.users`, seen from the user)."""
+
+    contracts = forms.ModelMultipleChoiceField(
+        queryset=Contract.objects.none(),
+        required=False,
+        widget=FilteredSelectMultiple("contracts", is_stacked=False),
+        help_text="The contracts whose data this user may see and work.",
+    )
+    # Set per request by `PortalUserAdmin.get_form`: the user making the change.
+    actor = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contracts"].queryset = Contract.objects.visible_to(self.actor)
+        if self.instance.pk:
+            self.initial["contracts"] = list(Contract.objects.filter(users=self.instance))
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class PortalUserAdmin(UserAdmin):
+    """Users, their roles and contracts: nobody grants what they do not hold.
+
+    Superusers manage everyone and everything. An administrator sees only the users they may
+    manage (`users_manageable_by`: others answer 404), may give only the roles whose permissions
+    they hold and their own contracts, and never sees superuser status or raw permissions; each
+    save is checked again against the rule before it is kept.
+    """
+
+    form = PortalUserChangeForm
+    list_display = ["username", "first_name", "last_name", "is_active", "is_staff", "is_superuser"]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal = ["groups", "user_permissions"]
+
+    def get_queryset(self, request):
+        return users_manageable_by(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        # A user one may not manage is absent: 404 on every page of it, not a redirect that
+        # tells it was "perhaps deleted".
+        user = super().get_object(request, object_id, from_field)
+        if user is None:
+            raise Http404("No such user.")
+        return user
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        access = ["is_active", "is_staff", "groups", "contracts"]
+        if request.user.is_superuser:
+            access = ["is_active", "is_staff", "is_superuser", "groups", "user_permissions", "contracts"]
+        return [
+            (None, {"fields": ["username", "password"]}),
+            ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+            ("Roles and contracts", {"fields": access}),
+            ("Important dates", {"fields": ["last_login", "date_joined"]}),
+        ]
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return ["is_active", "is_staff", "is_superuser", "groups"]
+        return ["is_active", "is_staff"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if issubclass(form, PortalUserChangeForm):
+            form = type(form.__name__, (form,), {"actor": request.user})
+        return form
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = roles_assignable_by(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if "contracts" in form.cleaned_data:
+            user_assign_contracts(
+                actor=request.user, user=form.instance, contracts=form.cleaned_data["contracts"]
+            )
+        if not request.user.is_superuser:
+            user_assert_manageable(actor=request.user, user=form.instance)
 
 
 admin.site.unregister(LogEntry)

@@ -5,12 +5,14 @@ from django.db.models.signals import post_migrate
 
 
 class HedisPortalConfig(AppConfig):
-    """Registers the role synchronisation that runs after every `migrate`."""
+    """Registers the role synchronisation that runs after every `migrate`, and the login and user audit."""
 
     name = "hedis_portal"
     verbose_name = "Portal operations"
 
     def ready(self) -> None:
-        from hedis_portal import roles, schema  # noqa: F401  (schema registers extensions)
+        # schema registers extensions; login_security and users connect their signal receivers
+        # and register the user and group models with auditlog.
+        from hedis_portal import login_security, roles, schema, users  # noqa: F401
 
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="hedis_portal.roles")

@@ -1,9 +1,13 @@
 """Audit helpers on top of django-auditlog: actor binding for token auth, and access entries."""
 
+from datetime import timedelta
+
 from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from auditlog.signals import accessed
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.utils import timezone
 from knox.auth import TokenAuthentication
 from knox.models import get_token_model
@@ -26,12 +30,22 @@ def log_access(instance) -> None:
     accessed.send(sender=type(instance), instance=instance)
 
 
+def token_max_lifetime() -> timedelta:
+    """How long an API token lives after it was issued, however often it is used."""
+    return timedelta(hours=settings.API_TOKEN_MAX_LIFETIME_HOURS)
+
+
 class AuditedTokenAuthentication(TokenAuthentication):
     """Knox token authentication (tokens stored hashed) that names the audit actor.
 
     Knox also reads every other token of the user on every request, to delete the expired
     ones: a query on each API call. Here a request checks only its own token, and a user's
     expired tokens are deleted when they log in (`LoginView`).
+
+    Knox slides a token's expiry forward on use (`AUTO_REFRESH`); a token is also refused, and
+    deleted, once `API_TOKEN_MAX_LIFETIME_HOURS` have passed since it was issued, whatever its
+    expiry says (`AUTO_REFRESH_MAX_TTL` caps the sliding too, but knox keeps an expiry already
+    beyond the cap).
     """
 
     def authenticate(self, request):
@@ -41,7 +55,9 @@ class AuditedTokenAuthentication(TokenAuthentication):
         return result
 
     def _cleanup_token(self, auth_token) -> bool:
-        if auth_token.expiry is None or auth_token.expiry >= timezone.now():
+        now = timezone.now()
+        expired = auth_token.expiry is not None and auth_token.expiry < now
+        if not expired and auth_token.created + token_max_lifetime() >= now:
             return False
         username = auth_token.user.get_username()
         auth_token.delete()
@@ -50,8 +66,14 @@ class AuditedTokenAuthentication(TokenAuthentication):
 
 
 def delete_expired_tokens(user) -> int:
-    """Delete `user`'s expired API tokens; returns how many there were."""
-    deleted, _ = get_token_model().objects.filter(user=user, expiry__lt=timezone.now()).delete()
+    """Delete `user`'s expired API tokens (idle or past their absolute lifetime); returns how many."""
+    now = timezone.now()
+    deleted, _ = (
+        get_token_model()
+        .objects.filter(user=user)
+        .filter(Q(expiry__lt=now) | Q(created__lt=now - token_max_lifetime()))
+        .delete()
+    )
     return deleted
 
 

@@ -1,17 +1,26 @@
 """API authentication: exchange a username and password for a token (stored hashed by knox)."""
 
+from datetime import timedelta
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox import views as knox_views
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
-from hedis_portal.audit import bind_actor, delete_expired_tokens
+from hedis_portal.audit import bind_actor, delete_expired_tokens, token_max_lifetime
+from hedis_portal.login_security import LoginLockedOut
 
 
 class LoginView(knox_views.LoginView):
-    """`POST {"username", "password"}` → `{"token", "expiry"}`; throttled per client address."""
+    """`POST {"username", "password"}` → `{"token", "expiry"}`.
+
+    Throttled per client address (`THROTTLE_AUTH`, in the shared cache); a username or address
+    with too many failed logins is locked out (django-axes, `hedis_portal/login_security.py`)
+    and answered 429 in the error shape, even with the right password.
+    """
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -27,11 +36,19 @@ class LoginView(knox_views.LoginView):
     )
     def post(self, request, format=None):
         credentials = AuthTokenSerializer(data=request.data, context={"request": request})
-        credentials.is_valid(raise_exception=True)
+        if not credentials.is_valid():
+            # django-axes flags the request it was given (this one) when the attempt is locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise LoginLockedOut(request)
+            raise ValidationError(credentials.errors)
         request.user = credentials.validated_data["user"]
         bind_actor(request.user)
         delete_expired_tokens(request.user)
         return super().post(request, format=format)
+
+    def get_token_ttl(self) -> timedelta:
+        """Knox's sliding lifetime, never beyond the absolute one (`API_TOKEN_MAX_LIFETIME_HOURS`)."""
+        return min(super().get_token_ttl(), token_max_lifetime())
 
 
 @extend_schema(request=None, responses={204: None})

@@ -2,6 +2,7 @@
 
 from functools import cache
 
+from axes.backends import AxesStandaloneBackend
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
@@ -75,3 +76,17 @@ class RolePermissionBackend(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             authorization_load(user_obj)
         return user_obj._perm_cache
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first in `AUTHENTICATION_BACKENDS`: a locked-out username or
+    address is refused before any password is checked.
+
+    A login with no request (the test client's `login`, a shell) comes from no address and
+    through no login page, so there is nothing to count or lock; axes would raise instead.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

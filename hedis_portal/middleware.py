@@ -13,6 +13,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import SimpleLazyObject, empty
 
 from hedis_portal import request_log
+from hedis_portal.client_address import client_address
 
 # A caller's request ID is kept only if it is a UUID (with or without dashes): any freer format
 # would let a client write an identifier of its choosing into the request log and the audit `cid`.
@@ -88,10 +89,17 @@ class NoStoreMiddleware:
 class AuditMiddleware(AuditlogMiddleware):
     """django-auditlog's middleware (actor, remote address), clearing its context afterwards.
 
+    The remote address is the client's as the throttles and the login lockout see it
+    (`client_address`: X-Forwarded-For only as far as NUM_PROXIES trusts it).
     auditlog leaves the request's actor in a context variable when the request ends; work
     done later on the same thread outside any request (a job, a command) would otherwise be
     attributed to that user.
     """
+
+    @staticmethod
+    def _get_remote_addr(request):
+        # auditlog believes the left-most X-Forwarded-For, which any client can write.
+        return client_address(request)
 
     def __call__(self, request):
         token = auditlog_value.set({})

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hedis_portal.middleware.AuditMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hedis_portal.urls"
@@ -150,9 +153,31 @@ DATABASE_ROUTERS = ["hedis_portal.routers.AnalyticsReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The API throttles count here: with more than one worker (or server) use a shared cache, e.g.
+# CACHE_URL=redis://host:6379/0 (Django's own RedisCache, with the `redis` package).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
-AUTHENTICATION_BACKENDS = ["hedis_portal.backends.RolePermissionBackend"]
+# The lockout check first: a locked-out username or address is refused before any password check.
+AUTHENTICATION_BACKENDS = [
+    "hedis_portal.backends.LockoutBackend",
+    "hedis_portal.backends.RolePermissionBackend",
+]
+
+# Login lockout (django-axes; hedis_portal/login_security.py). Failures are counted in the database,
+# shared by every worker, per username (from any address) and per client address (on any username):
+# LOGIN_FAILURE_LIMIT failures lock either out for LOGIN_LOCKOUT_MINUTES, and every further failure
+# starts the wait again. The API login and the admin login count together.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "hedis_portal.client_address.client_address"
+AXES_USERNAME_CALLABLE = "hedis_portal.login_security.lockout_username"
+AXES_LOCKOUT_CALLABLE = "hedis_portal.login_security.lockout_response"
+# Successful logins and logouts are audit entries (login_security.py), kept with the rest.
+AXES_DISABLE_ACCESS_LOG = True
+# Never reset on success: a valid account of one's own must not wipe an address's failures.
+AXES_RESET_ON_SUCCESS = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -208,6 +233,9 @@ REST_FRAMEWORK = {
         "hedis_portal.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "hedis_portal.pagination.IdCursorPagination",
+    # Proxies in front of the portal that append to X-Forwarded-For; 0: the header is ignored and
+    # REMOTE_ADDR is the client (hedis_portal/client_address.py).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -223,9 +251,13 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# A token expires API_TOKEN_TTL_HOURS after its last use, and API_TOKEN_MAX_LIFETIME_HOURS after it was
+# issued whatever its use (hedis_portal/audit.py); a password change or deactivation deletes a user's tokens.
+API_TOKEN_MAX_LIFETIME_HOURS = env.int("API_TOKEN_MAX_LIFETIME_HOURS", default=12)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
     "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(hours=API_TOKEN_MAX_LIFETIME_HOURS),
 }
 
 SPECTACULAR_SETTINGS = {
