@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
@@ -17,7 +15,10 @@ from gaps import selectors, services
 from gaps.filters import CareGapFilter
 from gaps.importing import gaps_import_csv
 from gaps.models import GapRemark, RemarkCode, WorkflowState
+from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
 from hedis_portal.errors import ApplicationError
+from hedis_portal.exports import csv_lines
+from hedis_portal.middleware import route_pattern
 from hedis_portal.rows import as_row, select_columns
 from members.selectors import contracts_for
 
@@ -147,15 +148,13 @@ EXPORT_COLUMNS = [
 ]
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
+class CareGapViewSet(
+    AccessAuditedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The worklist: your contracts' gaps, highest priority first, with workflow actions.
 
-    def write(self, value: str) -> str:
-        return value
-
-
-class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The worklist: your contracts' gaps, highest priority first, with workflow actions."""
+    Reads are audited: each page and each export is one access entry, each gap opened another.
+    """
 
     filterset_class = CareGapFilter
     ordering_fields = ["priority_score", "updated_at", "id"]
@@ -184,6 +183,12 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         gaps = select_columns(self.filter_queryset(self.get_queryset()), selectors.WORKLIST_ROW)
         page = self.paginate_queryset(gaps)
         return self.get_paginated_response([as_row(values, selectors.WORKLIST_ROW) for values in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        """One gap with its remarks (recorded as an access)."""
+        gap = self.get_object()
+        log_access(gap)
+        return Response(self.get_serializer(gap).data)
 
     def _respond(self, gap):
         return Response(
@@ -318,15 +323,24 @@ class CareGapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
-        """The filtered worklist as CSV (streamed; no member identifiers beyond the portal's IDs)."""
-        gaps = self.filter_queryset(self.get_queryset()).values_list(
-            *(source for _, source in EXPORT_COLUMNS)
+        """The filtered worklist as CSV (streamed; no member identifiers beyond the portal's IDs).
+
+        Recorded as one access entry with the filters and the number of rows, counted before
+        the first row is sent: the entry is committed even if the stream is cut or its worker
+        killed half-way, and a count costs less than the export itself. (Gaps imported between
+        the count and the stream can make the two differ by those gaps.)
+        """
+        gaps = self.filter_queryset(self.get_queryset())
+        log_read(
+            model=selectors.CareGap,
+            kind="export",
+            view=route_pattern(request.resolver_match),
+            filters=recorded_filters(request.query_params, self.filterset_class.base_filters),
+            rows=gaps.count(),
         )
-        writer = csv.writer(_Echo())
-        header = [name for name, _ in EXPORT_COLUMNS]
-        rows = (writer.writerow(row) for row in gaps.iterator(chunk_size=2000))
+        rows = gaps.values_list(*(source for _, source in EXPORT_COLUMNS)).iterator(chunk_size=2000)
         response = StreamingHttpResponse(
-            (line for part in ([writer.writerow(header)], rows) for line in part), content_type="text/csv"
+            csv_lines([name for name, _ in EXPORT_COLUMNS], rows), content_type="text/csv"
         )
         response["Content-Disposition"] = 'attachment; filename="worklist.csv"'
         return response

@@ -1,10 +1,12 @@
 """Audit helpers on top of django-auditlog: actor binding for token auth, and access entries."""
 
+from auditlog.cid import get_cid
 from datetime import timedelta
 
 from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from auditlog.signals import accessed
+from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, SEARCH_VAR
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
@@ -12,6 +14,8 @@ from django.utils import timezone
 from knox.auth import TokenAuthentication
 from knox.models import get_token_model
 from knox.signals import token_expired
+
+from hedis_portal.middleware import route_pattern
 
 
 def bind_actor(user) -> None:
@@ -95,3 +99,104 @@ def log_batch(*, model, action: int, count: int, summary: str, details: dict):
         remote_addr=context.get("remote_addr"),
         additional_data={"batch": {"count": count, **details}},
     )
+
+
+def log_read(*, model, kind: str, view: str, filters: dict, rows: int, ids: list | None = None) -> LogEntry:
+    """One ACCESS entry for a read of many rows of member-level data: a list page or an export.
+
+    One entry per request, never one per row: who (actor, remote address), what (`model`, the
+    `view`'s route pattern and the `filters` it was given), how many `rows` it returned, the
+    primary keys of a page (`ids`; exports record the count only) and the request ID (`cid`).
+    `kind` ("list" or "export") is stored as the entry's object key. A read that matched nothing
+    is recorded too: it still tells the reader that nothing matched.
+    """
+    context = auditlog_value.get(None) or {}
+    access = {"view": view, "filters": filters, "rows": rows}
+    if ids is not None:
+        access["ids"] = ids
+    names = model._meta.verbose_name_plural
+    return LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk=kind,
+        object_repr=f"{rows} {names} {'exported' if kind == 'export' else 'listed'}",
+        action=LogEntry.Action.ACCESS,
+        actor=context.get("actor"),
+        remote_addr=context.get("remote_addr"),
+        # `LogEntry.objects.create` does not fill the correlation ID itself (`log_create` does).
+        cid=get_cid(),
+        additional_data={"access": access},
+    )
+
+
+def recorded_filters(params, names) -> dict:
+    """The query parameters (a `QueryDict`) among `names`, a view's declared filters, as recorded.
+
+    Anything else (a cursor, a page size, a parameter a careless client made up) is left out:
+    only declared filters, whose values are codes, flags, numbers and the portal's own IDs, are
+    recorded. A parameter given once is recorded as its value, one given several times as the
+    list of them.
+    """
+    return {
+        name: values[0] if len(values) == 1 else values for name, values in params.lists() if name in names
+    }
+
+
+class AccessAuditedListMixin:
+    """A list viewset of member-level data: every page read is one ACCESS entry (`log_read`).
+
+    Hooked on `paginate_queryset`, which every list (the worklist's plain-row list too) calls
+    once with its filtered queryset; the entry is one INSERT whatever the page's length. The
+    view's `filterset_class` names the model and the filters recorded.
+    """
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            log_read(
+                model=self.filterset_class._meta.model,
+                kind="list",
+                view=route_pattern(self.request.resolver_match),
+                filters=recorded_filters(self.request.query_params, self.filterset_class.base_filters),
+                rows=len(page),
+                ids=[row["id"] if isinstance(row, dict) else row.pk for row in page],
+            )
+        return page
+
+
+def changelist_filters(params) -> dict:
+    """An admin changelist's filters, from its query string, as an access entry records them.
+
+    The list filters only (ordering, page, popup and "show all" flags left out, as Django's
+    `ChangeList.get_filters_params` leaves them out), and whether the search box was used,
+    never its term: the box takes a raw plan member ID.
+    """
+    recorded = recorded_filters(params, set(params) - _NOT_FILTERS)
+    if params.get(SEARCH_VAR, "").strip():
+        recorded["search_used"] = True
+    return recorded
+
+
+_NOT_FILTERS = {*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG}
+
+
+class AccessAuditedChangelistMixin:
+    """An admin of member-level data: each changelist page shown is one ACCESS entry (`log_read`).
+
+    The page's rows are read here, before the template renders them from the same (now cached)
+    queryset, so this costs no query beyond the INSERT.
+    """
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            page = changelist.result_list
+            log_read(
+                model=self.model,
+                kind="list",
+                view=route_pattern(request.resolver_match),
+                filters=changelist_filters(request.GET),
+                rows=len(page),
+                ids=[row.pk for row in page],
+            )
+        return response

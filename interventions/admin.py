@@ -8,7 +8,7 @@ from django.template.defaultfilters import pluralize
 
 from gaps.models import CareGap
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
-from hedis_portal.audit import log_access
+from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
 from interventions import services, workflow
 from interventions.models import (
@@ -180,10 +180,10 @@ def _transition_action(to_status: str, description: str, permissions: list[str])
 
 
 @admin.register(Intervention)
-class InterventionAdmin(ContractScopedAdmin):
+class InterventionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Interventions of your contracts. Status changes follow the workflow (approving needs a role).
 
-    Opening an intervention's page is recorded in the audit log as an access.
+    Each page of the list and each intervention opened is recorded in the audit log as an access.
     """
 
     list_display = ["id", "member", "intervention_type", "status", "cost", "scheduled_for", "created_at"]

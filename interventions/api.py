@@ -2,7 +2,6 @@
 
 from collections import defaultdict
 
-from auditlog.models import LogEntry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -10,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps.models import ComplianceStatus
-from hedis_portal.audit import log_access, log_batch
+from hedis_portal.audit import AccessAuditedListMixin, log_access
 from interventions import selectors, services
 from interventions.filters import InterventionFilter, InterventionTypeFilter
 from interventions.models import (
@@ -210,10 +209,13 @@ class InterventionTypeViewSet(
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
 
-class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InterventionViewSet(
+    AccessAuditedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Interventions of your contracts: propose, move through the workflow, record outcomes.
 
-    Reading interventions is recorded in the audit log (member-level data).
+    Reads are audited (member-level data): each page of the list is one access entry, each
+    intervention opened another.
     """
 
     # Viewing is enough to ask for a transition: whether the role may make that particular
@@ -233,18 +235,6 @@ class InterventionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def _shown(self, intervention: Intervention) -> dict:
         """The intervention as stored after a write, with its covered gaps."""
         return self.get_serializer(self.get_queryset().get(pk=intervention.pk)).data
-
-    def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        if page:
-            log_batch(
-                model=Intervention,
-                action=LogEntry.Action.ACCESS,
-                count=len(page),
-                summary=f"{len(page)} interventions listed",
-                details={"intervention_ids": [intervention.pk for intervention in page]},
-            )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
         intervention = self.get_object()

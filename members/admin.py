@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from gaps.models import CareGap
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
-from hedis_portal.audit import log_access
+from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from interventions.models import Intervention
 from members import services
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
@@ -113,10 +113,11 @@ class InterventionHistoryInline(_HistoryInline):
 
 
 @admin.register(Member)
-class MemberAdmin(ContractScopedAdmin):
+class MemberAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Members of your contracts. Search with a plan member ID: it is hashed before the query.
 
-    Opening a member's page is recorded in the audit log as an access.
+    Each page of the list and each member opened is recorded in the audit log as an access
+    (the search term never is).
     """
 
     list_display = ["__str__", "contract", "birth_year", "sex", "lis_de", "disability", "active"]

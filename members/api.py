@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps.api import CareGapSerializer
-from hedis_portal.audit import log_access
+from hedis_portal.audit import AccessAuditedListMixin, log_access
 from interventions.api import InterventionSerializer, intervention_rows
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
@@ -97,8 +97,11 @@ class ContractViewSet(
         )
 
 
-class MemberViewSet(viewsets.ReadOnlyModelViewSet):
-    """Members of your contracts; one member comes with their whole history (audited as an access)."""
+class MemberViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
+    """Members of your contracts; one member comes with their whole history.
+
+    Reads are audited: each page of the list is one access entry, each member opened another.
+    """
 
     filterset_class = MemberFilter
     ordering_fields = ["id", "birth_year"]

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, MeasurementYearListFilter
-from hedis_portal.audit import log_access
+from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from predictions.models import Prediction
 
 
@@ -19,10 +19,11 @@ class MemberLevelMeasureListFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(ContractScopedAdmin):
+class PredictionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Predictions for your contracts' members. They arrive in bulk (API or import); nobody edits them here.
 
-    Opening a prediction's page is recorded in the audit log as an access (member-level data).
+    Each page of the list and each prediction opened is recorded in the audit log as an access
+    (member-level data).
     """
 
     list_display = [

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from hedis_portal.audit import log_access
+from hedis_portal.audit import AccessAuditedListMixin, log_access
 from hedis_portal.errors import ApplicationError
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
@@ -107,8 +107,11 @@ class PredictionErrorSerializer(serializers.Serializer):
     extra = serializers.DictField()
 
 
-class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Predictions for members of your contracts; analysts and administrators upsert them in bulk."""
+class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
+    """Predictions for members of your contracts; analysts and administrators upsert them in bulk.
+
+    Reads are audited: each page of the list is one access entry, each prediction opened another.
+    """
 
     serializer_class = PredictionSerializer
     filterset_class = PredictionFilter

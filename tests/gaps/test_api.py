@@ -6,6 +6,7 @@ import json
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -107,18 +108,21 @@ def test_worklist_rows_are_what_the_gap_serializer_says(api, care_manager, contr
     assert set(row) == set(CareGapSerializer.Meta.fields)
 
 
-def test_worklist_page_is_three_queries_and_a_log_entry(api, care_manager, contract, gap):
-    """The token, the user's permissions and contracts (one query), the page; then the request log entry."""
+def test_worklist_page_is_three_queries_an_access_entry_and_a_log_entry(api, care_manager, contract, gap):
+    """The token, the user's permissions and contracts (one query), the page; the page's audit
+    access entry (one INSERT, whatever the page's length); then the request log entry."""
     tables = ["knox_authtoken", "members_contract_users", "gaps_caregap"]
     client = api(care_manager)
+    ContentType.objects.get_for_model(CareGap)  # cached per process: the access entry's content type
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/api/gaps/?contract=H1001&measure=BCS&workflow_state=new")
     assert response.json()["results"][0]["id"] == gap.pk
     statements = [query["sql"] for query in queries.captured_queries]
-    assert len(statements) == 4
+    assert len(statements) == 5
     assert sorted(next(t for t in tables if t in sql) for sql in statements[:3]) == sorted(tables)
     assert "auth_permission" in next(sql for sql in statements if "members_contract_users" in sql)
-    assert "hedis_portal_apirequestlog" in statements[3]
+    assert statements[3].startswith('INSERT INTO "auditlog_logentry"')
+    assert "hedis_portal_apirequestlog" in statements[4]
 
 
 def test_worklist_is_ordered_by_priority_and_cursor_paginated(api, care_manager, contract):

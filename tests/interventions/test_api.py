@@ -161,9 +161,9 @@ def test_reading_interventions_is_audited_as_access(api, care_manager, world):
     detail = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(world.proposed.pk))
     assert detail.actor == care_manager
     client.get("/api/interventions/")
-    listed = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk="batch")
+    listed = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk="list")
     assert listed.actor == care_manager
-    assert sorted(listed.additional_data["batch"]["intervention_ids"]) == sorted(
+    assert sorted(listed.additional_data["access"]["ids"]) == sorted(
         [world.proposed.pk, world.approved.pk, world.completed.pk]
     )
 
