@@ -1,13 +1,13 @@
 """Audit helpers on top of django-auditlog: actor binding for token auth, and access entries."""
 
-from auditlog.cid import get_cid
 from datetime import timedelta
 
+from auditlog.cid import get_cid
 from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from auditlog.signals import accessed
-from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, SEARCH_VAR
 from django.conf import settings
+from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, SEARCH_VAR
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.utils import timezone
