@@ -10,7 +10,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
-from hedis_portal.audit import bind_actor, delete_expired_tokens, token_max_lifetime
+from hedis_portal.audit import (
+    AuditedTokenAuthentication,
+    bind_actor,
+    delete_expired_tokens,
+    token_max_lifetime,
+)
 from hedis_portal.login_security import LoginLockedOut
 
 
@@ -55,7 +60,12 @@ class LoginView(knox_views.LoginView):
 class LogoutView(knox_views.LogoutView):
     """Revoke the token used for this request."""
 
+    # Ours, not knox's: the absolute lifetime holds here too, and the logout has its actor.
+    authentication_classes = [AuditedTokenAuthentication]
+
 
 @extend_schema(request=None, responses={204: None})
 class LogoutAllView(knox_views.LogoutAllView):
     """Revoke every token of the current user."""
+
+    authentication_classes = [AuditedTokenAuthentication]

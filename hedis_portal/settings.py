@@ -177,7 +177,9 @@ AXES_LOCKOUT_CALLABLE = "hedis_portal.login_security.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True
 # Never reset on success: a valid account of one's own must not wipe an address's failures.
 AXES_RESET_ON_SUCCESS = False
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+# Masked in what axes stores of a failed login's query string and form: `next` may be an admin URL with
+# a search term, which can be a raw member ID.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "next"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -184,6 +184,18 @@ def test_unknown_usernames_are_counted_under_a_keyed_hash_never_stored_as_typed(
         assert attempted.lower() not in stored.lower()
 
 
+def test_a_failed_admin_login_stores_no_search_term_from_the_page_it_returns_to():
+    # A session that ran out on a search for a raw member ID returns there after the login.
+    next_url = "/admin/members/member/?q=MBR-55501234"
+    Client().post(
+        f"{ADMIN_LOGIN}?next={next_url}",
+        {"username": "cm", "password": "wrong", "next": next_url},
+        REMOTE_ADDR="10.0.8.9",
+    )
+    attempt = AccessAttempt.objects.get()
+    assert "MBR-55501234" not in " ".join(str(v) for v in attempt.__dict__.values())
+
+
 def test_a_known_username_is_counted_under_its_name(care_manager):
     api_login("cm", "wrong")
     assert AccessAttempt.objects.get().username == "cm"
