@@ -316,7 +316,7 @@ class CareGapViewSet(
             contract=contract,
             measurement_year=payload.validated_data["measurement_year"],
             full_snapshot=payload.validated_data["full_snapshot"],
-            source_name=f"API upload {upload.name}",
+            channel="api",  # the upload's name is not recorded: names often carry identifiers
         )
         return Response(result.as_dict())
 

@@ -27,8 +27,10 @@ from django.utils import timezone
 
 from gaps import workflow
 from gaps.models import CareGap, ComplianceStatus, EvidenceSource, WorkflowState
-from hedis_portal.audit import log_batch
+from hedis_portal import import_errors as problems
+from hedis_portal.audit import file_facts, log_batch
 from hedis_portal.errors import ApplicationError
+from hedis_portal.import_errors import Problem, row_error
 from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
@@ -54,11 +56,12 @@ _FALSE = {"0", "false", "f", "no", "n", ""}
 # The choices' `.values` build a new list on every access; a file's million rows are checked
 # against these sets (and their messages list the choices in the same order as before).
 _STATUSES = frozenset(ComplianceStatus.values)
-_STATUS_LIST = ", ".join(ComplianceStatus.values)
+_NOT_A_STATUS = problems.not_one_of(ComplianceStatus.values)
 _SOURCES = frozenset(EvidenceSource.values)
-_SOURCE_LIST = ", ".join(EvidenceSource.values)
+_NOT_A_SOURCE = problems.not_one_of(EvidenceSource.values)
 _SEXES = frozenset(Member.Sex.values)
-_SEX_LIST = ", ".join(Member.Sex.values)
+_NOT_A_SEX = problems.not_one_of(Member.Sex.values)
+_REASON_TOO_LONG = problems.longer_than(200)
 
 
 class GapImportRejected(ApplicationError):
@@ -102,16 +105,16 @@ class _Row(NamedTuple):
 
 
 class _Errors:
-    """Collects row errors; messages never contain the raw member ID."""
+    """Collects row errors, each worded by `hedis_portal.import_errors` (no value from the file)."""
 
     def __init__(self) -> None:
         self.items: list[dict] = []
         self.count = 0
 
-    def add(self, line: int, field: str, message: str) -> None:
+    def add(self, line: int, field: str, problem: Problem) -> None:
         self.count += 1
         if len(self.items) < MAX_ERRORS_LISTED:
-            self.items.append({"line": line, "field": field, "message": message})
+            self.items.append(row_error("line", line, field, problem))
 
     def raise_if_any(self) -> None:
         if self.count:
@@ -151,26 +154,28 @@ class _RowParser:
         self.measurement_year = measurement_year
         self.year_text = str(measurement_year)
         self.today = timezone.localdate()
-        self.hashes: dict[str, tuple[str, str | None]] = {}
-        self.dates: dict[str, tuple[date | None, str | None]] = {}
+        self.hashes: dict[str, tuple[str, Problem | None]] = {}
+        self.dates: dict[str, tuple[date | None, Problem | None]] = {}
+        self.not_the_year = problems.not_the_import_year(measurement_year)
+        self.not_a_birth_year = problems.not_a_year_between(1900, measurement_year)
 
-    def _hash(self, raw_id: str) -> tuple[str, str | None]:
-        """The member ID's hash and no message, or an empty hash and why it cannot be hashed."""
+    def _hash(self, raw_id: str) -> tuple[str, Problem | None]:
+        """The member ID's hash and no problem, or an empty hash and why it cannot be hashed."""
         try:
             known = (member_id_hash(raw_id), None)
         except InvalidMemberId as exc:
-            known = ("", str(exc))
+            known = ("", exc.problem)
         self.hashes[raw_id] = known
         return known
 
-    def _date(self, text: str) -> tuple[date | None, str | None]:
+    def _date(self, text: str) -> tuple[date | None, Problem | None]:
         """The evidence date, or None and why it is refused."""
         try:
             evidence_date = date.fromisoformat(text)
         except ValueError:
-            known = (None, f"{text!r} is not a date (YYYY-MM-DD)")
+            known = (None, problems.NOT_A_DATE)
         else:
-            known = (evidence_date, "is in the future" if evidence_date > self.today else None)
+            known = (evidence_date, problems.IN_THE_FUTURE if evidence_date > self.today else None)
         self.dates[text] = known
         return known
 
@@ -201,23 +206,21 @@ class _RowParser:
         code = fields[measure_at].strip()
         measure_id = self.measures.get(code.upper())
         if measure_id is None:
-            errors.add(line, "measure", f"unknown member-level measure code {code!r}")
+            errors.add(line, "measure", problems.NOT_A_MEASURE)
         status = fields[status_at].strip().lower()
         if status not in _STATUSES:
-            errors.add(line, "compliance_status", f"{status!r} is not one of {_STATUS_LIST}")
+            errors.add(line, "compliance_status", _NOT_A_STATUS)
 
         year_text = fields[year_at].strip()
         if year_text and year_text != self.year_text:
-            errors.add(
-                line, "measurement_year", f"row is for {year_text}, the import is for {self.measurement_year}"
-            )
+            errors.add(line, "measurement_year", self.not_the_year)
 
         exclusion_reason = fields[reason_at].strip()
         if len(exclusion_reason) > 200:
-            errors.add(line, "exclusion_reason", "longer than 200 characters")
+            errors.add(line, "exclusion_reason", _REASON_TOO_LONG)
         evidence_source = fields[source_at].strip().lower()
         if evidence_source and evidence_source not in _SOURCES:
-            errors.add(line, "evidence_source", f"{evidence_source!r} is not one of {_SOURCE_LIST}")
+            errors.add(line, "evidence_source", _NOT_A_SOURCE)
         evidence_date = None
         date_text = fields[date_at].strip()
         if date_text:
@@ -227,32 +230,28 @@ class _RowParser:
 
         # Status and evidence must agree: only data closes a gap, and an exclusion has a reason.
         if status == ComplianceStatus.CLOSED and not (date_text and evidence_source):
-            errors.add(line, "evidence_date", "a closed gap needs an evidence date and source")
+            errors.add(line, "evidence_date", problems.CLOSED_NEEDS_EVIDENCE)
         if status == ComplianceStatus.EXCLUDED and not exclusion_reason:
-            errors.add(line, "exclusion_reason", "an excluded gap needs an exclusion reason")
+            errors.add(line, "exclusion_reason", problems.EXCLUDED_NEEDS_REASON)
         if exclusion_reason and status != ComplianceStatus.EXCLUDED:
-            errors.add(line, "exclusion_reason", f"given for a gap that is {status or 'blank'}, not excluded")
+            errors.add(line, "exclusion_reason", problems.REASON_WITHOUT_EXCLUSION)
 
         birth_year = None
         birth_text = fields[birth_at].strip()
         if birth_text:
             if not birth_text.isdigit() or not 1900 <= int(birth_text) <= self.measurement_year:
-                errors.add(
-                    line,
-                    "birth_year",
-                    f"{birth_text!r} is not a year between 1900 and {self.measurement_year}",
-                )
+                errors.add(line, "birth_year", self.not_a_birth_year)
             else:
                 birth_year = int(birth_text)
         sex = fields[sex_at].strip().upper()
         if sex and sex not in _SEXES:
-            errors.add(line, "sex", f"{sex!r} is not one of {_SEX_LIST}")
+            errors.add(line, "sex", _NOT_A_SEX)
         flags = []
         for name, at in (("lis_de", lis_de_at), ("disability", disability_at)):
             try:
                 flags.append(_parse_bool(fields[at]) if fields[at] else None)
             except ValueError:
-                errors.add(line, name, "not a yes/no value")
+                errors.add(line, name, problems.NOT_YES_NO)
         if errors.count > before:
             return None
         return _Row(
@@ -273,16 +272,20 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        errors.add(1, "file", f"not UTF-8 text (byte {exc.start})")
+        errors.add(1, "file", problems.not_utf8(exc.start))
         errors.raise_if_any()
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in next(reader, [])]
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error:
+        errors.add(1, "file", problems.MALFORMED_CSV)
+        errors.raise_if_any()
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if missing:
-        errors.add(1, "header", f"missing column(s): {', '.join(missing)}")
+        errors.add(1, "header", problems.missing_columns(missing))
+    unknown = problems.unknown_names(header, REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     if unknown:
-        errors.add(1, "header", f"unknown column(s): {', '.join(unknown)}")
+        errors.add(1, "header", unknown)
     errors.raise_if_any()
 
     measures = {
@@ -298,7 +301,7 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress)
                 continue
             line = reader.line_num
             if len(fields) > width:
-                errors.add(line, "row", f"{len(fields)} values for {width} columns")
+                errors.add(line, "row", problems.cells_for_columns(len(fields), width))
                 continue
             # Missing trailing cells read as empty, as csv.DictReader's None did; then the sentinel.
             fields.extend([""] * (width - len(fields) + 1))
@@ -306,16 +309,16 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress)
             if row is not None:
                 key = (row.id_hash, row.measure_id)
                 if key in first_line:
-                    errors.add(line, "member_id", f"same member and measure as line {first_line[key]}")
+                    errors.add(line, "member_id", problems.same_member_and_measure_as(first_line[key]))
                 else:
                     first_line[key] = line
                     rows.append(row)
             if progress and line % 10_000 == 0:
                 progress(line)
-    except csv.Error as exc:
-        errors.add(reader.line_num, "file", f"malformed CSV: {exc}")
+    except csv.Error:
+        errors.add(reader.line_num, "file", problems.MALFORMED_CSV)
     if not rows and not errors.count:
-        errors.add(2, "file", "no data rows")
+        errors.add(2, "file", problems.NO_DATA_ROWS)
     return rows
 
 
@@ -361,16 +364,17 @@ def _resolve_members(
     member_ids: dict[str, int] = {}
     new_members: dict[str, Member] = {}
     contract_pk = contract.pk
+    not_enrolled = problems.not_enrolled_in(contract.contract_id)
     for row in rows:
         found = known.get(row.id_hash)
         if found is not None:
             pk, contract_id = found
             if contract_id != contract_pk:
-                errors.add(row.line, "member_id", f"member is not enrolled in {contract.contract_id}")
+                errors.add(row.line, "member_id", not_enrolled)
             member_ids[row.id_hash] = pk
         elif row.id_hash not in new_members:
             if row.birth_year is None:
-                errors.add(row.line, "birth_year", "required for a member seen for the first time")
+                errors.add(row.line, "birth_year", problems.REQUIRED_FOR_NEW_MEMBER)
                 continue
             new_members[row.id_hash] = Member(
                 id_hash=row.id_hash,
@@ -407,13 +411,17 @@ def gaps_import_csv(
     contract: Contract,
     measurement_year: int,
     full_snapshot: bool = False,
-    source_name: str = "",
+    channel: str,
     progress: Callable[[int], None] | None = None,
 ) -> GapImportResult:
-    """Validate a gap file completely, then apply it in one transaction (see module docstring)."""
+    """Validate a gap file completely, then apply it in one transaction (see module docstring).
+
+    `channel` says how the file came ("api" or "command"); the audit entry records it with the
+    file's SHA-256, size and row count, never the file's name.
+    """
     errors = _Errors()
     if not 2000 <= measurement_year <= 2100:
-        errors.add(0, "measurement_year", f"{measurement_year} is not a plausible measurement year")
+        errors.add(0, "measurement_year", problems.not_a_plausible_year(measurement_year))
         errors.raise_if_any()
     sha256 = hashlib.sha256(data).hexdigest()
     with _garbage_collector_paused():
@@ -422,7 +430,7 @@ def gaps_import_csv(
             contract=contract,
             measurement_year=measurement_year,
             full_snapshot=full_snapshot,
-            source_name=source_name,
+            channel=channel,
             progress=progress,
             sha256=sha256,
             errors=errors,
@@ -430,7 +438,7 @@ def gaps_import_csv(
 
 
 def _import_rows(
-    *, data, contract, measurement_year, full_snapshot, source_name, progress, sha256, errors
+    *, data, contract, measurement_year, full_snapshot, channel, progress, sha256, errors
 ) -> GapImportResult:
     """Read, check and apply the file: the body of `gaps_import_csv`, run with the collector paused."""
     rows = _read_rows(data, measurement_year=measurement_year, errors=errors, progress=progress)
@@ -450,7 +458,8 @@ def _import_rows(
             count=len(rows),
             summary=f"Gap import for {contract.contract_id} MY{measurement_year}",
             details={
-                "source": source_name,
+                "channel": channel,
+                "file": file_facts(sha256=sha256, size_bytes=len(data), rows=len(rows)),
                 "contract": contract.contract_id,
                 "measurement_year": measurement_year,
                 "full_snapshot": full_snapshot,

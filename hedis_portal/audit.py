@@ -1,5 +1,10 @@
 """Audit helpers on top of django-auditlog: actor binding for token auth, and access entries."""
 
+import getpass
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from auditlog.cid import get_cid
@@ -81,14 +86,55 @@ def delete_expired_tokens(user) -> int:
     return deleted
 
 
+def file_facts(*, sha256: str, size_bytes: int, rows: int) -> dict:
+    """What the audit log keeps about an imported file or request body: hash, size, row count.
+
+    Never its name or path: file names often carry member or vendor identifiers. The SHA-256
+    still ties an entry to the file the sender kept.
+    """
+    return {"sha256": sha256, "size_bytes": size_bytes, "rows": rows}
+
+
+def _os_user() -> str:
+    """The operating-system account running this process (a container may have no name for it)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+@contextmanager
+def command_actor(command: str, *, user=None) -> Iterator[None]:
+    """Attribute the batch audit entries (`log_batch`) written inside to a management command run.
+
+    A command has no request, so no remote address; its entries name the operating-system
+    user and host that ran it and the command (`additional_data["command_line"]`), and, when
+    the command acts for a portal user (`--as-user`), that user as the actor.
+    """
+    token = auditlog_value.set(
+        {
+            "actor": user,
+            "remote_addr": None,
+            "command_line": {"command": command, "os_user": _os_user(), "host": socket.gethostname()},
+        }
+    )
+    try:
+        yield
+    finally:
+        auditlog_value.reset(token)
+
+
 def log_batch(*, model, action: int, count: int, summary: str, details: dict):
     """One audit entry for a set-based write (who, what, how many, from which file).
 
     Bulk paths write rows without per-row model signals, so they are audited per batch
     rather than silently. Actor and remote address come from the request context when
-    there is one; management commands record their own name in `details`.
+    there is one; inside `command_actor`, the command, OS user and host are recorded too.
     """
     context = auditlog_value.get(None) or {}
+    additional_data = {"batch": {"count": count, **details}}
+    if "command_line" in context:
+        additional_data["command_line"] = context["command_line"]
     return LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(model),
         object_pk="batch",
@@ -97,7 +143,7 @@ def log_batch(*, model, action: int, count: int, summary: str, details: dict):
         changes={},
         actor=context.get("actor"),
         remote_addr=context.get("remote_addr"),
-        additional_data={"batch": {"count": count, **details}},
+        additional_data=additional_data,
     )
 
 

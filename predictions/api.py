@@ -1,5 +1,6 @@
 """REST API for predictions: scoped reads and the bulk upsert external models call."""
 
+import hashlib
 from dataclasses import asdict
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from hedis_portal.audit import AccessAuditedListMixin, log_access
+from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
 from hedis_portal.errors import ApplicationError
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
@@ -151,8 +152,15 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
                 f"The request body is larger than {max_bytes} bytes; send fewer rows per batch.",
                 {"max_bytes": max_bytes},
             )
+        # Read before DRF parses it, so the audit entry can carry the body's hash and size.
+        body = request._request.body
         rows = request.data.get("predictions") if isinstance(request.data, dict) else None
         if not isinstance(rows, list):
             raise ValidationError({"predictions": ['Send a JSON object {"predictions": [row, …]}.']})
-        result = services.predictions_bulk_upsert(user=request.user, rows=rows, source="api")
+        result = services.predictions_bulk_upsert(
+            user=request.user,
+            rows=rows,
+            source="api",
+            file=file_facts(sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body), rows=len(rows)),
+        )
         return Response(asdict(result))

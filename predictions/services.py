@@ -2,7 +2,8 @@
 
 Rows carry the plan's raw member ID; it is hashed on arrival and appears in no stored
 value, log line or error message. A batch is all or nothing: every row is checked first
-and, if any is bad, the whole batch is refused with every problem listed.
+and, if any is bad, the whole batch is refused with every problem listed. Error messages
+come from `hedis_portal.import_errors`: they quote no value and no unknown field name.
 """
 
 import json
@@ -22,8 +23,10 @@ from django.utils import timezone
 from rest_framework import status
 
 from gaps.models import CareGap
+from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
+from hedis_portal.import_errors import Problem, row_error
 from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Member
@@ -32,13 +35,17 @@ from ratings.models import Measure
 
 OPTIONAL_FIELDS = frozenset({"top_features"})
 NON_FIELD = "non_field_errors"
-MEMBER_NOT_FOUND = "member not found in your contracts"
+MEMBER_NOT_FOUND = problems.MEMBER_NOT_FOUND
 MIN_MEASUREMENT_YEAR, MAX_MEASUREMENT_YEAR = 2000, 2100
 MAX_MODEL_VERSION_LENGTH = Prediction._meta.get_field("model_version").max_length
 MAX_MEASURE_CODE_LENGTH = Measure._meta.get_field("code").max_length
 MAX_TOP_FEATURES = 20
 # `RiskTier.values` builds a new list on every access; rows are checked against this set.
 RISK_TIERS = frozenset(RiskTier.values)
+_NOT_A_RISK_TIER = problems.must_be_one_of(RiskTier.values)
+_YEAR_OUT_OF_RANGE = problems.must_be_between(MIN_MEASUREMENT_YEAR, MAX_MEASUREMENT_YEAR)
+_MODEL_VERSION_TOO_LONG = problems.must_be_at_most_characters(MAX_MODEL_VERSION_LENGTH)
+_TOO_MANY_FEATURES = problems.must_have_at_most_items(MAX_TOP_FEATURES)
 # One encoder for every row: json.dumps(…, allow_nan=False) would build a new one per call.
 _FEATURES_JSON = json.JSONEncoder(allow_nan=False)
 
@@ -100,67 +107,71 @@ class ValidPrediction(NamedTuple):
 
 
 class _Invalid(ValueError):
-    """A field value that fails its check; the message never contains the value."""
+    """A field value that fails its check; its message is a `Problem`, which never contains the value."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem)
+        self.problem = problem
 
 
 def _clean_member_id(value) -> str:
     # JSON senders may give a numeric ID; either way only its hash is kept.
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _Invalid("must be a string")
+        raise _Invalid(problems.MUST_BE_STRING)
     try:
         return member_id_hash(str(value))
     except InvalidMemberId as exc:
-        raise _Invalid(str(exc)) from None
+        raise _Invalid(exc.problem) from None
 
 
 def _clean_measure(value) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Invalid("must be a measure code such as BCS")
+        raise _Invalid(problems.MUST_BE_MEASURE_CODE)
     if len(value.strip()) > MAX_MEASURE_CODE_LENGTH:
-        raise _Invalid("is not a member-level measure code")
+        raise _Invalid(problems.NOT_A_MEMBER_LEVEL_MEASURE)
     return value.strip()
 
 
 def _clean_measurement_year(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("must be an integer")
+        raise _Invalid(problems.MUST_BE_INTEGER)
     if not MIN_MEASUREMENT_YEAR <= value <= MAX_MEASUREMENT_YEAR:
-        raise _Invalid(f"must be between {MIN_MEASUREMENT_YEAR} and {MAX_MEASUREMENT_YEAR}")
+        raise _Invalid(_YEAR_OUT_OF_RANGE)
     return value
 
 
 def _clean_model_version(value) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Invalid("must be a non-blank string")
+        raise _Invalid(problems.MUST_BE_NON_BLANK_STRING)
     if len(value.strip()) > MAX_MODEL_VERSION_LENGTH:
-        raise _Invalid(f"must be at most {MAX_MODEL_VERSION_LENGTH} characters")
+        raise _Invalid(_MODEL_VERSION_TOO_LONG)
     return value.strip()
 
 
 def _clean_probability(value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("must be a number")
+        raise _Invalid(problems.MUST_BE_NUMBER)
     if not math.isfinite(value) or not 0 <= value <= 1:
-        raise _Invalid("must be between 0 and 1")
+        raise _Invalid(problems.MUST_BE_PROBABILITY)
     return float(value)
 
 
 def _clean_risk_tier(value) -> str:
     if value not in RISK_TIERS:
-        raise _Invalid(f"must be one of {', '.join(RiskTier.values)}")
+        raise _Invalid(_NOT_A_RISK_TIER)
     return value
 
 
 def _clean_top_features(value) -> tuple[list, str]:
     """The features and their JSON text: serialized once here, both to check them and to store them."""
     if not isinstance(value, list):
-        raise _Invalid("must be a list")
+        raise _Invalid(problems.MUST_BE_LIST)
     if len(value) > MAX_TOP_FEATURES:
-        raise _Invalid(f"must have at most {MAX_TOP_FEATURES} items")
+        raise _Invalid(_TOO_MANY_FEATURES)
     try:
         return value, _FEATURES_JSON.encode(value)
     except (TypeError, ValueError):
-        raise _Invalid("must contain only JSON values (no NaN or infinity)") from None
+        raise _Invalid(problems.MUST_BE_JSON_VALUES) from None
 
 
 def _clean_predicted_at(value) -> datetime:
@@ -170,11 +181,11 @@ def _clean_predicted_at(value) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise _Invalid("must be an ISO-8601 date and time, e.g. 2026-03-01T08:00:00Z") from None
+            raise _Invalid(problems.MUST_BE_DATETIME) from None
     else:
-        raise _Invalid("must be an ISO-8601 date and time string")
+        raise _Invalid(problems.MUST_BE_DATETIME_STRING)
     if timezone.is_naive(moment):
-        raise _Invalid("must include a time zone (e.g. Z or +00:00)")
+        raise _Invalid(problems.MUST_HAVE_TIME_ZONE)
     return moment
 
 
@@ -220,19 +231,22 @@ def _clean_column(rows: list[dict], name: str) -> list:
     ]
 
 
-def _clean_rows(rows: list) -> tuple[list[list], list[list[tuple[str, str]]]]:
+def _clean_rows(rows: list) -> tuple[list[list], list[list[tuple[str, Problem]]]]:
     """Check every row's fields on their own (no database), one field at a time.
 
     Returns one column per field of `ROW_FIELDS` (see `_clean_column`) and each row's (field,
-    message)s: unknown fields first, then the fields in `ROW_FIELDS` order. Checked a column at a
-    time, a batch takes half the time of a loop over each row's fields.
+    problem)s: unknown fields first (one non-field problem giving their positions, never their
+    names, which may be a shifted member ID), then the fields in `ROW_FIELDS` order. Checked a
+    column at a time, a batch takes half the time of a loop over each row's fields.
     """
-    problems: list[list[tuple[str, str]]] = [[] for _ in rows]
+    found: list[list[tuple[str, Problem]]] = [[] for _ in rows]
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            problems[index].append((NON_FIELD, "must be an object with the prediction's fields"))
+            found[index].append((NON_FIELD, problems.MUST_BE_OBJECT))
         elif not row.keys() <= _CLEANERS.keys():
-            problems[index].extend((str(name)[:50], "unknown field") for name in row if name not in _CLEANERS)
+            found[index].append(
+                (NON_FIELD, problems.unknown_names(list(row), _CLEANERS.keys(), noun="field"))
+            )
     objects = [row if isinstance(row, dict) else {} for row in rows]
     columns = [_clean_column(objects, name) for name in ROW_FIELDS]
     for name, column in zip(ROW_FIELDS, columns, strict=True):
@@ -241,10 +255,10 @@ def _clean_rows(rows: list) -> tuple[list[list], list[list[tuple[str, str]]]]:
             if not isinstance(rows[index], dict):
                 continue  # that one problem, not one per missing field
             if column[index] is not None:
-                problems[index].append((name, str(column[index])))
+                found[index].append((name, column[index].problem))
             elif required:
-                problems[index].append((name, "this field is required"))
-    return columns, problems
+                found[index].append((name, problems.REQUIRED))
+    return columns, found
 
 
 def _visible_members(user, hashes: set[str]) -> dict[str, tuple[int, int]]:
@@ -283,7 +297,7 @@ def predictions_validate(
     """
     numbers = row_numbers if row_numbers is not None else range(1, len(rows) + 1)
     first_row_of_key = seen_keys if seen_keys is not None else {}
-    columns, problems = _clean_rows(rows)
+    columns, found = _clean_rows(rows)
     members = _visible_members(user, {value for value in columns[0] if value.__class__ is str})
     codes = {value for value in columns[1] if value.__class__ is str}
     measures = dict(
@@ -292,7 +306,7 @@ def predictions_validate(
 
     errors: list[dict] = []
     valid: list[ValidPrediction] = []
-    for number, values, row_problems in zip(numbers, zip(*columns, strict=True), problems, strict=True):
+    for number, values, row_problems in zip(numbers, zip(*columns, strict=True), found, strict=True):
         member_hash, code, year, model_version, probability, risk_tier, features, predicted_at = values
         member = members.get(member_hash)
         measure_id = measures.get(code)
@@ -300,10 +314,8 @@ def predictions_validate(
             if member is None and member_hash.__class__ is str:
                 row_problems.append(("member_id", MEMBER_NOT_FOUND))
             if measure_id is None and code.__class__ is str:
-                row_problems.append(("measure", "is not a member-level measure code"))
-            errors.extend(
-                {"row": number, "field": name, "message": message} for name, message in row_problems
-            )
+                row_problems.append(("measure", problems.NOT_A_MEMBER_LEVEL_MEASURE))
+            errors.extend(row_error("row", number, name, problem) for name, problem in row_problems)
             continue
         member_pk, contract_id = member
         features, features_json = features or ([], "[]")
@@ -322,23 +334,27 @@ def predictions_validate(
         )
         first = first_row_of_key.setdefault(prediction.key, number)
         if first != number:
-            message = (
-                f"{row_label}s {first} and {number} have the same member, measure, "
-                "measurement_year and model_version"
+            errors.append(
+                row_error("row", number, NON_FIELD, problems.same_prediction_as(row_label, first, number))
             )
-            errors.append({"row": number, "field": NON_FIELD, "message": message})
             continue
         valid.append(prediction)
     return valid, errors
 
 
 @transaction.atomic
-def predictions_bulk_upsert(*, user, rows: list[dict], source: str) -> BulkUpsertResult:
+def predictions_bulk_upsert(
+    *, user, rows: list[dict], source: str, file: dict | None = None
+) -> BulkUpsertResult:
     """Create or update a batch of predictions for members in `user`'s contracts, all or nothing.
 
     Set-based: a constant number of queries on PostgreSQL whatever the batch size (member
     and measure lookups, one upsert, one UPDATE of the affected gaps' current prediction,
     one audit entry). Re-sending an identical row counts as updated but rewrites nothing.
+
+    `source` is the channel the rows came through ("api", "command", or a job's name), never a
+    file name; `file` is what the audit keeps of the file or request body they came in
+    (`hedis_portal.audit.file_facts`: SHA-256, size, row count).
     """
     max_rows = settings.PREDICTIONS_BULK_MAX_ROWS
     if len(rows) > max_rows:
@@ -362,7 +378,8 @@ def predictions_bulk_upsert(*, user, rows: list[dict], source: str) -> BulkUpser
         count=len(valid),
         summary=f"{len(valid)} predictions from {source}: {created} created, {updated} updated",
         details={
-            "source": source,
+            "channel": source,
+            "file": file,
             "created": created,
             "updated": updated,
             "model_versions": model_versions,

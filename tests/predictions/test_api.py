@@ -1,5 +1,7 @@
 """Predictions through the API: personas, scoping, the bulk upsert, errors, audit and query counts."""
 
+import hashlib
+import json
 import logging
 
 import pytest
@@ -181,9 +183,21 @@ def test_each_bulk_call_writes_one_audit_entry_naming_the_caller(api, analyst, a
     ]
     assert entries[0].action == LogEntry.Action.CREATE
     assert entries[0].remote_addr == "127.0.0.1"
-    assert entries[0].additional_data["batch"]["source"] == "api"
+    assert entries[0].additional_data["batch"]["channel"] == "api"
+    assert "command_line" not in entries[0].additional_data
     # auditlog's per-row signals do not fire for the set-based write: one entry per call, not per row.
     assert LogEntry.objects.get_for_model(Prediction).count() == 2
+
+
+def test_the_audit_entry_keeps_the_bodys_hash_size_and_row_count(api, analyst, contract):
+    raw_ids = raw_member_ids(contract, 3)
+    body = json.dumps({"predictions": [prediction_row(raw) for raw in raw_ids]}).encode()
+    assert api(analyst).post(BULK, body, content_type="application/json").status_code == 200
+    batch = LogEntry.objects.get(object_pk="batch").additional_data["batch"]
+    assert (batch["channel"], batch["file"]) == (
+        "api",
+        {"sha256": hashlib.sha256(body).hexdigest(), "size_bytes": len(body), "rows": 3},
+    )
 
 
 def test_raw_member_ids_are_stored_nowhere_and_logged_nowhere(api, analyst, member, caplog):

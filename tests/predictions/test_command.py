@@ -1,10 +1,14 @@
 """`manage.py import_predictions`: whole-file validation with line numbers, then one transaction."""
 
 import csv
+import getpass
+import hashlib
 import json
+import socket
 from io import StringIO
 
 import pytest
+from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 
@@ -73,14 +77,28 @@ def test_csv_import_creates_predictions_points_gaps_and_audits_the_user(tmp_path
     raw_ids = raw_member_ids(contract, 4)
     rows = [prediction_row(raw) for raw in raw_ids] + [prediction_row(), prediction_row(measure="COL")]
     out, _ = run(write_csv(tmp_path / "scores.csv", rows), "analyst", "--batch-size", "4")
-    assert "scores.csv: 6 rows imported; 6 predictions created, 0 updated." in out
+    assert "6 rows imported; 6 predictions created, 0 updated." in out
+    assert "scores" not in out
     assert Prediction.objects.count() == 6
     gap.refresh_from_db()
     assert gap.current_prediction == Prediction.objects.get(member=member, measure=measure("BCS"))
     entries = LogEntry.objects.filter(object_pk="batch").order_by("pk")
     assert [e.additional_data["batch"]["count"] for e in entries] == [4, 2]
     assert {e.actor for e in entries} == {analyst}
-    assert entries[0].additional_data["batch"]["source"] == "import_predictions scores.csv"
+    content = (tmp_path / "scores.csv").read_bytes()
+    facts = {"sha256": hashlib.sha256(content).hexdigest(), "size_bytes": len(content), "rows": 6}
+    assert [(e.additional_data["batch"]["channel"], e.additional_data["batch"]["file"]) for e in entries] == [
+        ("command", facts),
+        ("command", facts),
+    ]
+    assert {json.dumps(e.additional_data["command_line"], sort_keys=True) for e in entries} == {
+        json.dumps(
+            {"command": "import_predictions", "host": socket.gethostname(), "os_user": getpass.getuser()},
+            sort_keys=True,
+        )
+    }
+    assert "scores" not in str([e.additional_data for e in entries])
+    assert auditlog_value.get(None) is None
 
 
 def test_csv_types_are_converted_and_an_empty_top_features_cell_is_allowed(tmp_path, analyst, member):
@@ -117,7 +135,7 @@ def test_a_rejected_csv_lists_every_error_with_its_line_and_writes_nothing(tmp_p
         prediction_row(top_features="[unclosed"),
     ]
     error, listed = rejection(write_csv(tmp_path / "scores.csv", rows))
-    assert error == "scores.csv: 4 errors on 3 of 5 rows; nothing was imported."
+    assert error == "4 errors on 3 of 5 rows in the file; nothing was imported."
     assert listed.splitlines() == [
         "line 3, probability: must be a number",
         "line 5, measurement_year: must be an integer",
@@ -189,8 +207,9 @@ def test_a_wrong_header_is_refused_at_once(tmp_path, analyst, member):
     path = tmp_path / "scores.csv"
     path.write_text("member,measure,year\nRAW-OWN-0001,BCS,2026\n")
     error, _ = rejection(path)
-    assert "unknown: member, year" in error
-    assert "missing: member_id, measurement_year" in error
+    assert "2 unknown columns at positions 1 (did you mean member_id?), 3;" in error
+    assert "missing column(s): member_id, measurement_year" in error
+    assert " member," not in error and " year" not in error  # the unknown names are not quoted
 
 
 @pytest.mark.parametrize("name", ["scores.txt", "scores.json"])
@@ -198,7 +217,7 @@ def test_only_csv_and_jsonl_files_are_read(tmp_path, analyst, name):
     path = tmp_path / name
     path.write_text("{}")
     error, _ = rejection(path)
-    assert "expected a .csv or .jsonl file" in error
+    assert error == "Expected a .csv or .jsonl file."
 
 
 def test_batch_size_may_not_exceed_the_api_maximum(tmp_path, settings, analyst, member):

@@ -148,6 +148,8 @@ INVALID_ROWS = [
     ({"member_id": "   "}, "member_id", "blank"),
     ({"member_id": "X" * 65}, "member_id", "longer than 64"),
     ({"member_id": True}, "member_id", "must be a string"),
+    ({"member_id": "RAW-OWN\x000001"}, "member_id", "control, format or other invisible character"),
+    ({"member_id": "RAW-OWN-0001\u200b"}, "member_id", "control, format or other invisible character"),
     ({"member_id": "RAW-NOBODY"}, "member_id", MEMBER_NOT_FOUND),
     ({"measure": None}, "measure", "required"),
     ({"measure": "XYZ"}, "measure", "not a member-level measure"),
@@ -179,7 +181,11 @@ INVALID_ROWS = [
     ({"predicted_at": "2026-03-01"}, "predicted_at", "time zone"),
     ({"predicted_at": 1767225600}, "predicted_at", "ISO-8601"),
     ({"predicted_at": None}, "predicted_at", "required"),
-    ({"member_name": "anything"}, "member_name", "unknown field"),
+    (
+        {"member_name": "anything"},
+        "non_field_errors",
+        "1 unknown field at position 9 (did you mean member_id?)",
+    ),
 ]
 
 
@@ -243,12 +249,18 @@ def test_a_duplicate_in_one_batch_names_both_rows(analyst, member):
     ]
 
 
+UNKNOWN_MEMBER_NAME = (
+    "1 unknown field at position 8 (did you mean member_id?); known fields: member_id, measure, "
+    "measurement_year, model_version, probability, risk_tier, top_features, predicted_at"
+)
+
+
 def test_problems_of_one_row_come_in_field_order_with_the_member_lookup_last(analyst, member):
     row = prediction_row("RAW-NOBODY", probability=2, member_name="x")
     del row["measure"]
     errors = _rejection(analyst, [prediction_row(), row])
     assert [(e["row"], e["field"], e["message"]) for e in errors] == [
-        (2, "member_name", "unknown field"),
+        (2, "non_field_errors", UNKNOWN_MEMBER_NAME),
         (2, "measure", "this field is required"),
         (2, "probability", "must be between 0 and 1"),
         (2, "member_id", MEMBER_NOT_FOUND),
@@ -361,7 +373,8 @@ def test_one_audit_entry_per_call_with_actor_counts_and_model_versions(analyst, 
     assert first.content_type.model_class() is Prediction
     assert first.additional_data["batch"] == {
         "count": 2,
-        "source": "test",
+        "channel": "test",
+        "file": None,
         "created": 2,
         "updated": 0,
         "model_versions": ["b", "gbm-2026.1"],

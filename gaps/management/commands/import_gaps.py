@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from gaps.importing import GapImportRejected, gaps_import_csv
+from hedis_portal.audit import command_actor
 from members.models import Contract
 
 
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         try:
             data = file.read_bytes()
         except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+            # Not the path: file names often carry member or vendor identifiers.
+            raise CommandError(f"Cannot read the file: {exc.strerror}") from None
 
         with tqdm(total=data.count(b"\n"), unit=" rows", desc="validating", disable=None) as bar:
 
@@ -38,14 +40,15 @@ class Command(BaseCommand):
                 bar.update(line - bar.n)
 
             try:
-                result = gaps_import_csv(
-                    data=data,
-                    contract=target,
-                    measurement_year=measurement_year,
-                    full_snapshot=full_snapshot,
-                    source_name=f"import_gaps {file.name}",
-                    progress=progress,
-                )
+                with command_actor("import_gaps"):
+                    result = gaps_import_csv(
+                        data=data,
+                        contract=target,
+                        measurement_year=measurement_year,
+                        full_snapshot=full_snapshot,
+                        channel="command",
+                        progress=progress,
+                    )
             except GapImportRejected as exc:
                 for error in exc.extra["errors"]:
                     self.stderr.write(f"line {error['line']}, {error['field']}: {error['message']}")

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -9,13 +10,15 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
-from auditlog.context import auditlog_value
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
+from hedis_portal import import_errors as problems
+from hedis_portal.audit import command_actor, file_facts
+from hedis_portal.import_errors import Problem, row_error
 from predictions.services import (
     NON_FIELD,
     OPTIONAL_FIELDS,
@@ -29,9 +32,9 @@ _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 
 class Unreadable(NamedTuple):
-    """A line that could not be parsed into a row (the message never quotes the line)."""
+    """A line that could not be parsed into a row (the problem never quotes the line)."""
 
-    message: str
+    problem: Problem
 
 
 def _typed_csv_row(row: dict) -> dict:
@@ -53,20 +56,26 @@ def _typed_csv_row(row: dict) -> dict:
 
 
 def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict | Unreadable]]:
-    """Rows of a CSV file whose header names the row fields; a wrong header stops the import at once."""
+    """Rows of a CSV file whose header names the row fields; a wrong header stops the import at once.
+
+    The header's unknown names are not quoted (a file without its header row starts with a
+    member's data): `hedis_portal.import_errors` gives their positions.
+    """
     reader = csv.DictReader(lines)
     columns = reader.fieldnames or []
-    unknown = sorted(set(columns) - set(ROW_FIELDS))
+    unknown = problems.unknown_names(columns, ROW_FIELDS)
     missing = [name for name in ROW_FIELDS if name not in columns and name not in OPTIONAL_FIELDS]
     if columns and (unknown or missing):
+        found = [unknown] if unknown else []
+        found += [problems.missing_columns(missing)] if missing else []
         raise CommandError(
-            f"The header must name the columns {', '.join(ROW_FIELDS)} (top_features optional); "
-            f"unknown: {', '.join(unknown) or 'none'}; missing: {', '.join(missing) or 'none'}."
+            f"The first line must be the header, naming the columns {', '.join(ROW_FIELDS)} "
+            f"(top_features optional): {'; '.join(found)}."
         )
     for row in reader:
         # DictReader files surplus cells under the key None.
         if None in row:
-            yield reader.line_num, Unreadable("has more cells than the header has columns")
+            yield reader.line_num, Unreadable(problems.SURPLUS_CELLS)
         else:
             yield reader.line_num, _typed_csv_row(row)
 
@@ -79,22 +88,28 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict | Unreadable]]
         try:
             yield number, json.loads(line)
         except ValueError:
-            yield number, Unreadable("is not valid JSON")
+            yield number, Unreadable(problems.INVALID_JSON)
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict | Unreadable]]:
-    """Each row of a .csv or .jsonl file with its line number."""
+    """Each row of a .csv or .jsonl file with its line number.
+
+    Messages say "the file", never its name or path: file names often carry member or vendor
+    identifiers, and command output ends up in job logs.
+    """
     parse = {".csv": _csv_rows, ".jsonl": _jsonl_rows}.get(path.suffix.lower())
     if parse is None:
-        raise CommandError(f"{path.name}: expected a .csv or .jsonl file.")
+        raise CommandError("Expected a .csv or .jsonl file.")
     try:
         # utf-8-sig: spreadsheets often start CSV files with a byte-order mark.
         with path.open(encoding="utf-8-sig", newline="") as lines:
             yield from parse(lines)
     except OSError as exc:
-        raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
+        raise CommandError(f"Cannot read the file: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise CommandError(f"{path.name} is not UTF-8 text.") from None
+        raise CommandError("The file is not UTF-8 text.") from None
+    except csv.Error:
+        raise CommandError(f"The file is {problems.MALFORMED_CSV}.") from None
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -133,38 +148,39 @@ class Command(BaseCommand):
                 self.stderr.write(f"line {error['row']}, {error['field']}: {error['message']}")
             bad_lines = len({error["row"] for error in errors})
             raise CommandError(
-                f"{file.name}: {len(errors)} errors on {bad_lines} of {total} rows; nothing was imported."
+                f"{len(errors)} errors on {bad_lines} of {total} rows in the file; nothing was imported."
             )
 
-        received = created = updated = 0
-        # The audit entry of each batch names the importing user, as an API call names its caller.
-        token = auditlog_value.set({"actor": user})
-        try:
-            with (
-                transaction.atomic(),
-                tqdm(total=total, unit=" rows", desc="importing", disable=None) as bar,
-            ):
-                for batch in batched(read_rows(file), batch_size):
-                    try:
-                        result = predictions_bulk_upsert(
-                            user=user,
-                            rows=[row for _, row in batch],
-                            source=f"import_predictions {file.name}",
-                        )
-                    except PredictionBatchRejected:
-                        raise CommandError(
-                            f"{file.name} changed while it was being imported; nothing was imported."
-                        ) from None
-                    received += result.received
-                    created += result.created
-                    updated += result.updated
-                    bar.update(len(batch))
-        finally:
-            auditlog_value.reset(token)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{file.name}: {received} rows imported; {created} predictions created, {updated} updated."
+        # Each batch's audit entry keeps the file's hash, size and row count, never its name.
+        with file.open("rb") as content:
+            facts = file_facts(
+                sha256=hashlib.file_digest(content, "sha256").hexdigest(),
+                size_bytes=file.stat().st_size,
+                rows=total,
             )
+        received = created = updated = 0
+        # The audit entry of each batch names the importing user, as an API call names its
+        # caller, and the OS user and host that ran the command.
+        with (
+            command_actor("import_predictions", user=user),
+            transaction.atomic(),
+            tqdm(total=total, unit=" rows", desc="importing", disable=None) as bar,
+        ):
+            for batch in batched(read_rows(file), batch_size):
+                try:
+                    result = predictions_bulk_upsert(
+                        user=user, rows=[row for _, row in batch], source="command", file=facts
+                    )
+                except PredictionBatchRejected:
+                    raise CommandError(
+                        "The file changed while it was being imported; nothing was imported."
+                    ) from None
+                received += result.received
+                created += result.created
+                updated += result.updated
+                bar.update(len(batch))
+        self.stdout.write(
+            self.style.SUCCESS(f"{received} rows imported; {created} predictions created, {updated} updated.")
         )
 
     @staticmethod
@@ -191,7 +207,7 @@ class Command(BaseCommand):
             for chunk in batched(read_rows(file), batch_size):
                 readable = [(line, row) for line, row in chunk if not isinstance(row, Unreadable)]
                 errors.extend(
-                    {"row": line, "field": NON_FIELD, "message": row.message}
+                    row_error("row", line, NON_FIELD, row.problem)
                     for line, row in chunk
                     if isinstance(row, Unreadable)
                 )
