@@ -17,13 +17,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the session."""
+    """One headless Chromium for a test module."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop running on this thread, and Django then refuses
     # ORM calls from it as if they came from async code; the test's own ORM calls are synchronous.
+    # Module scope: the loop and the setting end with the browser tests, not with the session.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as playwright:
