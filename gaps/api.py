@@ -11,16 +11,18 @@ from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gaps import selectors, services
+from gaps import selectors, services, workflow
 from gaps.filters import CareGapFilter
 from gaps.importing import gaps_import_csv
-from gaps.models import GapRemark, RemarkCode, WorkflowState
+from gaps.models import EvidenceSource, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
 from hedis_portal.errors import ApplicationError
 from hedis_portal.exports import csv_lines
+from hedis_portal.filters import MAX_ID
 from hedis_portal.middleware import route_pattern
 from hedis_portal.rows import as_row, select_columns
 from members.selectors import contracts_for
+from predictions.models import RiskTier
 
 MAX_BULK_GAPS = 1000
 
@@ -34,7 +36,7 @@ class PayloadTooLarge(ApplicationError):
 class GapRemarkSerializer(serializers.ModelSerializer):
     """A remark in a gap's history."""
 
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = GapRemark
@@ -47,11 +49,23 @@ class CareGapSerializer(serializers.ModelSerializer):
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
     measure = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee_username = serializers.CharField(source="assignee.username", read_only=True, default=None)
-    closure_probability = serializers.FloatField(
-        source="current_prediction.probability", read_only=True, default=None
+    assignee_username = serializers.CharField(
+        source="assignee.username", read_only=True, default=None, allow_null=True
     )
-    risk_tier = serializers.CharField(source="current_prediction.risk_tier", read_only=True, default=None)
+    closure_probability = serializers.FloatField(
+        source="current_prediction.probability", read_only=True, default=None, allow_null=True
+    )
+    risk_tier = serializers.ChoiceField(
+        choices=RiskTier.choices,
+        source="current_prediction.risk_tier",
+        read_only=True,
+        default=None,
+        allow_null=True,
+    )
+    # Read-only fields lose the model's blank=True; a gap without evidence has "" here.
+    evidence_source = serializers.ChoiceField(
+        choices=EvidenceSource.choices, read_only=True, allow_blank=True
+    )
 
     class Meta:
         model = selectors.CareGap
@@ -100,13 +114,21 @@ class GapAssignSerializer(VersionedSerializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(), allow_null=True)
 
 
+# The states a care manager can move a gap to: never `new`, never `resolved` (data resolves a gap).
+MOVE_TARGETS = [
+    (state, label)
+    for state, label in WorkflowState.choices
+    if any(state in targets for targets in workflow.TRANSITIONS.values())
+]
+
+
 class GapTransitionSerializer(VersionedSerializer):
-    workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
+    workflow_state = serializers.ChoiceField(choices=MOVE_TARGETS)
 
 
 class GapBulkSerializer(serializers.Serializer):
     gaps = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK_GAPS
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=MAX_BULK_GAPS
     )
 
 
@@ -115,7 +137,7 @@ class GapBulkAssignSerializer(GapBulkSerializer):
 
 
 class GapBulkTransitionSerializer(GapBulkSerializer):
-    workflow_state = serializers.ChoiceField(choices=WorkflowState.choices)
+    workflow_state = serializers.ChoiceField(choices=MOVE_TARGETS)
 
 
 class GapBulkRemarkSerializer(GapBulkSerializer):
@@ -320,7 +342,7 @@ class CareGapViewSet(
         )
         return Response(result.as_dict())
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
         """The filtered worklist as CSV (streamed; no member identifiers beyond the portal's IDs).

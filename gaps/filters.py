@@ -4,7 +4,7 @@ import django_filters
 from django.db.models.expressions import RawSQL
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
-from hedis_portal.filters import FilterSet
+from hedis_portal.filters import FilterSet, IntegerFilter
 from members.models import Contract
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -21,8 +21,8 @@ class CareGapFilter(FilterSet):
     workflow_state = django_filters.MultipleChoiceFilter(choices=WorkflowState.choices, distinct=False)
     # Numbers, not model choices: a choice is validated with a query against every member,
     # which also told apart another contract's member (200, nothing) from none (400).
-    member = django_filters.NumberFilter(field_name="member_id", label="Member (portal ID)")
-    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    member = IntegerFilter(field_name="member_id", label="Member (portal ID)")
+    assignee = IntegerFilter(field_name="assignee_id")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     risk_tier = django_filters.ChoiceFilter(
         field_name="current_prediction__risk_tier", choices=RiskTier.choices

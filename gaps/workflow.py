@@ -6,7 +6,7 @@ denominator): a care manager cannot resolve an open gap by hand.
 """
 
 from gaps.models import ComplianceStatus, WorkflowState
-from hedis_portal.errors import ApplicationError
+from hedis_portal.errors import ConflictError
 
 S = WorkflowState
 
@@ -26,8 +26,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class InvalidTransition(ApplicationError):
-    """A workflow move the rules do not allow."""
+class InvalidTransition(ConflictError):
+    """A workflow move the rules do not allow from the current one; answered as 409."""
 
 
 def _check_target(to_state: str) -> None:

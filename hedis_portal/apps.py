@@ -14,5 +14,7 @@ class HedisPortalConfig(AppConfig):
         # schema registers extensions; login_security and users connect their signal receivers
         # and register the user and group models with auditlog.
         from hedis_portal import login_security, roles, schema, users  # noqa: F401
+        from hedis_portal.json_types import install as check_json_types
 
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="hedis_portal.roles")
+        check_json_types()

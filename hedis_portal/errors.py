@@ -2,12 +2,13 @@
 
 import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
@@ -30,11 +31,29 @@ class ConflictError(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+# DRF's error code for a related field whose id or slug matches no object (in the field's queryset).
+MISSING_OBJECT = "does_not_exist"
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """The one error shape of the API (documented on every operation by `hedis_portal.schema`)."""
+
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    extra = serializers.DictField(
+        help_text="Details: `fields` maps each invalid field or query parameter to its problems; "
+        "some errors add their own keys (e.g. `errors`, `max_bytes`)."
+    )
 
 
 def _body(message: str, extra: dict | None = None) -> dict:
     return {"message": message, "extra": extra or {}}
+
+
+def request_too_large_body() -> dict:
+    """The 413 answer to a request body over `DATA_UPLOAD_MAX_MEMORY_SIZE`."""
+    max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _body(f"The request body is larger than {max_bytes} bytes.", {"max_bytes": max_bytes})
 
 
 def api_exception_handler(exc, context):
@@ -46,6 +65,11 @@ def api_exception_handler(exc, context):
 
     if isinstance(exc, ApplicationError):
         return Response(_body(exc.message, exc.extra), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields or files, a malformed upload: Django would answer an HTML page.
+        exc = exceptions.ParseError("The request could not be read.")
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, Http404):
@@ -57,11 +81,40 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # unexpected: becomes a 500 (or 503) through `server_error`
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _body("Validation error", {"fields": response.data})
+        if _only_missing_objects(exc.get_codes()):
+            # Every problem is an id or code that names nothing you can see: answered like a
+            # path that names nothing (404), wherever in the request the name was.
+            response.status_code = status.HTTP_404_NOT_FOUND
+            response.data = _body("Not found.", {"fields": response.data})
+        else:
+            response.data = _body("Validation error", {"fields": response.data})
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         response.data = _body(str(detail) or str(exc), {})
     return response
+
+
+def page_not_found(request, exception):
+    """`handler404`: an API path that matches no route answers in the API's error shape."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(_body("Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """`handler400`: a request Django itself refuses (e.g. a suspicious one), JSON under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(_body("Bad request."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def _only_missing_objects(codes) -> bool:
+    """Whether every error code in DRF's nested `get_codes()` is `does_not_exist`."""
+    if isinstance(codes, dict):
+        return bool(codes) and all(_only_missing_objects(value) for value in codes.values())
+    if isinstance(codes, list):
+        return bool(codes) and all(_only_missing_objects(value) for value in codes)
+    return codes == MISSING_OBJECT
 
 
 def server_error(request):

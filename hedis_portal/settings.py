@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hedis_portal.middleware.ApiRequestLogMiddleware",
+    "hedis_portal.limits.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -226,9 +227,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hedis_portal.permissions.ModelPermissions"],
+    # JSON bodies only (the gap import takes its file as multipart): the schema documents JSON,
+    # and a form cannot carry the nulls, lists and objects the bodies hold.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "hedis_portal.filters.ListFilterBackend",
+        "hedis_portal.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -248,7 +252,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="6000/min"),
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hedis_portal.schema.AutoSchema",
     "EXCEPTION_HANDLER": "hedis_portal.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -271,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WorkflowStateEnum": "gaps.models.WorkflowState",
+        "WorkflowMoveEnum": "gaps.api.MOVE_TARGETS",
+    },
 }
 
 # django-auditlog: who, what, when, from where; never a raw member identifier.

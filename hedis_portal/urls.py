@@ -11,6 +11,8 @@ admin.site.site_header = "HEDIS Star Rating Portfolio Optimizer"
 admin.site.site_title = "HEDIS portal"
 admin.site.index_title = "Care gaps, ratings and outreach"
 
+handler400 = "hedis_portal.errors.bad_request"
+handler404 = "hedis_portal.errors.page_not_found"
 handler500 = "hedis_portal.errors.server_error"
 
 api_patterns = [

@@ -3,13 +3,15 @@
 from collections import defaultdict
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps.models import ComplianceStatus
 from hedis_portal.audit import AccessAuditedListMixin, log_access
+from hedis_portal.errors import MISSING_OBJECT
+from hedis_portal.filters import MAX_ID
 from interventions import selectors, services
 from interventions.filters import InterventionFilter, InterventionTypeFilter
 from interventions.models import (
@@ -23,6 +25,9 @@ from interventions.models import (
 from members.models import Member
 from ratings.models import Measure
 
+# Most gaps one bulk proposal or one outcome report may name (as the gaps bulk actions).
+MAX_GAPS = 1000
+
 
 class UpliftSerializer(serializers.Serializer):
     """An intervention type's added closure probability (0–1) on one member-level measure."""
@@ -31,7 +36,7 @@ class UpliftSerializer(serializers.Serializer):
     measure = serializers.SlugRelatedField(
         slug_field="code", queryset=Measure.objects.filter(member_level=True)
     )
-    uplift = serializers.FloatField()
+    uplift = serializers.FloatField(min_value=0, max_value=1)
 
 
 class InterventionTypeSerializer(serializers.ModelSerializer):
@@ -74,8 +79,8 @@ class InterventionSerializer(serializers.ModelSerializer):
     channel = serializers.ChoiceField(
         source="intervention_type.channel", choices=Channel.choices, read_only=True
     )
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     gaps = CoveredGapSerializer(source="covered", many=True, read_only=True)
 
     class Meta:
@@ -133,16 +138,26 @@ class VisibleMemberField(serializers.PrimaryKeyRelatedField):
 
 
 class VisibleGapsField(serializers.ListField):
-    """Gap ids the requesting user may see, resolved in one query; unseen ids read as not existing."""
+    """Gap ids the requesting user may see, resolved in one query; unseen ids read as not existing.
 
-    child = serializers.IntegerField(min_value=1)
+    At most `MAX_GAPS` ids, counted before anything is read.
+    """
+
+    child = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+    def __init__(self, **kwargs):
+        super().__init__(min_length=1, max_length=MAX_GAPS, **kwargs)
 
     def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > MAX_GAPS:
+            self.fail("max_length", max_length=MAX_GAPS)
         gap_ids = super().to_internal_value(data)
         gaps = selectors.gaps_visible_among(self.context["request"].user, gap_ids)
         missing = sorted(set(gap_ids) - {gap.pk for gap in gaps})
         if missing:
-            raise serializers.ValidationError(f"Gaps {', '.join(map(str, missing))} do not exist.")
+            raise serializers.ValidationError(
+                f"Gaps {', '.join(map(str, missing))} do not exist.", code=MISSING_OBJECT
+            )
         return gaps
 
 
@@ -171,10 +186,31 @@ class TransitionSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Outcome per covered gap, keyed by gap id.",
+        "additionalProperties": {"type": "string", "enum": GapOutcome.values},
+        "minProperties": 1,
+        "maxProperties": MAX_GAPS,
+        "example": {"12": "closed"},
+    }
+)
+class GapOutcomesField(serializers.DictField):
+    """Gap id → outcome; at most `MAX_GAPS` entries, counted before anything else is checked."""
+
+    child = serializers.ChoiceField(choices=GapOutcome.choices)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and len(data) > MAX_GAPS:
+            raise serializers.ValidationError(f"Give at most {MAX_GAPS} gap outcomes.")
+        return super().to_internal_value(data)
+
+
 class OutcomesSerializer(serializers.Serializer):
     """Per-gap outcomes keyed by gap id, e.g. `{"outcomes": {"12": "closed"}}`."""
 
-    outcomes = serializers.DictField(child=serializers.ChoiceField(choices=GapOutcome.choices))
+    outcomes = GapOutcomesField()
 
     def validate_outcomes(self, value):
         try:
@@ -191,6 +227,9 @@ class InterventionTypeViewSet(
     viewsets.GenericViewSet,
 ):
     """The outreach catalog: everyone reads it; administrators add and change entries."""
+
+    # Changes are PATCH only (a PUT is a full update, and these have optional fields).
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     serializer_class = InterventionTypeSerializer
     filterset_class = InterventionTypeFilter
@@ -280,7 +319,13 @@ class InterventionViewSet(
         )
         return Response(self._shown(intervention))
 
-    @extend_schema(request=OutcomesSerializer, responses={200: InterventionSerializer})
+    @extend_schema(
+        request=OutcomesSerializer,
+        responses={
+            200: InterventionSerializer,
+            409: OpenApiResponse(description="Outcomes wait until the outreach is over (completed, failed)."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def outcomes(self, request, pk=None):
         """Record per-gap outcomes (the data feed): did each covered gap close after the outreach?"""

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from hedis_portal.filters import FilterSet
+from hedis_portal.filters import FilterSet, IntegerFilter
 from interventions.models import Channel, Intervention, InterventionStatus, InterventionType
 
 
@@ -18,9 +18,9 @@ class InterventionFilter(FilterSet):
     """Interventions by contract (CMS ID), member, status, type, channel and creation time."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id")
-    member = django_filters.NumberFilter(field_name="member_id")
+    member = IntegerFilter(field_name="member_id")
     status = django_filters.MultipleChoiceFilter(choices=InterventionStatus.choices)
-    intervention_type = django_filters.NumberFilter(field_name="intervention_type_id")
+    intervention_type = IntegerFilter(field_name="intervention_type_id")
     channel = django_filters.ChoiceFilter(field_name="intervention_type__channel", choices=Channel.choices)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

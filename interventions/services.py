@@ -452,7 +452,7 @@ def intervention_record_outcomes(*, intervention: Intervention, outcomes: Mappin
         )
     current = Intervention.objects.select_for_update().get(pk=intervention.pk)
     if current.status not in workflow.OUTCOMES_RECORDABLE:
-        raise ApplicationError(
+        raise ConflictError(
             f"Outcomes are recorded once outreach is over (completed or failed), not {current.status}.",
             {"fields": {"outcomes": [f"intervention is {current.status}"]}},
         )

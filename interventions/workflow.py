@@ -5,7 +5,7 @@ scheduled → completed | failed | cancelled; completed, failed and cancelled ar
 An approved intervention may be completed without being scheduled (a call made at once).
 """
 
-from hedis_portal.errors import ApplicationError
+from hedis_portal.errors import ConflictError
 from interventions.models import InterventionStatus
 
 S = InterventionStatus
@@ -28,8 +28,8 @@ OUTREACH_MADE = frozenset({S.SCHEDULED, S.COMPLETED, S.FAILED})
 OUTCOMES_RECORDABLE = frozenset({S.COMPLETED, S.FAILED})
 
 
-class InvalidTransition(ApplicationError):
-    """A status change the workflow does not allow."""
+class InvalidTransition(ConflictError):
+    """A status change the workflow does not allow from the current one; answered as 409."""
 
 
 def next_statuses(from_status: str) -> list[str]:

@@ -77,6 +77,9 @@ class ContractViewSet(
 ):
     """Contracts you are assigned to; administrators create and update them."""
 
+    # Changes are PATCH only (a PUT is a full update, and these have optional fields).
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
     serializer_class = ContractSerializer
     filterset_class = ContractFilter
     lookup_field = "contract_id"

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from hedis_portal.filters import FilterSet
+from hedis_portal.filters import FilterSet, IntegerFilter
 from members.models import Contract, Member
 
 
@@ -18,8 +18,8 @@ class MemberFilter(FilterSet):
     """Members by contract (CMS ID), flags and birth year range."""
 
     contract = django_filters.CharFilter(field_name="contract__contract_id")
-    birth_year_min = django_filters.NumberFilter(field_name="birth_year", lookup_expr="gte")
-    birth_year_max = django_filters.NumberFilter(field_name="birth_year", lookup_expr="lte")
+    birth_year_min = IntegerFilter(field_name="birth_year", lookup_expr="gte")
+    birth_year_max = IntegerFilter(field_name="birth_year", lookup_expr="lte")
 
     class Meta:
         model = Member

@@ -4,14 +4,14 @@ import hashlib
 from dataclasses import asdict
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
-from hedis_portal.errors import ApplicationError
+from hedis_portal.errors import ApplicationError, ErrorResponseSerializer
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction, RiskTier
@@ -80,34 +80,6 @@ class PredictionBulkResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
-class PredictionRowErrorSerializer(serializers.Serializer):
-    """One problem with one row of a rejected batch."""
-
-    row = serializers.IntegerField(help_text="1-based position in `predictions`.")
-    field = serializers.CharField()
-    message = serializers.CharField()
-
-
-class PredictionBatchRejectedExtraSerializer(serializers.Serializer):
-    """Every problem of a rejected batch."""
-
-    errors = PredictionRowErrorSerializer(many=True)
-
-
-class PredictionBatchRejectedSerializer(serializers.Serializer):
-    """The error shape for a rejected batch."""
-
-    message = serializers.CharField()
-    extra = PredictionBatchRejectedExtraSerializer()
-
-
-class PredictionErrorSerializer(serializers.Serializer):
-    """The portal's error shape."""
-
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-
 class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
     """Predictions for members of your contracts; analysts and administrators upsert them in bulk.
 
@@ -131,11 +103,26 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
         responses={
             200: PredictionBulkResultSerializer,
             400: OpenApiResponse(
-                PredictionBatchRejectedSerializer,
-                description="Some rows are invalid (all listed); nothing was written.",
+                ErrorResponseSerializer,
+                description="Some rows are invalid (`extra.errors` lists each: row, field, message); "
+                'nothing was written. Or the body is not `{"predictions": [row, …]}` (`extra.fields`).',
+                examples=[
+                    OpenApiExample(
+                        "Rows rejected",
+                        {
+                            "message": "The batch was rejected (1 of 2 rows invalid); nothing was written.",
+                            "extra": {
+                                "errors": [
+                                    {"row": 2, "field": "probability", "message": "must be between 0 and 1"}
+                                ]
+                            },
+                        },
+                        response_only=True,
+                    )
+                ],
             ),
             413: OpenApiResponse(
-                PredictionErrorSerializer,
+                ErrorResponseSerializer,
                 description="Over PREDICTIONS_BULK_MAX_ROWS rows, or over DATA_UPLOAD_MAX_MEMORY_SIZE bytes.",
             ),
         },

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from hedis_portal.filters import FilterSet
+from hedis_portal.filters import FilterSet, IntegerFilter
 from predictions.models import Prediction
 
 
@@ -10,7 +10,7 @@ class PredictionFilter(FilterSet):
     """Predictions by member (primary key), contract (CMS ID), measure code, year, model and risk."""
 
     # A number, not a model choice: validating a choice would cost a query per request.
-    member = django_filters.NumberFilter(field_name="member_id")
+    member = IntegerFilter(field_name="member_id")
     contract = django_filters.CharFilter(field_name="contract__contract_id")
     measure = django_filters.CharFilter(field_name="measure__code")
     probability_min = django_filters.NumberFilter(field_name="probability", lookup_expr="gte")

@@ -63,7 +63,7 @@ class ContractIdField(serializers.CharField):
 class StarYearMeasureSerializer(serializers.ModelSerializer):
     """A measure's edition in one star year: its ID that year, weight and display precision."""
 
-    weight = CmsNumberField(read_only=True)
+    weight = CmsNumberField(read_only=True, allow_null=True)
 
     class Meta:
         model = StarYearMeasure
@@ -93,6 +93,8 @@ class ThresholdSerializer(serializers.Serializer):
 class CutPointSerializer(serializers.ModelSerializer):
     """One measure edition's thresholds for 2–5 stars for an organization type."""
 
+    # Empty for Part C rows (read-only fields lose the model's blank=True).
+    org_type = serializers.ChoiceField(choices=CutPoint.OrgType.choices, read_only=True, allow_blank=True)
     star_year = serializers.IntegerField(source="edition.star_year", read_only=True)
     cms_id = serializers.CharField(source="edition.cms_id", read_only=True)
     measure = serializers.CharField(source="edition.measure.code", read_only=True)
@@ -140,9 +142,9 @@ class CutPointViewSet(viewsets.ReadOnlyModelViewSet):
 class CmsContractSerializer(serializers.ModelSerializer):
     """A contract as CMS published it: organization, disaster %, ratings and CAI categories."""
 
-    part_c_summary = CmsNumberField(read_only=True)
-    part_d_summary = CmsNumberField(read_only=True)
-    overall = CmsNumberField(read_only=True)
+    part_c_summary = CmsNumberField(read_only=True, allow_null=True)
+    part_d_summary = CmsNumberField(read_only=True, allow_null=True)
+    overall = CmsNumberField(read_only=True, allow_null=True)
 
     class Meta:
         model = CmsContract
@@ -178,7 +180,7 @@ class CmsMeasureValueSerializer(serializers.ModelSerializer):
     contract = serializers.CharField(source="contract.contract_id", read_only=True)
     cms_id = serializers.CharField(source="edition.cms_id", read_only=True)
     measure = serializers.CharField(source="edition.measure.code", read_only=True)
-    score = CmsNumberField(read_only=True)
+    score = CmsNumberField(read_only=True, allow_null=True)
 
     class Meta:
         model = CmsMeasureValue
@@ -291,7 +293,10 @@ class MeasurementYearSerializer(serializers.Serializer):
 
 
 MEASUREMENT_YEAR_PARAMETER = OpenApiParameter(
-    "measurement_year", int, required=True, description="e.g. 2026 (counts towards star year 2028)."
+    "measurement_year",
+    {"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR},
+    required=True,
+    description="e.g. 2026 (counts towards star year 2028).",
 )
 
 
@@ -358,7 +363,7 @@ class ContractMeasureScoreSerializer(_KeyedOnCreate):
     measure = serializers.PrimaryKeyRelatedField(queryset=Measure.objects.all())
     measure_code = serializers.CharField(source="measure.code", read_only=True)
     score = CmsNumberField(allow_null=True, required=False)
-    entered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    entered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     star_year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
 
     class Meta:
@@ -381,7 +386,7 @@ class ContractMeasureScoreSerializer(_KeyedOnCreate):
 class ContractRatingProfileSerializer(_KeyedOnCreate):
     """How a contract is rated for a star year; empty fields are derived (see the model)."""
 
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     star_year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
 
     class Meta:
@@ -408,7 +413,13 @@ class _ContractInputViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """List, read, create and change rows of your contracts (no delete: changes are audited)."""
+    """List, read, create and change rows of your contracts (no delete: changes are audited).
+
+    Changes are PATCH only: a PUT with an empty body was a full update that changed nothing but
+    who entered the row. An empty PATCH changes nothing, the entry's author and time included.
+    """
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _contract(self, contract_id: str) -> Contract:
         """One of the user's contracts; 404 for any other, existing or not (never says which)."""
@@ -431,6 +442,8 @@ class ContractMeasureScoreViewSet(_ContractInputViewSet):
         )
 
     def perform_update(self, serializer):
+        if not serializer.validated_data:
+            return
         serializer.instance = services.contract_measure_score_update(
             entry=serializer.instance, entered_by=self.request.user, **serializer.validated_data
         )
@@ -452,6 +465,8 @@ class ContractRatingProfileViewSet(_ContractInputViewSet):
         )
 
     def perform_update(self, serializer):
+        if not serializer.validated_data:
+            return
         serializer.instance = services.contract_rating_profile_update(
             profile=serializer.instance, updated_by=self.request.user, **serializer.validated_data
         )
@@ -464,7 +479,7 @@ class PortfolioSnapshotListSerializer(serializers.ModelSerializer):
     """A snapshot in a list or trend: when, by whom, and its ratings (read from the JSON in SQL)."""
 
     contract = serializers.CharField(source="contract.contract_id", read_only=True)
-    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     part_c_rating = serializers.FloatField(read_only=True, allow_null=True)
     part_d_rating = serializers.FloatField(read_only=True, allow_null=True)
     overall_rating = serializers.FloatField(read_only=True, allow_null=True)
@@ -489,7 +504,7 @@ class PortfolioSnapshotSerializer(serializers.ModelSerializer):
     """A snapshot with its whole document (see `ratings.live.LiveRating.as_dict`)."""
 
     contract = serializers.CharField(source="contract.contract_id", read_only=True)
-    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = PortfolioSnapshot
@@ -555,9 +570,10 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("contract", str, required=True),
-            OpenApiParameter("measurement_year", int, required=True),
+            OpenApiParameter("contract", str, required=True, description="CMS contract ID, e.g. H1234."),
+            MEASUREMENT_YEAR_PARAMETER,
         ],
+        filters=False,
         responses=PortfolioSnapshotListSerializer(many=True),
     )
     @action(detail=False, methods=["get"])
@@ -583,7 +599,7 @@ class PortfolioRunSerializer(serializers.ModelSerializer):
     """A stored run: what it saw, its parameters, its result, solver status and time taken."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = PortfolioRun

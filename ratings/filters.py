@@ -2,7 +2,7 @@
 
 import django_filters
 
-from hedis_portal.filters import FilterSet
+from hedis_portal.filters import FilterSet, IntegerFilter
 from ratings.models import (
     CmsContract,
     CmsMeasureValue,
@@ -19,7 +19,7 @@ class MeasureFilter(FilterSet):
     """Measures by part, code, member level, and the star years they are rated in."""
 
     code = django_filters.CharFilter(lookup_expr="iexact")
-    star_year = django_filters.NumberFilter(field_name="editions__star_year", distinct=True)
+    star_year = IntegerFilter(field_name="editions__star_year", distinct=True)
 
     class Meta:
         model = Measure
@@ -29,7 +29,7 @@ class MeasureFilter(FilterSet):
 class CutPointFilter(FilterSet):
     """Cut points by star year, measure ID (C01…) or stable code (BCS…), part and org type."""
 
-    star_year = django_filters.NumberFilter(field_name="edition__star_year")
+    star_year = IntegerFilter(field_name="edition__star_year")
     measure = django_filters.CharFilter(field_name="edition__cms_id", lookup_expr="iexact")
     code = django_filters.CharFilter(field_name="edition__measure__code", lookup_expr="iexact")
     part = django_filters.CharFilter(field_name="edition__measure__part", lookup_expr="iexact")
@@ -54,7 +54,7 @@ class CmsContractFilter(FilterSet):
 class CmsMeasureValueFilter(FilterSet):
     """Published scores and stars by star year, contract, measure ID or code, and star."""
 
-    star_year = django_filters.NumberFilter(field_name="contract__star_year")
+    star_year = IntegerFilter(field_name="contract__star_year")
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
     measure = django_filters.CharFilter(field_name="edition__cms_id", lookup_expr="iexact")
     code = django_filters.CharFilter(field_name="edition__measure__code", lookup_expr="iexact")

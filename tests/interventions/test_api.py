@@ -80,10 +80,10 @@ STATUS_TABLE = {
     "types: update": (403, 403, 403, 200, 401),
     "list": (200, 200, 200, 200, 401),
     "detail": (200, 404, 200, 200, 401),
-    # A member or gap of another contract is refused exactly like one that does not exist.
+    # A member or gap of another contract is refused exactly like one that does not exist (404).
     # Analysts may propose (an optimizer plan is theirs to act on); proposals await approval.
-    "create": (201, 400, 201, 201, 401),
-    "bulk": (201, 400, 201, 201, 401),
+    "create": (201, 404, 201, 201, 401),
+    "bulk": (201, 404, 201, 201, 401),
     "approve": (403, 404, 200, 200, 401),
     "schedule": (200, 404, 403, 200, 401),
     "outcomes": (200, 404, 403, 200, 401),
@@ -272,25 +272,31 @@ def test_create_with_other_contracts_gap_reads_like_a_missing_gap(api, care_mana
         "/api/interventions/",
         {"member": member.pk, "intervention_type": InterventionTypeFactory().pk, "gaps": [foreign.pk]},
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json()["extra"]["fields"]["gaps"] == [f"Gaps {foreign.pk} do not exist."]
     assert not Intervention.objects.exists()
 
 
-@pytest.mark.parametrize("problem", ["another member's gap", "closed gap", "no gaps"])
+@pytest.mark.parametrize("problem", ["another member's gap", "closed gap"])
 def test_create_refusals_name_the_gaps(api, care_manager, member, other_member, home_visit, problem):
     gap = {
         "another member's gap": lambda: open_gap(other_member),
         "closed gap": lambda: closed_gap(member),
-        "no gaps": lambda: None,
     }[problem]()
-    gap_ids = [gap.pk] if gap else []
     response = api(care_manager).post(
-        "/api/interventions/", {"member": member.pk, "intervention_type": home_visit.pk, "gaps": gap_ids}
+        "/api/interventions/", {"member": member.pk, "intervention_type": home_visit.pk, "gaps": [gap.pk]}
     )
     assert response.status_code == 400
-    assert response.json()["extra"]["gap_ids"] == gap_ids
-    assert str(gap.pk if gap else "at least one gap") in response.json()["message"]
+    assert response.json()["extra"]["gap_ids"] == [gap.pk]
+    assert str(gap.pk) in response.json()["message"]
+
+
+def test_create_without_gaps_is_a_field_error(api, care_manager, member, home_visit):
+    response = api(care_manager).post(
+        "/api/interventions/", {"member": member.pk, "intervention_type": home_visit.pk, "gaps": []}
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]["gaps"] == ["Ensure this field has at least 1 elements."]
 
 
 def test_bulk_makes_one_intervention_per_member(api, care_manager, member, other_member, home_visit):
@@ -316,7 +322,7 @@ def test_bulk_refuses_another_contracts_gap_without_revealing_it(api, care_manag
         "/api/interventions/bulk/",
         {"gaps": [own.pk, foreign.pk], "intervention_type": InterventionTypeFactory().pk},
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json()["extra"]["fields"]["gaps"] == [f"Gaps {foreign.pk} do not exist."]
     assert not Intervention.objects.exists()
 
@@ -352,11 +358,11 @@ def test_transition_returns_the_new_state_and_is_audited_with_the_actor(api, ana
     assert entry.changes["status"] == ["proposed", "approved"]
 
 
-def test_bad_transition_is_400_naming_both_statuses(api, care_manager, world):
+def test_bad_transition_is_409_naming_both_statuses(api, care_manager, world):
     response = api(care_manager).post(
         f"/api/interventions/{world.completed.pk}/transition/", {"status": "scheduled", "version": 1}
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     body = response.json()
     assert body["message"] == "An intervention cannot go from completed to scheduled."
     assert (body["extra"]["from_status"], body["extra"]["to_status"]) == ("completed", "scheduled")
@@ -477,8 +483,9 @@ def test_administrator_creates_a_type_with_uplifts(api, administrator):
     [
         [{"measure": "BCS", "uplift": 1.5}],
         [{"measure": "BCS", "uplift": -0.1}],
-        [{"measure": "NOPE", "uplift": 0.1}],
         [{"measure": "BCS", "uplift": 0.1}, {"measure": "BCS", "uplift": 0.2}],
+        # A measure code that names no measure reads like any missing object: 404.
+        [{"measure": "NOPE", "uplift": 0.1}],
     ],
 )
 def test_bad_uplifts_are_field_errors(api, administrator, uplifts):
@@ -486,7 +493,7 @@ def test_bad_uplifts_are_field_errors(api, administrator, uplifts):
         "/api/intervention-types/",
         {"name": "Mailer", "channel": "mail", "unit_cost": "1.00", "uplifts": uplifts},
     )
-    assert response.status_code == 400
+    assert response.status_code == (404 if uplifts[0]["measure"] == "NOPE" else 400)
     assert "uplifts" in response.json()["extra"]["fields"]
     assert not InterventionType.objects.filter(name="Mailer").exists()
 
