@@ -144,6 +144,7 @@ def log_batch(*, model, action: int, count: int, summary: str, details: dict):
         actor=context.get("actor"),
         remote_addr=context.get("remote_addr"),
         additional_data=additional_data,
+        cid=get_cid(),
     )
 
 

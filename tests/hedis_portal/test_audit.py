@@ -138,3 +138,15 @@ def test_auditlogs_own_flush_command_is_disabled():
     with pytest.raises(CommandError, match="disabled"):
         call_command("auditlogflush", "--yes")
     assert LogEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_a_bulk_write_entry_carries_the_request_id(api, care_manager, contract):
+    from tests.factories import CareGapFactory
+
+    gaps = [CareGapFactory(member=MemberFactory(contract=contract)) for _ in range(2)]
+    response = api(care_manager).post(
+        "/api/gaps/bulk-assign/", {"gaps": [gap.pk for gap in gaps], "assignee": care_manager.pk}
+    )
+    assert response.status_code == 200
+    batch = LogEntry.objects.get(object_pk="batch")
+    assert batch.cid == response["X-Request-ID"]
