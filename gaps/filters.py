@@ -4,7 +4,7 @@ import django_filters
 from django.db.models.expressions import RawSQL
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
-from hedis_portal.filters import FilterSet, IntegerFilter
+from hedis_portal.filters import FilterSet, IntegerFilter, NumberFilter
 from members.models import Contract
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -30,7 +30,7 @@ class CareGapFilter(FilterSet):
     no_outreach = django_filters.BooleanFilter(
         field_name="last_outreach_at", lookup_expr="isnull", label="No outreach yet"
     )
-    priority_min = django_filters.NumberFilter(field_name="priority_score", lookup_expr="gte")
+    priority_min = NumberFilter(field_name="priority_score", lookup_expr="gte")
 
     class Meta:
         model = CareGap

@@ -33,6 +33,8 @@ class ConflictError(ApplicationError):
 
 # DRF's error code for a related field whose id or slug matches no object (in the field's queryset).
 MISSING_OBJECT = "does_not_exist"
+# DRF's error code for a value a unique constraint already holds (UniqueValidator, UniqueTogetherValidator).
+ALREADY_EXISTS = "unique"
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
 
 
@@ -81,11 +83,17 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # unexpected: becomes a 500 (or 503) through `server_error`
     if isinstance(exc, exceptions.ValidationError):
-        if _only_missing_objects(exc.get_codes()):
+        codes = exc.get_codes()
+        if _only_code(codes, MISSING_OBJECT):
             # Every problem is an id or code that names nothing you can see: answered like a
             # path that names nothing (404), wherever in the request the name was.
             response.status_code = status.HTTP_404_NOT_FOUND
             response.data = _body("Not found.", {"fields": response.data})
+        elif _only_code(codes, ALREADY_EXISTS):
+            # A well-formed request that conflicts with what is stored (a contract ID, a name,
+            # a contract's score for that star year already there).
+            response.status_code = status.HTTP_409_CONFLICT
+            response.data = _body("Already exists.", {"fields": response.data})
         else:
             response.data = _body("Validation error", {"fields": response.data})
     else:
@@ -108,13 +116,13 @@ def bad_request(request, exception):
     return defaults.bad_request(request, exception)
 
 
-def _only_missing_objects(codes) -> bool:
-    """Whether every error code in DRF's nested `get_codes()` is `does_not_exist`."""
+def _only_code(codes, code: str) -> bool:
+    """Whether every error code in DRF's nested `get_codes()` is `code`."""
     if isinstance(codes, dict):
-        return bool(codes) and all(_only_missing_objects(value) for value in codes.values())
+        return bool(codes) and all(_only_code(value, code) for value in codes.values())
     if isinstance(codes, list):
-        return bool(codes) and all(_only_missing_objects(value) for value in codes)
-    return codes == MISSING_OBJECT
+        return bool(codes) and all(_only_code(value, code) for value in codes)
+    return codes == code
 
 
 def server_error(request):

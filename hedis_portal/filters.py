@@ -1,5 +1,7 @@
 """The base of every API filter set, and the ordering backend: both strict about their query parameters."""
 
+from decimal import Decimal
+
 import django_filters
 from django import forms
 from django.db import models
@@ -37,6 +39,15 @@ class IntegerFilter(django_filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", -MAX_ID)
         kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field({"type": "number", "minimum": -1e50, "maximum": 1e50})
+class NumberFilter(django_filters.NumberFilter):
+    """django-filter's NumberFilter (a decimal at most 1e50) bounded below too, both bounds documented."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", Decimal("-1e50"))
         super().__init__(*args, **kwargs)
 
 
@@ -119,7 +130,7 @@ class OrderingFilter(filters.OrderingFilter):
 
     def get_ordering(self, request, queryset, view):
         requested = request.query_params.get(self.ordering_param)
-        if not requested or getattr(view, "detail", False):
+        if requested is None or getattr(view, "detail", False):
             return self.get_default_ordering(view)
         terms = [term.strip() for term in requested.split(",")]
         allowed = self._field_names(view)
@@ -128,8 +139,8 @@ class OrderingFilter(filters.OrderingFilter):
             raise ValidationError(
                 {
                     self.ordering_param: [
-                        f"Cannot order by {', '.join(unknown)}; use {', '.join(allowed) or 'nothing'}"
-                        " (a leading - for descending)."
+                        f"Cannot order by {', '.join(map(repr, unknown))}; "
+                        f"use {', '.join(allowed) or 'nothing'} (a leading - for descending)."
                     ]
                 }
             )
@@ -147,6 +158,7 @@ class OrderingFilter(filters.OrderingFilter):
                 "description": "Comma-separated fields to order by; a leading - for descending.",
                 "schema": {
                     "type": "array",
+                    "minItems": 1,
                     "items": {
                         "type": "string",
                         "enum": [f"{sign}{name}" for name in names for sign in ("", "-")],

@@ -7,7 +7,8 @@ from what the operation is rather than by each view:
 - 400 when it takes input (a body or query parameters): invalid fields, unknown query parameters;
 - 401, 403 and 404 when it needs a signed-in user (a path, body or query that names an object
   outside your contracts reads as not existing; a list's cursor that points at no page too);
-- 409 when its body carries the `version` the client read (optimistic concurrency);
+- 409 when it writes with a body: a stale `version`, a value a unique constraint already holds,
+  or a change the object's current state does not allow (a workflow move);
 - 413 when it takes a body (over `DATA_UPLOAD_MAX_MEMORY_SIZE`, or an endpoint's own cap);
 - 429 (throttles) and 503 (database unavailable) everywhere.
 
@@ -19,7 +20,6 @@ from decimal import Decimal
 from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
 from hedis_portal.errors import DATABASE_UNAVAILABLE, ErrorResponseSerializer
@@ -44,7 +44,8 @@ ERROR_RESPONSES = {
         {"message": "Not found.", "extra": {}},
     ),
     "409": (
-        "The object changed since you read it: reload it and send the new `version`.",
+        "Conflicts with what is stored: the object changed since you read it (reload it and send the "
+        "new `version`), the value already exists, or its current state does not allow this change.",
         {
             "message": "This gap changed since you read it; reload it and try again.",
             "extra": {"current_version": 4, "your_version": 3},
@@ -100,8 +101,36 @@ class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema with the error responses every operation can answer, and
     decimal strings described as DRF reads them (`decimal_pattern`)."""
 
+    def _map_basic_serializer(self, serializer, direction):
+        """A serializer's cross-field rules, stated in its `schema_constraints`, join its request schema.
+
+        E.g. `{"minProperties": 1}`, or `anyOf` for "both or neither"; a `properties` entry is
+        merged into that property's schema.
+        """
+        schema = super()._map_basic_serializer(serializer, direction)
+        constraints = getattr(serializer, "schema_constraints", None)
+        if constraints and direction == "request":
+            for key, value in constraints.items():
+                if key == "properties":
+                    for name, extra in value.items():
+                        schema["properties"][name].update(extra)
+                else:
+                    schema[key] = value
+        return schema
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and not field.allow_blank
+            and field.trim_whitespace
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "enum" not in schema
+        ):
+            # DRF trims the value first, so text of spaces only is blank: one visible character needed.
+            schema["pattern"] = r"\S"
         if (
             isinstance(field, serializers.DecimalField)
             and schema.get("format") == "decimal"
@@ -141,17 +170,11 @@ class AutoSchema(openapi.AutoSchema):
             statuses.append("400")
         if needs_user:
             statuses += ["401", "403", "404"]
-        if has_body and self._carries_version():
+        if needs_user and has_body:
             statuses.append("409")
         if has_body:
             statuses.append("413")
         return [*statuses, "429", "503"]
-
-    def _carries_version(self) -> bool:
-        """Whether the request body has the `version` field of an optimistic-concurrency write."""
-        request = self.get_request_serializer()
-        candidates = request.values() if isinstance(request, dict) else [request]
-        return any("version" in getattr(force_instance(candidate), "fields", {}) for candidate in candidates)
 
 
 class AuditedTokenScheme(OpenApiAuthenticationExtension):

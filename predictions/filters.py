@@ -2,7 +2,7 @@
 
 import django_filters
 
-from hedis_portal.filters import FilterSet, IntegerFilter
+from hedis_portal.filters import FilterSet, IntegerFilter, NumberFilter
 from predictions.models import Prediction
 
 
@@ -13,8 +13,8 @@ class PredictionFilter(FilterSet):
     member = IntegerFilter(field_name="member_id")
     contract = django_filters.CharFilter(field_name="contract__contract_id")
     measure = django_filters.CharFilter(field_name="measure__code")
-    probability_min = django_filters.NumberFilter(field_name="probability", lookup_expr="gte")
-    probability_max = django_filters.NumberFilter(field_name="probability", lookup_expr="lte")
+    probability_min = NumberFilter(field_name="probability", lookup_expr="gte")
+    probability_max = NumberFilter(field_name="probability", lookup_expr="lte")
 
     class Meta:
         model = Prediction

@@ -157,7 +157,7 @@ def _clean_probability(value) -> float:
 
 
 def _clean_risk_tier(value) -> str:
-    if value not in RISK_TIERS:
+    if not isinstance(value, str) or value not in RISK_TIERS:
         raise _Invalid(_NOT_A_RISK_TIER)
     return value
 

@@ -623,7 +623,9 @@ class PortfolioRunSerializer(serializers.ModelSerializer):
 
 
 class AssumptionSerializer(serializers.Serializer):
-    """One measure's what-if: exactly one of the four."""
+    """One measure's what-if: exactly one of the four (and nothing else)."""
+
+    schema_constraints = {"minProperties": 1, "maxProperties": 1, "additionalProperties": False}
 
     extra_closures = serializers.IntegerField(min_value=0, required=False)
     target_rate = serializers.DecimalField(
@@ -631,6 +633,13 @@ class AssumptionSerializer(serializers.Serializer):
     )
     star = serializers.IntegerField(min_value=1, max_value=5, required=False)
     score = serializers.DecimalField(max_digits=12, decimal_places=6, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and set(data) - set(self.fields):
+            raise serializers.ValidationError(
+                f"Unknown assumption; set exactly one of {', '.join(self.fields)}."
+            )
+        return super().to_internal_value(data)
 
     def validate(self, attrs):
         if len(attrs) != 1:
@@ -640,6 +649,15 @@ class AssumptionSerializer(serializers.Serializer):
 
 class ForecastRequestSerializer(serializers.Serializer):
     """A forecast, or with `name` and `assumptions` a named what-if scenario."""
+
+    # Both `name` and `assumptions`, or neither; assumptions for at least one measure.
+    schema_constraints = {
+        "anyOf": [
+            {"required": ["name", "assumptions"]},
+            {"not": {"anyOf": [{"required": ["name"]}, {"required": ["assumptions"]}]}},
+        ],
+        "properties": {"assumptions": {"minProperties": 1}},
+    }
 
     contract = serializers.CharField(max_length=5)
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
