@@ -116,7 +116,9 @@ def test_an_id_in_the_body_that_names_nothing_is_404(api, care_manager, contract
     gap = CareGapFactory(member=MemberFactory(contract=contract))
     response = api(care_manager).post("/api/gaps/bulk-assign/", {"gaps": [gap.pk], "assignee": 10**9})
     assert response.status_code == 404
-    assert response.json()["extra"]["fields"]["assignee"] == ['Invalid pk "1000000000" - object does not exist.']
+    assert response.json()["extra"]["fields"]["assignee"] == [
+        'Invalid pk "1000000000" - object does not exist.'
+    ]
 
 
 @pytest.mark.django_db
@@ -156,6 +158,8 @@ def test_bulk_proposals_are_capped_at_1000_gaps_before_anything_is_read(
 def test_outcomes_are_capped_at_1000_gaps(api, administrator, contract):
     intervention = InterventionFactory(member=MemberFactory(contract=contract), status="completed")
     outcomes = {str(gap_id): "closed" for gap_id in range(1, 40_001)}
-    response = api(administrator).post(f"/api/interventions/{intervention.pk}/outcomes/", {"outcomes": outcomes})
+    response = api(administrator).post(
+        f"/api/interventions/{intervention.pk}/outcomes/", {"outcomes": outcomes}
+    )
     assert response.status_code == 400
     assert error_fields(response)["outcomes"] == ["Give at most 1000 gap outcomes."]
