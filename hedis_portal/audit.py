@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from auditlog.cid import get_cid
-from auditlog.context import auditlog_value
+from auditlog.context import auditlog_value, set_extra_data
 from auditlog.models import LogEntry
 from auditlog.signals import accessed
 from django.conf import settings
@@ -111,15 +111,18 @@ def command_actor(command: str, *, user=None) -> Iterator[None]:
     user and host that ran it and the command (`additional_data["command_line"]`), and, when
     the command acts for a portal user (`--as-user`), that user as the actor.
     """
-    token = auditlog_value.set(
-        {
-            "actor": user,
-            "remote_addr": None,
-            "command_line": {"command": command, "os_user": _os_user(), "host": socket.gethostname()},
-        }
-    )
+    context = {
+        "actor": user,
+        "remote_addr": None,
+        "command_line": {"command": command, "os_user": _os_user(), "host": socket.gethostname()},
+    }
+    # auditlog's own context manager, so that its receivers find the context they expect and
+    # entries written by model signals get the actor too; auditlog leaves its value set on exit,
+    # so the previous one is put back here.
+    token = auditlog_value.set({})
     try:
-        yield
+        with set_extra_data(context_data=context):
+            yield
     finally:
         auditlog_value.reset(token)
 

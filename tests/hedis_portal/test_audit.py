@@ -150,3 +150,13 @@ def test_a_bulk_write_entry_carries_the_request_id(api, care_manager, contract):
     assert response.status_code == 200
     batch = LogEntry.objects.get(object_pk="batch")
     assert batch.cid == response["X-Request-ID"]
+
+
+def test_changes_made_inside_a_command_are_attributed_to_its_user(contract):
+    from hedis_portal.audit import command_actor
+
+    operator = UserFactory(username="operator")
+    with command_actor("import_predictions", user=operator):
+        member = MemberFactory(contract=contract)
+    entry = LogEntry.objects.get_for_object(member).get(action=LogEntry.Action.CREATE)
+    assert entry.actor == operator
