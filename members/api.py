@@ -114,13 +114,6 @@ class MemberViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.members_for(self.request.user)
 
-    def filter_queryset(self, queryset):
-        # The list's filters mean nothing on one member's page, and building them costs a
-        # filter form per request.
-        if self.action == "retrieve":
-            return queryset
-        return super().filter_queryset(queryset)
-
     def get_serializer_class(self):
         return MemberHistorySerializer if self.action == "retrieve" else MemberSerializer
 

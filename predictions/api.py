@@ -3,24 +3,17 @@
 import hashlib
 from dataclasses import asdict
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import parsers, serializers, status, viewsets
+from rest_framework import parsers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
-from hedis_portal.errors import ApplicationError, ErrorResponseSerializer
+from hedis_portal.errors import ErrorResponseSerializer
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction, RiskTier
-
-
-class RequestBodyTooLarge(ApplicationError):
-    """A bulk body over `DATA_UPLOAD_MAX_MEMORY_SIZE`; answered as 413 before it is parsed."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 
 class PredictionSerializer(serializers.ModelSerializer):
@@ -131,14 +124,6 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=False, methods=["post"], parser_classes=[parsers.JSONParser])
     def bulk(self, request):
         """Create or update a batch of predictions: every row valid, or nothing written."""
-        # DRF parses JSON from the request stream, which Django's own body-size check never
-        # sees; refuse an oversized body here, before it is read into memory.
-        max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if max_bytes is not None and int(request.META.get("CONTENT_LENGTH") or 0) > max_bytes:
-            raise RequestBodyTooLarge(
-                f"The request body is larger than {max_bytes} bytes; send fewer rows per batch.",
-                {"max_bytes": max_bytes},
-            )
         # Read before DRF parses it, so the audit entry can carry the body's hash and size.
         body = request._request.body
         rows = request.data.get("predictions") if isinstance(request.data, dict) else None
