@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils.html import format_html
 
 from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from ratings import planning, services
 from ratings.models import (
@@ -287,6 +288,13 @@ class PortfolioRunAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
     def get_queryset(self, request):
         # A page of runs never loads their results: the view page loads one.
         return super().get_queryset(request).defer("inputs", "result")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A run's inputs and plan name members: opening one is an access entry.
+        run = self.get_object(request, object_id)
+        if run is not None:
+            log_access(run)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="parameters")
     def parameters_document(self, run):

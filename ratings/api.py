@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hedis_portal.audit import log_access
 from hedis_portal.routers import analytics_reads
 from members.models import Contract
 from members.selectors import contracts_for
@@ -698,6 +699,12 @@ class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             # The lists show what was run and its headline; the inputs and result are on the detail.
             runs = runs.defer("inputs", "result")
         return runs.select_related("contract", "created_by")
+
+    def retrieve(self, request, *args, **kwargs):
+        """One run whole; its inputs and plan name members, so each read is an access entry."""
+        run = self.get_object()
+        log_access(run)
+        return Response(self.get_serializer(run).data)
 
     def _contract(self, contract_id: str) -> Contract:
         return get_object_or_404(contracts_for(self.request.user), contract_id=contract_id.strip().upper())

@@ -252,3 +252,16 @@ def test_a_snapshot_quotes_the_latest_forecast_and_plan(api, analyst, planned):
     assert data["projection"]["p_overall_at_least_4"] == forecast["result"]["p_overall_at_least_4"]
     assert data["plan"]["run"] == plan["id"]
     assert data["plan"]["total_cost"] == plan["result"]["total_cost"]
+
+
+def test_opening_an_optimizer_run_is_an_access_entry_in_the_api_and_the_admin(api, client, analyst, planned):
+    from auditlog.models import LogEntry
+
+    run = PortfolioRun.objects.get(pk=_optimize(api(analyst)).json()["id"])
+    response = api(analyst).get(f"/api/optimizer/runs/{run.pk}/")
+    assert response.status_code == 200
+    client.force_login(analyst)
+    assert client.get(f"/admin/ratings/portfoliorun/{run.pk}/change/").status_code == 200
+    reads = LogEntry.objects.get_for_object(run).filter(action=LogEntry.Action.ACCESS)
+    assert [(entry.actor, bool(entry.cid)) for entry in reads] == [(analyst, True), (analyst, True)]
+    assert reads.order_by("timestamp").first().cid == response["X-Request-ID"]
