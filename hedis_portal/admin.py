@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -280,3 +281,17 @@ def action_with_form(modeladmin, request, queryset, *, form_class, title: str, d
             "select_across": request.POST.get("select_across") == "1",
         },
     )
+
+
+def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
+    """The row a change form edits, as stored, and the model fields the user changed on it.
+
+    By `save_model` the form has already written its values onto its instance, so an update
+    service (which saves only what differs, `hedis_portal.services.model_update`) is handed the
+    stored row and the changes to apply. Many-to-many fields are left out: `save_related`
+    writes them.
+    """
+    instance = form.instance
+    stored = type(instance)._default_manager.get(pk=instance.pk)
+    concrete = {field.name for field in instance._meta.concrete_fields}
+    return stored, {name: form.cleaned_data[name] for name in form.changed_data if name in concrete}

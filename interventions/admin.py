@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
 from interventions import services, workflow
@@ -61,7 +61,8 @@ class InterventionTypeAdmin(admin.ModelAdmin):
                 if row.cleaned_data and row not in uplift_formset.deleted_forms
             }
         if change:
-            services.intervention_type_update(intervention_type=form.instance, uplifts=uplifts)
+            stored, changes = form_changes(form)
+            services.intervention_type_update(intervention_type=stored, uplifts=uplifts, **changes)
             return
         created = services.intervention_type_create(
             uplifts=uplifts or {}, **{name: form.cleaned_data[name] for name in _TYPE_FIELDS}

@@ -24,6 +24,7 @@ from rest_framework import status
 from gaps.models import CareGap, ComplianceStatus
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError, ConflictError
+from hedis_portal.services import model_update
 from interventions import workflow
 from interventions.models import (
     GapOutcome,
@@ -39,7 +40,8 @@ from ratings.models import Measure
 APPROVE_PERMISSION = "interventions.approve_intervention"
 CHANGE_PERMISSION = "interventions.change_intervention"
 
-_TYPE_FIELDS = frozenset({"name", "channel", "unit_cost", "capacity", "active"})
+# What the API's PATCH and the admin's change form may change; uplifts have their own argument.
+INTERVENTION_TYPE_UPDATE_FIELDS = ("name", "channel", "unit_cost", "capacity", "active")
 
 
 class PermissionRefused(ApplicationError):
@@ -109,13 +111,9 @@ def intervention_type_update(
     **fields,
 ) -> InterventionType:
     """Change a catalog entry's attributes and, when `uplifts` is given, replace its uplifts."""
-    unknown = set(fields) - _TYPE_FIELDS
-    if unknown:
-        raise TypeError(f"intervention_type_update() got unexpected fields: {', '.join(sorted(unknown))}")
-    for name, value in fields.items():
-        setattr(intervention_type, name, value)
-    intervention_type.full_clean()
-    intervention_type.save()
+    intervention_type, _ = model_update(
+        instance=intervention_type, fields=fields, allowed=INTERVENTION_TYPE_UPDATE_FIELDS
+    )
     if uplifts is not None:
         _uplifts_set(intervention_type=intervention_type, uplifts=uplifts)
     return intervention_type

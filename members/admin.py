@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from interventions.models import Intervention
 from members import services
@@ -32,7 +32,8 @@ class ContractAdmin(ContractScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.contract_update(contract=obj)
+            stored, changes = form_changes(form)
+            services.contract_update(contract=stored, **changes)
         else:
             services.contract_create(contract=obj, created_by=request.user)
 
@@ -175,6 +176,7 @@ class MemberAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.member_update(member=obj)
+            stored, changes = form_changes(form)
+            services.member_update(member=stored, **changes)
         else:
             services.member_create(member=obj, raw_member_id=form.cleaned_data["raw_member_id"])

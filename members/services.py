@@ -2,8 +2,24 @@
 
 from django.db import transaction
 
+from hedis_portal.services import model_update
 from members.identifiers import member_id_hash
 from members.models import Contract, Member
+
+# What the API's PATCH and the admin's change form may change. The contract's users are not
+# here: the admin writes that many-to-many relation itself.
+CONTRACT_UPDATE_FIELDS = (
+    "contract_id",
+    "name",
+    "organization_type",
+    "snp",
+    "enrollment",
+    "lis_de_percent",
+    "disability_percent",
+)
+# Never the hash (a member's identity does not change) nor the contract (their gaps,
+# predictions and interventions carry it too).
+MEMBER_UPDATE_FIELDS = ("birth_year", "sex", "lis_de", "disability", "active")
 
 
 @transaction.atomic
@@ -18,11 +34,8 @@ def contract_create(*, contract: Contract, created_by) -> Contract:
 
 @transaction.atomic
 def contract_update(*, contract: Contract, **fields) -> Contract:
-    """Update a contract's attributes after model validation."""
-    for name, value in fields.items():
-        setattr(contract, name, value)
-    contract.full_clean()
-    contract.save()
+    """Update a contract's attributes after model validation; saves only what changed."""
+    contract, _ = model_update(instance=contract, fields=fields, allowed=CONTRACT_UPDATE_FIELDS)
     return contract
 
 
@@ -37,9 +50,6 @@ def member_create(*, member: Member, raw_member_id: str) -> Member:
 
 @transaction.atomic
 def member_update(*, member: Member, **fields) -> Member:
-    """Update a member's attributes (never the hash: a member's identity does not change)."""
-    for name, value in fields.items():
-        setattr(member, name, value)
-    member.full_clean()
-    member.save()
+    """Update a member's attributes (never the hash nor the contract); saves only what changed."""
+    member, _ = model_update(instance=member, fields=fields, allowed=MEMBER_UPDATE_FIELDS)
     return member

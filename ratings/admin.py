@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.utils.html import format_html
 
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from ratings import planning, services
@@ -161,10 +161,15 @@ class ContractRatingProfileAdmin(ContractScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # The contract and star year are the row's key, set when it is added (as in the API).
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "contract", "star_year"] if obj else readonly
+
     def save_model(self, request, obj, form, change):
-        values = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:
-            services.contract_rating_profile_update(profile=obj, updated_by=request.user, **values)
+            stored, changes = form_changes(form)
+            services.contract_rating_profile_update(profile=stored, updated_by=request.user, **changes)
         else:
             services.contract_rating_profile_create(
                 contract=obj.contract,
@@ -196,13 +201,15 @@ class ContractMeasureScoreAdmin(ContractScopedAdmin):
             kwargs["queryset"] = Measure.objects.filter(member_level=False)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_readonly_fields(self, request, obj=None):
+        # The contract, star year and measure are the row's key, set when it is added (as in the API).
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "contract", "star_year", "measure"] if obj else readonly
+
     def save_model(self, request, obj, form, change):
         if change:
-            services.contract_measure_score_update(
-                entry=obj,
-                entered_by=request.user,
-                **{name: form.cleaned_data[name] for name in form.changed_data},
-            )
+            stored, changes = form_changes(form)
+            services.contract_measure_score_update(entry=stored, entered_by=request.user, **changes)
         else:
             services.contract_measure_score_create(
                 contract=obj.contract,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from hedis_portal.services import model_update
 from members.models import Contract
 from ratings.live import contract_live_rating, star_year_for
 from ratings.models import (
@@ -18,6 +19,17 @@ from ratings.models import (
     Measure,
     PortfolioRun,
     PortfolioSnapshot,
+)
+
+# A row's contract, star year (and measure) are its key, set on create: the API and the admin
+# change only these.
+CONTRACT_MEASURE_SCORE_UPDATE_FIELDS = ("score", "status", "note")
+CONTRACT_RATING_PROFILE_UPDATE_FIELDS = (
+    "contract_type",
+    "part_c_fac",
+    "part_d_fac",
+    "overall_fac",
+    "puerto_rico_only",
 )
 
 
@@ -51,13 +63,13 @@ def contract_measure_score_create(
 def contract_measure_score_update(
     *, entry: ContractMeasureScore, entered_by, **fields
 ) -> ContractMeasureScore:
-    """Change a contract-level score; the author and time become those of this change."""
-    for name, value in fields.items():
-        setattr(entry, name, value)
-    entry.entered_by = entered_by
-    entry.entered_at = timezone.now()
-    entry.full_clean()
-    entry.save()
+    """Change a contract-level score; the author and time become those of this change, if any."""
+    entry, _ = model_update(
+        instance=entry,
+        fields=fields,
+        allowed=CONTRACT_MEASURE_SCORE_UPDATE_FIELDS,
+        stamps={"entered_by": entered_by, "entered_at": timezone.now()},
+    )
     return entry
 
 
@@ -76,12 +88,13 @@ def contract_rating_profile_create(
 def contract_rating_profile_update(
     *, profile: ContractRatingProfile, updated_by, **fields
 ) -> ContractRatingProfile:
-    """Change a rating profile after model validation."""
-    for name, value in fields.items():
-        setattr(profile, name, value)
-    profile.updated_by = updated_by
-    profile.full_clean()
-    profile.save()
+    """Change a rating profile after model validation; the author becomes that of this change, if any."""
+    profile, _ = model_update(
+        instance=profile,
+        fields=fields,
+        allowed=CONTRACT_RATING_PROFILE_UPDATE_FIELDS,
+        stamps={"updated_by": updated_by},
+    )
     return profile
 
 

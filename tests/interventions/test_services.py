@@ -5,6 +5,8 @@ from decimal import Decimal
 import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from gaps.models import CareGap
 from hedis_portal.errors import ApplicationError, ConflictError
@@ -87,6 +89,29 @@ def test_intervention_type_update_without_uplifts_keeps_them(home_visit):
 def test_intervention_type_update_refuses_unknown_fields(home_visit):
     with pytest.raises(TypeError, match="colour"):
         services.intervention_type_update(intervention_type=home_visit, colour="blue")
+
+
+def test_intervention_type_update_may_change_the_catalog_attributes():
+    assert services.INTERVENTION_TYPE_UPDATE_FIELDS == ("name", "channel", "unit_cost", "capacity", "active")
+
+
+def test_intervention_type_update_writes_only_what_changed(home_visit):
+    home_visit.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        services.intervention_type_update(
+            intervention_type=home_visit, name="Home visit", unit_cost=Decimal("150.00"), capacity=250
+        )
+    updates = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and '"capacity"' in updates[0]
+    assert '"name"' not in updates[0] and '"unit_cost"' not in updates[0]
+    assert InterventionType.objects.get(pk=home_visit.pk).capacity == 250
+
+
+def test_intervention_type_update_with_the_same_values_saves_nothing(home_visit):
+    home_visit.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        services.intervention_type_update(intervention_type=home_visit, name="Home visit", active=True)
+    assert [query for query in queries.captured_queries if query["sql"].startswith("UPDATE")] == []
 
 
 # --- Proposing one intervention ------------------------------------------------------------

@@ -127,6 +127,29 @@ def test_an_analyst_enters_a_contract_score_through_the_service(client, analyst,
     assert refused.status_code == 200 and ContractMeasureScore.objects.count() == 1  # not a choice
 
 
+def test_an_analyst_changes_a_score_but_not_its_key(client, analyst, contract, other_contract):
+    flu = Measure.objects.get(code="ANNUAL-FLU-VACCINE")
+    entry = ContractMeasureScore.objects.create(
+        contract=contract, star_year=2028, measure=flu, score=Decimal(68)
+    )
+    browser = logged_in(client, analyst)
+    page = browser.get(f"{ADMIN}/contractmeasurescore/{entry.pk}/change/").content.decode()
+    assert not any(f'name="{name}"' in page for name in ("contract", "star_year", "measure"))
+    response = browser.post(
+        f"{ADMIN}/contractmeasurescore/{entry.pk}/change/",
+        {"contract": other_contract.pk, "star_year": 2027, "score": "71", "status": "", "note": "CAHPS"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry.refresh_from_db()
+    assert (entry.contract, entry.star_year, entry.score, entry.note, entry.entered_by) == (
+        contract,
+        2028,
+        Decimal(71),
+        "CAHPS",
+        analyst,
+    )
+
+
 def test_an_analyst_sets_a_rating_profile(client, analyst, contract):
     browser = logged_in(client, analyst)
     response = browser.post(
