@@ -61,8 +61,8 @@ class FilterSet(django_filters.FilterSet):
     (except free-text filters, where "" means no filter); a boolean other than true or false.
     Integer model fields filter by whole numbers (`IntegerFilter`).
 
-    django-filter builds a new form class, field by field, on every request (0.7 ms of a
-    worklist page). None of the portal's filters depend on the request, so the class built
+    django-filter builds a new form class, field by field, on every request, a visible share of
+    a worklist page's time. None of the portal's filters depend on the request, so the class built
     for the first request serves every later one; each request still gets its own form.
     """
 

@@ -134,7 +134,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
     # Parameters bound by the server, so that psycopg prepares a statement once a connection
     # has run it DB_PREPARE_THRESHOLD times, and PostgreSQL stops parsing and planning it on
-    # every request (member history 17 -> 11.5 ms, docs/performance.md). Empty turns it off,
+    # every request (the gain is measured in docs/performance.md). Empty turns it off,
     # for a pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
     _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
     _options["server_side_binding"] = True

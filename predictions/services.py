@@ -211,7 +211,7 @@ def _checked(clean, value):
 
 
 # A batch has one or two model versions, prediction times and measure codes, and each member on
-# several rows (a member ID's hash costs ~5 µs): text and integers are checked once per distinct
+# several rows (hashing a member ID is the costly check): text and integers are checked once per distinct
 # value and batch. An exact str or int equals no value of another type that checks differently
 # (a bool equals 1 or 0, but is never looked up).
 _CHECKED_ONCE = (str, int)
@@ -390,7 +390,7 @@ def predictions_bulk_upsert(
 
 
 # PostgreSQL: the validated rows are COPYed into a temporary table, then written set-based.
-# COPY moves 10,000 rows in ~15 ms; the former INSERT … FROM unnest(%s, …) had every value
+# COPY streams the rows without building a statement; the former INSERT … FROM unnest(%s, …) had every value
 # quoted into one multi-megabyte statement by the client and parsed again by the server.
 _CREATE_BATCH = """
 CREATE TEMPORARY TABLE prediction_batch (
@@ -435,7 +435,7 @@ SELECT count(*) FILTER (WHERE inserted) FROM upserted
 
 # Each (member, measure, year) of the batch looks up its latest prediction once, through the
 # `prediction_latest` index, and only gaps whose pointer differs are written, in the order of
-# the unique index (10-20 % faster than in hash order: neighbouring index pages stay hot). The correlated
+# the unique index (rather than in hash order, so that neighbouring index pages stay hot). The correlated
 # subquery this replaces ran twice per gap (in SET and in WHERE) over every gap of the batch's
 # members × measures × years. "Latest" is the highest predicted_at, then the highest id, across
 # model versions, and it is looked up in the table, not only among the batch's rows: a re-score

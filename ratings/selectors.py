@@ -33,7 +33,7 @@ from ratings.models import (
 )
 
 COUNT_KEYS = ("compared", "matched", "disaster_compared", "disaster_matched")
-# The keys of `verify_cms_ratings --json`, as the issue specifies them.
+# The keys of `verify_cms_ratings --json`, a stable interface for scripts that read it.
 VERIFICATION_KEYS = (
     "measure_stars",
     "measure_stars_non_cahps",

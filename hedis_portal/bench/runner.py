@@ -64,7 +64,7 @@ def machine_summary() -> list[str]:
 
 
 def scale_for(members: int, *, quick: bool) -> figures.Scale:
-    """Runs and sizes: the issue's sizes at plan scale, small ones for `--quick`.
+    """Runs and sizes: a real plan's sizes at plan scale (docs/performance.md), small ones for `--quick`.
 
     The gap file has 5 rows per member (1,000,000 at 200,000 members); ingest batches are
     10,000 rows unless the plan is too small to give every run fresh rows.

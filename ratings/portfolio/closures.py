@@ -3,8 +3,8 @@
 Gaps close independently with their own probabilities p_i, so the count X = Σ Bernoulli(p_i). Its
 probability mass function is the coefficient list of Π (1 − p_i + p_i z), computed exactly (up to
 floating-point rounding, ~1e-15 absolute) by multiplying the factors pairwise in a balanced tree,
-with direct convolution for short factors and FFT for long ones: O(n log² n), about 0.16 s for
-200,000 gaps. That is fast enough that the exact distribution is the default at every realistic size.
+with direct convolution for short factors and FFT for long ones: O(n log² n), fast enough that
+the exact distribution is the default at every realistic size.
 
 Above `EXACT_MAX_OPEN_GAPS` open gaps on one measure, and only when the Berry–Esseen bound
 says it is accurate, the count is approximated by a normal distribution with continuity

@@ -393,9 +393,9 @@ class Formulation:
             integrality=integrality,
             bounds=Bounds(lower, upper),
             constraints=LinearConstraint(matrix, row_lower, row_upper),
-            # HiGHS's presolve spends seconds on the thousands of near-parallel class columns of
-            # the aggregated problem (17 s of an 18 s solve at 200,000 members) for no reduction
-            # the simplex needs; the small exact problems keep it.
+            # HiGHS's presolve spends most of the aggregated problem's solve on its thousands of
+            # near-parallel class columns, for no reduction the simplex needs; the small exact
+            # problems keep it.
             options={"time_limit": time_limit, "mip_rel_gap": mip_rel_gap, "presolve": integral_counts},
         )
         status = STATUS.get(result.status, "error")
