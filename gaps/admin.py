@@ -12,6 +12,7 @@ from hedis_portal.admin import (
     ContractListFilter,
     ContractScopedAdmin,
     MeasurementYearListFilter,
+    ServiceFormAdminMixin,
     action_with_form,
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, changelist_filters, log_access, log_read
@@ -156,7 +157,7 @@ def _move_action(state: str):
 
 
 @admin.register(CareGap)
-class CareGapAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
+class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """The worklist. Search with a plan member ID (hashed before the query).
 
     Each page of the list, each export and each gap opened is recorded as an access.
@@ -274,19 +275,17 @@ class CareGapAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        # A refusal rolls both calls back and is shown on the form (`ServiceFormAdminMixin`).
         version = form.cleaned_data["expected_version"]
-        try:
-            if "assignee" in form.changed_data:
-                obj = services.gap_assign(
-                    gap=obj, assignee=form.cleaned_data["assignee"], expected_version=version
-                )
-                version = obj.version
-            if "workflow_state" in form.changed_data:
-                services.gap_set_workflow_state(
-                    gap=obj, workflow_state=form.cleaned_data["workflow_state"], expected_version=version
-                )
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+        if "assignee" in form.changed_data:
+            obj = services.gap_assign(
+                gap=obj, assignee=form.cleaned_data["assignee"], expected_version=version
+            )
+            version = obj.version
+        if "workflow_state" in form.changed_data:
+            services.gap_set_workflow_state(
+                gap=obj, workflow_state=form.cleaned_data["workflow_state"], expected_version=version
+            )
 
     def save_formset(self, request, form, formset, change):
         # Remarks go through the service (author, validation); the admin's change message

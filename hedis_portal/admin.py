@@ -74,6 +74,40 @@ class MeasurementYearListFilter(admin.SimpleListFilter):
         return queryset.filter(measurement_year=self.value()) if self.value() else queryset
 
 
+class ServiceFormAdminMixin:
+    """For admins whose add or change form saves through services: a refused save keeps nothing.
+
+    Django runs a form's whole save (`save_model`, `save_related`, the formsets) inside one
+    transaction in `changeform_view`. Services raise `ApplicationError` out of that save, so
+    every write it made rolls back; the form is then shown again as posted, with the service's
+    message as its only error, and no "changed successfully" message is sent.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as error:
+            if request.method != "POST":
+                raise
+            request.admin_service_error = error  # read by `get_form` on the second pass
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        error = getattr(request, "admin_service_error", None)
+        if error is None:
+            return form
+
+        class RefusedForm(form):
+            # Invalid on purpose: the admin renders it with the error and saves nothing.
+            def clean(self):
+                super().clean()
+                raise forms.ValidationError(error.message, code="refused")
+
+        RefusedForm.__name__ = form.__name__
+        return RefusedForm
+
+
 class ContractScopedAdmin(admin.ModelAdmin):
     """A model admin that shows and offers only the user's contracts' rows.
 

@@ -3,11 +3,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ManyToManyRawIdWidget
-from django.http import HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
 from interventions import services, workflow
@@ -38,7 +37,7 @@ class InterventionUpliftInline(admin.TabularInline):
 
 
 @admin.register(InterventionType)
-class InterventionTypeAdmin(admin.ModelAdmin):
+class InterventionTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     """The outreach catalog: channel, unit cost, yearly capacity and uplift per measure."""
 
     list_display = ["name", "channel", "unit_cost", "capacity", "active"]
@@ -181,7 +180,7 @@ def _transition_action(to_status: str, description: str, permissions: list[str])
 
 
 @admin.register(Intervention)
-class InterventionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
+class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Interventions of your contracts. Status changes follow the workflow (approving needs a role).
 
     Each page of the list and each intervention opened is recorded in the audit log as an access.
@@ -272,15 +271,6 @@ class InterventionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
         if intervention is not None:
             log_access(intervention)
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ApplicationError as error:
-            # A service refused (stale version, a move your role may not make); the admin's
-            # transaction rolled back, so nothing was saved: show why, on the page as it is now.
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         if not change:

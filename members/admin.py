@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from interventions.models import Intervention
 from members import services
@@ -14,7 +14,7 @@ from predictions.models import Prediction
 
 
 @admin.register(Contract)
-class ContractAdmin(ContractScopedAdmin):
+class ContractAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """CMS contracts and who is assigned to them."""
 
     list_display = [
@@ -114,7 +114,7 @@ class InterventionHistoryInline(_HistoryInline):
 
 
 @admin.register(Member)
-class MemberAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
+class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Members of your contracts. Search with a plan member ID: it is hashed before the query.
 
     Each page of the list and each member opened is recorded in the audit log as an access

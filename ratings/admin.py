@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.utils.html import format_html
 
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, form_changes
+from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from ratings import planning, services
@@ -139,7 +139,7 @@ class CmsMeasureValueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ContractRatingProfile)
-class ContractRatingProfileAdmin(ContractScopedAdmin):
+class ContractRatingProfileAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """How each of your contracts is rated per star year (contract type, CAI categories)."""
 
     list_display = ["contract", "star_year", "contract_type", "part_c_fac", "part_d_fac", "overall_fac"]
@@ -184,7 +184,7 @@ class ContractRatingProfileAdmin(ContractScopedAdmin):
 
 
 @admin.register(ContractMeasureScore)
-class ContractMeasureScoreAdmin(ContractScopedAdmin):
+class ContractMeasureScoreAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """Contract-level scores for the measures not computed from gaps (CAHPS, complaints, …)."""
 
     list_display = ["contract", "star_year", "measure", "score", "status", "entered_by", "entered_at"]

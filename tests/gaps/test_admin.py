@@ -2,6 +2,8 @@
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.messages import get_messages
+from django.utils.html import escape
 
 from gaps.models import CareGap, GapRemark
 from tests.conftest import query_count
@@ -15,6 +17,10 @@ URL = "/admin/gaps/caregap/"
 def logged_in(client, care_manager):
     client.force_login(care_manager)
     return client
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def _shown(response):
@@ -104,6 +110,41 @@ def test_change_form_with_a_stale_version_changes_nothing(logged_in, contract):
     gap.refresh_from_db()
     assert gap.workflow_state == "new"
     assert "changed since you read it" in response.content.decode()
+
+
+def test_change_form_refused_halfway_saves_nothing_and_says_why_once(logged_in, care_manager, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    form = {
+        "assignee": care_manager.pk,  # a valid reassignment …
+        "workflow_state": "resolved",  # … with a move only data may make
+        "expected_version": 1,
+        "remarks-TOTAL_FORMS": 0,
+        "remarks-INITIAL_FORMS": 0,
+    }
+    response = logged_in.post(f"{URL}{gap.pk}/change/", form)
+    assert response.status_code == 200  # the form again, as posted
+    gap.refresh_from_db()
+    assert (gap.assignee, gap.workflow_state, gap.version) == (None, "new", 1)
+    refusal = "A gap is resolved only by data (a closing claim, supplemental or EHR record), not by hand."
+    assert response.context["adminform"].form.non_field_errors() == [refusal]
+    assert response.content.decode().count(escape(refusal)) == 1
+    assert _messages(response) == []
+
+
+def test_change_form_success_is_announced(logged_in, care_manager, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    form = {
+        "assignee": care_manager.pk,
+        "workflow_state": "scheduled",
+        "expected_version": 1,
+        "remarks-TOTAL_FORMS": 0,
+        "remarks-INITIAL_FORMS": 0,
+    }
+    response = logged_in.post(f"{URL}{gap.pk}/change/", form, follow=True)
+    gap.refresh_from_db()
+    assert (gap.assignee, gap.workflow_state, gap.version) == (care_manager, "scheduled", 3)
+    [message] = _messages(response)
+    assert "was changed successfully" in message
 
 
 def test_opening_a_gap_is_audited_as_access(logged_in, care_manager, contract):

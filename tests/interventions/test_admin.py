@@ -5,6 +5,7 @@ from auditlog.models import LogEntry
 from django.contrib.messages import get_messages
 
 from gaps.models import CareGap
+from interventions import services
 from interventions.models import Intervention, InterventionType
 from tests.conftest import query_count
 from tests.factories import InterventionTypeFactory, MemberFactory, measure
@@ -17,6 +18,11 @@ CHANGELIST = "/admin/interventions/intervention/"
 
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def _errors(response) -> list[str]:
+    """The errors the change form shows above its fields."""
+    return list(response.context["adminform"].form.non_field_errors())
 
 
 def _act(client, action: str, interventions):
@@ -198,9 +204,39 @@ def test_stale_change_form_is_refused_and_saves_nothing(client, care_manager, me
     Intervention.objects.filter(pk=intervention.pk).update(version=2)
     client.force_login(care_manager)
     response = _change(client, intervention, version=1, status="scheduled", notes="Lost update?")
-    assert _messages(response) == ["This intervention changed since you read it; reload it and try again."]
+    assert _errors(response) == ["This intervention changed since you read it; reload it and try again."]
+    assert _messages(response) == []
     stored = Intervention.objects.get()
     assert (stored.status, stored.notes, stored.version) == ("approved", "", 2)
+
+
+def test_change_form_refused_halfway_saves_nothing_and_says_why_once(
+    client, care_manager, member, monkeypatch
+):
+    intervention = intervention_with_gaps(member=member, status="approved")
+
+    def refuse(**kwargs):
+        # Say the role was withdrawn between showing the form and saving it.
+        raise services.PermissionRefused("You may not move interventions to scheduled.")
+
+    monkeypatch.setattr(services, "intervention_transition", refuse)
+    client.force_login(care_manager)
+    response = _change(client, intervention, status="scheduled", notes="Tuesday")  # notes saved first
+    assert response.status_code == 200
+    assert _errors(response) == ["You may not move interventions to scheduled."]
+    assert response.content.decode().count("You may not move interventions to scheduled.") == 1
+    assert _messages(response) == []
+    stored = Intervention.objects.get()
+    assert (stored.status, stored.notes, stored.version) == ("approved", "", 1)
+
+
+def test_change_form_success_is_announced(client, care_manager, member):
+    intervention = intervention_with_gaps(member=member, status="approved")
+    client.force_login(care_manager)
+    response = _change(client, intervention, status="scheduled", notes="Tuesday")
+    [message] = _messages(response)
+    assert "was changed successfully" in message
+    assert Intervention.objects.get().version == 3
 
 
 def test_analyst_sees_the_change_form_read_only(client, analyst, member):
