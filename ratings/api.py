@@ -443,8 +443,6 @@ class ContractMeasureScoreViewSet(_ContractInputViewSet):
         )
 
     def perform_update(self, serializer):
-        if not serializer.validated_data:
-            return
         serializer.instance = services.contract_measure_score_update(
             entry=serializer.instance, entered_by=self.request.user, **serializer.validated_data
         )
@@ -466,8 +464,6 @@ class ContractRatingProfileViewSet(_ContractInputViewSet):
         )
 
     def perform_update(self, serializer):
-        if not serializer.validated_data:
-            return
         serializer.instance = services.contract_rating_profile_update(
             profile=serializer.instance, updated_by=self.request.user, **serializer.validated_data
         )
