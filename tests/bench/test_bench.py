@@ -42,6 +42,7 @@ postgresql_only = pytest.mark.skipif(
 
 
 @postgresql_only
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path):
     path = tmp_path / "bench.json"

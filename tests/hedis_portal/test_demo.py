@@ -16,7 +16,7 @@ from members.models import Contract, Member
 from predictions.models import Prediction
 from ratings.live import contract_live_rating
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def _counts():

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ratings.portfolio import scale_run, synthetic_portfolio
 
 
@@ -12,6 +14,7 @@ def test_synthetic_contract_has_about_six_open_gaps_per_member():
     assert {kind.code for kind in portfolio.interventions} >= {"mailer", "phone_call", "home_visit"}
 
 
+@pytest.mark.slow
 def test_scale_run_forecasts_and_optimizes_twenty_thousand_members():
     report = json.loads(json.dumps(scale_run(20_000, seed=0, draws=5_000)))
     plan = report["plan"]
