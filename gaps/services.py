@@ -1,16 +1,29 @@
 """Writes on care gaps: assign, move through the workflow, remark — one at a time or in bulk.
 
-Single-gap writes check the version the client read (optimistic concurrency: a stale
-write is a 409, never a lost update) and are audited per change by django-auditlog.
-Bulk writes are set-based (one UPDATE) and audited with one batch entry.
+`gaps` owns the `CareGap` table: every write to it, raw SQL included, is a service here (or in
+`gaps/importing.py`, the gap file import); other apps call these services
+(`tests/gaps/test_ownership.py` checks the source). The rule for each kind of write:
+
+- What a care manager could conflict with (workflow state, assignee, last outreach) bumps
+  `version`. Single-gap writes check the version the client read (optimistic concurrency: a
+  stale write is a 409, never a lost update) and are audited per change by django-auditlog.
+  Bulk writes and outreach stamping are set-based (one UPDATE) and audited with one batch entry
+  (`hedis_portal.audit.log_batch`).
+- Derived fields (`current_prediction`, the pointer at the latest prediction; `priority_score`)
+  do not bump `version` and are not audited per gap: the system recomputes them after every
+  prediction upsert or optimizer run, and a recomputation must not make a care manager's open
+  form stale. The prediction batch and the optimizer run that caused them are the record.
+- New gaps (the gap file import, the demo data) are created in batches with one batch entry.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from auditlog.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from gaps import workflow
@@ -18,6 +31,7 @@ from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, Workfl
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError, ConflictError
 from members.models import Contract
+from predictions.models import Prediction
 
 
 class InvalidAssignee(ApplicationError):
@@ -150,3 +164,139 @@ def gaps_add_remark_bulk(*, gaps: Iterable[CareGap], code: str, note: str = "", 
         details={"gap_ids": [r.gap_id for r in remarks], "code": code},
     )
     return len(remarks)
+
+
+def gaps_stamp_outreach(*, gaps: QuerySet[CareGap], at: datetime, details: Mapping) -> int:
+    """Record that the members were contacted on `gaps`: one UPDATE, one audit entry; how many.
+
+    Only `last_outreach_at` (and `version`, which a care manager's form checks) is written:
+    outreach never changes compliance, which only data does. Runs in the caller's transaction.
+    """
+    stamped = gaps.update(last_outreach_at=at, version=F("version") + 1, updated_at=at)
+    if stamped:
+        log_batch(
+            model=CareGap,
+            action=LogEntry.Action.UPDATE,
+            count=stamped,
+            summary=f"last outreach recorded on {stamped} gaps",
+            details={"field": "last_outreach_at", **details},
+        )
+    return stamped
+
+
+def gaps_point_at_latest_predictions(
+    *, member_ids: Iterable[int], measure_ids: Iterable[int], measurement_years: Iterable[int]
+) -> int:
+    """Point each gap of these members × measures × years at its latest prediction, in one UPDATE.
+
+    "Latest" is the highest `predicted_at`, then the highest id, across model versions. The
+    filter by members, measures and years may take in a few gaps the caller did not touch;
+    recomputing theirs is harmless (the subquery gives their latest too), and rows whose
+    pointer is already right are left alone. A derived field: no version bump, no audit.
+    """
+    latest = (
+        Prediction.objects.filter(
+            member_id=OuterRef("member_id"),
+            measure_id=OuterRef("measure_id"),
+            measurement_year=OuterRef("measurement_year"),
+        )
+        .order_by("-predicted_at", "-id")
+        .values("id")[:1]
+    )
+    return (
+        CareGap.objects.filter(
+            member_id__in=set(member_ids),
+            measure_id__in=set(measure_ids),
+            measurement_year__in=set(measurement_years),
+        )
+        .filter(Q(current_prediction__isnull=True) | ~Q(current_prediction_id=Subquery(latest)))
+        .update(current_prediction=Subquery(latest))
+    )
+
+
+# Each (member, measure, year) of the keys table looks up its latest prediction once, through the
+# `prediction_latest` index, and only gaps whose pointer differs are written, in the order of
+# the unique index (rather than in hash order, so that neighbouring index pages stay hot). The correlated
+# subquery this replaces ran twice per gap (in SET and in WHERE) over every gap of the batch's
+# members × measures × years. "Latest" is the highest predicted_at, then the highest id, across
+# model versions, and it is looked up in the table, not only among the batch's rows: a re-score
+# that moves a prediction's time backwards can make another, older row the latest again.
+_REPOINT_GAPS = """
+UPDATE gaps_caregap AS gap SET current_prediction_id = latest.id
+FROM (
+    SELECT DISTINCT member_id, measure_id, measurement_year FROM {keys_table} ORDER BY 1, 2, 3
+) AS batch_key
+CROSS JOIN LATERAL (
+    SELECT prediction.id FROM predictions_prediction AS prediction
+    WHERE prediction.member_id = batch_key.member_id
+      AND prediction.measure_id = batch_key.measure_id
+      AND prediction.measurement_year = batch_key.measurement_year
+    ORDER BY prediction.predicted_at DESC, prediction.id DESC
+    LIMIT 1
+) AS latest
+WHERE gap.member_id = batch_key.member_id
+  AND gap.measure_id = batch_key.measure_id
+  AND gap.measurement_year = batch_key.measurement_year
+  AND gap.current_prediction_id IS DISTINCT FROM latest.id
+"""
+
+
+def gaps_point_at_latest_predictions_from_table(*, cursor: CursorWrapper, keys_table: str) -> int:
+    """PostgreSQL: the same repointing for the (member_id, measure_id, measurement_year) rows of a
+    table the caller filled (a temporary table loaded by COPY), in one statement on its cursor.
+    """
+    if not keys_table.isidentifier():
+        raise ValueError(f"not a table name: {keys_table!r}")
+    cursor.execute(_REPOINT_GAPS.format(keys_table=keys_table))
+    return cursor.rowcount
+
+
+def gaps_set_priorities(*, gap_ids: Sequence[int], priorities: Sequence[float]) -> int:
+    """Store each gap's priority score: one set-based statement (PostgreSQL) or batches (SQLite).
+
+    A derived field, recomputed by every optimizer run: no version bump, no audit.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE gaps_caregap AS gap SET priority_score = new.score "
+                "FROM unnest(%s::bigint[], %s::double precision[]) AS new (id, score) "
+                "WHERE gap.id = new.id AND gap.priority_score IS DISTINCT FROM new.score",
+                [list(gap_ids), list(priorities)],
+            )
+            return cursor.rowcount
+    gaps = [
+        CareGap(pk=int(pk), priority_score=float(score))
+        for pk, score in zip(gap_ids, priorities, strict=True)
+    ]
+    CareGap.objects.bulk_update(gaps, ["priority_score"], batch_size=2000)
+    return len(gaps)
+
+
+def gaps_set_weighted_priorities(*, contract: Contract, weights: Mapping[int, float]) -> None:
+    """An interim priority until the optimizer scores gaps: measure weight × closure probability.
+
+    `weights` maps measure ids to their weight; one UPDATE per distinct weight. A derived
+    field: no version bump, no audit.
+    """
+    probability = Subquery(
+        Prediction.objects.filter(pk=OuterRef("current_prediction_id")).values("probability")
+    )
+    for weight in set(weights.values()):
+        measure_ids = [pk for pk, w in weights.items() if w == weight]
+        CareGap.objects.filter(
+            contract=contract, measure_id__in=measure_ids, current_prediction__isnull=False
+        ).update(priority_score=probability * float(weight))
+
+
+def gaps_create_bulk(*, gaps: list[CareGap], summary: str, details: Mapping) -> list[CareGap]:
+    """Insert new gaps in batches of 5,000 rows, with one audit entry for them all."""
+    created = CareGap.objects.bulk_create(gaps, batch_size=5000)
+    log_batch(
+        model=CareGap,
+        action=LogEntry.Action.CREATE,
+        count=len(created),
+        summary=summary,
+        details=dict(details),
+    )
+    return created

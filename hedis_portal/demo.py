@@ -15,11 +15,10 @@ from decimal import Decimal
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from gaps.models import CareGap, ComplianceStatus, EvidenceSource, WorkflowState
-from gaps.services import gaps_assign_bulk
+from gaps.services import gaps_assign_bulk, gaps_create_bulk, gaps_set_weighted_priorities
 from hedis_portal import roles
 from hedis_portal.audit import log_batch
 from interventions.models import Channel, InterventionStatus, InterventionType
@@ -30,7 +29,6 @@ from interventions.services import (
 )
 from members.identifiers import member_id_hash
 from members.models import Contract, Member
-from predictions.models import Prediction
 from predictions.services import predictions_bulk_upsert
 from ratings.cms.methodology import DATA_DIR, Methodology
 from ratings.importing import cms_star_data_import
@@ -304,21 +302,11 @@ def _demo_contract_scores(contract: Contract, analyst: User, rng: random.Random)
 
 
 def _demo_priorities(contract: Contract) -> None:
-    """An interim priority until the optimizer scores gaps: measure weight × closure probability.
-
-    Set-based: one UPDATE per measure weight.
-    """
+    """An interim priority until the optimizer scores gaps: measure weight × closure probability."""
     weights = dict(
         StarYearMeasure.objects.filter(star_year=DEMO_CUT_POINT_STAR_YEAR).values_list("measure_id", "weight")
     )
-    probability = Subquery(
-        Prediction.objects.filter(pk=OuterRef("current_prediction_id")).values("probability")
-    )
-    for weight in set(weights.values()):
-        measure_ids = [pk for pk, w in weights.items() if w == weight]
-        CareGap.objects.filter(
-            contract=contract, measure_id__in=measure_ids, current_prediction__isnull=False
-        ).update(priority_score=probability * float(weight))
+    gaps_set_weighted_priorities(contract=contract, weights=weights)
 
 
 def _ensure_users(result: DemoResult) -> dict[str, User]:
@@ -375,15 +363,19 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
         if contract.members.exists():
             continue
         members = Member.objects.bulk_create(_demo_members(contract, contract.enrollment, rng))
-        gaps = CareGap.objects.bulk_create(_demo_gaps(contract, members, rng), batch_size=5000)
-        for model, count in ((Member, len(members)), (CareGap, len(gaps))):
-            log_batch(
-                model=model,
-                action=LogEntry.Action.CREATE,
-                count=count,
-                summary=f"Demo {model._meta.verbose_name_plural} for {contract.contract_id}",
-                details={"source": "load_demo_data", "contract": contract.contract_id},
-            )
+        details = {"source": "load_demo_data", "contract": contract.contract_id}
+        log_batch(
+            model=Member,
+            action=LogEntry.Action.CREATE,
+            count=len(members),
+            summary=f"Demo {Member._meta.verbose_name_plural} for {contract.contract_id}",
+            details=details,
+        )
+        gaps = gaps_create_bulk(
+            gaps=_demo_gaps(contract, members, rng),
+            summary=f"Demo {CareGap._meta.verbose_name_plural} for {contract.contract_id}",
+            details=details,
+        )
         result.members_created += len(members)
         result.gaps_created += len(gaps)
         result.predictions_created += _demo_predictions(contract, users["administrator"], rng)

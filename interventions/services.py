@@ -22,6 +22,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from gaps.models import CareGap, ComplianceStatus
+from gaps.services import gaps_stamp_outreach
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError, ConflictError
 from hedis_portal.services import model_update
@@ -335,22 +336,12 @@ def intervention_update(
 
 
 def _stamp_outreach(*, intervention_ids: list[int], now: datetime) -> None:
-    """Record that the members were contacted on the covered gaps: one UPDATE, one audit entry.
-
-    Only `last_outreach_at` (and the gap's version, bumped on every change) is written:
-    outreach never changes compliance, which only data does.
-    """
-    stamped = CareGap.objects.filter(coverage__intervention_id__in=intervention_ids).update(
-        last_outreach_at=now, version=F("version") + 1, updated_at=now
+    """Record, through `gaps`, that the members were contacted on the gaps these interventions cover."""
+    gaps_stamp_outreach(
+        gaps=CareGap.objects.filter(coverage__intervention_id__in=intervention_ids),
+        at=now,
+        details={"intervention_ids": intervention_ids},
     )
-    if stamped:
-        log_batch(
-            model=CareGap,
-            action=LogEntry.Action.UPDATE,
-            count=stamped,
-            summary=f"last outreach recorded on {stamped} gaps",
-            details={"field": "last_outreach_at", "intervention_ids": intervention_ids},
-        )
 
 
 @transaction.atomic

@@ -17,12 +17,12 @@ from typing import NamedTuple
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, OuterRef, Q, Subquery
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status
 
-from gaps.models import CareGap
+from gaps.services import gaps_point_at_latest_predictions, gaps_point_at_latest_predictions_from_table
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
@@ -433,32 +433,6 @@ WITH upserted AS (
 SELECT count(*) FILTER (WHERE inserted) FROM upserted
 """
 
-# Each (member, measure, year) of the batch looks up its latest prediction once, through the
-# `prediction_latest` index, and only gaps whose pointer differs are written, in the order of
-# the unique index (rather than in hash order, so that neighbouring index pages stay hot). The correlated
-# subquery this replaces ran twice per gap (in SET and in WHERE) over every gap of the batch's
-# members × measures × years. "Latest" is the highest predicted_at, then the highest id, across
-# model versions, and it is looked up in the table, not only among the batch's rows: a re-score
-# that moves a prediction's time backwards can make another, older row the latest again.
-_REPOINT_GAPS = """
-UPDATE gaps_caregap AS gap SET current_prediction_id = latest.id
-FROM (
-    SELECT DISTINCT member_id, measure_id, measurement_year FROM prediction_batch ORDER BY 1, 2, 3
-) AS batch_key
-CROSS JOIN LATERAL (
-    SELECT prediction.id FROM predictions_prediction AS prediction
-    WHERE prediction.member_id = batch_key.member_id
-      AND prediction.measure_id = batch_key.measure_id
-      AND prediction.measurement_year = batch_key.measurement_year
-    ORDER BY prediction.predicted_at DESC, prediction.id DESC
-    LIMIT 1
-) AS latest
-WHERE gap.member_id = batch_key.member_id
-  AND gap.measure_id = batch_key.measure_id
-  AND gap.measurement_year = batch_key.measurement_year
-  AND gap.current_prediction_id IS DISTINCT FROM latest.id
-"""
-
 
 def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
     """COPY the batch into a temporary table, upsert from it, repoint the gaps; (created, repointed).
@@ -486,8 +460,7 @@ def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
         cursor.execute("ANALYZE prediction_batch")
         cursor.execute(_UPSERT_BATCH, [timezone.now()])
         created = cursor.fetchone()[0]
-        cursor.execute(_REPOINT_GAPS)
-        repointed = cursor.rowcount
+        repointed = gaps_point_at_latest_predictions_from_table(cursor=cursor, keys_table="prediction_batch")
         cursor.execute("DROP TABLE prediction_batch")
     return created, repointed
 
@@ -530,29 +503,9 @@ def _upsert_portable(valid: list[ValidPrediction]) -> int:
 
 
 def _point_gaps_at_latest_prediction(valid: list[ValidPrediction]) -> int:
-    """Point each affected gap's `current_prediction` at its latest prediction, in one UPDATE.
-
-    "Latest" is the highest `predicted_at`, then the highest id, across model versions. The
-    filter by members, measures and years may take in a few gaps the batch did not touch;
-    recomputing theirs is harmless (the subquery gives their latest too), and rows whose
-    pointer is already right are left alone. A derived pointer, not a care manager's edit,
-    so the gap's `version` (optimistic concurrency) is not bumped.
-    """
-    latest = (
-        Prediction.objects.filter(
-            member_id=OuterRef("member_id"),
-            measure_id=OuterRef("measure_id"),
-            measurement_year=OuterRef("measurement_year"),
-        )
-        .order_by("-predicted_at", "-id")
-        .values("id")[:1]
-    )
-    return (
-        CareGap.objects.filter(
-            member_id__in={p.member_id for p in valid},
-            measure_id__in={p.measure_id for p in valid},
-            measurement_year__in={p.measurement_year for p in valid},
-        )
-        .filter(Q(current_prediction__isnull=True) | ~Q(current_prediction_id=Subquery(latest)))
-        .update(current_prediction=Subquery(latest))
+    """Point the batch's gaps at their latest prediction, through `gaps` (a derived pointer)."""
+    return gaps_point_at_latest_predictions(
+        member_ids={p.member_id for p in valid},
+        measure_ids={p.measure_id for p in valid},
+        measurement_years={p.measurement_year for p in valid},
     )

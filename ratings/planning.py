@@ -19,10 +19,11 @@ from decimal import Decimal
 import numpy as np
 from auditlog.models import LogEntry
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from gaps.models import CareGap, ComplianceStatus
+from gaps.services import gaps_set_priorities
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
 from interventions.models import InterventionType
@@ -274,22 +275,9 @@ def optimizer_run_create(
 
 
 def _write_priorities(context: PortfolioContext, priorities: np.ndarray) -> int:
-    """Store priorities in one set-based statement (PostgreSQL) or in batches (SQLite)."""
+    """Store the plan's gap priorities, in the portfolio's gap order, through `gaps`."""
     ids = np.concatenate([context.gap_ids[m.cms_id] for m in context.portfolio.member_measures])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE gaps_caregap AS gap SET priority_score = new.score "
-                "FROM unnest(%s::bigint[], %s::double precision[]) AS new (id, score) "
-                "WHERE gap.id = new.id AND gap.priority_score IS DISTINCT FROM new.score",
-                [ids.tolist(), priorities.tolist()],
-            )
-            return cursor.rowcount
-    gaps = [
-        CareGap(pk=int(pk), priority_score=float(score)) for pk, score in zip(ids, priorities, strict=True)
-    ]
-    CareGap.objects.bulk_update(gaps, ["priority_score"], batch_size=2000)
-    return len(gaps)
+    return gaps_set_priorities(gap_ids=ids.tolist(), priorities=priorities.tolist())
 
 
 @transaction.atomic
