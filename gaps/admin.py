@@ -7,13 +7,15 @@ from django.http import HttpResponse
 
 from gaps import services
 from gaps.api import EXPORT_COLUMNS
-from gaps.models import CareGap, GapRemark, RemarkCode, WorkflowState
+from gaps.filters import CareGapFilter
+from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.admin import (
-    ContractListFilter,
     ContractScopedAdmin,
-    MeasurementYearListFilter,
     ServiceFormAdminMixin,
     action_with_form,
+    filterset_list_filter,
+    measurement_year_choices,
+    visible_contract_choices,
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, changelist_filters, log_access, log_read
 from hedis_portal.errors import ApplicationError
@@ -26,73 +28,28 @@ from predictions.models import RiskTier
 from ratings.models import Measure
 
 
-class MeasureListFilter(admin.SimpleListFilter):
+def _measure_choices(request):
     """Member-level measures only (the ones that have gaps)."""
-
-    title = "measure"
-    parameter_name = "measure"
-
-    def lookups(self, request, model_admin):
-        return [(str(m.pk), m.code) for m in Measure.objects.filter(member_level=True).order_by("code")]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(measure_id=self.value()) if self.value() else queryset
+    return [
+        (code, code)
+        for code in Measure.objects.filter(member_level=True).order_by("code").values_list("code", flat=True)
+    ]
 
 
-class AssigneeListFilter(admin.SimpleListFilter):
+def _assignee_choices(request):
     """Me, unassigned, or a colleague on my contracts."""
-
-    title = "assignee"
-    parameter_name = "assignee"
-
-    def lookups(self, request, model_admin):
-        colleagues = (
-            get_user_model()
-            .objects.filter(contracts__in=request.user.contracts.all())
-            .exclude(pk=request.user.pk)
-            .distinct()
-            .order_by("username")
-        )
-        return [("me", "Me"), ("none", "Unassigned"), *[(str(u.pk), u.username) for u in colleagues]]
-
-    def queryset(self, request, queryset):
-        if self.value() == "me":
-            return queryset.filter(assignee=request.user)
-        if self.value() == "none":
-            return queryset.filter(assignee__isnull=True)
-        if self.value():
-            return queryset.filter(assignee_id=self.value())
-        return queryset
+    colleagues = (
+        get_user_model()
+        .objects.filter(contracts__in=request.user.contracts.all())
+        .exclude(pk=request.user.pk)
+        .distinct()
+        .order_by("username")
+    )
+    return [("me", "Me"), ("unassigned", "Unassigned"), *[(str(u.pk), u.username) for u in colleagues]]
 
 
-class RiskTierListFilter(admin.SimpleListFilter):
-    """The current prediction's risk tier."""
-
-    title = "risk tier"
-    parameter_name = "risk_tier"
-
-    def lookups(self, request, model_admin):
-        return RiskTier.choices
-
-    def queryset(self, request, queryset):
-        return queryset.filter(current_prediction__risk_tier=self.value()) if self.value() else queryset
-
-
-class NoOutreachListFilter(admin.SimpleListFilter):
-    """Gaps nobody has reached out about yet."""
-
-    title = "outreach"
-    parameter_name = "outreach"
-
-    def lookups(self, request, model_admin):
-        return [("none", "No outreach yet"), ("some", "Outreach done")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "none":
-            return queryset.filter(last_outreach_at__isnull=True)
-        if self.value() == "some":
-            return queryset.filter(last_outreach_at__isnull=False)
-        return queryset
+def _gap_filter(name, choices, title=None):
+    return filterset_list_filter(CareGapFilter, name, title=title, choices=choices)
 
 
 class GapRemarkInline(admin.TabularInline):
@@ -176,15 +133,20 @@ class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Contract
         "risk_tier",
         "last_outreach_at",
     ]
+    # The worklist API's filters, by the API's names (`CareGapFilter`).
     list_filter = [
-        ContractListFilter,
-        MeasureListFilter,
-        MeasurementYearListFilter,
-        "compliance_status",
-        "workflow_state",
-        AssigneeListFilter,
-        RiskTierListFilter,
-        NoOutreachListFilter,
+        _gap_filter("contract", visible_contract_choices),
+        _gap_filter("measure", _measure_choices),
+        _gap_filter("measurement_year", measurement_year_choices),
+        _gap_filter("compliance_status", lambda request: ComplianceStatus.choices, title="compliance"),
+        _gap_filter("workflow_state", lambda request: WorkflowState.choices, title="workflow"),
+        _gap_filter("assignee", _assignee_choices),
+        _gap_filter("risk_tier", lambda request: RiskTier.choices),
+        _gap_filter(
+            "no_outreach",
+            lambda request: [("true", "No outreach yet"), ("false", "Outreach done")],
+            title="outreach",
+        ),
     ]
     list_select_related = ["member", "measure", "assignee", "current_prediction"]
     ordering = ["-priority_score", "-id"]

@@ -1,13 +1,34 @@
 """Worklist filters for the API (the admin offers the same ones as list filters)."""
 
 import django_filters
+from django import forms
 from django.db.models.expressions import RawSQL
+from drf_spectacular.utils import extend_schema_field
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
-from hedis_portal.filters import FilterSet, IntegerFilter, NumberFilter
+from hedis_portal.filters import MAX_ID, FilterSet, IntegerFilter, NumberFilter
 from members.models import Contract
 from predictions.models import RiskTier
 from ratings.models import Measure
+
+
+class AssigneeField(forms.CharField):
+    """A user's primary key, `me` or `unassigned`."""
+
+    def to_python(self, value):
+        value = super().to_python(value).strip().lower()
+        if value in ("", "me", "unassigned"):
+            return value
+        if value.lstrip("-").isdigit() and abs(int(value)) <= MAX_ID:
+            return int(value)
+        raise forms.ValidationError("Enter a whole number, me or unassigned.")
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer", "minimum": -MAX_ID, "maximum": MAX_ID}, {"enum": ["me", "unassigned"]}]}
+)
+class AssigneeFilter(django_filters.CharFilter):
+    field_class = AssigneeField
 
 
 class CareGapFilter(FilterSet):
@@ -22,7 +43,7 @@ class CareGapFilter(FilterSet):
     # Numbers, not model choices: a choice is validated with a query against every member,
     # which also told apart another contract's member (200, nothing) from none (400).
     member = IntegerFilter(field_name="member_id", label="Member (portal ID)")
-    assignee = IntegerFilter(field_name="assignee_id")
+    assignee = AssigneeFilter(method="filter_assignee", label="Assignee: a user ID, me or unassigned")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     risk_tier = django_filters.ChoiceFilter(
         field_name="current_prediction__risk_tier", choices=RiskTier.choices
@@ -44,6 +65,13 @@ class CareGapFilter(FilterSet):
     # every worklist request runs them, and building each as a queryset costs more than the query.
     def filter_contract(self, queryset, name, value):
         return queryset.filter(contract_id=RawSQL(_CONTRACT_ID_SQL, [value.strip().upper()]))
+
+    def filter_assignee(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assignee_id=self.request.user.pk)
+        if value == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee_id=value)
 
     def filter_measure(self, queryset, name, value):
         return queryset.filter(measure_id=RawSQL(_MEASURE_ID_SQL, [value.strip().upper(), True]))

@@ -1,6 +1,8 @@
 """Admin building blocks shared by every app, plus the audit log and API request log pages."""
 
+import django_filters
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
+from auditlog.filters import ResourceTypeFilter
 from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
@@ -11,12 +13,13 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.paginator import Paginator
 from django.db import models
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from hedis_portal.errors import ApplicationError
+from hedis_portal.filters import FilterSet, IntegerFilter
 from hedis_portal.models import ApiRequestLog
 from hedis_portal.users import (
     roles_assignable_by,
@@ -27,19 +30,60 @@ from hedis_portal.users import (
 from members.models import Contract
 
 
-class ContractListFilter(admin.SimpleListFilter):
-    """Filter by contract, offering only the contracts the user may see."""
+class FilterSetListFilter(admin.SimpleListFilter):
+    """An admin list filter that runs one filter of a FilterSet: the API's parameter, read the API's way.
 
-    title = "contract"
-    parameter_name = "contract"
+    The value goes through the FilterSet's form, so a malformed one (`?assignee=someone`) is
+    ignored with a warning naming the filter, and the page still shows, unfiltered by it.
+    Made by `filterset_list_filter`.
+    """
+
+    filterset_class: type[FilterSet]
+    offered = None  # (request) -> [(value, label)]: what the sidebar offers
 
     def lookups(self, request, model_admin):
-        return [(str(c.pk), c.contract_id) for c in Contract.objects.visible_to(request.user)]
+        return self.offered(request)
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(**{queryset.contract_field: self.value()})
-        return queryset
+        value = self.value()
+        if value is None:
+            return queryset
+        data = QueryDict(mutable=True)
+        data[self.parameter_name] = value
+        filterset = self.filterset_class(data, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            reason = " ".join(filterset.errors.get(self.parameter_name, ["Not a valid value."]))
+            messages.warning(request, f"Ignored filter {self.parameter_name}: {reason}")
+            return queryset
+        query_filter = filterset.filters[self.parameter_name]
+        return query_filter.filter(queryset, filterset.form.cleaned_data.get(self.parameter_name))
+
+
+def filterset_list_filter(filterset_class, name, *, title=None, choices):
+    """The admin list filter for `filterset_class`'s filter `name` (same parameter name as the API).
+
+    `choices(request)` gives the values the sidebar offers, e.g. the user's contracts.
+    """
+    return type(
+        f"{filterset_class.__name__}_{name}",
+        (FilterSetListFilter,),
+        {
+            "filterset_class": filterset_class,
+            "parameter_name": name,
+            "title": title or name.replace("_", " "),
+            "offered": staticmethod(choices),
+        },
+    )
+
+
+def visible_contract_choices(request):
+    return [(c.contract_id, c.contract_id) for c in Contract.objects.visible_to(request.user)]
+
+
+def measurement_year_choices(request):
+    """The current measurement year and the three before it: from the calendar, not `SELECT DISTINCT`."""
+    this_year = timezone.localdate().year
+    return [(str(year), str(year)) for year in range(this_year, this_year - 4, -1)]
 
 
 class CappedCountPaginator(Paginator):
@@ -55,23 +99,6 @@ class CappedCountPaginator(Paginator):
     def count(self) -> int:
         # Without the ORDER BY, PostgreSQL stops after CAP + 1 rows instead of sorting them all.
         return self.object_list.order_by()[: self.CAP + 1].count()
-
-
-class MeasurementYearListFilter(admin.SimpleListFilter):
-    """The current measurement year and the three before it.
-
-    Offered from the calendar rather than `SELECT DISTINCT` over millions of gaps.
-    """
-
-    title = "measurement year"
-    parameter_name = "measurement_year"
-
-    def lookups(self, request, model_admin):
-        this_year = timezone.localdate().year
-        return [(str(year), str(year)) for year in range(this_year, this_year - 4, -1)]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(measurement_year=self.value()) if self.value() else queryset
 
 
 class ServiceFormAdminMixin:
@@ -229,9 +256,28 @@ class PortalUserAdmin(UserAdmin):
 admin.site.unregister(LogEntry)
 
 
+class AuditLogFilter(FilterSet):
+    """auditlog's resource type (a content type id) and correlation ID, read strictly."""
+
+    resource_type = IntegerFilter(field_name="content_type_id")
+    cid = django_filters.CharFilter(field_name="cid")
+
+
+def _resource_types(request):
+    return ResourceTypeFilter.lookups(None, request, admin.site._registry[LogEntry])
+
+
 @admin.register(LogEntry)
 class AuditLogEntryAdmin(AuditlogLogEntryAdmin):
     """Audit entries: readable by administrators, never editable or deletable from any page."""
+
+    list_filter = [
+        "action",
+        filterset_list_filter(
+            AuditLogFilter, "resource_type", title="resource type", choices=_resource_types
+        ),
+        filterset_list_filter(AuditLogFilter, "cid", title="correlation ID", choices=lambda request: []),
+    ]
 
     show_full_result_count = False
     actions = None

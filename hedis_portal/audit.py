@@ -184,10 +184,14 @@ def recorded_filters(params, names) -> dict:
     Anything else (a cursor, a page size, a parameter a careless client made up) is left out:
     only declared filters, whose values are codes, flags, numbers and the portal's own IDs, are
     recorded. A parameter given once is recorded as its value, one given several times as the
-    list of them.
+    list of them. A NUL character (which PostgreSQL's JSON refuses) is recorded as U+FFFD.
     """
     return {
-        name: values[0] if len(values) == 1 else values for name, values in params.lists() if name in names
+        name: values[0] if len(values) == 1 else values
+        for name, values in (
+            (name, [v.replace("\x00", "\ufffd") for v in values]) for name, values in params.lists()
+        )
+        if name in names
     }
 
 

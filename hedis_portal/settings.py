@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "hedis_portal.middleware.AdminNulFilterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "hedis_portal.middleware.AuditMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into its 429 page.

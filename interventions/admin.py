@@ -6,10 +6,17 @@ from django.contrib.admin.widgets import ManyToManyRawIdWidget
 from django.template.defaultfilters import pluralize
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
+from hedis_portal.admin import (
+    ContractScopedAdmin,
+    ServiceFormAdminMixin,
+    filterset_list_filter,
+    form_changes,
+    visible_contract_choices,
+)
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
 from interventions import services, workflow
+from interventions.filters import InterventionFilter
 from interventions.models import (
     Intervention,
     InterventionGap,
@@ -187,7 +194,19 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
     """
 
     list_display = ["id", "member", "intervention_type", "status", "cost", "scheduled_for", "created_at"]
-    list_filter = [ContractListFilter, "status", "intervention_type"]
+    # The interventions API's filters, by the API's names (`InterventionFilter`).
+    list_filter = [
+        filterset_list_filter(InterventionFilter, "contract", choices=visible_contract_choices),
+        filterset_list_filter(
+            InterventionFilter, "status", choices=lambda request: InterventionStatus.choices
+        ),
+        filterset_list_filter(
+            InterventionFilter,
+            "intervention_type",
+            title="intervention type",
+            choices=lambda request: [(str(t.pk), t.name) for t in InterventionType.objects.all()],
+        ),
+    ]
     list_select_related = ["member", "intervention_type"]
     show_full_result_count = False
     raw_id_fields = ["member"]

@@ -4,10 +4,17 @@ from django import forms
 from django.contrib import admin
 
 from gaps.models import CareGap
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
+from hedis_portal.admin import (
+    ContractScopedAdmin,
+    ServiceFormAdminMixin,
+    filterset_list_filter,
+    form_changes,
+    visible_contract_choices,
+)
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from interventions.models import Intervention
 from members import services
+from members.filters import MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
 from members.models import Contract, Member
 from predictions.models import Prediction
@@ -113,6 +120,10 @@ class InterventionHistoryInline(_HistoryInline):
         return super().get_queryset(request).select_related("intervention_type")
 
 
+def _yes_no(request):
+    return [("true", "Yes"), ("false", "No")]
+
+
 @admin.register(Member)
 class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Members of your contracts. Search with a plan member ID: it is hashed before the query.
@@ -123,7 +134,15 @@ class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractS
 
     list_display = ["__str__", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
     inlines = [GapHistoryInline, PredictionHistoryInline, InterventionHistoryInline]
-    list_filter = [ContractListFilter, "active", "lis_de", "disability", "sex"]
+    # The members API's filters, by the API's names (`MemberFilter`).
+    list_filter = [
+        filterset_list_filter(MemberFilter, "contract", choices=visible_contract_choices),
+        *[
+            filterset_list_filter(MemberFilter, flag, title=flag.replace("_", " "), choices=_yes_no)
+            for flag in ["active", "lis_de", "disability"]
+        ],
+        filterset_list_filter(MemberFilter, "sex", choices=lambda request: Member.Sex.choices),
+    ]
     list_select_related = ["contract"]
     search_fields = ["id_hash"]  # the search box takes a raw member ID; see get_search_results
     search_help_text = "Enter a plan member ID (exact); it is hashed before searching."

@@ -2,20 +2,31 @@
 
 from django.contrib import admin
 
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, MeasurementYearListFilter
+from hedis_portal.admin import (
+    ContractScopedAdmin,
+    filterset_list_filter,
+    measurement_year_choices,
+    visible_contract_choices,
+)
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
-from predictions.models import Prediction
+from predictions.filters import PredictionFilter
+from predictions.models import Prediction, RiskTier
+from ratings.models import Measure
 
 
-class MemberLevelMeasureListFilter(admin.RelatedFieldListFilter):
-    """Offers only member-level measures: the only ones a prediction can be for."""
+def _measure_choices(request):
+    """Member-level measures only: the only ones a prediction can be for."""
+    codes = Measure.objects.filter(member_level=True).order_by("code").values_list("code", flat=True)
+    return [(code, code) for code in codes]
 
-    def field_choices(self, field, request, model_admin):
-        return field.get_choices(
-            include_blank=False,
-            ordering=self.field_admin_ordering(field, request, model_admin),
-            limit_choices_to={"member_level": True},
-        )
+
+def _model_version_choices(request):
+    versions = Prediction.objects.visible_to(request.user).order_by("model_version").distinct()
+    return [(v, v) for v in versions.values_list("model_version", flat=True)]
+
+
+def _prediction_filter(name, choices, title=None):
+    return filterset_list_filter(PredictionFilter, name, title=title, choices=choices)
 
 
 @admin.register(Prediction)
@@ -35,12 +46,13 @@ class PredictionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
         "risk_tier",
         "predicted_at",
     ]
+    # The predictions API's filters, by the API's names (`PredictionFilter`).
     list_filter = [
-        ContractListFilter,
-        ("measure", MemberLevelMeasureListFilter),
-        MeasurementYearListFilter,
-        "risk_tier",
-        "model_version",
+        _prediction_filter("contract", visible_contract_choices),
+        _prediction_filter("measure", _measure_choices),
+        _prediction_filter("measurement_year", measurement_year_choices),
+        _prediction_filter("risk_tier", lambda request: RiskTier.choices),
+        _prediction_filter("model_version", _model_version_choices, title="model version"),
     ]
     # Member and measure are shown on every row (their __str__): joined, not queried per row.
     list_select_related = ["member", "measure"]

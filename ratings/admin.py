@@ -7,10 +7,22 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.utils.html import format_html
 
-from hedis_portal.admin import ContractListFilter, ContractScopedAdmin, ServiceFormAdminMixin, form_changes
+from hedis_portal.admin import (
+    ContractScopedAdmin,
+    ServiceFormAdminMixin,
+    filterset_list_filter,
+    form_changes,
+    visible_contract_choices,
+)
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from ratings import planning, services
+from ratings.filters import (
+    ContractMeasureScoreFilter,
+    ContractRatingProfileFilter,
+    PortfolioRunFilter,
+    PortfolioSnapshotFilter,
+)
 from ratings.models import (
     CmsContract,
     CmsDataImport,
@@ -23,6 +35,23 @@ from ratings.models import (
     PortfolioSnapshot,
     StarYearMeasure,
 )
+
+
+def _api_filters(filterset_class, model, names):
+    """The list API's filters `names`, by the API's names; a field's sidebar offers the user's values."""
+
+    def values_of(name):
+        def offered(request):
+            if name == "contract":
+                return visible_contract_choices(request)
+            if model._meta.get_field(name).choices:
+                return model._meta.get_field(name).choices
+            values = model.objects.visible_to(request.user).order_by(name).values_list(name, flat=True)
+            return [(str(v), str(v)) for v in values.distinct()]
+
+        return offered
+
+    return [filterset_list_filter(filterset_class, name, choices=values_of(name)) for name in names]
 
 
 class ReadOnlyAdminMixin:
@@ -143,7 +172,10 @@ class ContractRatingProfileAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """How each of your contracts is rated per star year (contract type, CAI categories)."""
 
     list_display = ["contract", "star_year", "contract_type", "part_c_fac", "part_d_fac", "overall_fac"]
-    list_filter = [ContractListFilter, "star_year", "contract_type"]
+    list_filter = [
+        *_api_filters(ContractRatingProfileFilter, ContractRatingProfile, ["contract", "star_year"]),
+        "contract_type",
+    ]
     list_select_related = ["contract"]
     fields = [
         "contract",
@@ -188,7 +220,10 @@ class ContractMeasureScoreAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """Contract-level scores for the measures not computed from gaps (CAHPS, complaints, …)."""
 
     list_display = ["contract", "star_year", "measure", "score", "status", "entered_by", "entered_at"]
-    list_filter = [ContractListFilter, "star_year", "measure__part"]
+    list_filter = [
+        *_api_filters(ContractMeasureScoreFilter, ContractMeasureScore, ["contract", "star_year"]),
+        "measure__part",
+    ]
     list_select_related = ["contract", "measure", "entered_by"]
     fields = ["contract", "star_year", "measure", "score", "status", "note", "entered_by", "entered_at"]
     readonly_fields = ["entered_by", "entered_at"]
@@ -227,7 +262,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
     """Portfolio snapshots of your contracts: read-only records, newest first."""
 
     list_display = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "overall_rating"]
-    list_filter = [ContractListFilter, "measurement_year"]
+    list_filter = _api_filters(PortfolioSnapshotFilter, PortfolioSnapshot, ["contract", "measurement_year"])
     list_select_related = ["contract", "taken_by"]
     date_hierarchy = "taken_at"
     fields = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "document"]
@@ -271,7 +306,7 @@ class PortfolioRunAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
         "created_by",
         "proposed_at",
     ]
-    list_filter = [ContractListFilter, "kind", "measurement_year"]
+    list_filter = _api_filters(PortfolioRunFilter, PortfolioRun, ["contract", "kind", "measurement_year"])
     list_select_related = ["contract", "created_by"]
     date_hierarchy = "created_at"
     fields = [

@@ -47,12 +47,17 @@ def test_filters(logged_in, care_manager, contract):
     CareGap.objects.filter(pk=col.pk).update(
         current_prediction=PredictionFactory(member=member, risk_tier="high")
     )
-    assert _shown(logged_in.get(f"{URL}?measure={measure('COL').pk}")) == [col]
+    assert _shown(logged_in.get(f"{URL}?measure=COL")) == [col]
     assert _shown(logged_in.get(f"{URL}?assignee=me")) == [bcs]
-    assert _shown(logged_in.get(f"{URL}?assignee=none")) == [col]
+    assert _shown(logged_in.get(f"{URL}?assignee={care_manager.pk}")) == [bcs]
+    assert _shown(logged_in.get(f"{URL}?assignee=unassigned")) == [col]
     assert _shown(logged_in.get(f"{URL}?risk_tier=high")) == [col]
-    assert _shown(logged_in.get(f"{URL}?outreach=none")) == [bcs]
-    assert _shown(logged_in.get(f"{URL}?workflow_state__exact=new&compliance_status__exact=open")) != []
+    assert _shown(logged_in.get(f"{URL}?no_outreach=true")) == [bcs]
+    assert _shown(logged_in.get(f"{URL}?contract=h1001&measurement_year={bcs.measurement_year}")) == [
+        col,
+        bcs,
+    ]
+    assert _shown(logged_in.get(f"{URL}?workflow_state=new&compliance_status=open")) != []
 
 
 def test_search_takes_a_raw_member_id(logged_in, contract):
