@@ -17,6 +17,7 @@ from django.http import Http404, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
@@ -166,13 +167,24 @@ class ContractScopedAdmin(admin.ModelAdmin):
         return readonly
 
 
+class _ContainedFilteredSelectMultiple(FilteredSelectMultiple):
+    """The two-box selector inside its own element, as the admin wraps model relations.
+
+    SelectFilter2.js puts its boxes before the select inside the select's parent; without a
+    wrapper that parent is the row itself, and the boxes land before the field's label.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html("<div>{}</div>", super().render(name, value, attrs, renderer))
+
+
 class PortalUserChangeForm(UserChangeForm):
     """Django's user form plus the user's contracts (`Contract.users`, seen from the user)."""
 
     contracts = forms.ModelMultipleChoiceField(
         queryset=Contract.objects.none(),
         required=False,
-        widget=FilteredSelectMultiple("contracts", is_stacked=False),
+        widget=_ContainedFilteredSelectMultiple("contracts", is_stacked=False),
         help_text="The contracts whose data this user may see and work.",
     )
     # Set per request by `PortalUserAdmin.get_form`: the user making the change.
