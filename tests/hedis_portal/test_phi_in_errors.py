@@ -16,7 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from gaps.importing import GapImportRejected, gaps_import_csv
+from gaps.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, GapImportRejected, gaps_import_csv
 from hedis_portal import request_log
 from hedis_portal.import_errors import Problem, row_error
 from tests.predictions.conftest import database_text_contains, prediction_row
@@ -25,19 +25,7 @@ pytestmark = pytest.mark.django_db
 
 RAW_ID = "ZQX-778812345"
 DIGITS = "778812345"  # found whatever the case or the quoting around it
-GAP_COLUMNS = [
-    "member_id",
-    "measure",
-    "compliance_status",
-    "exclusion_reason",
-    "evidence_date",
-    "evidence_source",
-    "measurement_year",
-    "birth_year",
-    "sex",
-    "lis_de",
-    "disability",
-]
+GAP_COLUMNS = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
 
 
 def _csv(*lines: str) -> bytes:
