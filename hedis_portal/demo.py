@@ -30,10 +30,10 @@ from interventions.services import (
 from members.identifiers import member_id_hash
 from members.models import Contract, Member
 from predictions.services import predictions_bulk_upsert
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.cms.methodology import DATA_DIR, Methodology
-from ratings.importing import cms_star_data_import
+from ratings.live.services import contract_measure_score_create
 from ratings.models import CmsDataImport, CutPoint, Measure, StarYearMeasure
-from ratings.services import contract_measure_score_create
 
 DEMO_MEASUREMENT_YEAR = 2026
 DEMO_CUT_POINT_STAR_YEAR = 2026  # the latest published cut points

@@ -16,13 +16,13 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
-from ratings import planning, services
 from ratings.filters import (
     ContractMeasureScoreFilter,
     ContractRatingProfileFilter,
     PortfolioRunFilter,
     PortfolioSnapshotFilter,
 )
+from ratings.live import services
 from ratings.models import (
     CmsContract,
     CmsDataImport,
@@ -35,6 +35,7 @@ from ratings.models import (
     PortfolioSnapshot,
     StarYearMeasure,
 )
+from ratings.planning import services as planning
 
 
 def _api_filters(filterset_class, model, names):

@@ -3,19 +3,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from ratings.api import (
-    BenchmarkViewSet,
-    CmsContractViewSet,
-    ContractEquityView,
-    ContractMeasureScoreViewSet,
-    ContractRatingProfileViewSet,
-    ContractRatingView,
-    CutPointViewSet,
-    ForecastViewSet,
-    MeasureViewSet,
-    OptimizerRunViewSet,
-    PortfolioSnapshotViewSet,
-)
+from ratings.api.benchmark import BenchmarkViewSet, CmsContractViewSet
+from ratings.api.catalog import CutPointViewSet, MeasureViewSet
+from ratings.api.inputs import ContractMeasureScoreViewSet, ContractRatingProfileViewSet
+from ratings.api.live import ContractEquityView, ContractRatingView
+from ratings.api.runs import ForecastViewSet, OptimizerRunViewSet
+from ratings.api.snapshots import PortfolioSnapshotViewSet
 
 router = SimpleRouter()
 router.register("measures", MeasureViewSet, basename="measure")

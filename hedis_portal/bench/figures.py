@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from hedis_portal.bench.plan import TOP_FEATURES, BenchPlan, gap_file, raw_member_id
 from hedis_portal.bench.timing import Figure, Samples, measure_pair
-from ratings.live import contract_live_rating
-from ratings.selectors import gap_counts
+from ratings.live.rating import contract_live_rating
+from ratings.live.selectors import gap_counts
 
 PROTOTYPE_CLAIMS_MS = {
     "single prediction insert": 30,
@@ -594,7 +594,7 @@ def explain_plans(bench: Bench) -> dict[str, str]:
     aggregate = rating_queries.captured_queries[-1]["sql"]
     return {
         f"worklist page (GET /api/gaps/, {code}, {WORKLIST_STATE}, by priority)": _explain(page),
-        "rating aggregate (ratings.selectors.gap_counts)": _explain(aggregate),
+        "rating aggregate (ratings.live.selectors.gap_counts)": _explain(aggregate),
     }
 
 

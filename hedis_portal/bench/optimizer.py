@@ -1,6 +1,6 @@
 """The optimizer figure: one optimizer run on the bench contract beside a forecast run alone.
 
-The optimizer's Django layer (`ratings.planning`) is looked up when the bench runs, not at import,
+The optimizer's Django layer (`ratings.planning.services`) is looked up when the bench runs, not at import,
 so the harness keeps working while that layer is absent or changes: without it the figure is
 reported as not available, with the reason, and never estimated.
 """
@@ -25,15 +25,15 @@ TARGET = "report time and optimality gap"
 
 
 def _entry_points():
-    """`(optimizer_run_create, forecast_run_create)` from `ratings.planning`, or why they are absent."""
+    """`(optimizer_run_create, forecast_run_create)` from `ratings.planning.services`, or why not."""
     try:
-        planning = importlib.import_module("ratings.planning")
+        planning = importlib.import_module("ratings.planning.services")
     except ImportError as exc:
-        return None, f"ratings.planning cannot be imported ({exc})"
+        return None, f"ratings.planning.services cannot be imported ({exc})"
     optimize = getattr(planning, "optimizer_run_create", None)
     forecast = getattr(planning, "forecast_run_create", None)
     if optimize is None or forecast is None:
-        return None, "ratings.planning has no optimizer_run_create / forecast_run_create"
+        return None, "ratings.planning.services has no optimizer_run_create / forecast_run_create"
     return (optimize, forecast), ""
 
 

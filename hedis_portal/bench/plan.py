@@ -39,10 +39,10 @@ from interventions.models import Channel, Intervention, InterventionGap, Interve
 from members.identifiers import member_id_hash
 from members.models import Contract, Member
 from predictions.models import Prediction
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.cms.methodology import DATA_DIR
-from ratings.importing import cms_star_data_import
+from ratings.live.services import contract_measure_score_create
 from ratings.models import CmsDataImport, CutPoint
-from ratings.services import contract_measure_score_create
 
 BENCH_CONTRACT_ID = "H0000"
 BENCH_USERS = {

@@ -30,14 +30,8 @@ from ratings.portfolio.inputs import (
     PortfolioInput,
     PortfolioInputError,
 )
-from ratings.portfolio.optimize import (
-    ChosenIntervention,
-    GapEffect,
-    MeasurePlan,
-    Plan,
-    optimize,
-    with_interventions,
-)
+from ratings.portfolio.optimize import optimize, with_interventions
+from ratings.portfolio.plan import ChosenIntervention, GapEffect, MeasurePlan, Plan
 from ratings.portfolio.priority import gap_priorities
 from ratings.portfolio.synthetic import scale_run, synthetic_portfolio
 

@@ -23,7 +23,6 @@ it, as in a large contract far from its cut points: then only a plan can rank th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,10 +35,8 @@ from ratings.portfolio.candidates import (
 from ratings.portfolio.forecast import MeasureOutlook, forecast_prepared
 from ratings.portfolio.inputs import PortfolioInput, PortfolioInputError
 from ratings.portfolio.model import Prepared, prepare
+from ratings.portfolio.plan import Plan
 from ratings.portfolio.surrogate import closure_gradient, sigma_bound
-
-if TYPE_CHECKING:
-    from ratings.portfolio.optimize import Plan
 
 __all__ = [
     "PRIORITY_DRAWS",

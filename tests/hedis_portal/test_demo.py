@@ -14,7 +14,7 @@ from hedis_portal import roles
 from interventions.models import Intervention
 from members.models import Contract, Member
 from predictions.models import Prediction
-from ratings.live import contract_live_rating
+from ratings.live.rating import contract_live_rating
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

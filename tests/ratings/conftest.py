@@ -7,7 +7,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
-from ratings.importing import cms_star_data_import
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.models import CmsContract, CmsDataImport, CmsMeasureValue, CutPoint, StarYearMeasure
 
 SHIPPED_2026 = Path(__file__).resolve().parents[2] / "ratings" / "cms" / "data" / "2026"

@@ -7,8 +7,8 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 
-from ratings import importing
-from ratings.importing import CmsImportRejected, cms_star_data_import
+from ratings.benchmark import importing
+from ratings.benchmark.importing import CmsImportRejected, cms_star_data_import
 from ratings.models import CatalogSource, CmsContract, CmsDataImport, CmsMeasureValue, CutPoint
 from tests.ratings.conftest import (
     CUT_POINTS_2025,

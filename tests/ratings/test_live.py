@@ -13,7 +13,7 @@ from gaps.models import CareGap
 from members.models import Contract, Member
 from ratings.cms.engine import measure_star
 from ratings.cms.tables import CutPoints, Direction, Threshold
-from ratings.live import contract_equity, contract_live_rating, members_to_next_cut_point
+from ratings.live.rating import contract_equity, contract_live_rating, members_to_next_cut_point
 from ratings.models import CmsContract, CmsMeasureValue, ContractMeasureScore, ContractRatingProfile, CutPoint
 from ratings.models import StarYearMeasure as Edition
 from tests.conftest import query_count

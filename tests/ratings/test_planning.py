@@ -229,7 +229,7 @@ def test_admin_proposes_an_optimizer_plan(client, analyst, planned):
 
 
 def _optimize_run(user) -> PortfolioRun:
-    from ratings.planning import optimizer_run_create
+    from ratings.planning.services import optimizer_run_create
 
     return optimizer_run_create(
         contract=Contract.objects.get(contract_id="H2001"),
@@ -241,7 +241,7 @@ def _optimize_run(user) -> PortfolioRun:
 
 
 def test_a_snapshot_quotes_the_latest_forecast_and_plan(api, analyst, planned):
-    from ratings.services import portfolio_snapshot_create
+    from ratings.live.services import portfolio_snapshot_create
 
     client = api(analyst)
     assert portfolio_snapshot_create(contract=planned, measurement_year=2026).data["projection"] is None

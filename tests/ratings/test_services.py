@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ratings import services
+from ratings.live import services
 from ratings.models import ContractMeasureScore, ContractRatingProfile, Measure
 from tests.factories import UserFactory
 

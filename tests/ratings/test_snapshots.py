@@ -7,8 +7,8 @@ from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from ratings.live.services import portfolio_snapshot_create
 from ratings.models import PortfolioSnapshot, SnapshotImmutable
-from ratings.services import portfolio_snapshot_create
 from tests.factories import CareGapFactory, ContractFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db

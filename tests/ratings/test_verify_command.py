@@ -16,9 +16,9 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
+from ratings.benchmark.selectors import cms_ratings_verify, verification_summary
 from ratings.cms import Methodology, load_tables, verify
 from ratings.cms.verify import UNEXPLAINED
-from ratings.selectors import cms_ratings_verify, verification_summary
 from tests.ratings.conftest import SMALL_2025, shipped_2026_files, write_set
 
 pytestmark = pytest.mark.django_db

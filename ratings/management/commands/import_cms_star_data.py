@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings.importing import CmsImportRejected, cms_star_data_import
+from ratings.benchmark.importing import CmsImportRejected, cms_star_data_import
 
 
 class Command(BaseCommand):

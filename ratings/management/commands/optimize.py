@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from hedis_portal.errors import ApplicationError
 from members.models import Contract
-from ratings import planning
+from ratings.planning import services as planning
 
 
 class Command(BaseCommand):

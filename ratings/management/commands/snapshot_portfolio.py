@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from members.models import Contract
-from ratings.services import portfolio_snapshot_create
+from ratings.live.services import portfolio_snapshot_create
 
 
 class Command(BaseCommand):

@@ -4,13 +4,13 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings.models import ContractType
-from ratings.selectors import (
+from ratings.benchmark.selectors import (
     VERIFICATION_KEYS,
     cms_ratings_verify,
     loaded_star_years,
     verification_summary,
 )
+from ratings.models import ContractType
 
 LABELS = {
     "measure_stars": "Measure stars",

@@ -28,7 +28,7 @@ from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
 from interventions.models import InterventionType
 from interventions.services import interventions_create_for_gaps
-from ratings.live import contract_live_rating
+from ratings.live.rating import contract_live_rating
 from ratings.models import PortfolioRun
 from ratings.portfolio.forecast import Assumption, forecast, what_if
 from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from ratings import selectors
+from ratings.benchmark import selectors as benchmark
 from ratings.cms.engine import (
     Calculation,
     ContractProfile,
@@ -33,6 +33,7 @@ from ratings.cms.methodology import (
     available_star_years,
 )
 from ratings.cms.tables import CutPoints, Direction
+from ratings.live import selectors
 from ratings.models import (
     ContractMeasureScore,
     ContractRatingProfile,
@@ -148,7 +149,7 @@ class MeasureResult:
     star: int | None = None
     cut_points: CutPoints | None = None
     next_cut: NextCutPoint | None = None
-    percentile: selectors.Percentile | None = None
+    percentile: benchmark.Percentile | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -370,9 +371,9 @@ def contract_live_rating(*, contract, measurement_year: int) -> LiveRating:
     """
     star_year = star_year_for(measurement_year)
     notes: list[str] = []
-    cut_point_years = selectors.cut_point_star_years()
+    cut_point_years = benchmark.cut_point_star_years()
     catalog_year = _catalog_year(star_year, cut_point_years, notes)
-    methodology = selectors.methodology_or_none(catalog_year) if catalog_year is not None else None
+    methodology = benchmark.methodology_or_none(catalog_year) if catalog_year is not None else None
     if catalog_year is not None and methodology is None:
         notes.append(
             f"No methodology is shipped for star year {catalog_year}: measure stars are computed, "
@@ -522,7 +523,7 @@ def _add_percentiles(results: list[MeasureResult], cuts: dict[int, CutPoint]) ->
             cut = cuts.get(result.edition.pk)
             direction = cut.direction if cut is not None else result.edition.measure.direction
             wanted[result.edition.pk] = (result.rounded_score, direction)
-    found = selectors.national_percentiles(wanted)
+    found = benchmark.national_percentiles(wanted)
     for result in results:
         if result.edition is not None and result.edition.pk in found:
             percentile = found[result.edition.pk]

@@ -1,6 +1,6 @@
 """Writes for the ratings app: the one path the API, admin, commands and jobs share.
 
-The national benchmark import lives in `ratings.importing`; here are the plan's own rating
+The national benchmark import lives in `ratings.benchmark.importing`; here are the plan's own rating
 inputs (contract-level scores, rating profiles) and portfolio snapshots, which are only ever
 created.
 """
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from hedis_portal.services import model_update
 from members.models import Contract
-from ratings.live import contract_live_rating, star_year_for
+from ratings.live.rating import contract_live_rating, star_year_for
 from ratings.models import (
     ContractMeasureScore,
     ContractRatingProfile,

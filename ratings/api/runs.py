@@ -1,0 +1,195 @@
+"""API: forecasts, what-if scenarios and optimizer runs (and proposing a run's interventions)."""
+
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from hedis_portal.audit import log_access
+from members.models import Contract
+from members.selectors import contracts_for
+from ratings import filters
+from ratings.models import PortfolioRun
+from ratings.planning import services as planning
+
+
+class PortfolioRunSerializer(serializers.ModelSerializer):
+    """A stored run: what it saw, its parameters, its result, solver status and time taken."""
+
+    contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PortfolioRun
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "contract",
+            "measurement_year",
+            "parameters",
+            "inputs",
+            "result",
+            "solver_status",
+            "optimality_gap",
+            "duration_ms",
+            "created_by",
+            "created_at",
+            "proposed_at",
+        ]
+        read_only_fields = fields
+
+
+class AssumptionSerializer(serializers.Serializer):
+    """One measure's what-if: exactly one of the four (and nothing else)."""
+
+    schema_constraints = {"minProperties": 1, "maxProperties": 1, "additionalProperties": False}
+
+    extra_closures = serializers.IntegerField(min_value=0, required=False)
+    target_rate = serializers.DecimalField(
+        max_digits=7, decimal_places=3, min_value=0, max_value=100, required=False
+    )
+    star = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    score = serializers.DecimalField(max_digits=12, decimal_places=6, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and set(data) - set(self.fields):
+            raise serializers.ValidationError(
+                f"Unknown assumption; set exactly one of {', '.join(self.fields)}."
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Set exactly one of extra_closures, target_rate, star, score.")
+        return attrs
+
+
+class ForecastRequestSerializer(serializers.Serializer):
+    """A forecast, or with `name` and `assumptions` a named what-if scenario."""
+
+    # Both `name` and `assumptions`, or neither; assumptions for at least one measure.
+    schema_constraints = {
+        "anyOf": [
+            {"required": ["name", "assumptions"]},
+            {"not": {"anyOf": [{"required": ["name"]}, {"required": ["assumptions"]}]}},
+        ],
+        "properties": {"assumptions": {"minProperties": 1}},
+    }
+
+    contract = serializers.CharField(max_length=5)
+    measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
+    draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
+    seed = serializers.IntegerField(min_value=0, default=0)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=False)
+    assumptions = serializers.DictField(child=AssumptionSerializer(), required=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("name")) != bool(attrs.get("assumptions")):
+            raise serializers.ValidationError("A what-if scenario needs both a name and assumptions.")
+        return attrs
+
+
+class OptimizerRequestSerializer(serializers.Serializer):
+    """An optimizer run: a budget and the objective to maximize."""
+
+    contract = serializers.CharField(max_length=5)
+    measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
+    budget = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    objective = serializers.ChoiceField(choices=planning.OBJECTIVES, default="expected_overall")
+    draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
+    seed = serializers.IntegerField(min_value=0, default=0)
+    time_limit = serializers.FloatField(min_value=1, max_value=600, default=60)
+
+
+class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stored runs of your contracts, newest first."""
+
+    serializer_class = PortfolioRunSerializer
+    filterset_class = filters.PortfolioRunFilter
+    ordering = ["-created_at", "-id"]
+    kinds: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        runs = PortfolioRun.objects.visible_to(self.request.user).filter(kind__in=self.kinds)
+        if self.action == "list":
+            # The lists show what was run and its headline; the inputs and result are on the detail.
+            runs = runs.defer("inputs", "result")
+        return runs.select_related("contract", "created_by")
+
+    def retrieve(self, request, *args, **kwargs):
+        """One run whole; its inputs and plan name members, so each read is an access entry."""
+        run = self.get_object()
+        log_access(run)
+        return Response(self.get_serializer(run).data)
+
+    def _contract(self, contract_id: str) -> Contract:
+        return get_object_or_404(contracts_for(self.request.user), contract_id=contract_id.strip().upper())
+
+
+class ForecastViewSet(_RunViewSet):
+    """Year-end forecasts and named what-if scenarios (Monte Carlo, seeded; draws stated)."""
+
+    kinds = (PortfolioRun.Kind.FORECAST, PortfolioRun.Kind.WHAT_IF)
+    action_permissions = {"create": ["ratings.add_portfoliorun"]}
+
+    @extend_schema(request=ForecastRequestSerializer, responses={201: PortfolioRunSerializer})
+    def create(self, request):
+        """Run a forecast (or a what-if scenario) now and store it."""
+        payload = ForecastRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        common = {
+            "contract": self._contract(data["contract"]),
+            "measurement_year": data["measurement_year"],
+            "user": request.user,
+            "draws": data["draws"],
+            "seed": data["seed"],
+        }
+        if data.get("assumptions"):
+            run = planning.what_if_run_create(name=data["name"], assumptions=data["assumptions"], **common)
+        else:
+            run = planning.forecast_run_create(**common)
+        return Response(PortfolioRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class OptimizerRunViewSet(_RunViewSet):
+    """Optimizer runs: which interventions to propose, within a budget, to move the rating most."""
+
+    kinds = (PortfolioRun.Kind.OPTIMIZE,)
+    action_permissions = {
+        "create": ["ratings.add_portfoliorun"],
+        "propose": ["ratings.add_portfoliorun", "interventions.add_intervention"],
+    }
+
+    @extend_schema(request=OptimizerRequestSerializer, responses={201: PortfolioRunSerializer})
+    def create(self, request):
+        """Optimize now, store the plan, and re-score the worklist's priorities from it."""
+        payload = OptimizerRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        run = planning.optimizer_run_create(
+            contract=self._contract(data["contract"]),
+            measurement_year=data["measurement_year"],
+            user=request.user,
+            budget=data["budget"],
+            objective=data["objective"],
+            draws=data["draws"],
+            seed=data["seed"],
+            time_limit=data["time_limit"],
+        )
+        return Response(PortfolioRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("ProposedInterventions", {"proposed": serializers.IntegerField()}),
+    )
+    @action(detail=True, methods=["post"])
+    def propose(self, request, pk=None):
+        """Turn the plan into `proposed` interventions, each awaiting a human's approval."""
+        return Response(
+            {"proposed": planning.optimizer_run_propose(run=self.get_object(), user=request.user)}
+        )

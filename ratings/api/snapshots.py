@@ -1,0 +1,137 @@
+"""API: portfolio snapshots of a contract's live rating, and their trend."""
+
+from django.db.models import F
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from members.selectors import contracts_for
+from ratings import filters
+from ratings.api.fields import (
+    MAX_YEAR,
+    MEASUREMENT_YEAR_PARAMETER,
+    MIN_YEAR,
+    ContractIdField,
+    MeasurementYearSerializer,
+)
+from ratings.live import selectors, services
+from ratings.models import PortfolioSnapshot
+
+
+class PortfolioSnapshotListSerializer(serializers.ModelSerializer):
+    """A snapshot in a list or trend: when, by whom, and its ratings (read from the JSON in SQL)."""
+
+    contract = serializers.CharField(source="contract.contract_id", read_only=True)
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    part_c_rating = serializers.FloatField(read_only=True, allow_null=True)
+    part_d_rating = serializers.FloatField(read_only=True, allow_null=True)
+    overall_rating = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PortfolioSnapshot
+        fields = [
+            "id",
+            "contract",
+            "measurement_year",
+            "star_year",
+            "taken_at",
+            "taken_by",
+            "part_c_rating",
+            "part_d_rating",
+            "overall_rating",
+        ]
+        read_only_fields = fields
+
+
+class PortfolioSnapshotSerializer(serializers.ModelSerializer):
+    """A snapshot with its whole document (see `ratings.live.rating.LiveRating.as_dict`)."""
+
+    contract = serializers.CharField(source="contract.contract_id", read_only=True)
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PortfolioSnapshot
+        fields = ["id", "contract", "measurement_year", "star_year", "taken_at", "taken_by", "data"]
+        read_only_fields = fields
+
+
+class SnapshotTakeSerializer(serializers.Serializer):
+    """Which contract and measurement year to snapshot."""
+
+    contract = ContractIdField()
+    measurement_year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
+
+
+def _with_ratings(queryset):
+    """Annotate each snapshot's Part C, Part D and overall rating, extracted from the JSON by SQL.
+
+    A JSON key transform (not its text form): a JSON null stays None on every backend.
+    """
+    return queryset.annotate(
+        **{f"{name}_rating": F(f"data__{name}__rating") for name in ("part_c", "part_d", "overall")}
+    )
+
+
+class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Point-in-time portfolio records of your contracts: immutable, listed newest first."""
+
+    filterset_class = filters.PortfolioSnapshotFilter
+    ordering = ["-taken_at"]
+    action_permissions = {
+        "take": ["ratings.add_portfoliosnapshot"],
+        "trend": ["ratings.view_portfoliosnapshot"],
+    }
+
+    def get_queryset(self):
+        snapshots = selectors.snapshots_for(self.request.user)
+        if self.action == "retrieve":
+            return snapshots.defer(None)
+        return _with_ratings(snapshots)
+
+    def get_serializer_class(self):
+        return (
+            PortfolioSnapshotSerializer
+            if self.action in ("retrieve", "take")
+            else PortfolioSnapshotListSerializer
+        )
+
+    @extend_schema(request=SnapshotTakeSerializer, responses={201: PortfolioSnapshotSerializer})
+    @action(detail=False, methods=["post"])
+    def take(self, request):
+        """Take a snapshot of one of your contracts now."""
+        payload = SnapshotTakeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        contract = get_object_or_404(
+            contracts_for(request.user), contract_id=payload.validated_data["contract"]
+        )
+        snapshot = services.portfolio_snapshot_create(
+            contract=contract,
+            measurement_year=payload.validated_data["measurement_year"],
+            taken_by=request.user,
+        )
+        return Response(PortfolioSnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("contract", str, required=True, description="CMS contract ID, e.g. H1234."),
+            MEASUREMENT_YEAR_PARAMETER,
+        ],
+        filters=False,
+        responses=PortfolioSnapshotListSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"])
+    def trend(self, request):
+        """A contract's snapshots of one measurement year, oldest first: the ratings over time."""
+        payload = MeasurementYearSerializer(data=request.query_params)
+        payload.is_valid(raise_exception=True)
+        contract = get_object_or_404(
+            contracts_for(request.user), contract_id=request.query_params.get("contract", "").upper()
+        )
+        points = _with_ratings(
+            selectors.snapshots_for(request.user).filter(
+                contract=contract, measurement_year=payload.validated_data["measurement_year"]
+            )
+        ).order_by("taken_at", "id")
+        return Response(PortfolioSnapshotListSerializer(points, many=True).data)
