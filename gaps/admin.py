@@ -21,8 +21,6 @@ from hedis_portal.audit import AccessAuditedChangelistMixin, changelist_filters,
 from hedis_portal.errors import ApplicationError
 from hedis_portal.exports import CsvWriter
 from hedis_portal.middleware import route_pattern
-from interventions.models import InterventionType
-from interventions.services import interventions_create_for_gaps
 from members.identifiers import InvalidMemberId, member_id_hash
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -96,11 +94,6 @@ class RemarkActionForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, help_text="No names, IDs or clinical details.")
 
 
-class InterventionActionForm(forms.Form):
-    intervention_type = forms.ModelChoiceField(queryset=InterventionType.objects.filter(active=True))
-    notes = forms.CharField(max_length=500, required=False, help_text="No names, IDs or clinical details.")
-
-
 def _move_action(state: str):
     def move(modeladmin, request, queryset):
         changed, skipped = services.gaps_set_workflow_state_bulk(gaps=queryset, workflow_state=state)
@@ -113,9 +106,11 @@ def _move_action(state: str):
     return move
 
 
-@admin.register(CareGap)
 class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """The worklist. Search with a plan member ID (hashed before the query).
+
+    Registered by `console.admin` as `WorklistAdmin`, which adds the action that records
+    interventions (the interventions app sits above gaps).
 
     Each page of the list, each export and each gap opened is recorded as an access.
     """
@@ -199,7 +194,6 @@ class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Contract
             for s in ["outreach_attempted", "scheduled", "awaiting_data", "unable_to_reach", "refused"]
         ],
         "add_remark",
-        "record_intervention",
         "export_csv",
     ]
 
@@ -292,27 +286,6 @@ class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Contract
             form_class=RemarkActionForm,
             title="Add a remark",
             description=f"Add the same remark to {queryset.count()} gaps. A remark never closes a gap.",
-            apply=apply,
-        )
-
-    @admin.action(description="Record an intervention (one per member, covering their selected gaps)")
-    def record_intervention(self, request, queryset):
-        def apply(gaps, data):
-            created = interventions_create_for_gaps(
-                gaps=gaps,
-                intervention_type=data["intervention_type"],
-                created_by=request.user,
-                notes=data["notes"],
-            )
-            return f"{len(created)} interventions proposed, covering {gaps.count()} gaps."
-
-        return action_with_form(
-            self,
-            request,
-            queryset,
-            form_class=InterventionActionForm,
-            title="Record an intervention",
-            description="Each member gets one intervention covering all of their selected gaps (a bundle).",
             apply=apply,
         )
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from hedis_portal.backends import get_contract_model
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
 from hedis_portal.models import ApiRequestLog
@@ -28,7 +29,6 @@ from hedis_portal.users import (
     user_assign_contracts,
     users_manageable_by,
 )
-from members.models import Contract
 
 
 class FilterSetListFilter(admin.SimpleListFilter):
@@ -78,7 +78,7 @@ def filterset_list_filter(filterset_class, name, *, title=None, choices):
 
 
 def visible_contract_choices(request):
-    return [(c.contract_id, c.contract_id) for c in Contract.objects.visible_to(request.user)]
+    return [(c.contract_id, c.contract_id) for c in get_contract_model().objects.visible_to(request.user)]
 
 
 def measurement_year_choices(request):
@@ -150,8 +150,8 @@ class ContractScopedAdmin(admin.ModelAdmin):
         return super().get_queryset(request).visible_to(request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Contract:
-            kwargs["queryset"] = Contract.objects.visible_to(request.user)
+        if db_field.related_model is get_contract_model():
+            kwargs["queryset"] = get_contract_model().objects.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -182,7 +182,7 @@ class PortalUserChangeForm(UserChangeForm):
     """Django's user form plus the user's contracts (`Contract.users`, seen from the user)."""
 
     contracts = forms.ModelMultipleChoiceField(
-        queryset=Contract.objects.none(),
+        queryset=get_contract_model().objects.none(),
         required=False,
         widget=_ContainedFilteredSelectMultiple("contracts", is_stacked=False),
         help_text="The contracts whose data this user may see and work.",
@@ -192,9 +192,9 @@ class PortalUserChangeForm(UserChangeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contracts"].queryset = Contract.objects.visible_to(self.actor)
+        self.fields["contracts"].queryset = get_contract_model().objects.visible_to(self.actor)
         if self.instance.pk:
-            self.initial["contracts"] = list(Contract.objects.filter(users=self.instance))
+            self.initial["contracts"] = list(get_contract_model().objects.filter(users=self.instance))
 
 
 admin.site.unregister(get_user_model())

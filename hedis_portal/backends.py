@@ -1,14 +1,24 @@
-"""Authentication backend: Django's ModelBackend, with a user's authorization read in one query."""
+"""Authentication backend: Django's ModelBackend, with a user's authorization read in one query.
+
+Also the contract model as the project package sees it (`get_contract_model`, named by the
+`CONTRACT_MODEL` setting) and the contracts a user is assigned to (`visible_contract_ids`).
+"""
 
 from functools import cache
 
 from axes.backends import AxesStandaloneBackend
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+
+
+def get_contract_model():
+    """The contract model (`settings.CONTRACT_MODEL`): a `users` many-to-many and `visible_to(user)`."""
+    return apps.get_model(settings.CONTRACT_MODEL, require_ready=False)
 
 
 @cache
@@ -24,7 +34,7 @@ def _authorization_sql() -> str:
     own = user_model.user_permissions.through._meta
     by_role = Group.permissions.through._meta
     membership = user_model.groups.through._meta
-    assignment = apps.get_model("members", "Contract").users.through._meta
+    assignment = get_contract_model().users.through._meta
     return f"""
         SELECT 'permission', content_type.app_label || '.' || permission.codename
         FROM {Permission._meta.db_table} AS permission
@@ -47,7 +57,7 @@ def authorization_load(user) -> None:
     """Read what `user` may do and on which contracts, in one query, into the user object.
 
     Fills the caches `RolePermissionBackend.get_all_permissions` and
-    `members.models.visible_contract_ids` read: every API request needs both, for a user object
+    `visible_contract_ids` read: every API request needs both, for a user object
     that lives as long as the request. A superuser holds every permission.
     """
     with connection.cursor() as cursor:
@@ -59,6 +69,19 @@ def authorization_load(user) -> None:
         user._perm_cache = {f"{app_label}.{codename}" for app_label, codename in every}
     else:
         user._perm_cache = {value for kind, value in rows if kind == "permission"}
+
+
+def visible_contract_ids(user) -> list[int]:
+    """The primary keys of the contracts assigned to `user`, read once per user object.
+
+    A literal list rather than a subquery: with `contract_id IN (1, 2)` PostgreSQL can walk
+    the worklist indexes that lead with the contract in priority order and stop after one
+    page; with a subquery it joins first and sorts every matching row. Read together with the
+    user's permissions (`authorization_load`), which the same request checks.
+    """
+    if not hasattr(user, "_visible_contract_ids"):
+        authorization_load(user)
+    return user._visible_contract_ids
 
 
 class RolePermissionBackend(ModelBackend):

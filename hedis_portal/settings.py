@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "gaps",
     "predictions",
     "interventions",
+    "console",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -85,6 +86,10 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
 ]
+
+# The unit of access control. The project package sits below the domain apps (README,
+# Architecture), so it names the contract model by setting, as Django's auth names the user model.
+CONTRACT_MODEL = "members.Contract"
 
 MIDDLEWARE = [
     "hedis_portal.middleware.RequestIdMiddleware",

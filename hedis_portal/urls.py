@@ -27,6 +27,7 @@ api_patterns = [
     path("", include("predictions.urls")),
     path("", include("interventions.urls")),
     path("", include("ratings.urls")),
+    path("", include("console.urls")),
 ]
 
 urlpatterns = [

@@ -19,7 +19,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from knox.models import get_token_model
 
-from members.models import Contract, visible_contract_ids
+from hedis_portal.backends import get_contract_model, visible_contract_ids
 
 User = get_user_model()
 
@@ -34,7 +34,7 @@ def users_manageable_by(actor):
     if actor.is_superuser:
         return User.objects.all()
     held = _held_permission_ids(actor)
-    assignments = Contract.users.through.objects.filter(user=OuterRef("pk"))
+    assignments = get_contract_model().users.through.objects.filter(user=OuterRef("pk"))
     memberships = Group.permissions.through.objects.filter(group__user=OuterRef("pk"))
     own = User.user_permissions.through.objects.filter(user=OuterRef("pk"))
     return (
@@ -75,7 +75,7 @@ def user_assign_contracts(*, actor, user, contracts) -> None:
     wanted = {contract.pk: contract for contract in contracts}
     if not actor.is_superuser and not set(wanted) <= set(visible_contract_ids(actor)):
         raise PermissionDenied("You may assign only your own contracts.")
-    current = {contract.pk: contract for contract in Contract.objects.filter(users=user)}
+    current = {contract.pk: contract for contract in get_contract_model().objects.filter(users=user)}
     for pk in sorted(wanted.keys() - current.keys()):
         wanted[pk].users.add(user)
     for pk in sorted(current.keys() - wanted.keys()):

@@ -5,14 +5,11 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gaps.api import CareGapSerializer
 from hedis_portal.audit import AccessAuditedListMixin, log_access
-from interventions.api import InterventionSerializer, intervention_rows
 from members import selectors, services
 from members.filters import ContractFilter, MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH
 from members.models import Contract, Member
-from predictions.api import PredictionSerializer
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -49,17 +46,6 @@ class MemberSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-
-class MemberHistorySerializer(MemberSerializer):
-    """A member with all of their gaps, predictions and interventions (the member history)."""
-
-    gaps = CareGapSerializer(many=True, read_only=True)
-    predictions = PredictionSerializer(many=True, read_only=True)
-    interventions = InterventionSerializer(many=True, read_only=True)
-
-    class Meta(MemberSerializer.Meta):
-        fields = [*MemberSerializer.Meta.fields, "gaps", "predictions", "interventions"]
 
 
 class MemberLookupSerializer(serializers.Serializer):
@@ -101,11 +87,14 @@ class ContractViewSet(
 
 
 class MemberViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
-    """Members of your contracts; one member comes with their whole history.
+    """Members of your contracts, and the lookup by raw member ID.
 
-    Reads are audited: each page of the list is one access entry, each member opened another.
+    Served with each member's history by `console.api.MemberHistoryViewSet`, which composes
+    the gaps, predictions and interventions apps. Reads are audited: each page of the list is
+    one access entry, each member opened another.
     """
 
+    serializer_class = MemberSerializer
     filterset_class = MemberFilter
     ordering_fields = ["id", "birth_year"]
     # A lookup is a read sent as POST, so that the raw member ID stays out of URLs and logs.
@@ -113,26 +102,6 @@ class MemberViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.members_for(self.request.user)
-
-    def get_serializer_class(self):
-        return MemberHistorySerializer if self.action == "retrieve" else MemberSerializer
-
-    def retrieve(self, request, *args, **kwargs):
-        """The member's history, in `MemberHistorySerializer`'s shape.
-
-        Read as plain rows (`hedis_portal.rows`): model instances and nested serializers cost
-        more than the queries (docs/performance.md).
-        """
-        member = self.get_object()
-        log_access(member)
-        return Response(
-            {
-                **MemberSerializer(member).data,
-                "gaps": selectors.member_gaps(member),
-                "predictions": selectors.member_predictions(member),
-                "interventions": intervention_rows(*selectors.member_interventions(member)),
-            }
-        )
 
     @extend_schema(request=MemberLookupSerializer, responses=MemberSerializer)
     @action(detail=False, methods=["post"])

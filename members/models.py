@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from hedis_portal.backends import authorization_load
+from hedis_portal.backends import visible_contract_ids
 
 CONTRACT_ID_PATTERN = r"^[HRSE][0-9]{4}$"
 
@@ -27,19 +27,6 @@ class ContractScopedQuerySet(models.QuerySet):
         if user.is_superuser:
             return self
         return self.filter(**{f"{self.contract_field}__in": visible_contract_ids(user)})
-
-
-def visible_contract_ids(user) -> list[int]:
-    """The primary keys of the contracts assigned to `user`, read once per user object.
-
-    A literal list rather than a subquery: with `contract_id IN (1, 2)` PostgreSQL can walk
-    the worklist indexes that lead with the contract in priority order and stop after one
-    page; with a subquery it joins first and sorts every matching row. Read together with the
-    user's permissions (`authorization_load`), which the same request checks.
-    """
-    if not hasattr(user, "_visible_contract_ids"):
-        authorization_load(user)
-    return user._visible_contract_ids
 
 
 class ContractQuerySet(ContractScopedQuerySet):

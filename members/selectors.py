@@ -2,15 +2,8 @@
 
 from django.http import Http404
 
-from gaps.models import CareGap
-from gaps.selectors import WORKLIST_ROW
-from hedis_portal.rows import RowQuery
-from interventions.models import Intervention, InterventionGap
-from interventions.selectors import COVERED_GAP_ROW, INTERVENTION_ROW
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
-from predictions.models import Prediction
-from predictions.selectors import PREDICTION_ROW
 
 
 def contracts_for(user):
@@ -21,52 +14,6 @@ def contracts_for(user):
 def members_for(user):
     """Members of the contracts `user` may see, with their contract (one join, no N+1)."""
     return Member.objects.visible_to(user).select_related("contract")
-
-
-# A member's history, part by part, read by the member and the member's contract: the member
-# is read through `members_for(user)` first, so that contract is one the user may see. Each part
-# is a `RowQuery` (compiled once, not on every request) of the rows its serializer shows.
-_GAPS = RowQuery(
-    lambda member, contract: CareGap.objects.filter(member_id=member, contract_id=contract).order_by(
-        "measure__code", "-measurement_year"
-    ),
-    WORKLIST_ROW,
-)
-_PREDICTIONS = RowQuery(
-    lambda member, contract: Prediction.objects.filter(member_id=member, contract_id=contract).order_by(
-        "-predicted_at", "-id"
-    ),
-    PREDICTION_ROW,
-)
-_INTERVENTIONS = RowQuery(
-    lambda member, contract: Intervention.objects.filter(member_id=member, contract_id=contract).order_by(
-        "-created_at", "-id"
-    ),
-    INTERVENTION_ROW,
-)
-_COVERED_GAPS = RowQuery(
-    lambda member, contract: InterventionGap.objects.filter(
-        intervention__member_id=member, intervention__contract_id=contract
-    ).order_by("gap_id"),
-    {"intervention": "intervention_id", **COVERED_GAP_ROW},
-)
-
-
-def member_gaps(member: Member) -> list[dict]:
-    """The member's gaps as worklist rows, by measure then newest year."""
-    return _GAPS.fetch(member=member.pk, contract=member.contract_id)
-
-
-def member_predictions(member: Member) -> list[dict]:
-    """The member's predictions as API rows, newest first."""
-    return _PREDICTIONS.fetch(member=member.pk, contract=member.contract_id)
-
-
-def member_interventions(member: Member) -> tuple[list[dict], list[dict]]:
-    """The member's interventions (newest first) and the gaps they cover, as rows."""
-    interventions = _INTERVENTIONS.fetch(member=member.pk, contract=member.contract_id)
-    covered = _COVERED_GAPS.fetch(member=member.pk, contract=member.contract_id) if interventions else []
-    return interventions, covered
 
 
 def member_get_by_raw_id(*, user, raw_member_id: str) -> Member:

@@ -1,11 +1,10 @@
-"""API routes for contracts and members."""
+"""API routes for contracts (members are routed by `console.urls`, with their history)."""
 
 from rest_framework.routers import SimpleRouter
 
-from members.api import ContractViewSet, MemberViewSet
+from members.api import ContractViewSet
 
 router = SimpleRouter()
 router.register("contracts", ContractViewSet, basename="contract")
-router.register("members", MemberViewSet, basename="member")
 
 urlpatterns = router.urls

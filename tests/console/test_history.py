@@ -8,11 +8,11 @@ from django.db import connection
 from django.db.models import Prefetch
 from rest_framework.renderers import JSONRenderer
 
+from console.api import MemberHistorySerializer
 from gaps.models import CareGap
 from gaps.selectors import worklist_for
 from interventions.models import Intervention, InterventionGap
 from interventions.selectors import interventions_for
-from members.api import MemberHistorySerializer
 from members.selectors import members_for
 from predictions.models import Prediction
 from predictions.selectors import predictions_for

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from hedis_portal import roles
-from members.models import visible_contract_ids
+from hedis_portal.backends import visible_contract_ids
 from tests.conftest import query_count, token_client
 from tests.factories import ContractFactory
 

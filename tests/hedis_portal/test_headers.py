@@ -6,8 +6,8 @@ import pytest
 from django.http import HttpResponse
 from rest_framework.test import APIClient
 
+from console.api import MemberHistoryViewSet
 from hedis_portal.middleware import NoStoreMiddleware
-from members.api import MemberViewSet
 from tests.factories import CareGapFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_server_error_is_logged_with_the_route_not_the_path(care_manager, monkey
     def fail(self, request, *args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(MemberViewSet, "retrieve", fail)
+    monkeypatch.setattr(MemberHistoryViewSet, "retrieve", fail)
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(care_manager)
     with caplog.at_level(logging.DEBUG):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gaps.models import CareGap
-from members.models import visible_contract_ids
+from hedis_portal.backends import visible_contract_ids
 from predictions.models import Prediction
 from predictions.services import (
     MEMBER_NOT_FOUND,
