@@ -2,17 +2,17 @@
 
 The member is read through `members.selectors.members_for(user)` first, so the contract each
 part is read by is one the user may see. Each part is a `RowQuery` (compiled once, not on every
-request) of the rows its serializer shows.
+request) of the rows its serializer shows (the columns are derived from the serializer).
 """
 
+from gaps.api import WORKLIST_ROW
 from gaps.models import CareGap
-from gaps.selectors import WORKLIST_ROW
 from hedis_portal.rows import RowQuery
+from interventions.api import COVERED_GAP_ROW, INTERVENTION_ROW
 from interventions.models import Intervention, InterventionGap
-from interventions.selectors import COVERED_GAP_ROW, INTERVENTION_ROW
 from members.models import Member
+from predictions.api import PREDICTION_ROW
 from predictions.models import Prediction
-from predictions.selectors import PREDICTION_ROW
 
 _GAPS = RowQuery(
     lambda member, contract: CareGap.objects.filter(member_id=member, contract_id=contract).order_by(

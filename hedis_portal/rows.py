@@ -1,16 +1,39 @@
 """API rows read as plain values: for hot read paths where model instances cost more than the query.
 
 A row is described by a mapping from the API's field name to the column it comes from (a
-`values()` path, joins included), declared next to the serializer it mirrors; tests compare the
-rows with that serializer's output, so the two cannot drift apart.
+`values()` path, joins included), derived from the serializer that documents the row
+(`serializer_columns`), so the schema and the fast rows have one definition; tests compare the
+rows with that serializer's output.
 """
 
 from collections.abc import Callable
 
 from django.db import connections, router
 from django.db.models import QuerySet
+from rest_framework import serializers
 
 Columns = dict[str, str]
+
+
+def serializer_columns(serializer_class: type[serializers.Serializer]) -> Columns:
+    """`serializer_class`'s flat fields as `{field name: values() path}`, read from each field's source.
+
+    A dotted source follows its relations (`current_prediction.probability`); a related field
+    shows the related row's slug (`contract` → `contract__contract_id`) or its key, read from
+    the foreign key column without a join (`member` → `member_id`). Nested serializers are not
+    columns: the caller reads them separately.
+    """
+    columns = {}
+    for name, field in serializer_class().fields.items():
+        if isinstance(field, serializers.BaseSerializer):
+            continue
+        path = field.source.replace(".", "__")
+        if isinstance(field, serializers.SlugRelatedField):
+            path = f"{path}__{field.slug_field}"
+        elif isinstance(field, serializers.PrimaryKeyRelatedField):
+            path = f"{path}_id"
+        columns[name] = path
+    return columns
 
 
 def select_columns(queryset: QuerySet, columns: Columns) -> QuerySet:

@@ -12,6 +12,7 @@ from gaps.models import ComplianceStatus
 from hedis_portal.audit import AccessAuditedListMixin, log_access
 from hedis_portal.errors import MISSING_OBJECT
 from hedis_portal.filters import MAX_ID
+from hedis_portal.rows import serializer_columns
 from interventions import selectors, services
 from interventions.filters import InterventionFilter, InterventionTypeFilter
 from interventions.models import (
@@ -107,15 +108,17 @@ class InterventionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_COST = Intervention._meta.get_field("cost")
+# An intervention without its covered gaps, and a covered gap, as plain rows (`hedis_portal.rows`).
+INTERVENTION_ROW = serializer_columns(InterventionSerializer)
+COVERED_GAP_ROW = serializer_columns(CoveredGapSerializer)
 # The cost as `InterventionSerializer` shows it (a string with the model field's decimal places).
-_MONEY = serializers.DecimalField(max_digits=_COST.max_digits, decimal_places=_COST.decimal_places)
+_MONEY = InterventionSerializer().fields["cost"]
 
 
 def intervention_rows(interventions: list[dict], covered: list[dict]) -> list[dict]:
     """Interventions as `InterventionSerializer` shows them, from plain rows.
 
-    `interventions` are `selectors.INTERVENTION_ROW` rows, `covered` their `COVERED_GAP_ROW` rows, each
+    `interventions` are `INTERVENTION_ROW` rows, `covered` their `COVERED_GAP_ROW` rows, each
     with the "intervention" it belongs to. For pages that show a few interventions beside other
     things (the member history), where model instances and nested serializers cost more than
     the queries.

@@ -5,7 +5,6 @@ from collections.abc import Iterable
 from django.db.models import Prefetch
 
 from gaps.models import CareGap
-from hedis_portal.rows import Columns
 from interventions.models import Intervention, InterventionGap, InterventionType, InterventionUplift
 
 
@@ -30,32 +29,3 @@ def interventions_for(user):
 def gaps_visible_among(user, gap_ids: Iterable[int]) -> list[CareGap]:
     """Those of `gap_ids` that `user` may see (one query); others are simply absent."""
     return list(CareGap.objects.visible_to(user).filter(pk__in=set(gap_ids)).only("pk"))
-
-
-# An intervention as `InterventionSerializer` shows it, without its covered gaps → the column it
-# comes from; and a covered gap as `CoveredGapSerializer` shows it. For `api.intervention_rows`.
-INTERVENTION_ROW: Columns = {
-    "id": "id",
-    "member": "member_id",
-    "contract": "contract__contract_id",
-    "intervention_type": "intervention_type_id",
-    "channel": "intervention_type__channel",
-    "status": "status",
-    "cost": "cost",
-    "scheduled_for": "scheduled_for",
-    "completed_at": "completed_at",
-    "approved_by": "approved_by__username",
-    "approved_at": "approved_at",
-    "created_by": "created_by__username",
-    "notes": "notes",
-    "version": "version",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-}
-COVERED_GAP_ROW: Columns = {
-    "gap": "gap_id",
-    "measure": "gap__measure__code",
-    "measurement_year": "gap__measurement_year",
-    "compliance_status": "gap__compliance_status",
-    "outcome": "outcome",
-}

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
 from hedis_portal.errors import ErrorResponseSerializer
+from hedis_portal.rows import serializer_columns
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
 from predictions.models import Prediction, RiskTier
@@ -38,6 +39,10 @@ class PredictionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+# The member history reads predictions as plain rows (`hedis_portal.rows`).
+PREDICTION_ROW = serializer_columns(PredictionSerializer)
 
 
 class PredictionRowSerializer(serializers.Serializer):

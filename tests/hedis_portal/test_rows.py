@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 
-from hedis_portal.rows import RowQuery, as_row, select_columns
+from hedis_portal.rows import RowQuery, as_row, select_columns, serializer_columns
 from interventions.models import Intervention
 from predictions.models import Prediction
 from tests.factories import InterventionFactory, MemberFactory, PredictionFactory, measure
@@ -92,3 +93,25 @@ def test_a_key_the_query_does_not_use_as_given_is_refused(contract):
     shifted = RowQuery(lambda member, contract: Prediction.objects.filter(member_id=member + 1), COLUMNS)
     with pytest.raises(ValueError, match=r"\['contract', 'member'\]"):
         shifted.fetch(member=1, contract=contract.pk)
+
+
+def test_serializer_columns_follow_each_fields_source():
+    """Slugs join to the related row, keys read the foreign key column, dotted sources follow the
+    relation, plain fields are their own column, and nested serializers are left to the caller."""
+
+    class Row(serializers.ModelSerializer):
+        contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+        measure_code = serializers.CharField(source="gap.measure.code", read_only=True)
+        covered = serializers.ListSerializer(child=serializers.DictField(), read_only=True)
+
+        class Meta:
+            model = Intervention
+            fields = ["id", "member", "contract", "measure_code", "cost", "covered"]
+
+    assert serializer_columns(Row) == {
+        "id": "id",
+        "member": "member_id",
+        "contract": "contract__contract_id",
+        "measure_code": "gap__measure__code",
+        "cost": "cost",
+    }
