@@ -4,6 +4,7 @@
 import json
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import F
 from django.utils.html import format_html
 
@@ -17,8 +18,12 @@ from hedis_portal.admin import (
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from ratings.filters import (
+    CmsContractFilter,
+    CmsMeasureValueFilter,
     ContractMeasureScoreFilter,
     ContractRatingProfileFilter,
+    CutPointFilter,
+    MeasureFilter,
     PortfolioRunFilter,
     PortfolioSnapshotFilter,
 )
@@ -38,17 +43,35 @@ from ratings.models import (
 from ratings.planning import services as planning
 
 
+def _field_at(model, path: str):
+    """The model field a `values()` path ends at (`edition__measure__part` → `Measure.part`)."""
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(name)
+
+
 def _api_filters(filterset_class, model, names):
-    """The list API's filters `names`, by the API's names; a field's sidebar offers the user's values."""
+    """The list API's filters `names`, by the API's names; the sidebar offers the values the user can see."""
 
     def values_of(name):
+        path = filterset_class.base_filters[name].field_name
+        field = _field_at(model, path)
+
         def offered(request):
             if name == "contract":
                 return visible_contract_choices(request)
-            if model._meta.get_field(name).choices:
-                return model._meta.get_field(name).choices
-            values = model.objects.visible_to(request.user).order_by(name).values_list(name, flat=True)
-            return [(str(v), str(v)) for v in values.distinct()]
+            if field.choices:
+                return field.choices
+            if isinstance(field, models.BooleanField):
+                return [("true", "Yes"), ("false", "No")]
+            rows = (
+                model.objects.visible_to(request.user)
+                if hasattr(model.objects, "visible_to")
+                else model.objects
+            )
+            values = rows.order_by(path).values_list(path, flat=True).distinct()
+            return [(str(value), str(value)) for value in values if value not in (None, "")]
 
         return offered
 
@@ -82,7 +105,7 @@ class MeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The measure catalog (synchronised from the shipped methodology after every migrate)."""
 
     list_display = ["code", "part", "name", "data_source", "direction", "member_level"]
-    list_filter = ["part", "member_level", "direction", "data_source"]
+    list_filter = _api_filters(MeasureFilter, Measure, ["part", "member_level", "direction", "data_source"])
     search_fields = ["code", "name"]
     inlines = [StarYearMeasureInline]
 
@@ -118,7 +141,7 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "four_star",
         "five_star",
     ]
-    list_filter = ["edition__star_year", "org_type", "direction", "edition__measure__part"]
+    list_filter = _api_filters(CutPointFilter, CutPoint, ["star_year", "org_type", "direction", "part"])
     list_select_related = ["edition"]
     search_fields = ["edition__cms_id", "edition__name", "edition__measure__code"]
 
@@ -151,7 +174,7 @@ class CmsContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "overall",
         "overall_status",
     ]
-    list_filter = ["star_year", "organization_type", "snp"]
+    list_filter = _api_filters(CmsContractFilter, CmsContract, ["star_year", "organization_type", "snp"])
     search_fields = ["=contract_id", "contract_name", "marketing_name", "parent_organization"]
     show_full_result_count = False
     inlines = [CmsMeasureValueInline]
@@ -162,7 +185,7 @@ class CmsMeasureValueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The national benchmark: every contract's score and star per measure."""
 
     list_display = ["contract", "edition", "score", "score_status", "star", "star_status"]
-    list_filter = ["contract__star_year", "star", "edition__measure__part"]
+    list_filter = _api_filters(CmsMeasureValueFilter, CmsMeasureValue, ["star_year", "star", "part"])
     list_select_related = ["contract", "edition"]
     search_fields = ["=contract__contract_id", "=edition__cms_id"]
     show_full_result_count = False

@@ -52,16 +52,17 @@ class CmsContractFilter(FilterSet):
 
 
 class CmsMeasureValueFilter(FilterSet):
-    """Published scores and stars by star year, contract, measure ID or code, and star."""
+    """Published scores and stars by star year, contract, measure ID or code, part, and star."""
 
     star_year = IntegerFilter(field_name="contract__star_year")
     contract = django_filters.CharFilter(field_name="contract__contract_id", lookup_expr="iexact")
     measure = django_filters.CharFilter(field_name="edition__cms_id", lookup_expr="iexact")
     code = django_filters.CharFilter(field_name="edition__measure__code", lookup_expr="iexact")
+    part = django_filters.CharFilter(field_name="edition__measure__part", lookup_expr="iexact")
 
     class Meta:
         model = CmsMeasureValue
-        fields = ["star_year", "contract", "measure", "code", "star"]
+        fields = ["star_year", "contract", "measure", "code", "part", "star"]
 
 
 class ContractMeasureScoreFilter(FilterSet):

@@ -186,3 +186,27 @@ def test_changelist_query_count_is_constant_as_rows_grow(client, administrator, 
     few = query_count(lambda: browser.get(f"{ADMIN}/{page}/"))
     grow(15)
     assert query_count(lambda: browser.get(f"{ADMIN}/{page}/")) == few
+
+
+@pytest.mark.parametrize(
+    ("changelist", "api_list", "query"),
+    [
+        ("measure", "measures", {"part": "C", "member_level": "true"}),
+        ("cutpoint", "cut-points", {"star_year": "2026", "part": "C", "direction": "lower"}),
+        ("cmscontract", "cms-contracts", {"star_year": "2026", "snp": "true"}),
+        ("cmsmeasurevalue", "benchmark", {"star_year": "2026", "part": "C", "star": "4"}),
+    ],
+)
+def test_reference_changelists_filter_by_the_apis_names_with_the_apis_rows(
+    client, api, analyst, small_2026, changelist, api_list, query
+):
+    """The admin reads its sidebar filters through the API's FilterSet: same parameters, same rows."""
+    page = logged_in(client, analyst).get(f"{ADMIN}/{changelist}/", query)
+    assert page.status_code == 200
+    assert not [m for m in page.context["messages"] if "Ignored filter" in str(m)]
+    listed = api(analyst).get(f"/api/{api_list}/", {**query, "page_size": 500})
+    assert listed.status_code == 200, listed.json()
+    assert sorted(row.pk for row in page.context["cl"].result_list) == sorted(
+        row["id"] for row in listed.json()["results"]
+    )
+    assert 0 < len(page.context["cl"].result_list) < page.context["cl"].root_queryset.count()
