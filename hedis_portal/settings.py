@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "predictions",
     "interventions",
     "console",
+    "synthetic",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from hedis_portal.demo import DEMO_USERS, load_demo_data
+from synthetic.demo import DEMO_USERS, load_demo_data
 
 
 class Command(BaseCommand):

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from hedis_portal.bench.plan import BENCH_CONTRACT_ID
 from members.models import Contract
+from synthetic.bench.plan import BENCH_CONTRACT_ID
 
 FIGURES = [
     "worklist page",

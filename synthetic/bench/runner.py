@@ -12,10 +12,10 @@ from auditlog.context import set_actor
 from django.db import connection
 from django.utils import timezone
 
-from hedis_portal.bench import figures
-from hedis_portal.bench.optimizer import optimizer
-from hedis_portal.bench.plan import plan_create, plan_drop, plan_vacuum
-from hedis_portal.bench.timing import Figure
+from synthetic.bench import figures
+from synthetic.bench.optimizer import optimizer
+from synthetic.bench.plan import plan_create, plan_drop, plan_vacuum
+from synthetic.bench.timing import Figure
 
 QUICK_MEMBERS = 1_000
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hedis_portal.bench.figures import BenchError
-from hedis_portal.bench.runner import QUICK_MEMBERS, BenchUnavailable, format_table, run_bench
+from synthetic.bench.figures import BenchError
+from synthetic.bench.runner import QUICK_MEMBERS, BenchUnavailable, format_table, run_bench
 
 
 class Command(BaseCommand):

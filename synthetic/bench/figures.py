@@ -26,10 +26,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hedis_portal.bench.plan import TOP_FEATURES, BenchPlan, gap_file, raw_member_id
-from hedis_portal.bench.timing import Figure, Samples, measure_pair
 from ratings.live.rating import contract_live_rating
 from ratings.live.selectors import gap_counts
+from synthetic.bench.plan import TOP_FEATURES, BenchPlan, gap_file, raw_member_id
+from synthetic.bench.timing import Figure, Samples, measure_pair
 
 PROTOTYPE_CLAIMS_MS = {
     "single prediction insert": 30,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from hedis_portal.bench.figures import Bench
-from hedis_portal.bench.timing import Figure, measure_pair
+from synthetic.bench.figures import Bench
+from synthetic.bench.timing import Figure, measure_pair
 
 # $15 a member for the year: the round budget at which the synthetic plan (3.5 expected, below
 # the 4-star boundary) can cross it; at $5 no plan within budget moves the rating, and the
