@@ -6,17 +6,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps import selectors, services, workflow
 from gaps.filters import CareGapFilter
-from gaps.importing import gaps_import_csv
+from gaps.importing import MAX_ERRORS_LISTED, gaps_import_csv
 from gaps.models import EvidenceSource, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
-from hedis_portal.errors import ApplicationError
+from hedis_portal.errors import ApplicationError, ErrorResponseSerializer
 from hedis_portal.exports import csv_lines
 from hedis_portal.filters import MAX_ID
 from hedis_portal.middleware import route_pattern
@@ -318,7 +318,31 @@ class CareGapViewSet(
         request={"multipart/form-data": GapImportSerializer},
         responses={
             200: OpenApiTypes.OBJECT,
-            400: OpenApiResponse(description="bad rows, each with line and field"),
+            400: OpenApiResponse(
+                ErrorResponseSerializer,
+                description="The file has bad rows: `extra.errors` lists each as `{line, field, message}` "
+                f"(the first {MAX_ERRORS_LISTED}; `extra.error_count` counts them all); nothing was written. "
+                "Or the form is invalid (`extra.fields`).",
+                examples=[
+                    OpenApiExample(
+                        "File rejected",
+                        {
+                            "message": "1 problems in the file; nothing was imported.",
+                            "extra": {
+                                "errors": [
+                                    {
+                                        "line": 2,
+                                        "field": "measure",
+                                        "message": "not a known member-level measure code",
+                                    }
+                                ],
+                                "error_count": 1,
+                            },
+                        },
+                        response_only=True,
+                    )
+                ],
+            ),
         },
     )
     @action(

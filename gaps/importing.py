@@ -29,8 +29,7 @@ from gaps import workflow
 from gaps.models import CareGap, ComplianceStatus, EvidenceSource, WorkflowState
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import file_facts, log_batch
-from hedis_portal.errors import ApplicationError
-from hedis_portal.import_errors import Problem, row_error
+from hedis_portal.import_errors import ImportRejected, Problem, row_error
 from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
@@ -62,10 +61,6 @@ _NOT_A_SOURCE = problems.not_one_of(EvidenceSource.values)
 _SEXES = frozenset(Member.Sex.values)
 _NOT_A_SEX = problems.not_one_of(Member.Sex.values)
 _REASON_TOO_LONG = problems.longer_than(200)
-
-
-class GapImportRejected(ApplicationError):
-    """The file has bad rows; `extra["errors"]` lists them, and nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -114,14 +109,15 @@ class _Errors:
     def add(self, line: int, field: str, problem: Problem) -> None:
         self.count += 1
         if len(self.items) < MAX_ERRORS_LISTED:
-            self.items.append(row_error("line", line, field, problem))
+            self.items.append(row_error(line, field, problem))
 
     def raise_if_any(self) -> None:
         if self.count:
             more = f" (first {MAX_ERRORS_LISTED} listed)" if self.count > MAX_ERRORS_LISTED else ""
-            raise GapImportRejected(
+            raise ImportRejected(
                 f"{self.count} problems in the file{more}; nothing was imported.",
-                {"errors": self.items, "error_count": self.count},
+                self.items,
+                error_count=self.count,
             )
 
 
@@ -415,6 +411,9 @@ def gaps_import_csv(
     progress: Callable[[int], None] | None = None,
 ) -> GapImportResult:
     """Validate a gap file completely, then apply it in one transaction (see module docstring).
+
+    Raises `ImportRejected` listing the bad rows (`{"line", "field", "message"}`, the first
+    `MAX_ERRORS_LISTED`); nothing is written then.
 
     `channel` says how the file came ("api" or "command"); the audit entry records it with the
     file's SHA-256, size and row count, never the file's name.

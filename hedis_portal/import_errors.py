@@ -10,14 +10,19 @@ its header row starts with a member's data, so its "header" is PHI too. Hence th
   only, no digits) was considered and refused: a member's surname, or an ID without digits,
   passes that test.
 
-Every row error of the gap and prediction imports is built by `row_error` from a `Problem`, and
-Problems are made only in this module, from the importer's own vocabulary (allowed values,
-limits, line numbers, column positions, the contract being imported); a test checks that no
-other module makes one. A new message is added here, where it is read against this rule.
+Every import (gap file, predictions, CMS data tables) refuses its input with one error,
+`ImportRejected`, whose `errors` are rows of one shape, `{"line", "field", "message"}` (plus
+`"file"` where several files are read), each built by `row_error` from a `Problem`. Problems are
+made only in this module, from the importer's own vocabulary (allowed values, limits, line
+numbers, column positions, the contract being imported); a test checks that no other module
+makes one. A new message is added here, where it is read against this rule. The CMS data tables,
+public contract-level data, are the one exception to it: see `cms_table_problem`.
 """
 
 import difflib
 from collections.abc import Collection, Iterable, Sequence
+
+from hedis_portal.errors import ApplicationError
 
 
 class Problem(str):
@@ -26,15 +31,32 @@ class Problem(str):
     __slots__ = ()
 
 
-def row_error(position: str, number: int, field: str, problem: Problem) -> dict:
-    """An import's error row, `{position: number, "field": field, "message": problem}`.
+def row_error(line: int, field: str, problem: Problem, *, file: str | None = None) -> dict:
+    """An import's error row: `{"line": line, "field": field, "message": problem}`, `"file"` first if given.
 
-    `position` is the importer's key for where the row is (`"line"` or `"row"`); `field` is one
-    of the importer's own field names (or its non-field key), never a name read from the file.
+    `line` is the 1-based line of the file, or the 1-based position of the row in a JSON list
+    (`/api/predictions/bulk/`); 0 when the problem is on no one line (an argument, a whole file
+    or column). `field` is one of the importer's own field names (or `"file"`, `"header"`, its
+    non-field key), never a name read from the file. `file` names the file when an import reads
+    several (the CMS data tables).
     """
     if type(problem) is not Problem:
         raise TypeError("import errors are worded by hedis_portal.import_errors, never from file content")
-    return {position: number, "field": field, "message": str(problem)}
+    where = {"file": file} if file is not None else {}
+    return {**where, "line": line, "field": field, "message": str(problem)}
+
+
+class ImportRejected(ApplicationError):
+    """An import refused its input and wrote nothing; answered as 400.
+
+    `extra` is `{"errors": [row_error(…), …], "error_count": n}`: `errors` may list fewer than
+    `error_count` when an importer caps the list.
+    """
+
+    def __init__(self, message: str, errors: list[dict], *, error_count: int | None = None):
+        count = len(errors) if error_count is None else error_count
+        super().__init__(message, {"errors": errors, "error_count": count})
+        self.errors = errors
 
 
 def _listing(values: Iterable[object]) -> str:
@@ -143,7 +165,7 @@ def not_enrolled_in(contract_id: str) -> Problem:
     return Problem(f"member is not enrolled in {contract_id}")
 
 
-# Prediction rows (API objects, or CSV and JSON Lines rows of `import_predictions`).
+# Prediction rows (API objects, or CSV and JSON Lines rows of `predictions.importing`).
 MUST_BE_OBJECT = Problem("must be an object with the prediction's fields")
 REQUIRED = Problem("this field is required")
 MUST_BE_STRING = Problem("must be a string")
@@ -177,8 +199,23 @@ def must_be_one_of(choices: Iterable[str]) -> Problem:
     return Problem(f"must be one of {_listing(choices)}")
 
 
-def same_prediction_as(label: str, first: int, number: int) -> Problem:
-    """Two rows with one key; `label` is the importer's word for a row ("row" or "line")."""
-    return Problem(
-        f"{label}s {first} and {number} have the same member, measure, measurement_year and model_version"
-    )
+def same_prediction_as(line: int) -> Problem:
+    """The row repeats the key of an earlier one, at `line` (its line, or its position in the list)."""
+    return Problem(f"same member, measure, measurement_year and model_version as line {line}")
+
+
+# The predictions file as a whole (`predictions.importing`).
+NOT_UTF8 = Problem("not UTF-8 text")
+CHANGED_WHILE_IMPORTED = Problem("changed while it was being imported")
+
+
+# CMS Star Ratings data tables (`ratings.benchmark.importing`).
+def cms_table_problem(description: str) -> Problem:
+    """A problem with a CMS Star Ratings data table as `ratings` describes it: it may quote a cell.
+
+    The one exception to the rule above. Those tables are CMS's public, contract-level data,
+    with no member rows, and a score, a cut point or a measure header is what the person fixing
+    the file needs to see. A file of no CMS layout (a member file put in the directory by
+    mistake) is refused as an unrecognised layout, which quotes nothing.
+    """
+    return Problem(description)

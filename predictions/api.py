@@ -102,8 +102,10 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
             200: PredictionBulkResultSerializer,
             400: OpenApiResponse(
                 ErrorResponseSerializer,
-                description="Some rows are invalid (`extra.errors` lists each: row, field, message); "
-                'nothing was written. Or the body is not `{"predictions": [row, …]}` (`extra.fields`).',
+                description="Some rows are invalid: `extra.errors` lists each as `{line, field, message}`, "
+                "where `line` is the row's 1-based position in `predictions` (the import errors' one shape), "
+                "and `extra.error_count` counts them; nothing was written. "
+                'Or the body is not `{"predictions": [row, …]}` (`extra.fields`).',
                 examples=[
                     OpenApiExample(
                         "Rows rejected",
@@ -111,8 +113,9 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
                             "message": "The batch was rejected (1 of 2 rows invalid); nothing was written.",
                             "extra": {
                                 "errors": [
-                                    {"row": 2, "field": "probability", "message": "must be between 0 and 1"}
-                                ]
+                                    {"line": 2, "field": "probability", "message": "must be between 0 and 1"}
+                                ],
+                                "error_count": 1,
                             },
                         },
                         response_only=True,
@@ -128,7 +131,11 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
     # JSON only: a batch of rows has no sensible form encoding.
     @action(detail=False, methods=["post"], parser_classes=[parsers.JSONParser])
     def bulk(self, request):
-        """Create or update a batch of predictions: every row valid, or nothing written."""
+        """Create or update a batch of predictions: every row valid, or nothing written.
+
+        A refusal lists each bad row's problems as `{"line", "field", "message"}`, `line` being
+        the row's 1-based position in `predictions`.
+        """
         # Read before DRF parses it, so the audit entry can carry the body's hash and size.
         body = request._request.body
         rows = request.data.get("predictions") if isinstance(request.data, dict) else None

@@ -1,9 +1,10 @@
-"""Writes for predictions: one validated, set-based bulk upsert shared by the API and the import command.
+"""Writes for predictions: one validated, set-based bulk upsert shared by the API and the file import.
 
 Rows carry the plan's raw member ID; it is hashed on arrival and appears in no stored
 value, log line or error message. A batch is all or nothing: every row is checked first
-and, if any is bad, the whole batch is refused with every problem listed. Error messages
-come from `hedis_portal.import_errors`: they quote no value and no unknown field name.
+and, if any is bad, the whole batch is refused (`ImportRejected`) with every problem listed.
+Error messages come from `hedis_portal.import_errors`: they quote no value and no unknown field
+name.
 """
 
 import json
@@ -26,7 +27,7 @@ from gaps.services import gaps_point_at_latest_predictions, gaps_point_at_latest
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
-from hedis_portal.import_errors import Problem, row_error
+from hedis_portal.import_errors import ImportRejected, Problem, row_error
 from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Member
@@ -48,17 +49,6 @@ _MODEL_VERSION_TOO_LONG = problems.must_be_at_most_characters(MAX_MODEL_VERSION_
 _TOO_MANY_FEATURES = problems.must_have_at_most_items(MAX_TOP_FEATURES)
 # One encoder for every row: json.dumps(…, allow_nan=False) would build a new one per call.
 _FEATURES_JSON = json.JSONEncoder(allow_nan=False)
-
-
-class PredictionBatchRejected(ApplicationError):
-    """At least one row of a batch is invalid; `extra["errors"]` lists every problem, nothing is written."""
-
-    def __init__(self, errors: list[dict], *, received: int):
-        bad = len({error["row"] for error in errors})
-        super().__init__(
-            f"The batch was rejected ({bad} of {received} rows invalid); nothing was written.",
-            {"errors": errors},
-        )
 
 
 class PredictionBatchTooLarge(ApplicationError):
@@ -286,14 +276,14 @@ def predictions_validate(
     rows: list,
     row_numbers: Sequence[int] | None = None,
     seen_keys: dict[tuple, int] | None = None,
-    row_label: str = "row",
 ) -> tuple[list[ValidPrediction], list[dict]]:
     """Check every row and resolve members and measures; return the valid rows and every error.
 
     Two queries whatever the batch size: members by hash (within `user`'s contracts) and
-    member-level measures by code. Errors are `{"row", "field", "message"}`, rows 1-based.
-    A file import validated in chunks passes each row's line number (`row_numbers`,
-    `row_label="line"`) and one `seen_keys` for all chunks, so duplicates across chunks count.
+    member-level measures by code. Errors are `row_error`s, `{"line", "field", "message"}`,
+    where a row's "line" is its 1-based position in `rows`. A file import validated in chunks
+    passes each row's line number in the file (`row_numbers`) and one `seen_keys` for all
+    chunks, so duplicates across chunks count.
     """
     numbers = row_numbers if row_numbers is not None else range(1, len(rows) + 1)
     first_row_of_key = seen_keys if seen_keys is not None else {}
@@ -315,7 +305,7 @@ def predictions_validate(
                 row_problems.append(("member_id", MEMBER_NOT_FOUND))
             if measure_id is None and code.__class__ is str:
                 row_problems.append(("measure", problems.NOT_A_MEMBER_LEVEL_MEASURE))
-            errors.extend(row_error("row", number, name, problem) for name, problem in row_problems)
+            errors.extend(row_error(number, name, problem) for name, problem in row_problems)
             continue
         member_pk, contract_id = member
         features, features_json = features or ([], "[]")
@@ -334,9 +324,7 @@ def predictions_validate(
         )
         first = first_row_of_key.setdefault(prediction.key, number)
         if first != number:
-            errors.append(
-                row_error("row", number, NON_FIELD, problems.same_prediction_as(row_label, first, number))
-            )
+            errors.append(row_error(number, NON_FIELD, problems.same_prediction_as(first)))
             continue
         valid.append(prediction)
     return valid, errors
@@ -347,6 +335,9 @@ def predictions_bulk_upsert(
     *, user, rows: list[dict], source: str, file: dict | None = None
 ) -> BulkUpsertResult:
     """Create or update a batch of predictions for members in `user`'s contracts, all or nothing.
+
+    Raises `ImportRejected` listing every bad row (see `predictions_validate`); nothing is
+    written then.
 
     Set-based: a constant number of queries on PostgreSQL whatever the batch size (member
     and measure lookups, one upsert, one UPDATE of the affected gaps' current prediction,
@@ -361,7 +352,10 @@ def predictions_bulk_upsert(
         raise PredictionBatchTooLarge(received=len(rows), max_rows=max_rows)
     valid, errors = predictions_validate(user=user, rows=rows)
     if errors:
-        raise PredictionBatchRejected(errors, received=len(rows))
+        bad = len({error["line"] for error in errors})
+        raise ImportRejected(
+            f"The batch was rejected ({bad} of {len(rows)} rows invalid); nothing was written.", errors
+        )
     if not valid:
         return BulkUpsertResult(received=0, created=0, updated=0)
 
@@ -439,7 +433,7 @@ def _upsert_postgresql(valid: list[ValidPrediction]) -> tuple[int, int]:
 
     A constant number of statements whatever the batch size. The temporary table is private to
     this connection and dropped here (and at commit at the latest), so concurrent batches and
-    several batches in one transaction (`import_predictions`) never see each other's rows.
+    several batches in one transaction (`predictions_import_file`) never see each other's rows.
     """
     # A batch repeats its model versions and prediction times: each is formatted once. Equal
     # times in different offsets share one text, which is the same instant for timestamptz.

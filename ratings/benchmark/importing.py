@@ -2,10 +2,11 @@
 
 `cms_star_data_import` reads every CSV it is given with the engine's parser (`ratings.cms.tables`,
 which recognises each table by its content), checks everything, then replaces the star year's
-benchmark in one transaction with set-based inserts — or writes nothing. Every refusal names the
-file, row and column. Measures are matched to the year's `StarYearMeasure` editions by the IDs
-in the file's header; for a year whose methodology is not shipped, editions are created from the
-header (weights unknown), so that year's measure stars can still be verified.
+benchmark in one transaction with set-based inserts — or writes nothing. Every refusal is an
+`ImportRejected` whose one error row names the file, line and field (the column's header).
+Measures are matched to the year's `StarYearMeasure` editions by the IDs in the file's header;
+for a year whose methodology is not shipped, editions are created from the header (weights
+unknown), so that year's measure stars can still be verified.
 """
 
 import hashlib
@@ -21,8 +22,9 @@ from auditlog.models import LogEntry
 from django.db import transaction
 from django.utils.text import slugify
 
+from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
-from hedis_portal.errors import ApplicationError
+from hedis_portal.import_errors import ImportRejected, row_error
 from ratings.cms.tables import (
     CaiRow,
     CellValue,
@@ -58,19 +60,21 @@ TABLE_LABELS = {
 }
 
 
-class CmsImportRejected(ApplicationError):
-    """The files cannot be imported; nothing was written. `extra` names the file, row and column."""
+def _rejected(description: str, *, file: str = "", line: int = 0, field: str = "file") -> ImportRejected:
+    """The refusal of the files, with one error row `{"file", "line", "field", "message"}`.
 
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None, column=None):
-        where = [f"file {file}"] if file else []
-        if row is not None:
-            where.append(f"row {row}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(
-            f"{message} ({', '.join(where)})" if where else message,
-            {"file": file, "row": row, "column": column},
-        )
+    `line` 0 when no one line is at fault (a whole file or column); `field` is the column's header
+    cell, or "file" when no one column is; `file` is "" when no file is at fault.
+    """
+    where = [f"file {file}"] if file else []
+    if line:
+        where.append(f"line {line}")
+    if field != "file":
+        where.append(f"column {field!r}")
+    return ImportRejected(
+        f"{description} ({', '.join(where)})" if where else description,
+        [row_error(line, field, problems.cms_table_problem(description), file=file)],
+    )
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def cms_star_data_import(
     """Replace a star year's national benchmark with the tables in `paths`, atomically.
 
     `source` says who ran it (e.g. "import_cms_star_data /data/2026") for the audit entry.
-    Raises `CmsImportRejected` for any problem; nothing is written then.
+    Raises `ImportRejected` for the first problem found; nothing is written then.
     """
     say = progress or (lambda message: None)
     parsed = _parse_all(star_year, paths, say)
@@ -173,24 +177,24 @@ def cms_star_data_import(
 def _parse_all(star_year: int, paths: Sequence[Path], say: Callable[[str], None]) -> _ParsedFiles:
     """Parse and identify every file; refuse other years' files and duplicate tables."""
     if not paths:
-        raise CmsImportRejected("no CSV files to import")
+        raise _rejected("no CSV files to import")
     parsed = _ParsedFiles()
     seen: dict[TableKind, str] = {}
     for path in sorted(Path(p) for p in paths):
         try:
             kind, year, table = parse_file(path)
         except CmsTableError as exc:
-            raise CmsImportRejected(exc.message, file=exc.file, row=exc.row, column=exc.column) from None
+            raise _rejected(
+                exc.message, file=exc.file, line=exc.row or 0, field=exc.column or "file"
+            ) from None
         if year is not None and year != star_year:
-            raise CmsImportRejected(
+            raise _rejected(
                 f"the title row says star year {year}, not {star_year}: a file from another year",
                 file=path.name,
-                row=1,
+                line=1,
             )
         if kind in seen:
-            raise CmsImportRejected(
-                f"two {TABLE_LABELS[kind]} tables: {seen[kind]} and {path.name}", file=path.name
-            )
+            raise _rejected(f"two {TABLE_LABELS[kind]} tables: {seen[kind]} and {path.name}", file=path.name)
         seen[kind] = path.name
         parsed.files.append(
             {"name": path.name, "table": kind.value, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
@@ -253,10 +257,10 @@ def _editions(star_year: int, parsed: _ParsedFiles) -> tuple[dict[str, StarYearM
     if any(e.source == CatalogSource.METHODOLOGY for e in catalog.values()):
         for header in headers:
             if header.measure_id not in catalog:
-                raise CmsImportRejected(
+                raise _rejected(
                     f"measure {header.measure_id} is not in the {star_year} catalog",
                     file=header.file,
-                    column=header.column,
+                    field=header.column,
                 )
         _check_names(headers, {cms_id: e.name for cms_id, e in catalog.items()}, f"the {star_year} catalog")
         return catalog, 0, []
@@ -279,12 +283,12 @@ def _check_names(headers: list[_Header], reference: dict[str, str], where: str) 
         for other_id, other_name in reference.items():
             other_of_part = other_id != header.measure_id and other_id[0] == header.measure_id[0]
             if other_of_part and _similarity(header.name, other_name) > own:
-                raise CmsImportRejected(
+                raise _rejected(
                     f"column {header.measure_id} is named like {other_id} ({other_name}) of {where}, not "
                     f"like {header.measure_id} ({reference[header.measure_id]}): the measure IDs do not "
                     "match that star year",
                     file=header.file,
-                    column=header.column,
+                    field=header.column,
                 )
 
 
@@ -383,11 +387,11 @@ def _check_values(parsed: _ParsedFiles, editions: dict[str, StarYearMeasure]) ->
             headers = {h.measure_id: f"{h.measure_id}: {h.name}" for h in table.measures}
             for (_, measure_id), value in table.values.items():
                 if value.value.status is not None and len(value.value.status) > STATUS_LENGTH:
-                    raise CmsImportRejected(
+                    raise _rejected(
                         f"status text longer than {STATUS_LENGTH} characters",
                         file=file,
-                        row=value.row,
-                        column=headers[measure_id],
+                        line=value.row,
+                        field=headers[measure_id],
                     )
     if parsed.measure_data is not None:
         file, table = parsed.measure_data
@@ -397,25 +401,25 @@ def _check_values(parsed: _ParsedFiles, editions: dict[str, StarYearMeasure]) ->
             if number is None:
                 continue
             if value.percent and not 0 <= number <= 100:
-                raise CmsImportRejected(
+                raise _rejected(
                     f"score {number}% is out of range (0 to 100%)",
                     file=file,
-                    row=value.row,
-                    column=headers[measure_id],
+                    line=value.row,
+                    field=headers[measure_id],
                 )
             if abs(number) >= MAX_ABS_SCORE or -number.as_tuple().exponent > 6:
-                raise CmsImportRejected(
+                raise _rejected(
                     f"score {number} is out of range (below 1,000,000 with at most 6 decimals)",
                     file=file,
-                    row=value.row,
-                    column=headers[measure_id],
+                    line=value.row,
+                    field=headers[measure_id],
                 )
             if measure_id not in with_cut_points:
-                raise CmsImportRejected(
+                raise _rejected(
                     f"measure {measure_id} has scores but no cut points for this star year",
                     file=file,
-                    row=value.row,
-                    column=headers[measure_id],
+                    line=value.row,
+                    field=headers[measure_id],
                 )
     if parsed.measure_stars is not None:
         file, table = parsed.measure_stars
@@ -423,11 +427,11 @@ def _check_values(parsed: _ParsedFiles, editions: dict[str, StarYearMeasure]) ->
         for (_, measure_id), value in table.values.items():
             number = value.value.number
             if number is not None and (number != number.to_integral_value() or not 1 <= number <= 5):
-                raise CmsImportRejected(
+                raise _rejected(
                     f"measure star {number} is not a whole star from 1 to 5",
                     file=file,
-                    row=value.row,
-                    column=headers[measure_id],
+                    line=value.row,
+                    field=headers[measure_id],
                 )
 
 

@@ -11,8 +11,9 @@ from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 
-from gaps.importing import SNAPSHOT_REASON, GapImportRejected, gaps_import_csv
+from gaps.importing import SNAPSHOT_REASON, gaps_import_csv
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from hedis_portal.import_errors import ImportRejected
 from members.identifiers import member_id_hash
 from members.models import Member
 from tests.factories import CareGapFactory, MemberFactory, measure
@@ -160,7 +161,7 @@ def test_full_snapshot_only_touches_this_contract_and_year(contract, other_contr
 )
 def test_a_bad_row_rejects_the_file_naming_line_field_and_reason_but_no_value(contract, row, field, message):
     data = gap_file("M-001,BCS,open,,,,1956,F,yes", row)
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(data, contract)
     errors = rejected.value.extra["errors"]
     assert errors == [{"line": 3, "field": field, "message": errors[0]["message"]}]
@@ -172,7 +173,7 @@ def test_every_bad_row_is_listed_and_raw_ids_are_never_echoed(contract):
     data = gap_file(
         "SECRET-1,XYZ,open,,,,1956,F,", "SECRET-2,BCS,open,,,,1956,F,", "SECRET-3,BCS,nope,,,,1950,F,"
     )
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(data, contract)
     assert [(e["line"], e["field"]) for e in rejected.value.extra["errors"]] == [
         (2, "measure"),
@@ -183,7 +184,7 @@ def test_every_bad_row_is_listed_and_raw_ids_are_never_echoed(contract):
 
 def test_duplicate_member_and_measure_in_one_file_is_rejected(contract):
     data = gap_file("M-1,BCS,open,,,,1956,F,", "M-2,BCS,open,,,,1956,F,", " M-1 ,bcs,open,,,,1956,F,")
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(data, contract)
     assert rejected.value.extra["errors"] == [
         {"line": 4, "field": "member_id", "message": "same member and measure as line 2"}
@@ -192,7 +193,7 @@ def test_duplicate_member_and_measure_in_one_file_is_rejected(contract):
 
 def test_wrong_measurement_year_column_is_rejected(contract):
     data = gap_file("M-1,BCS,open,2025", header="member_id,measure,compliance_status,measurement_year")
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(data, contract)
     assert rejected.value.extra["errors"][0]["message"] == "not the import's measurement year (2026)"
 
@@ -211,14 +212,14 @@ def test_wrong_measurement_year_column_is_rejected(contract):
     ],
 )
 def test_malformed_files_are_rejected(contract, data, message):
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(data, contract)
     assert any(message in error["message"] for error in rejected.value.extra["errors"])
 
 
 def test_another_contracts_member_is_rejected(contract, other_contract):
     MemberFactory(contract=other_contract, raw_member_id="M-ELSEWHERE")
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         run(gap_file("M-ELSEWHERE,BCS,open,,,,1956,F,"), contract)
     assert rejected.value.extra["errors"][0]["message"] == "member is not enrolled in H1001"
 

@@ -16,9 +16,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from gaps.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, GapImportRejected, gaps_import_csv
+from gaps.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, gaps_import_csv
 from hedis_portal import request_log
-from hedis_portal.import_errors import Problem, row_error
+from hedis_portal.import_errors import ImportRejected, Problem, row_error
 from tests.predictions.conftest import database_text_contains, prediction_row
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def assert_nowhere(*outputs: str, logs) -> None:
 
 @pytest.mark.parametrize("name", GAP_FILES)
 def test_gap_import_service_errors_quote_no_cell(contract, logs, name):
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         gaps_import_csv(data=GAP_FILES[name], contract=contract, measurement_year=2026, channel="command")
     errors = rejected.value.extra["errors"]
     assert errors and all(error["line"] >= 1 and error["field"] for error in errors)
@@ -146,7 +146,7 @@ PREDICTION_ROWS = [
 def test_predictions_bulk_errors_quote_no_value_or_field_name(api, analyst, logs):
     response = api(analyst).post("/api/predictions/bulk/", {"predictions": PREDICTION_ROWS}, format="json")
     assert response.status_code == 400
-    assert {error["row"] for error in response.json()["extra"]["errors"]} == {1, 2, 3, 4, 5, 6}
+    assert {error["line"] for error in response.json()["extra"]["errors"]} == {1, 2, 3, 4, 5, 6}
     assert_nowhere(response.content.decode(), logs=logs)
 
 
@@ -200,8 +200,8 @@ def test_import_predictions_names_no_file(analyst, logs, capsys, tmp_path):
 
 def test_an_error_row_takes_only_a_worded_problem():
     with pytest.raises(TypeError):
-        row_error("line", 2, "measure", f"unknown measure code {RAW_ID!r}")
-    assert row_error("line", 2, "measure", Problem("x")) == {"line": 2, "field": "measure", "message": "x"}
+        row_error(2, "measure", f"unknown measure code {RAW_ID!r}")
+    assert row_error(2, "measure", Problem("x")) == {"line": 2, "field": "measure", "message": "x"}
 
 
 def test_problems_are_worded_only_in_the_catalogue():

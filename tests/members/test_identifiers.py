@@ -5,8 +5,9 @@ import hashlib
 import pytest
 from django.core.management import call_command
 
-from gaps.importing import GapImportRejected, gaps_import_csv
+from gaps.importing import gaps_import_csv
 from gaps.models import CareGap
+from hedis_portal.import_errors import ImportRejected
 from members.identifiers import InvalidMemberId, member_id_hash, normalize_member_id
 from members.models import Member
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
@@ -134,7 +135,7 @@ def test_admin_searches_hash_the_normalised_id(client, care_manager, contract):
 @pytest.mark.django_db
 def test_gap_import_refuses_control_characters_and_merges_case(contract, tmp_path, capsys):
     header = "member_id,measure,compliance_status,birth_year"
-    with pytest.raises(GapImportRejected) as rejected:
+    with pytest.raises(ImportRejected) as rejected:
         gaps_import_csv(
             data=f"{header}\nRAW-IMP\x00-1,BCS,open,1950\nRAW-IMP-2,BCS,open,1950\nraw-imp-2,BCS,open,1950\n".encode(),
             contract=contract,

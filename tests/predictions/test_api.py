@@ -124,10 +124,11 @@ def test_bulk_rejection_lists_every_bad_row_in_the_error_shape(api, analyst, mem
     body = response.json()
     assert body["message"] == "The batch was rejected (2 of 3 rows invalid); nothing was written."
     assert body["extra"]["errors"] == [
-        {"row": 2, "field": "measure", "message": "is not a member-level measure code"},
-        {"row": 3, "field": "probability", "message": "must be between 0 and 1"},
-        {"row": 3, "field": "member_id", "message": MEMBER_NOT_FOUND},
+        {"line": 2, "field": "measure", "message": "is not a member-level measure code"},
+        {"line": 3, "field": "probability", "message": "must be between 0 and 1"},
+        {"line": 3, "field": "member_id", "message": MEMBER_NOT_FOUND},
     ]
+    assert body["extra"]["error_count"] == 3
     assert not Prediction.objects.exists()
 
 

@@ -12,7 +12,7 @@ from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 
-from predictions.management.commands import import_predictions
+from predictions import importing
 from predictions.models import Prediction
 from tests.factories import CareGapFactory, UserFactory, measure
 from tests.predictions.conftest import (
@@ -158,8 +158,7 @@ def test_a_rejected_jsonl_names_unreadable_lines_and_duplicates_across_batches(t
     assert listed.splitlines() == [
         "line 2, non_field_errors: is not valid JSON",
         "line 4, non_field_errors: must be an object with the prediction's fields",
-        "line 5, non_field_errors: lines 1 and 5 have the same member, measure, measurement_year "
-        "and model_version",
+        "line 5, non_field_errors: same member, measure, measurement_year and model_version as line 1",
     ]
     assert "nothing was imported" in error
     assert not Prediction.objects.exists()
@@ -176,7 +175,7 @@ def test_raw_member_ids_stay_out_of_the_output_and_the_database(tmp_path, analys
 
 def test_all_batches_are_one_transaction(tmp_path, monkeypatch, analyst, contract):
     rows = [prediction_row(raw) for raw in raw_member_ids(contract, 5)]
-    upsert = import_predictions.predictions_bulk_upsert
+    upsert = importing.predictions_bulk_upsert
     calls = []
 
     def fail_on_the_third_batch(**kwargs):
@@ -185,7 +184,7 @@ def test_all_batches_are_one_transaction(tmp_path, monkeypatch, analyst, contrac
             raise RuntimeError("database went away")
         return upsert(**kwargs)
 
-    monkeypatch.setattr(import_predictions, "predictions_bulk_upsert", fail_on_the_third_batch)
+    monkeypatch.setattr(importing, "predictions_bulk_upsert", fail_on_the_third_batch)
     with pytest.raises(RuntimeError):
         run(write_csv(tmp_path / "scores.csv", rows), "analyst", "--batch-size", "2")
     assert calls == [2, 2, 1]

@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 
 from gaps.models import CareGap
 from hedis_portal.backends import visible_contract_ids
+from hedis_portal.import_errors import ImportRejected
 from predictions.models import Prediction
 from predictions.services import (
     MEMBER_NOT_FOUND,
     BulkUpsertResult,
-    PredictionBatchRejected,
     PredictionBatchTooLarge,
     predictions_bulk_upsert,
 )
@@ -37,7 +37,7 @@ def _upsert(user, rows):
 
 
 def _rejection(user, rows) -> list[dict]:
-    with pytest.raises(PredictionBatchRejected) as caught:
+    with pytest.raises(ImportRejected) as caught:
         _upsert(user, rows)
     return caught.value.extra["errors"]
 
@@ -194,14 +194,14 @@ def test_each_invalid_field_is_named_with_its_row(analyst, member, overrides, fi
     # A second model version, so that only the field under test can make row 2 bad.
     rows = [prediction_row(), prediction_row(**{"model_version": "v2", **overrides})]
     errors = _rejection(analyst, rows)
-    assert [(e["row"], e["field"]) for e in errors] == [(2, field)]
+    assert [(e["line"], e["field"]) for e in errors] == [(2, field)]
     assert words in errors[0]["message"]
     assert not Prediction.objects.exists()
 
 
 def test_a_row_that_is_not_an_object_is_an_error(analyst, member):
     errors = _rejection(analyst, [prediction_row(), "BCS,2026"])
-    assert errors == [{"row": 2, "field": "non_field_errors", "message": errors[0]["message"]}]
+    assert errors == [{"line": 2, "field": "non_field_errors", "message": errors[0]["message"]}]
 
 
 def test_every_bad_row_is_listed_and_nothing_is_half_written(analyst, member, contract):
@@ -215,7 +215,7 @@ def test_every_bad_row_is_listed_and_nothing_is_half_written(analyst, member, co
         good[2],
     ]
     errors = _rejection(analyst, rows)
-    assert [(e["row"], e["field"]) for e in errors] == [
+    assert [(e["line"], e["field"]) for e in errors] == [
         (2, "probability"),
         (2, "risk_tier"),
         (4, "measure"),
@@ -226,7 +226,7 @@ def test_every_bad_row_is_listed_and_nothing_is_half_written(analyst, member, co
 
 
 def test_a_rejected_batch_says_how_many_rows_are_bad(analyst, member):
-    with pytest.raises(PredictionBatchRejected) as caught:
+    with pytest.raises(ImportRejected) as caught:
         _upsert(analyst, [prediction_row(probability=5, risk_tier="x"), prediction_row(measure="?")])
     assert caught.value.message == "The batch was rejected (2 of 2 rows invalid); nothing was written."
     assert caught.value.status_code == 400
@@ -242,9 +242,9 @@ def test_a_duplicate_in_one_batch_names_both_rows(analyst, member):
     errors = _rejection(analyst, rows)
     assert errors == [
         {
-            "row": 3,
+            "line": 3,
             "field": "non_field_errors",
-            "message": "rows 1 and 3 have the same member, measure, measurement_year and model_version",
+            "message": "same member, measure, measurement_year and model_version as line 1",
         }
     ]
 
@@ -259,7 +259,7 @@ def test_problems_of_one_row_come_in_field_order_with_the_member_lookup_last(ana
     row = prediction_row("RAW-NOBODY", probability=2, member_name="x")
     del row["measure"]
     errors = _rejection(analyst, [prediction_row(), row])
-    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+    assert [(e["line"], e["field"], e["message"]) for e in errors] == [
         (2, "non_field_errors", UNKNOWN_MEMBER_NAME),
         (2, "measure", "this field is required"),
         (2, "probability", "must be between 0 and 1"),
@@ -275,7 +275,7 @@ def test_a_value_repeated_on_several_rows_is_reported_on_each(analyst, contract)
         prediction_row(raw_ids[2], predicted_at="yesterday", risk_tier="extreme"),
     ]
     errors = _rejection(analyst, rows)
-    assert [(e["row"], e["field"]) for e in errors] == [
+    assert [(e["line"], e["field"]) for e in errors] == [
         (2, "risk_tier"),
         (2, "predicted_at"),
         (3, "risk_tier"),
@@ -291,7 +291,7 @@ def test_a_boolean_is_not_taken_for_the_number_it_equals(analyst, contract):
         prediction_row(1, model_version="c", probability=1),
     ]
     errors = _rejection(analyst, rows)
-    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
+    assert [(e["line"], e["field"], e["message"]) for e in errors] == [
         (2, "member_id", "must be a string"),
         (2, "probability", "must be a number"),
     ]
@@ -301,7 +301,7 @@ def test_a_numeric_member_id_is_the_same_member_as_its_text(analyst, contract):
     MemberFactory(contract=contract, raw_member_id="12345")
     assert _upsert(analyst, [prediction_row(12345)]).created == 1
     errors = _rejection(analyst, [prediction_row("12345"), prediction_row(12345)])
-    assert [(e["row"], e["field"]) for e in errors] == [(2, "non_field_errors")]
+    assert [(e["line"], e["field"]) for e in errors] == [(2, "non_field_errors")]
 
 
 def test_the_same_wall_clock_time_in_two_offsets_is_two_instants(analyst, member):
@@ -331,7 +331,7 @@ def test_member_outside_the_users_contracts_is_not_found_whether_or_not_it_exist
     analyst, member, other_member, raw_id
 ):
     errors = _rejection(analyst, [prediction_row(), prediction_row(raw_id)])
-    assert errors == [{"row": 2, "field": "member_id", "message": MEMBER_NOT_FOUND}]
+    assert errors == [{"line": 2, "field": "member_id", "message": MEMBER_NOT_FOUND}]
 
 
 def test_superuser_may_upsert_for_any_contract(member, other_member):
@@ -351,7 +351,7 @@ def test_more_rows_than_the_maximum_is_refused_before_anything_else(settings, an
 def test_raw_member_ids_are_stored_nowhere_logged_nowhere_and_echoed_nowhere(analyst, member, caplog):
     caplog.set_level(logging.DEBUG)
     _upsert(analyst, [prediction_row()])
-    with pytest.raises(PredictionBatchRejected) as caught:
+    with pytest.raises(ImportRejected) as caught:
         _upsert(analyst, [prediction_row("RAW-NOT-ENROLLED-77"), prediction_row(OWN_RAW_ID, probability=9)])
     for raw in [OWN_RAW_ID, "RAW-NOT-ENROLLED-77"]:
         assert raw not in caplog.text

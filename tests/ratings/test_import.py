@@ -7,8 +7,9 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 
+from hedis_portal.import_errors import ImportRejected
 from ratings.benchmark import importing
-from ratings.benchmark.importing import CmsImportRejected, cms_star_data_import
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.models import CatalogSource, CmsContract, CmsDataImport, CmsMeasureValue, CutPoint
 from tests.ratings.conftest import (
     CUT_POINTS_2025,
@@ -215,35 +216,39 @@ def test_reimport_with_other_values_keeps_only_the_new_ones(tmp_path):
 # --- bad input: clear errors, nothing written ------------------------------------------------------
 
 
-def rejected(star_year, paths) -> CmsImportRejected:
+def rejected(star_year, paths) -> dict:
+    """The one error row of a refused import (which wrote nothing), its message added as `"text"`."""
     before = stored_counts(star_year)
-    with pytest.raises(CmsImportRejected) as error:
+    with pytest.raises(ImportRejected) as error:
         run(star_year, paths)
     assert stored_counts(star_year) == before
-    return error.value
+    assert error.value.extra["error_count"] == 1
+    [row] = error.value.errors
+    return {**row, "text": error.value.message}
 
 
 def test_a_file_from_another_year_is_refused(tmp_path):
     paths = write_set(tmp_path, SMALL_2026)
     paths.append(write_csv(tmp_path, "old-cuts.csv", CUT_POINTS_2025, encoding="cp1252"))
     error = rejected(2026, paths)
-    assert error.extra == {"file": "old-cuts.csv", "row": 1, "column": None}
-    assert "says star year 2025, not 2026" in error.message
+    assert (error["file"], error["line"], error["field"]) == ("old-cuts.csv", 1, "file")
+    assert "says star year 2025, not 2026" in error["message"]
+    assert error["text"].endswith("(file old-cuts.csv, line 1)")
 
 
 def test_non_monotone_cut_points_name_file_and_column(tmp_path):
     broken = CUT_POINTS_2026.replace(">= 76 % to < 84 %", ">= 70 % to < 84 %")
     files = dict(SMALL_2026, **{"cut-points-part-c.csv": broken})
     error = rejected(2026, write_set(tmp_path, files))
-    assert error.extra["file"] == "cut-points-part-c.csv"
-    assert error.extra["column"] == "C01: Breast Cancer Screening"
-    assert "not monotone" in error.message
+    assert error["file"] == "cut-points-part-c.csv"
+    assert error["field"] == "C01: Breast Cancer Screening"
+    assert "not monotone" in error["message"]
 
 
 def test_unreadable_cut_point_names_the_row(tmp_path):
     broken = CUT_POINTS_2026.replace("<= 7 %", "seven or less")
     error = rejected(2026, write_set(tmp_path, dict(SMALL_2026, **{"cut-points-part-c.csv": broken})))
-    assert (error.extra["row"], error.extra["column"]) == (9, "C18: Plan All-Cause Readmissions")
+    assert (error["line"], error["field"]) == (9, "C18: Plan All-Cause Readmissions")
 
 
 def test_ids_shifted_against_the_catalog_are_refused(tmp_path):
@@ -252,55 +257,60 @@ def test_ids_shifted_against_the_catalog_are_refused(tmp_path):
         "C01: Breast Cancer Screening", "C01: Colorectal Cancer Screening"
     ).replace("C02: Colorectal Cancer Screening", "C02: Breast Cancer Screening", 1)
     error = rejected(2026, write_set(tmp_path, dict(SMALL_2026, **{"measure-stars.csv": swapped})))
-    assert error.extra["file"] == "measure-stars.csv"
-    assert error.extra["column"] == "C01: Colorectal Cancer Screening"
-    assert "named like C02" in error.message
+    assert error["file"] == "measure-stars.csv"
+    assert error["field"] == "C01: Colorectal Cancer Screening"
+    assert "named like C02" in error["message"]
 
 
 def test_a_measure_the_catalog_does_not_know_is_refused(tmp_path):
     unknown = MEASURE_STARS_2026.replace("C18: Plan All-Cause Readmissions", "C99: Something New")
     error = rejected(2026, write_set(tmp_path, dict(SMALL_2026, **{"measure-stars.csv": unknown})))
-    assert error.extra["column"] == "C99: Something New"
+    assert error["field"] == "C99: Something New"
 
 
 def test_scores_out_of_range_name_file_row_and_column(tmp_path):
     files = dict(SMALL_2026, **{"measure-data.csv": MEASURE_DATA_2026.replace(",69% ,", ",169% ,")})
     error = rejected(2026, write_set(tmp_path, files))
-    assert error.extra == {"file": "measure-data.csv", "row": 5, "column": "C02: Colorectal Cancer Screening"}
-    assert "169%" in error.message
+    assert (error["file"], error["line"], error["field"]) == (
+        "measure-data.csv",
+        5,
+        "C02: Colorectal Cancer Screening",
+    )
+    assert "169%" in error["message"]
 
 
 def test_a_star_outside_one_to_five_is_refused(tmp_path):
     files = dict(SMALL_2026, **{"measure-stars.csv": MEASURE_STARS_2026.replace(",4 ,3 ,2", ",4 ,6 ,2")})
     error = rejected(2026, write_set(tmp_path, files))
-    assert error.extra == {
-        "file": "measure-stars.csv",
-        "row": 5,
-        "column": "C02: Colorectal Cancer Screening",
-    }
+    assert (error["file"], error["line"], error["field"]) == (
+        "measure-stars.csv",
+        5,
+        "C02: Colorectal Cancer Screening",
+    )
 
 
 def test_a_scored_measure_without_cut_points_is_refused(tmp_path):
     cuts = CUT_POINTS_2026.replace(",C18: Plan All-Cause Readmissions", ",")
     cuts = "\n".join(line.rsplit(",", 1)[0] for line in cuts.splitlines()) + "\n"
     error = rejected(2026, write_set(tmp_path, dict(SMALL_2026, **{"cut-points-part-c.csv": cuts})))
-    assert error.extra["file"] == "measure-data.csv"
-    assert error.extra["column"] == "C18: Plan All-Cause Readmissions"
-    assert "no cut points" in error.message
+    assert error["file"] == "measure-data.csv"
+    assert error["field"] == "C18: Plan All-Cause Readmissions"
+    assert "no cut points" in error["message"]
 
 
 def test_an_unknown_layout_names_the_file(tmp_path):
     paths = write_set(tmp_path, SMALL_2026)
     paths.append(write_csv(tmp_path, "members.csv", "member_id,name\n1,Ann\n"))
     error = rejected(2026, paths)
-    assert error.extra["file"] == "members.csv"
-    assert "unrecognised layout" in error.message
+    assert (error["file"], error["line"], error["field"]) == ("members.csv", 1, "file")
+    assert "unrecognised layout" in error["message"]
+    assert "Ann" not in error["text"]  # a file of no CMS layout is refused quoting none of its cells
 
 
 def test_two_tables_of_the_same_kind_are_refused(tmp_path):
     paths = write_set(tmp_path, SMALL_2026)
     paths.append(write_csv(tmp_path, "z-more-stars.csv", MEASURE_STARS_2026))
-    assert "two measure stars tables" in rejected(2026, paths).message
+    assert "two measure stars tables" in rejected(2026, paths)["message"]
 
 
 def test_a_failure_while_writing_leaves_the_previous_import_whole(tmp_path, monkeypatch):
@@ -322,7 +332,7 @@ def test_a_failure_while_writing_leaves_the_previous_import_whole(tmp_path, monk
 def test_the_command_turns_a_refusal_into_a_clear_error(tmp_path):
     write_set(tmp_path, dict(SMALL_2026, **{"cut-points-part-c.csv": CUT_POINTS_2025}))
     with pytest.raises(
-        CommandError, match=r"Nothing imported: .*2025, not 2026.*\(file cut-points-part-c.csv, row 1\)"
+        CommandError, match=r"Nothing imported: .*2025, not 2026.*\(file cut-points-part-c.csv, line 1\)"
     ):
         call_command("import_cms_star_data", str(tmp_path), "--star-year", "2026", stdout=io.StringIO())
 

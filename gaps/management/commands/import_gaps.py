@@ -5,8 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from gaps.importing import GapImportRejected, gaps_import_csv
+from gaps.importing import gaps_import_csv
 from hedis_portal.audit import command_actor
+from hedis_portal.import_errors import ImportRejected
 from members.models import Contract
 
 
@@ -49,8 +50,8 @@ class Command(BaseCommand):
                         channel="command",
                         progress=progress,
                     )
-            except GapImportRejected as exc:
-                for error in exc.extra["errors"]:
+            except ImportRejected as exc:
+                for error in exc.errors:
                     self.stderr.write(f"line {error['line']}, {error['field']}: {error['message']}")
                 raise CommandError(exc.message) from None
             bar.update(bar.total - bar.n)

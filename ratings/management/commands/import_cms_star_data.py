@@ -4,7 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings.benchmark.importing import CmsImportRejected, cms_star_data_import
+from hedis_portal.import_errors import ImportRejected
+from ratings.benchmark.importing import cms_star_data_import
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
                 source=f"import_cms_star_data {directory}",
                 progress=lambda message: self.stdout.write(message),
             )
-        except CmsImportRejected as exc:
+        except ImportRejected as exc:
             raise CommandError(f"Nothing imported: {exc.message}") from None
         for note in result.notes:
             self.stdout.write(self.style.WARNING(note))
