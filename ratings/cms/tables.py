@@ -546,10 +546,11 @@ def parse_measure_table(
     header_index = find_measure_header_row(rows)
     assert header_index is not None  # identify() only returns this kind when it exists
     headers = measure_headers(rows[header_index])
-    label_row = next(
-        (row for row in rows[: header_index + 1] if column_index(row, r"contract") is not None),
-        rows[header_index],
+    label_index = next(
+        (index for index in range(header_index + 1) if column_index(rows[index], r"contract") is not None),
+        header_index,
     )
+    label_row = rows[label_index]
     columns = {
         "contract_id": column_index(label_row, r"^contract[ _](id|number)$"),
         "org_type": column_index(label_row, r"^organi[sz]ation type$"),
@@ -559,7 +560,7 @@ def parse_measure_table(
     }
     for name in ("contract_id", "org_type"):
         if columns[name] is None:
-            raise CmsTableError("missing required column", file=file, row=header_index, column=name)
+            raise CmsTableError("missing required column", file=file, row=label_index + 1, column=name)
     contracts: dict[str, ContractInfo] = {}
     values: dict[tuple[str, str], ContractMeasureValue] = {}
     for row_number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):

@@ -273,3 +273,13 @@ def test_summary_statuses_and_half_stars(tmp_path: Path) -> None:
     assert row.part_c == CellValue(number=Decimal("3.5"))
     assert row.part_d == CellValue(status="Not enough data available")
     assert row.overall == CellValue(status="Plan too new to be measured")
+
+
+def test_missing_contract_column_names_the_line_of_the_column_labels(tmp_path: Path) -> None:
+    """Labels and measure IDs on one line (line 2): the error names that line, 1-based."""
+    lines = STARS_2025.split("\r\n")
+    merged = "CONTRACT_ID,Kind,Contract Name,Organization Marketing Name,Parent Organization," + lines[2][5:]
+    broken = "\r\n".join([lines[0], merged, *lines[3:]])
+    with pytest.raises(CmsTableError, match="missing required column") as error:
+        parse_file(write(tmp_path, "stars.csv", broken))
+    assert (error.value.row, error.value.column) == (2, "org_type")
