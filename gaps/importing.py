@@ -268,7 +268,7 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        errors.add(1, "file", problems.not_utf8(exc.start))
+        errors.add(data.count(b"\n", 0, exc.start) + 1, "file", problems.not_utf8(exc.start))
         errors.raise_if_any()
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

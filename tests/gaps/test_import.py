@@ -217,6 +217,15 @@ def test_malformed_files_are_rejected(contract, data, message):
     assert any(message in error["message"] for error in rejected.value.extra["errors"])
 
 
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_of_the_first_bad_byte(contract):
+    with pytest.raises(ImportRejected) as rejected:
+        run(
+            gap_file("M-1,BCS,open,,,,1956,F,", "M-\xe9,BCS,open,,,,1956,F,").replace(b"\xc3\xa9", b"\xe9"),
+            contract,
+        )
+    assert [(error["line"], error["field"]) for error in rejected.value.extra["errors"]] == [(3, "file")]
+
+
 def test_another_contracts_member_is_rejected(contract, other_contract):
     MemberFactory(contract=other_contract, raw_member_id="M-ELSEWHERE")
     with pytest.raises(ImportRejected) as rejected:
