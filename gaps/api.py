@@ -327,7 +327,7 @@ class CareGapViewSet(
                     OpenApiExample(
                         "File rejected",
                         {
-                            "message": "1 problems in the file; nothing was imported.",
+                            "message": "1 problem in the file; nothing was imported.",
                             "extra": {
                                 "errors": [
                                     {

@@ -115,7 +115,8 @@ class _Errors:
         if self.count:
             more = f" (first {MAX_ERRORS_LISTED} listed)" if self.count > MAX_ERRORS_LISTED else ""
             raise ImportRejected(
-                f"{self.count} problems in the file{more}; nothing was imported.",
+                f"{self.count} {'problem' if self.count == 1 else 'problems'} in the file{more}; "
+                "nothing was imported.",
                 self.items,
                 error_count=self.count,
             )

@@ -330,3 +330,8 @@ def test_an_exclusion_reason_with_tabs_and_backslashes_is_stored_as_written(cont
     # The PostgreSQL path COPYs rows in text format, where these characters must be escaped.
     run(gap_file('M-1,BCS,excluded,"Hospice\tsince 2025 \\N",,,1950,F,'), contract)
     assert CareGap.objects.get().exclusion_reason == "Hospice\tsince 2025 \\N"
+
+
+def test_the_refusal_counts_its_problems_in_words(contract):
+    with pytest.raises(ImportRejected, match="^1 problem in the file; nothing was imported.$"):
+        run(gap_file("M-1,BCS,shut,,,,1956,F,"), contract)
