@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from ratings.live.rating import contract_live_rating
 from ratings.live.selectors import gap_counts
-from synthetic.bench.plan import TOP_FEATURES, BenchPlan, gap_file, raw_member_id
+from synthetic.bench.plan import TOP_FEATURES_JSON, BenchPlan, gap_file, raw_member_id
 from synthetic.bench.timing import Figure, Samples, measure_pair
+from synthetic.plan import TOP_FEATURES
 
 PROTOTYPE_CLAIMS_MS = {
     "single prediction insert": 30,
@@ -106,7 +107,6 @@ def _prediction_rows(bench: Bench, gaps: np.ndarray, model_version: str, run: in
     rng = np.random.default_rng(run + 1)
     probabilities = np.round(rng.beta(2, 3, len(gaps)), 3).tolist()
     predicted_at = (timezone.now() + timedelta(seconds=run)).isoformat()
-    features = json.loads(TOP_FEATURES)
     return [
         {
             "member_id": raw_member_id(int(plan.gap_member[gap])),
@@ -115,7 +115,7 @@ def _prediction_rows(bench: Bench, gaps: np.ndarray, model_version: str, run: in
             "model_version": model_version,
             "probability": probability,
             "risk_tier": "high" if probability < 0.3 else "medium" if probability < 0.6 else "low",
-            "top_features": features,
+            "top_features": TOP_FEATURES,
             "predicted_at": predicted_at,
         }
         for gap, probability in zip(gaps.tolist(), probabilities, strict=True)
@@ -132,7 +132,7 @@ def _copy_text(bench: Bench, gaps: np.ndarray, rows: list[dict], model_version: 
         measure = plan.measure_pks[row["measure"]]
         lines.append(
             f"{member}\t{plan.contract.pk}\t{measure}\t{row['measurement_year']}\t{model_version}\t"
-            f"{row['probability']}\t{row['risk_tier']}\t{TOP_FEATURES}\t{row['predicted_at']}\t{stamp}\n"
+            f"{row['probability']}\t{row['risk_tier']}\t{TOP_FEATURES_JSON}\t{row['predicted_at']}\t{stamp}\n"
         )
     return "".join(lines)
 

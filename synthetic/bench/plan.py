@@ -2,47 +2,62 @@
 
 Everything the bench creates belongs to contract `H0000` (no CMS contract carries that number),
 to its `bench.*` users or to the `[bench] …` intervention types, so dropping it touches no other
-contract's rows. A plan of N members has 6 gaps per member on the member-level measures that have
-cut points, a compliance mix 0 to 12 points below each measure's 4-star cut point (3 % excluded,
-1 % no longer in the denominator), one prediction per gap (`current_prediction` points at it), a
-care manager assigned to the contract with some gaps in her name, outreach for 3 % of members,
-and contract-level scores at 2 to 4 stars: a contract rated 3.0 today and expected at 3.5, just
-under the 4-star boundary, where the optimizer has something to decide.
+contract's rows. The plan is drawn by `synthetic.plan` with the `BENCH` recipe: 6 gaps per member
+on the member-level measures that have cut points, a compliance mix 0 to 12 points below each
+measure's 4-star cut point (3 % excluded, 1 % no longer in the denominator), one prediction per
+gap (`current_prediction` points at it), a care manager assigned to the contract with the open
+gaps being worked in her name, outreach for 3 % of members, and contract-level scores at 2 to 4
+stars: a contract rated 3.0 today and expected at 3.5, just under the 4-star boundary, where the
+optimizer has something to decide.
 
-Rows are generated with NumPy and written with psycopg 3 `COPY … FROM STDIN` into primary keys
-reserved from each table's own sequence, so gaps can point at their predictions without a second
-pass over a million rows.
+Rows are written with psycopg 3 `COPY … FROM STDIN` into primary keys reserved from each table's
+own sequence, so gaps can point at their predictions without a second pass over a million rows.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
 from django.apps import apps
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import ForeignKey
 from django.utils import timezone
 from knox.models import AuthToken
 
-from gaps.importing import SNAPSHOT_REASON
-from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from gaps.models import CareGap
 from hedis_portal import roles
 from hedis_portal.models import ApiRequestLog
-from interventions.models import Channel, Intervention, InterventionGap, InterventionType, InterventionUplift
-from members.identifiers import member_id_hash
+from interventions.models import Intervention, InterventionGap, InterventionType
 from members.models import Contract, Member
 from predictions.models import Prediction
-from ratings.benchmark.importing import cms_star_data_import
-from ratings.cms.methodology import DATA_DIR
-from ratings.live.services import contract_measure_score_create
-from ratings.models import CmsDataImport, CutPoint
+from synthetic.plan import (
+    TOP_FEATURES,
+    ContractSpec,
+    Denominator,
+    Gaps,
+    Members,
+    Outreach,
+    Recipe,
+    closure_probabilities,
+    cms_star_data_ensure,
+    contract_get_or_create,
+    contract_scores_create,
+    gaps_draw,
+    intervention_types_ensure,
+    members_draw,
+    outreach_draw,
+    rated_measures,
+    risk_tiers,
+    user_create,
+)
 
 BENCH_CONTRACT_ID = "H0000"
 BENCH_USERS = {
@@ -51,23 +66,14 @@ BENCH_USERS = {
     "administrator": ("bench.administrator", roles.ADMINISTRATOR),
 }
 BENCH_TYPE_PREFIX = "[bench] "
+BENCH_INTERVENTION_TYPES = [
+    "Care manager phone call",
+    "Mailed FIT kit",
+    "In-home health assessment",
+    "Pharmacist adherence outreach",
+]
 MODEL_VERSION = "bench-gbm-1"
-GAPS_PER_MEMBER = 6
-TOP_FEATURES = '["prior_year_compliance", "pcp_visits_ytd", "months_enrolled"]'
-EXCLUSION_REASONS = np.array(["Hospice", "Advanced illness and frailty", "Palliative care"], dtype=object)
-EVIDENCE_SOURCES = np.array(["claims", "supplemental", "ehr", "lab"], dtype=object)
-# Open gaps' workflow states and their shares: most are untouched, some are being worked.
-OPEN_STATES = np.array(
-    [
-        WorkflowState.NEW,
-        WorkflowState.ASSIGNED,
-        WorkflowState.OUTREACH_ATTEMPTED,
-        WorkflowState.SCHEDULED,
-        WorkflowState.AWAITING_DATA,
-    ],
-    dtype=object,
-)
-OPEN_STATE_SHARES = [0.70, 0.15, 0.08, 0.04, 0.03]
+TOP_FEATURES_JSON = json.dumps(TOP_FEATURES)  # the jsonb column's text, as COPY writes it
 # How many members of an MA population are in each measure's denominator, relative to one another.
 PREVALENCE = {
     "COL": 3.0,
@@ -88,34 +94,27 @@ PREVALENCE = {
     "COA-MR": 0.5,
     "COA-PS": 0.5,
 }
-# name → (channel, unit cost, capacity, {measure code: uplift in closure probability})
-BENCH_INTERVENTION_TYPES = {
-    "Care manager phone call": (
-        Channel.PHONE,
-        25,
-        None,
-        {"BCS": 0.08, "COL": 0.08, "CBP": 0.05, "EED": 0.06},
-    ),
-    "Mailed FIT kit": (Channel.MAIL, 18, None, {"COL": 0.15}),
-    "In-home health assessment": (
-        Channel.HOME_VISIT,
-        250,
-        None,
-        {"COA-MR": 0.55, "COA-PS": 0.55, "EED": 0.25, "KED": 0.40, "GSD": 0.20, "CBP": 0.30, "TRC": 0.30},
-    ),
-    "Pharmacist adherence outreach": (
-        Channel.PHARMACY,
-        40,
-        None,
-        {"ADH-DIAB": 0.12, "ADH-RAS": 0.12, "ADH-STATIN": 0.12, "SUPD": 0.20, "SPC": 0.15},
-    ),
-}
-OUTREACH_SHARE = 0.03
+# Every member is in 6 of the measures' denominators, breast cancer screening for women only:
+# one shape for a plan of any size (the gap file and the member history rely on it).
+BENCH = Recipe(
+    name="Benchmark",
+    member_id_format="BENCH-{number:09d}",
+    denominators={
+        code: Denominator(prevalence=weight, sex="F" if code == "BCS" else None)
+        for code, weight in PREVALENCE.items()
+    },
+    measures_per_member=6,
+    closed_offsets=(-0.12, -0.09, -0.06, -0.03, 0.0),
+    not_applicable_share=0.01,
+    closure_beta=(1.5, 4),
+    score_stars=(2, 3, 3, 4, 4),
+    outreach_share=0.03,
+)
 
 
 def raw_member_id(number: int) -> str:
     """The made-up plan member ID of the bench's member `number` (0-based); hashed like a real one."""
-    return f"BENCH-{number:09d}"
+    return BENCH.raw_member_id(BENCH_CONTRACT_ID, number)
 
 
 @dataclass
@@ -170,88 +169,13 @@ def _copy(cursor, model, columns: list[str], rows) -> None:
             copy.write_row(row)
 
 
-def _ensure_cut_points() -> None:
-    """Load CMS's 2026 cut points and national benchmark when no star year is loaded (reference data)."""
-    if CutPoint.objects.exists() or CmsDataImport.objects.exists():
-        return
-    cms_star_data_import(star_year=2026, paths=sorted((DATA_DIR / "2026").glob("*.csv")), source="bench")
-
-
-def _latest_cut_points():
-    """Cut points of the latest loaded star year, for all contracts or MA-PD ones (the bench's type)."""
-    latest = CutPoint.objects.order_by("-edition__star_year").values_list("edition__star_year", flat=True)[:1]
-    return CutPoint.objects.filter(
-        edition__star_year__in=list(latest), org_type__in=[CutPoint.OrgType.ALL, CutPoint.OrgType.MA_PD]
-    )
-
-
-def _measures_with_cut_points() -> tuple[dict[str, int], dict[str, float]]:
-    """Member-level measures that the latest loaded cut points rate: primary keys and 4-star cut points."""
-    rows = (
-        _latest_cut_points()
-        .filter(
-            edition__measure__member_level=True,
-        )
-        .values_list("edition__measure__code", "edition__measure_id", "four_star")
-    )
-    pks = {code: pk for code, pk, _ in rows}
-    four_star = {code: float(value) for code, _, value in rows}
-    return pks, four_star
-
-
 def _users() -> tuple[dict[str, User], dict[str, str]]:
-    """The bench's users (one per role; assigned to the bench contract only) and an API token each."""
+    """The bench's users (one per role, no password) and an API token each."""
     users, tokens = {}, {}
     for key, (username, role) in BENCH_USERS.items():
-        # No password: the bench users sign in with their tokens only.
-        user = User.objects.create_user(username=username, is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        users[key] = user
-        tokens[key] = AuthToken.objects.create(user=user)[1]
+        users[key] = user_create(username=username, role=role, contracts=[], password=None)
+        tokens[key] = AuthToken.objects.create(user=users[key])[1]
     return users, tokens
-
-
-def _intervention_types(measure_pks: dict[str, int]) -> list[InterventionType]:
-    """The bench's own intervention catalog entries (removed with the plan)."""
-    created = []
-    for name, (channel, unit_cost, capacity, uplifts) in BENCH_INTERVENTION_TYPES.items():
-        kind = InterventionType.objects.create(
-            name=BENCH_TYPE_PREFIX + name, channel=channel, unit_cost=unit_cost, capacity=capacity
-        )
-        InterventionUplift.objects.bulk_create(
-            InterventionUplift(intervention_type=kind, measure_id=measure_pks[code], uplift=uplift)
-            for code, uplift in uplifts.items()
-            if code in measure_pks
-        )
-        created.append(kind)
-    return created
-
-
-def _contract_level_scores(contract: Contract, measurement_year: int, analyst: User, rng) -> None:
-    """Scores for the measures not computed from gaps (CAHPS, HOS, complaints, …) at 2 to 4 stars.
-
-    Without them the contract has too few rated measures for an overall rating. Each score sits
-    on the latest cut points' threshold for its star level (just past it when the threshold is
-    exclusive), for star year = measurement year + 2.
-    """
-    cut_points = (
-        _latest_cut_points().filter(edition__measure__member_level=False).select_related("edition__measure")
-    )
-    for cut in cut_points:
-        stars = int(rng.choice([2, 3, 3, 4, 4]))
-        name = dict(CutPoint.LEVELS)[stars]
-        score = getattr(cut, name)
-        if not getattr(cut, f"{name}_inclusive"):
-            step = Decimal(1).scaleb(-cut.decimals)
-            score = score + step if cut.direction == "higher" else score - step
-        contract_measure_score_create(
-            contract=contract,
-            star_year=measurement_year + 2,
-            measure=cut.edition.measure,
-            score=score,
-            note=f"Benchmark figure at the {stars}-star level",
-            entered_by=analyst,
-        )
 
 
 def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> BenchPlan:
@@ -261,53 +185,80 @@ def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> Ben
     of the load leave with the plan.
     """
     plan_drop()
-    _ensure_cut_points()
+    cms_star_data_ensure(source="bench")
     rng = np.random.default_rng(seed)
-    measure_pks, four_star = _measures_with_cut_points()
+    measures = rated_measures(BENCH)
+    spec = ContractSpec(
+        contract_id=BENCH_CONTRACT_ID,
+        name="Benchmark plan (synthetic)",
+        snp=True,
+        lis_de_percent=Decimal("25.00"),
+        disability_percent=Decimal("20.00"),
+        members=members,
+    )
     now = timezone.now()
     with transaction.atomic():
         users, tokens = _users()
         with set_actor(users["administrator"]):
-            contract = Contract.objects.create(
-                contract_id=BENCH_CONTRACT_ID,
-                name="Benchmark plan (synthetic)",
-                organization_type=Contract.OrganizationType.MA_PD,
-                snp=True,
-                enrollment=members,
-                lis_de_percent=Decimal("25.00"),
-                disability_percent=Decimal("20.00"),
-            )
+            contract, _ = contract_get_or_create(spec)
             contract.users.add(*users.values())
-            kinds = _intervention_types(measure_pks)
-            _contract_level_scores(contract, measurement_year, users["analyst"], rng)
-        with connection.cursor() as cursor:
-            member_pks, female = _copy_members(cursor, contract, members, rng, now.isoformat())
-            plan = _copy_gaps_and_predictions(
-                cursor,
-                contract,
-                member_pks,
-                female,
-                measure_pks,
-                four_star,
-                measurement_year,
-                users,
-                rng,
-                now,
+            kinds = intervention_types_ensure(
+                BENCH_INTERVENTION_TYPES, prefix=BENCH_TYPE_PREFIX, capacity=False
             )
-            plan.users, plan.tokens = users, tokens
-            plan.outreach_members = _copy_interventions(cursor, plan, kinds, rng, now)
+            contract_scores_create(
+                contract=contract,
+                measurement_year=measurement_year,
+                analyst=users["analyst"],
+                recipe=BENCH,
+                rng=rng,
+            )
+        drawn_members = members_draw(rng, recipe=BENCH, contract=contract, count=members)
+        gaps = gaps_draw(
+            rng,
+            recipe=BENCH,
+            members=drawn_members,
+            measures=measures,
+            measurement_year=measurement_year,
+            snp=contract.snp,
+        )
+        probability = closure_probabilities(rng, recipe=BENCH, gaps=gaps)
+        # An interim priority until the optimizer scores gaps: the closure probability spread by a
+        # random factor, written with the gap. (The demo's measure weight × probability is
+        # `gaps_set_weighted_priorities`, an UPDATE of every gap: at plan scale it would leave
+        # the table the figures read half dead rows.)
+        priority = np.where(gaps.is_open, np.round(probability * rng.uniform(0.5, 3.0, len(gaps)), 6), 0.0)
+        with connection.cursor() as cursor:
+            member_pks = _copy_members(cursor, contract, drawn_members, now.isoformat())
+            plan = BenchPlan(
+                contract=contract,
+                measurement_year=measurement_year,
+                users=users,
+                tokens=tokens,
+                member_pks=member_pks,
+                measure_pks={code: measure.pk for code, measure in measures.items()},
+                gap_pks=np.empty(0, dtype=np.int64),
+                gap_member=gaps.member,
+                gap_measure_code=gaps.measure_code,
+                gap_status=gaps.status,
+                gap_exclusion_reason=gaps.exclusion_reason,
+                gap_evidence_date=gaps.evidence_date,
+                gap_evidence_source=gaps.evidence_source,
+                outreach_members=np.empty(0, dtype=np.int64),
+            )
+            plan.gap_pks = _copy_gaps_and_predictions(cursor, plan, gaps, probability, priority, now)
+            outreach = outreach_draw(
+                rng, recipe=BENCH, gaps=gaps, member_count=members, kinds=BENCH_INTERVENTION_TYPES
+            )
+            _copy_interventions(cursor, plan, outreach, kinds, now)
+            plan.outreach_members = outreach.member
     plan_vacuum()
     return plan
 
 
-def _copy_members(cursor, contract: Contract, count: int, rng, now: str) -> tuple[np.ndarray, np.ndarray]:
-    """COPY the members; return their primary keys in member-number order, and who is a woman."""
+def _copy_members(cursor, contract: Contract, members: Members, now: str) -> np.ndarray:
+    """COPY the members; return their primary keys in member-number order."""
+    count = len(members)
     pks = _reserve_ids(cursor, Member, count)
-    birth_years = rng.integers(1930, 1961, count)
-    female = rng.random(count) < 0.56
-    sexes = np.where(female, "F", "M")
-    lis_de = rng.random(count) < 0.25
-    disability = rng.random(count) < 0.20
     _copy(
         cursor,
         Member,
@@ -325,84 +276,33 @@ def _copy_members(cursor, contract: Contract, count: int, rng, now: str) -> tupl
         ],
         zip(
             pks.tolist(),
-            [member_id_hash(raw_member_id(number)) for number in range(count)],
+            members.id_hash,
             [contract.pk] * count,
-            birth_years.tolist(),
-            sexes.tolist(),
-            lis_de.tolist(),
-            disability.tolist(),
+            members.birth_year.tolist(),
+            members.sex.tolist(),
+            members.lis_de.tolist(),
+            members.disability.tolist(),
             [True] * count,
             [now] * count,
             [now] * count,
             strict=True,
         ),
     )
-    return pks, female
-
-
-def _pick_measures(rng, codes: list[str], female: np.ndarray) -> np.ndarray:
-    """6 distinct measures per member, weighted by prevalence (breast cancer screening: women only).
-
-    Gumbel top-k: adding Gumbel noise to log weights and keeping the k largest draws k measures
-    without replacement in proportion to their weights, for every member at once.
-    """
-    weights = np.log(np.array([PREVALENCE.get(code, 1.0) for code in codes]))
-    keys = weights[None, :] + rng.gumbel(size=(len(female), len(codes)))
-    if "BCS" in codes:
-        keys[~female, codes.index("BCS")] = -np.inf
-    per_member = min(GAPS_PER_MEMBER, len(codes) - 1)
-    return np.argpartition(-keys, per_member, axis=1)[:, :per_member]
+    return pks
 
 
 def _copy_gaps_and_predictions(
-    cursor, contract, member_pks, female, measure_pks, four_star, measurement_year, users, rng, now
-) -> BenchPlan:
-    """COPY one prediction per gap, then the gaps pointing at them; return the plan's arrays."""
-    codes = sorted(measure_pks)
-    chosen = _pick_measures(rng, codes, female)
-    count = chosen.size
-    gap_member = np.repeat(np.arange(len(member_pks)), chosen.shape[1])
-    gap_code_index = chosen.ravel()
-    gap_measure_code = np.array(codes, dtype=object)[gap_code_index]
-    measure_ids = np.array([measure_pks[code] for code in codes])[gap_code_index]
-
-    # Each measure's closed share sits 0 to 12 points under its 4-star cut point.
-    offsets = rng.choice([-0.12, -0.09, -0.06, -0.03, 0.0], size=len(codes))
-    closed_share = np.clip(np.array([four_star[c] / 100 for c in codes]) + offsets, 0.05, 0.97)
-    draw = rng.random(count)
-    status = np.full(count, ComplianceStatus.OPEN.value, dtype=object)
-    status[draw < 0.04 + closed_share[gap_code_index] * 0.96] = ComplianceStatus.CLOSED.value
-    status[draw < 0.04] = ComplianceStatus.NOT_APPLICABLE.value
-    status[draw < 0.03] = ComplianceStatus.EXCLUDED.value
-    is_open = status == ComplianceStatus.OPEN.value
-    is_closed = status == ComplianceStatus.CLOSED.value
-    is_excluded = status == ComplianceStatus.EXCLUDED.value
-
-    exclusion_reason = np.where(is_excluded, rng.choice(EXCLUSION_REASONS, count), "")
-    days_so_far = max(1, min(330, (timezone.localdate() - date(measurement_year, 1, 1)).days))
-    evidence_days = rng.integers(0, days_so_far, count)
-    first_day = date(measurement_year, 1, 1)
-    evidence_date = np.array(
-        [
-            (first_day + timedelta(days=int(d))).isoformat() if c else None
-            for d, c in zip(evidence_days, is_closed, strict=True)
-        ],
-        dtype=object,
-    )
-    evidence_source = np.where(is_closed, rng.choice(EVIDENCE_SOURCES, count), "")
-    workflow = np.full(count, WorkflowState.RESOLVED.value, dtype=object)
-    workflow[is_open] = rng.choice(OPEN_STATES, int(is_open.sum()), p=OPEN_STATE_SHARES)
-    care_manager = users["care_manager"].pk
-    assignee = np.where(is_open & (workflow != WorkflowState.NEW.value), care_manager, None)
-    status_reason = np.where(status == ComplianceStatus.NOT_APPLICABLE.value, SNAPSHOT_REASON, "")
-
-    probability = np.round(rng.beta(1.5, 4, count), 3)
-    risk_tier = np.where(probability < 0.3, "high", np.where(probability < 0.6, "medium", "low"))
-    priority = np.where(is_open, np.round(probability * rng.uniform(0.5, 3.0, count), 6), 0.0)
-
+    cursor, plan: BenchPlan, gaps: Gaps, probability: np.ndarray, priority: np.ndarray, now
+) -> np.ndarray:
+    """COPY one prediction per gap, then the gaps pointing at them; return the gaps' primary keys."""
+    count = len(gaps)
+    contract = plan.contract
+    measure_ids = np.array([plan.measure_pks[code] for code in gaps.codes])[gaps.code_index]
+    care_manager = plan.users["care_manager"].pk
+    assignee = np.where(gaps.assigned, care_manager, None)
     prediction_pks = _reserve_ids(cursor, Prediction, count)
     gap_pks = _reserve_ids(cursor, CareGap, count)
-    member_ids = member_pks[gap_member].tolist()
+    member_ids = plan.member_pks[gaps.member].tolist()
     # Timestamps go to COPY as text: formatting a million datetimes would cost seconds.
     predicted_at = (now - timedelta(days=1)).isoformat()
     stamp = now.isoformat()
@@ -427,16 +327,20 @@ def _copy_gaps_and_predictions(
             member_ids,
             [contract.pk] * count,
             measure_ids.tolist(),
-            [measurement_year] * count,
+            [plan.measurement_year] * count,
             [MODEL_VERSION] * count,
             probability.tolist(),
-            risk_tier.tolist(),
-            [TOP_FEATURES] * count,
+            risk_tiers(probability).tolist(),
+            [TOP_FEATURES_JSON] * count,
             [predicted_at] * count,
             [stamp] * count,
             strict=True,
         ),
     )
+    # The gaps app owns this table, but none of its write paths can load a plan at this scale:
+    # `gaps_create_bulk` (bulk_create) is three times slower than COPY, and the gap import sets
+    # neither workflow state, assignee, priority nor prediction pointer, which would take an
+    # UPDATE of every gap afterwards (docs/performance.md, "Running it").
     _copy(
         cursor,
         CareGap,
@@ -453,6 +357,7 @@ def _copy_gaps_and_predictions(
             "evidence_source",
             "workflow_state",
             "assignee_id",
+            "last_outreach_at",
             "priority_score",
             "current_prediction_id",
             "version",
@@ -464,14 +369,15 @@ def _copy_gaps_and_predictions(
             member_ids,
             [contract.pk] * count,
             measure_ids.tolist(),
-            [measurement_year] * count,
-            status.tolist(),
-            status_reason.tolist(),
-            exclusion_reason.tolist(),
-            evidence_date.tolist(),
-            evidence_source.tolist(),
-            workflow.tolist(),
+            [plan.measurement_year] * count,
+            gaps.status.tolist(),
+            gaps.status_reason.tolist(),
+            gaps.exclusion_reason.tolist(),
+            gaps.evidence_date.tolist(),
+            gaps.evidence_source.tolist(),
+            gaps.workflow_state.tolist(),
             assignee.tolist(),
+            np.where(gaps.outreach_attempted, stamp, None).tolist(),
             priority.tolist(),
             prediction_pks.tolist(),
             [1] * count,
@@ -480,49 +386,31 @@ def _copy_gaps_and_predictions(
             strict=True,
         ),
     )
-    return BenchPlan(
-        contract=contract,
-        measurement_year=measurement_year,
-        users={},
-        tokens={},
-        member_pks=member_pks,
-        measure_pks=measure_pks,
-        gap_pks=gap_pks,
-        gap_member=gap_member,
-        gap_measure_code=gap_measure_code,
-        gap_status=status,
-        gap_exclusion_reason=exclusion_reason,
-        gap_evidence_date=evidence_date,
-        gap_evidence_source=evidence_source,
-        outreach_members=np.empty(0, dtype=np.int64),
-    )
+    return gap_pks
 
 
-def _copy_interventions(cursor, plan: BenchPlan, kinds: list[InterventionType], rng, now) -> np.ndarray:
-    """COPY outreach for 3 % of members: one intervention covering up to three of their open gaps."""
-    open_gap = plan.gap_status == ComplianceStatus.OPEN.value
-    per_member = plan.gap_pks.size // plan.member_count
-    open_by_member = open_gap.reshape(plan.member_count, per_member)
-    candidates = np.flatnonzero(open_by_member.any(axis=1))
-    chosen = np.sort(rng.choice(candidates, max(1, int(plan.member_count * OUTREACH_SHARE)), replace=False))
-    intervention_pks = _reserve_ids(cursor, Intervention, len(chosen))
-    kind_index = rng.integers(0, len(kinds), len(chosen))
-    statuses = rng.choice(
-        ["proposed", "approved", "scheduled", "completed"], len(chosen), p=[0.4, 0.2, 0.2, 0.2]
-    )
+def _copy_interventions(
+    cursor, plan: BenchPlan, outreach: Outreach, kinds: list[InterventionType], now
+) -> None:
+    """COPY the drawn interventions (created by the care manager, approved by the analyst) and
+    the gaps each covers."""
+    intervention_pks = _reserve_ids(cursor, Intervention, len(outreach))
     care_manager = plan.users["care_manager"].pk
     analyst = plan.users["analyst"].pk
     interventions, covered = [], []
-    for pk, member, kind, status in zip(intervention_pks.tolist(), chosen, kind_index, statuses, strict=True):
+    for pk, member, kind_index, status, gaps in zip(
+        intervention_pks.tolist(), outreach.member, outreach.kind, outreach.status, outreach.gaps, strict=True
+    ):
+        kind = kinds[kind_index]
         approved = status != "proposed"
         interventions.append(
             (
                 pk,
                 int(plan.member_pks[member]),
                 plan.contract.pk,
-                kinds[kind].pk,
+                kind.pk,
                 status,
-                kinds[kind].unit_cost,
+                kind.unit_cost,
                 now.date() + timedelta(days=14) if status == "scheduled" else None,
                 now if status == "completed" else None,
                 analyst if approved else None,
@@ -534,8 +422,7 @@ def _copy_interventions(cursor, plan: BenchPlan, kinds: list[InterventionType], 
                 now,
             )
         )
-        gaps = plan.gap_pks[member * per_member : (member + 1) * per_member][open_by_member[member]]
-        covered.extend((pk, int(gap), "pending") for gap in gaps[:3])
+        covered.extend((pk, int(gap), "pending") for gap in plan.gap_pks[gaps])
     _copy(
         cursor,
         Intervention,
@@ -559,7 +446,6 @@ def _copy_interventions(cursor, plan: BenchPlan, kinds: list[InterventionType], 
         interventions,
     )
     _copy(cursor, InterventionGap, ["intervention_id", "gap_id", "outcome"], covered)
-    return chosen
 
 
 def plan_vacuum() -> None:
