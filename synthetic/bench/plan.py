@@ -33,6 +33,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from gaps.models import CareGap
+from gaps.services import gaps_copy_in, gaps_delete_for_contract
 from hedis_portal import roles
 from hedis_portal.models import ApiRequestLog
 from interventions.models import Intervention, InterventionGap, InterventionType
@@ -337,14 +338,9 @@ def _copy_gaps_and_predictions(
             strict=True,
         ),
     )
-    # The gaps app owns this table, but none of its write paths can load a plan at this scale:
-    # `gaps_create_bulk` (bulk_create) is three times slower than COPY, and the gap import sets
-    # neither workflow state, assignee, priority nor prediction pointer, which would take an
-    # UPDATE of every gap afterwards (docs/performance.md, "Running it").
-    _copy(
-        cursor,
-        CareGap,
-        [
+    gaps_copy_in(
+        cursor=cursor,
+        columns=[
             "id",
             "member_id",
             "contract_id",
@@ -364,7 +360,7 @@ def _copy_gaps_and_predictions(
             "created_at",
             "updated_at",
         ],
-        zip(
+        rows=zip(
             gap_pks.tolist(),
             member_ids,
             [contract.pk] * count,
@@ -385,6 +381,8 @@ def _copy_gaps_and_predictions(
             [stamp] * count,
             strict=True,
         ),
+        summary=f"Benchmark plan: {count} gaps created",
+        details={"contract": contract.contract_id, "measurement_year": plan.measurement_year},
     )
     return gap_pks
 
@@ -476,15 +474,16 @@ def _delete_contract_rows(cursor, contract_pk: int) -> None:
 
     Django creates PostgreSQL foreign keys DEFERRABLE INITIALLY DEFERRED, so inside one
     transaction the order of the DELETEs does not matter; rows of tables without a contract
-    column (an intervention's covered gaps, a gap's remarks) are found through their parent
-    first, while the parent still exists.
+    column (an intervention's covered gaps) are found through their parent first, while the
+    parent still exists. The gaps app deletes its own tables (it owns them).
     """
     quote = connection.ops.quote_name
-    scoped = _contract_scoped_models()
+    gaps_delete_for_contract(cursor=cursor, contract_id=contract_pk, summary="Benchmark plan dropped")
+    scoped = [(model, field) for model, field in _contract_scoped_models() if model._meta.app_label != "gaps"]
     scoped_models = {model for model, _ in scoped}
     for parent, contract_field in scoped:
         for child in apps.get_models(include_auto_created=True):
-            if child in scoped_models or child is Contract:
+            if child in scoped_models or child is Contract or child._meta.app_label == "gaps":
                 continue
             for field in child._meta.concrete_fields:
                 if isinstance(field, ForeignKey) and field.related_model is parent:

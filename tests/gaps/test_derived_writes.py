@@ -2,11 +2,14 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from auditlog.models import LogEntry
+from django.db import connection
 
-from gaps.models import CareGap
-from gaps.services import gaps_set_priorities, gaps_stamp_outreach
-from tests.factories import CareGapFactory
+from gaps.models import CareGap, GapRemark, RemarkCode
+from gaps.services import gaps_copy_in, gaps_delete_for_contract, gaps_set_priorities, gaps_stamp_outreach
+from ratings.models import Measure
+from tests.factories import CareGapFactory, MemberFactory
 
 
 def test_setting_priorities_neither_bumps_the_version_nor_audits(db):
@@ -40,3 +43,50 @@ def test_stamping_outreach_bumps_the_version_with_one_batch_entry(db):
         "field": "last_outreach_at",
         "intervention_ids": [7],
     }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copying_gaps_in_and_deleting_a_contracts_gaps_write_one_batch_entry_each(db, contract):
+    member, measure = MemberFactory(contract=contract), Measure.objects.get(code="BCS")
+    kept = CareGapFactory()
+    remarked = CareGapFactory(member=member)
+    GapRemark.objects.create(gap=remarked, code=RemarkCode.OTHER, note="")
+    now = datetime(2026, 3, 1, tzinfo=UTC).isoformat()
+    columns = [
+        "member_id",
+        "contract_id",
+        "measure_id",
+        "measurement_year",
+        "compliance_status",
+        "status_reason",
+        "exclusion_reason",
+        "evidence_source",
+        "workflow_state",
+        "priority_score",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    rows = [
+        (member.pk, contract.pk, measure.pk, year, "open", "", "", "", "new", 0.0, 1, now, now)
+        for year in (2024, 2025)
+    ]
+
+    with connection.cursor() as cursor:
+        copied = gaps_copy_in(cursor=cursor, columns=columns, rows=rows, summary="2 gaps", details={})
+    assert copied == 2
+    assert CareGap.objects.filter(contract=contract).count() == 3
+    assert list(CareGap.objects.filter(measurement_year=2024).values_list("version", "workflow_state")) == [
+        (1, "new")
+    ]
+
+    with connection.cursor() as cursor:
+        deleted = gaps_delete_for_contract(cursor=cursor, contract_id=contract.pk, summary="dropped")
+    assert deleted == 3
+    assert list(CareGap.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not GapRemark.objects.exists()
+    batches = LogEntry.objects.filter(object_pk="batch", content_type__model="caregap").order_by("pk")
+    assert [(e.action, e.additional_data["batch"]["count"]) for e in batches] == [
+        (LogEntry.Action.CREATE, 2),
+        (LogEntry.Action.DELETE, 3),
+    ]

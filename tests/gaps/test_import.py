@@ -333,5 +333,5 @@ def test_an_exclusion_reason_with_tabs_and_backslashes_is_stored_as_written(cont
 
 
 def test_the_refusal_counts_its_problems_in_words(contract):
-    with pytest.raises(ImportRejected, match="^1 problem in the file; nothing was imported.$"):
+    with pytest.raises(ImportRejected, match=r"^1 problem in the file; nothing was imported\.$"):
         run(gap_file("M-1,BCS,shut,,,,1956,F,"), contract)

@@ -100,6 +100,13 @@ def _sql_writes(text: str) -> bool:
     return False
 
 
+def _copies(call: ast.Call) -> bool:
+    """A call of a function named like a COPY helper with the model among its arguments."""
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+    return "copy" in name.lower() and any(_is_model(argument) for argument in arguments)
+
+
 def caregap_writes(source: str) -> list[str]:
     """Each place in `source` that writes the `CareGap` table, as "line N: what"."""
     tree = ast.parse(source)
@@ -120,6 +127,8 @@ def caregap_writes(source: str) -> list[str]:
                 and (node.func.value.id in gap_names or re.fullmatch(r"(\w+_)?gap", node.func.value.id))
             ):
                 found.append(f"line {node.lineno}: {node.func.value.id}.{node.func.attr}() on a gap")
+        if isinstance(node, ast.Call) and _copies(node):
+            found.append(f"line {node.lineno}: CareGap handed to a COPY helper")
         text = (
             _text(node, table_names) if isinstance(node, ast.Constant | ast.JoinedStr | ast.BinOp) else None
         )
@@ -170,6 +179,8 @@ def test_the_scan_covers_the_apps_that_use_caregap():
         "table = CareGap._meta.db_table\ncursor.execute(f'INSERT INTO {table} (id) VALUES (1)')",
         "cursor.execute(f'DELETE FROM {CareGap._meta.db_table}')",
         "cursor.execute('UPDATE ' + CareGap._meta.db_table + ' SET x = 1')",
+        "_copy(cursor, CareGap, ['id', 'member_id'], rows)",
+        "copy_rows(cursor, model=CareGap, rows=rows)",
     ],
 )
 def test_the_scan_flags_writes(source):
@@ -188,6 +199,8 @@ def test_the_scan_flags_writes(source):
         "cursor.execute('UPDATE predictions_prediction SET probability = 0 FROM gaps_caregap g')",
         "cursor.execute(f'SELECT count(*) FROM {CareGap._meta.db_table}')",
         "label = f'{CareGap._meta.verbose_name} updated'",
+        "gap_pks = _reserve_ids(cursor, CareGap, count)",
+        "_copy(cursor, Prediction, ['id'], rows)",
     ],
 )
 def test_the_scan_leaves_reads_alone(source):
