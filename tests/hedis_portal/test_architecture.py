@@ -16,7 +16,7 @@ def _architecture_section() -> str:
 
 
 def test_the_import_contracts_are_kept():
-    assert lint_imports(no_cache=True, no_logo=True) == 0
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
 
 
 def test_the_readme_names_every_contract():
