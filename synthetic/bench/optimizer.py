@@ -1,15 +1,8 @@
-"""The optimizer figure: one optimizer run on the bench contract beside a forecast run alone.
-
-The optimizer's Django layer (`ratings.planning.services`) is looked up when the bench runs, not at import,
-so the harness keeps working while that layer is absent or changes: without it the figure is
-reported as not available, with the reason, and never estimated.
-"""
+"""The optimizer figure: one optimizer run on the bench contract beside a forecast run alone."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
-
+from ratings.planning.services import forecast_run_create, optimizer_run_create
 from synthetic.bench.figures import Bench
 from synthetic.bench.timing import Figure, measure_pair
 
@@ -24,42 +17,24 @@ NAME = "optimizer"
 TARGET = "report time and optimality gap"
 
 
-def _entry_points():
-    """`(optimizer_run_create, forecast_run_create)` from `ratings.planning.services`, or why not."""
-    try:
-        planning = importlib.import_module("ratings.planning.services")
-    except ImportError as exc:
-        return None, f"ratings.planning.services cannot be imported ({exc})"
-    optimize = getattr(planning, "optimizer_run_create", None)
-    forecast = getattr(planning, "forecast_run_create", None)
-    if optimize is None or forecast is None:
-        return None, "ratings.planning.services has no optimizer_run_create / forecast_run_create"
-    return (optimize, forecast), ""
-
-
 def optimizer(bench: Bench, *, quick: bool = False) -> list[Figure]:
     """`optimizer_run_create` (context, MILP, stored run, re-scored worklist) vs `forecast_run_create`."""
     plan, scale = bench.plan, bench.scale
-    entry_points, reason = _entry_points()
-    if entry_points is None:
-        bench.progress(f"  optimizer: not available: {reason}")
-        return [Figure.unavailable(NAME, unit="ms", target=TARGET, reason=reason)]
-    optimize, forecast = entry_points
     budget = BUDGET_PER_MEMBER * plan.member_count
     analyst = plan.users["analyst"]
     contract, year = plan.contract, plan.measurement_year
-    limits = (
-        {"time_limit": QUICK_TIME_LIMIT}
-        if quick and "time_limit" in inspect.signature(optimize).parameters
-        else {}
-    )
+    limits = {"time_limit": QUICK_TIME_LIMIT} if quick else {}
     runs = []
 
     def optimizer_run(run: int) -> None:
-        runs.append(optimize(contract=contract, measurement_year=year, user=analyst, budget=budget, **limits))
+        runs.append(
+            optimizer_run_create(
+                contract=contract, measurement_year=year, user=analyst, budget=budget, **limits
+            )
+        )
 
     def forecast_run(run: int) -> None:
-        forecast(contract=contract, measurement_year=year, user=analyst)
+        forecast_run_create(contract=contract, measurement_year=year, user=analyst)
 
     repeats = max(1, scale.write_repeats // 2)
     subject, baseline = measure_pair(optimizer_run, forecast_run, warmup=0, repeats=repeats)

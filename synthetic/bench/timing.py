@@ -99,7 +99,6 @@ class Figure:
     runs: int
     baseline: str
     notes: list[str] = field(default_factory=list)
-    available: bool = True
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -169,26 +168,6 @@ class Figure:
             baseline_text=f"the prototype's claimed ~{claimed_ms:g} ms (no harness); ours: {what}",
         )
 
-    @classmethod
-    def unavailable(cls, name: str, *, unit: str, target: str, reason: str) -> Figure:
-        """A figure that could not be measured in this run, with the reason (never an estimate)."""
-        return cls(
-            name=name,
-            unit=unit,
-            best=None,
-            median=None,
-            p95=None,
-            baseline_median=None,
-            baseline_p95=None,
-            ratio=None,
-            target=target,
-            met=False,
-            runs=0,
-            baseline="",
-            notes=[f"not available: {reason}"],
-            available=False,
-        )
-
     def as_dict(self) -> dict:
         """The JSON form written by `--json`."""
         return {
@@ -205,6 +184,5 @@ class Figure:
             "runs": self.runs,
             "baseline": self.baseline,
             "notes": list(self.notes),
-            "available": self.available,
             **self.extra,
         }
