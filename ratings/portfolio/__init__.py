@@ -9,6 +9,7 @@ rating is always the CMS engine's (`ratings.cms.rate_contract`).
 - `forecast`: Monte Carlo forecast, what-if scenarios, exact distribution for small portfolios.
 - `surrogate`: the deterministic objective the MILP maximizes exactly, and plan scoring.
 - `candidates`, `milp`: intervention classes and the HiGHS MILP.
+- `solver_output`: keeps HiGHS's stray C-level prints off stdout during each solve.
 - `optimize`: the optimizer and its `Plan`; `priority`: per-gap priority scores.
 - `synthetic`: a generated contract at any size and the scale run for benchmarks.
 """

@@ -43,6 +43,7 @@ from scipy.sparse import csr_array, vstack
 
 from ratings.portfolio.candidates import Candidates
 from ratings.portfolio.model import Prepared
+from ratings.portfolio.solver_output import native_stdout_silenced
 from ratings.portfolio.surrogate import REACH_TOLERANCE, Z_MAX, chords, log_probability, margins
 
 __all__ = ["Formulation", "MilpResult"]
@@ -388,16 +389,17 @@ class Formulation:
             integrality[: self.class_count] = 1
         if linear_relaxation:
             integrality[:] = 0
-        result = milp(
-            objective,
-            integrality=integrality,
-            bounds=Bounds(lower, upper),
-            constraints=LinearConstraint(matrix, row_lower, row_upper),
-            # HiGHS's presolve spends most of the aggregated problem's solve on its thousands of
-            # near-parallel class columns, for no reduction the simplex needs; the small exact
-            # problems keep it.
-            options={"time_limit": time_limit, "mip_rel_gap": mip_rel_gap, "presolve": integral_counts},
-        )
+        with native_stdout_silenced():
+            result = milp(
+                objective,
+                integrality=integrality,
+                bounds=Bounds(lower, upper),
+                constraints=LinearConstraint(matrix, row_lower, row_upper),
+                # HiGHS's presolve spends most of the aggregated problem's solve on its thousands of
+                # near-parallel class columns, for no reduction the simplex needs; the small exact
+                # problems keep it.
+                options={"time_limit": time_limit, "mip_rel_gap": mip_rel_gap, "presolve": integral_counts},
+            )
         status = STATUS.get(result.status, "error")
         if result.x is None:
             return self._empty(status, result.message, started)
@@ -518,15 +520,16 @@ class Formulation:
         upper_rows = np.isfinite(row_upper) & (row_lower != row_upper)
         lower_rows = np.isfinite(row_lower) & (row_lower != row_upper)
         equal_rows = row_lower == row_upper
-        solution = linprog(
-            objective,
-            A_ub=vstack([matrix[upper_rows], -matrix[lower_rows]]),
-            b_ub=np.concatenate([row_upper[upper_rows], -row_lower[lower_rows]]),
-            A_eq=matrix[equal_rows],
-            b_eq=row_lower[equal_rows],
-            bounds=np.column_stack([lower, upper]),
-            method="highs",
-        )
+        with native_stdout_silenced():
+            solution = linprog(
+                objective,
+                A_ub=vstack([matrix[upper_rows], -matrix[lower_rows]]),
+                b_ub=np.concatenate([row_upper[upper_rows], -row_lower[lower_rows]]),
+                A_eq=matrix[equal_rows],
+                b_eq=row_lower[equal_rows],
+                bounds=np.column_stack([lower, upper]),
+                method="highs",
+            )
         if solution.status != 0:
             return 0.0
         # The budget is the first row, a ≤ row: its marginal is d(min −Σ L)/d(budget) ≤ 0.
