@@ -13,6 +13,7 @@ the same contract and year; if no gap of that measure has a prediction, the sett
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,6 +35,7 @@ from ratings.portfolio.forecast import Assumption, forecast, what_if
 from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError
 from ratings.portfolio.inputs import InterventionType as PlannedType
 from ratings.portfolio.optimize import optimize
+from ratings.portfolio.plan import Plan
 from ratings.portfolio.priority import gap_priorities
 
 OBJECTIVES = ("expected_overall", "p_at_least_4")
@@ -160,17 +162,38 @@ def portfolio_context(*, contract, measurement_year: int) -> PortfolioContext:
     return PortfolioContext(portfolio=portfolio, gap_ids=gap_ids, type_ids=type_ids, summary=summary)
 
 
-def _run(kind: str, *, contract, measurement_year: int, user, parameters: dict, compute, name: str = ""):
-    """Build the input, compute, and store the run whole; input problems answer 400."""
+def no_progress(fraction: float, stage: str) -> None:
+    """The progress report of work that nobody follows (a command, a test)."""
+
+
+Progress = Callable[[float, str], None]
+
+
+def _run(
+    kind: str,
+    *,
+    contract,
+    measurement_year: int,
+    user,
+    parameters: dict,
+    compute,
+    name: str = "",
+    progress: Progress = no_progress,
+    then=None,
+):
+    """Build the input, compute, and store the run whole (with what `then` writes from it, in the
+    same transaction); input problems answer 400. `progress(fraction, stage)` hears each step."""
     started = time.perf_counter()
+    progress(0.02, "reading the contract's gaps, predictions and cut points")
     context = portfolio_context(contract=contract, measurement_year=measurement_year)
     try:
         outcome = compute(context)
     except PortfolioInputError as exc:
         raise ApplicationError(str(exc)) from None
     result = outcome.as_dict()
-    return (
-        PortfolioRun.objects.create(
+    progress(0.97, "storing the run")
+    with transaction.atomic():
+        run = PortfolioRun.objects.create(
             kind=kind,
             name=name,
             contract=contract,
@@ -182,23 +205,36 @@ def _run(kind: str, *, contract, measurement_year: int, user, parameters: dict, 
             optimality_gap=result.get("optimality_gap"),
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             created_by=user,
-        ),
-        context,
-        outcome,
-    )
+        )
+        if then is not None:
+            then(context, outcome)
+    return run
 
 
-def forecast_run_create(*, contract, measurement_year: int, user, draws: int = 10_000, seed: int = 0):
+def forecast_run_create(
+    *,
+    contract,
+    measurement_year: int,
+    user,
+    draws: int = 10_000,
+    seed: int = 0,
+    progress: Progress = no_progress,
+):
     """Forecast the year-end rating and store the run."""
-    run, _, _ = _run(
+
+    def compute(context: PortfolioContext):
+        progress(0.1, f"forecasting the year end ({draws:,} draws)")
+        return forecast(context.portfolio, draws=draws, seed=seed)
+
+    return _run(
         PortfolioRun.Kind.FORECAST,
         contract=contract,
         measurement_year=measurement_year,
         user=user,
         parameters={"draws": draws, "seed": seed},
-        compute=lambda context: forecast(context.portfolio, draws=draws, seed=seed),
+        compute=compute,
+        progress=progress,
     )
-    return run
 
 
 def what_if_run_create(
@@ -210,6 +246,7 @@ def what_if_run_create(
     assumptions: dict[str, dict],
     draws: int = 10_000,
     seed: int = 0,
+    progress: Progress = no_progress,
 ):
     """A named scenario: the forecast with the analyst's assumed closures, rates, stars or scores."""
     if not name.strip():
@@ -220,7 +257,12 @@ def what_if_run_create(
         raise ApplicationError(
             f"Unknown assumption: {exc}", {"fields": {"assumptions": [str(exc)]}}
         ) from None
-    run, _, _ = _run(
+
+    def compute(context: PortfolioContext):
+        progress(0.1, f"forecasting the scenario ({draws:,} draws)")
+        return what_if(context.portfolio, assumed, draws=draws, seed=seed)
+
+    return _run(
         PortfolioRun.Kind.WHAT_IF,
         name=name.strip(),
         contract=contract,
@@ -231,9 +273,9 @@ def what_if_run_create(
             "seed": seed,
             "assumptions": {k: v.as_dict() for k, v in assumed.items()},
         },
-        compute=lambda context: what_if(context.portfolio, assumed, draws=draws, seed=seed),
+        compute=compute,
+        progress=progress,
     )
-    return run
 
 
 def optimizer_run_create(
@@ -246,8 +288,12 @@ def optimizer_run_create(
     draws: int = 10_000,
     seed: int = 0,
     time_limit: float = 60.0,
+    progress: Progress = no_progress,
 ):
-    """Choose interventions within the budget; store the plan and re-score the worklist from it."""
+    """Choose interventions within the budget; store the plan and re-score the worklist from it.
+
+    The run and the worklist's new priorities are written in one transaction: both or neither.
+    """
     if objective not in OBJECTIVES:
         raise ApplicationError(
             f"Unknown objective {objective!r}.",
@@ -260,18 +306,42 @@ def optimizer_run_create(
         "seed": seed,
         "time_limit": time_limit,
     }
-    run, context, plan = _run(
+
+    def compute(context: PortfolioContext):
+        progress(0.05, "optimizing")
+        plan = optimize(
+            context.portfolio,
+            float(budget),
+            objective,
+            draws=draws,
+            seed=seed,
+            time_limit=time_limit,
+            progress=lambda fraction, stage: progress(0.05 + 0.8 * fraction, stage),
+        )
+        progress(0.87, "scoring each gap's priority from the plan")
+        return _Optimized(plan, gap_priorities(context.portfolio, plan, seed=seed))
+
+    return _run(
         PortfolioRun.Kind.OPTIMIZE,
         contract=contract,
         measurement_year=measurement_year,
         user=user,
         parameters=parameters,
-        compute=lambda context: optimize(
-            context.portfolio, float(budget), objective, draws=draws, seed=seed, time_limit=time_limit
-        ),
+        compute=compute,
+        progress=progress,
+        then=lambda context, optimized: _write_priorities(context, optimized.priorities),
     )
-    _write_priorities(context, gap_priorities(context.portfolio, plan, seed=seed))
-    return run
+
+
+@dataclass(frozen=True)
+class _Optimized:
+    """An optimizer plan with the gap priorities scored from it."""
+
+    plan: Plan
+    priorities: np.ndarray
+
+    def as_dict(self) -> dict:
+        return self.plan.as_dict()
 
 
 def _write_priorities(context: PortfolioContext, priorities: np.ndarray) -> int:

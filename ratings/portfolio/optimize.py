@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -214,6 +214,7 @@ def _search(
     time_limit: float,
     mip_rel_gap: float,
     polish: bool = True,
+    report: Callable[[int, int, float], None] = lambda index, count, level: None,
 ) -> _Search:
     """Maximize Σ L for each target level (4.0, or every reachable rating above today's).
 
@@ -245,7 +246,8 @@ def _search(
     incumbent = _nothing(objective, floor_rating)
     levels: dict[float, _Level] = {}
     # Lowest level first: it is the likeliest, and its value prunes the long shots above it.
-    for level, bound_result, upper in sorted(linear, key=lambda item: item[0]):
+    for index, (level, bound_result, upper) in enumerate(sorted(linear, key=lambda item: item[0])):
+        report(index, len(linear), level)
         if upper > incumbent + 1e-12:
             cutoff = _log_probability_to_beat(objective, floor_rating, level, incumbent)
             bound_result = relaxed.solve(
@@ -340,13 +342,15 @@ def optimize(
     time_limit: float = 60.0,
     mip_rel_gap: float = MIP_GAP,
     marginal_step: float | None = None,
+    progress: Callable[[float, str], None] = lambda fraction, stage: None,
 ) -> Plan:
     """Choose member-level interventions within the budget and capacities to maximize the objective.
 
     `aggregate` None picks exact binaries up to `EXACT_MAX_CANDIDATES` candidates, classes above;
     `time_limit` (seconds) and `mip_rel_gap` apply to each HiGHS solve — the gap is relative to
     1 + |Σ log P|; `marginal_step` (default 10% of the budget) is the extra budget the stepped
-    marginal value is measured at.
+    marginal value is measured at. `progress(fraction, stage)` hears each step and each target
+    level's solve (e.g. "solving for 4.5 stars (2 of 3)").
     """
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
@@ -367,10 +371,12 @@ def optimize(
     sigma = sigma_bound(prepared, base)
     dense = dense_probabilities(prepared, base)
     lap("prepare")
+    progress(0.05, f"forecasting today's rating ({draws:,} draws)")
     before, outlooks, stars = forecast_prepared(prepared, base, draws=draws, seed=seed)
     value = marginal_values(prepared, outlooks, stars)
     floor_rating = before.current_rating
     lap("forecast_before")
+    progress(0.25, "choosing the intervention candidates")
 
     valued = np.array([m.in_rating and m.current_star < 5 for m in prepared.measures])
     if aggregate is None:
@@ -389,7 +395,14 @@ def optimize(
     relaxed_candidates = relaxation(candidates)
     relaxed = Formulation(prepared, relaxed_candidates, relaxed_candidates.gain_high, budget, expected, sigma)
     used = objective
-    settings = {"exact": not aggregate, "time_limit": time_limit, "mip_rel_gap": mip_rel_gap}
+    settings = {
+        "exact": not aggregate,
+        "time_limit": time_limit,
+        "mip_rel_gap": mip_rel_gap,
+        "report": lambda index, count, level: progress(
+            0.3 + 0.4 * index / count, f"solving for {level:g} stars ({index + 1} of {count})"
+        ),
+    }
     search = _search(primal, relaxed, used, floor_rating, **settings)
     notes = []
     if used == "p_at_least_4" and search.best is None:
@@ -402,6 +415,7 @@ def optimize(
     chosen: MilpResult | None = None
     lead = search.best.result if search.best is not None else None
     if search.best is not None and lead is not None:
+        progress(0.72, f"finding the cheapest plan that reaches {search.best.level:g} stars")
         cheapest = primal.solve(
             "cost",
             min_rating=search.best.level,
@@ -416,6 +430,7 @@ def optimize(
     else:
         notes.append("No target above today's rating is reachable within the budget: the plan buys nothing.")
     lap("milp")
+    progress(0.78, "assigning interventions to members")
     bound = search.bound
     bound_method = (
         "HiGHS dual bounds per target level on a relaxation (classes of one type and set of worked "
@@ -446,6 +461,7 @@ def optimize(
         )
     lap("expand")
 
+    progress(0.82, "valuing the next dollar")
     step = marginal_step if marginal_step is not None else 0.1 * budget
     wider = Formulation(prepared, candidates, candidates.gain_low, budget + step, expected, sigma)
     wider_relaxed = Formulation(
@@ -457,6 +473,7 @@ def optimize(
         "time_limit": min(time_limit, MARGINAL_TIME_LIMIT),
         "mip_rel_gap": max(mip_rel_gap, MARGINAL_MIP_GAP),
         "polish": False,
+        "report": lambda index, count, level: None,
     }
     stepped = _search(wider, wider_relaxed, used, floor_rating, **step_settings)
     at_more = stepped.value
@@ -481,7 +498,7 @@ def optimize(
         ),
     }
     lap("marginal")
-
+    progress(0.9, f"forecasting the rating with the plan ({draws:,} draws)")
     after_forecast = forecast_prepared(prepared, after, draws=draws, seed=seed)[0]
     lap("forecast_after")
 

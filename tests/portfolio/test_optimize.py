@@ -159,6 +159,19 @@ def test_optimizer_beats_greedy_by_probability_where_cut_points_decide():
     )
 
 
+def test_the_optimizer_reports_each_step_and_each_target_levels_solve_in_order():
+    heard = []
+    optimize(greedy_trap(), 50.0, "expected_overall", draws=2_000, progress=lambda f, s: heard.append((f, s)))
+    fractions = [fraction for fraction, _ in heard]
+    assert fractions == sorted(fractions) and fractions[0] > 0 and fractions[-1] < 1
+    stages = [stage for _, stage in heard]
+    assert stages[0] == "forecasting today's rating (2,000 draws)"
+    solves = [stage for stage in stages if stage.startswith("solving for ")]
+    count = len(solves)
+    assert count >= 1 and solves[-1].endswith(f"({count} of {count})")
+    assert stages[-1] == "forecasting the rating with the plan (2,000 draws)"
+
+
 def test_both_objectives_choose_the_same_plan_on_the_trap():
     plan = optimize(greedy_trap(), 50.0, "p_at_least_4", draws=2_000)
     assert len(plan.interventions) == 5
