@@ -20,9 +20,12 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo_data
 
-# Serves with gunicorn (static files through WhiteNoise) on http://127.0.0.1:$(PORT)
+# Serves with gunicorn (static files through WhiteNoise) on http://127.0.0.1:$(PORT), with a
+# background-job worker beside it (docs/scaling.md); stopping the server stops the worker.
 run: demo
 	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	GUNICORN_BIND=127.0.0.1:$(PORT) $(VENV)/bin/gunicorn hedis_portal.wsgi
 
 # The browser tests drive Debian's Chromium through Playwright (never a browser download).

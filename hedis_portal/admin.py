@@ -1,4 +1,6 @@
-"""Admin building blocks shared by every app, plus the audit log and API request log pages."""
+"""Admin building blocks shared by every app, plus the audit log, API request log and jobs pages."""
+
+import json
 
 import django_filters
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
@@ -17,12 +19,14 @@ from django.http import Http404, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from hedis_portal.backends import get_contract_model
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
-from hedis_portal.models import ApiRequestLog
+from hedis_portal.jobs import job_cancel, job_kinds, jobs_reap_stale, jobs_visible_to
+from hedis_portal.jobs_api import JobFilter
+from hedis_portal.models import ApiRequestLog, Job
 from hedis_portal.users import (
     roles_assignable_by,
     user_assert_manageable,
@@ -387,3 +391,112 @@ def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
     stored = type(instance)._default_manager.get(pk=instance.pk)
     concrete = {field.name for field in instance._meta.concrete_fields}
     return stored, {name: form.cleaned_data[name] for name in form.changed_data if name in concrete}
+
+
+def _job_kind_choices(request):
+    return [(name, kind.label) for name, kind in sorted(job_kinds().items())]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Background jobs of your contracts, of the kinds your role may see: progress, result, cancel.
+
+    A running job's page reloads itself every few seconds (no script) until the job ends.
+    """
+
+    list_display = ["created_at", "kind_label", "contract", "status", "progress_bar", "stage", "created_by"]
+    list_filter = [
+        filterset_list_filter(JobFilter, "kind", choices=_job_kind_choices),
+        filterset_list_filter(JobFilter, "status", choices=lambda request: Job.Status.choices),
+        filterset_list_filter(JobFilter, "contract", choices=visible_contract_choices),
+    ]
+    list_select_related = ["contract", "created_by"]
+    fields = [
+        "kind_label",
+        "status",
+        "progress_bar",
+        "stage",
+        "contract",
+        "parameters_document",
+        "result_links",
+        "error_message",
+        "cancel_requested",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    actions = ["cancel_jobs"]
+    change_form_template = "admin/hedis_portal/job/change_form.html"
+
+    def get_queryset(self, request):
+        jobs_reap_stale()
+        return jobs_visible_to(request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_cancel_permission(self, request):
+        return any(request.user.has_perm(kind.start_permission) for kind in job_kinds().values())
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_label(self, job):
+        kind = job_kinds().get(job.kind)
+        return kind.label if kind else job.kind
+
+    @admin.display(description="progress")
+    def progress_bar(self, job):
+        return format_html(
+            '<progress value="{}" max="100">{}%</progress> {}%',
+            round(job.progress * 100),
+            round(job.progress * 100),
+            round(job.progress * 100),
+        )
+
+    @admin.display(description="parameters")
+    def parameters_document(self, job):
+        return format_html("<pre>{}</pre>", json.dumps(job.parameters, indent=2))
+
+    @admin.display(description="result")
+    def result_links(self, job):
+        url = job.result.get("url", "")
+        rest = {key: value for key, value in job.result.items() if key != "url"}
+        listed = format_html_join(", ", "{}: {}", rest.items())
+        return format_html('<a href="{}">{}</a> {}', url, url, listed) if url else listed or "—"
+
+    @admin.display(description="error")
+    def error_message(self, job):
+        return job.error.get("message", "") or "—"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = {"job_active": job is not None and job.status in Job.ACTIVE, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
+    @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
+    def cancel_jobs(self, request, queryset):
+        for job in queryset:
+            if not request.user.has_perm(job_kinds()[job.kind].start_permission):
+                self.message_user(
+                    request, f"{job}: your role may not cancel this kind of job.", messages.ERROR
+                )
+                continue
+            try:
+                job_cancel(job=job)
+            except ApplicationError as exc:
+                self.message_user(request, f"{self.kind_label(job)}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{self.kind_label(job)}: cancel requested.")

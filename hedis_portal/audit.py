@@ -20,7 +20,7 @@ from knox.auth import TokenAuthentication
 from knox.models import get_token_model
 from knox.signals import token_expired
 
-from hedis_portal.middleware import route_pattern
+from hedis_portal.middleware import correlated, route_pattern
 
 
 def bind_actor(user) -> None:
@@ -122,6 +122,18 @@ def command_actor(command: str, *, user=None) -> Iterator[None]:
     token = auditlog_value.set({})
     try:
         with set_extra_data(context_data=context):
+            yield
+    finally:
+        auditlog_value.reset(token)
+
+
+@contextmanager
+def job_actor(*, user, job_id: str) -> Iterator[None]:
+    """Attribute the audit entries written inside to a background job: its user as the actor, the
+    job's ID as the correlation ID (a job has no request, so no remote address)."""
+    token = auditlog_value.set({})
+    try:
+        with correlated(job_id), set_extra_data(context_data={"actor": user, "remote_addr": None}):
             yield
     finally:
         auditlog_value.reset(token)

@@ -3,6 +3,8 @@
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from auditlog.context import auditlog_value
@@ -38,6 +40,16 @@ _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=N
 def current_request_id() -> str | None:
     """The ID of the request being served (`AUDITLOG_CID_GETTER`: audit entries carry it too)."""
     return _current_request_id.get()
+
+
+@contextmanager
+def correlated(identifier: str) -> Iterator[None]:
+    """Work outside a request (a background job) under its own ID, which its audit entries carry."""
+    token = _current_request_id.set(identifier)
+    try:
+        yield
+    finally:
+        _current_request_id.reset(token)
 
 
 class RequestIdMiddleware:

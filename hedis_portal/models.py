@@ -1,4 +1,6 @@
-"""Cross-cutting models: the API request log."""
+"""Cross-cutting models: the API request log and background jobs."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -39,3 +41,72 @@ class ApiRequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.route} → {self.status}"
+
+
+class Job(models.Model):
+    """Long work run by a task worker: what it is, for whom, how far it has got, and how it ended.
+
+    The kinds and what each runs are registered by the apps (`hedis_portal.jobs`). Parameters,
+    stage and errors never hold a raw member ID or a file name; results link to what the job made.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    contract = models.ForeignKey(
+        settings.CONTRACT_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    # Jobs that may not run side by side on one contract share a lane (e.g. "planning").
+    lane = models.CharField(max_length=20, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=200, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(default=dict, blank=True, help_text="The API's error shape: message and extra.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            models.Index(fields=["contract", "-created_at"], name="job_contract_recent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "lane"],
+                condition=models.Q(status__in=["queued", "running"]) & ~models.Q(lane=""),
+                name="job_one_active_per_contract_lane",
+                violation_error_message="A job of this kind is already queued or running for the contract.",
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_idempotency_key_per_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=1),
+                name="job_progress_fraction",
+                violation_error_message="Progress is a fraction between 0 and 1.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} ({self.id})"

@@ -86,11 +86,29 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "auditlog",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 # The unit of access control. The project package sits below the domain apps (README,
 # Architecture), so it names the contract model by setting, as Django's auth names the user model.
 CONTRACT_MODEL = "members.Contract"
+
+# Background jobs (hedis_portal/jobs.py) through Django's Tasks API: the database backend and its
+# `manage.py db_worker` by default (`make run` starts one), RQ workers on Redis at scale
+# (docs/scaling.md); tests run each job at once (TASKS_BACKEND=immediate).
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="database")]}}
+# A running job writes a heartbeat this often; one silent for JOB_LEASE_SECONDS lost its worker.
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=2.0)
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
+# Work still running this long after its time limit, between progress points, is interrupted.
+JOB_OVERRUN_GRACE_SECONDS = env.float("JOB_OVERRUN_GRACE_SECONDS", default=10.0)
+# Time limits per job kind in seconds, over each kind's default: JOB_TIME_LIMITS=optimize=900,forecast=300
+JOB_TIME_LIMITS = {kind: float(seconds) for kind, seconds in env.dict("JOB_TIME_LIMITS", default={}).items()}
 
 MIDDLEWARE = [
     "hedis_portal.middleware.RequestIdMiddleware",
@@ -285,6 +303,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WorkflowStateEnum": "gaps.models.WorkflowState",
         "WorkflowMoveEnum": "gaps.api.MOVE_TARGETS",
+        "JobStatusEnum": "hedis_portal.jobs.Status",
+        "InterventionStatusEnum": "interventions.models.InterventionStatus",
     },
 }
 

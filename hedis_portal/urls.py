@@ -3,9 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
 
 from hedis_portal import health
 from hedis_portal.auth_api import LoginView, LogoutAllView, LogoutView
+from hedis_portal.jobs_api import JobViewSet
+
+jobs = SimpleRouter()
+jobs.register("jobs", JobViewSet, basename="job")
 
 admin.site.site_header = "HEDIS Star Rating Portfolio Optimizer"
 admin.site.site_title = "HEDIS portal"
@@ -28,6 +33,7 @@ api_patterns = [
     path("", include("interventions.urls")),
     path("", include("ratings.urls")),
     path("", include("console.urls")),
+    *jobs.urls,
 ]
 
 urlpatterns = [

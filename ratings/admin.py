@@ -6,6 +6,7 @@ import json
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import F
+from django.shortcuts import redirect
 from django.utils.html import format_html
 
 from hedis_portal.admin import (
@@ -17,6 +18,7 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
+from hedis_portal.jobs import job_start
 from ratings.filters import (
     CmsContractFilter,
     CmsMeasureValueFilter,
@@ -40,7 +42,6 @@ from ratings.models import (
     PortfolioSnapshot,
     StarYearMeasure,
 )
-from ratings.planning import services as planning
 
 
 def _field_at(model, path: str):
@@ -379,10 +380,21 @@ class PortfolioRunAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
 
     @admin.action(description="Propose the plan's interventions (for approval)", permissions=["propose"])
     def propose_interventions(self, request, queryset):
-        for run in queryset.filter(kind=PortfolioRun.Kind.OPTIMIZE):
+        """Start a job per selected optimizer run; with one started, go to its progress page."""
+        started = []
+        for run in queryset.filter(kind=PortfolioRun.Kind.OPTIMIZE).select_related("contract"):
             try:
-                proposed = planning.optimizer_run_propose(run=run, user=request.user)
+                job, _ = job_start(
+                    kind="propose",
+                    user=request.user,
+                    contract=run.contract,
+                    parameters={"portfolio_run": run.pk},
+                )
             except ApplicationError as exc:
                 self.message_user(request, f"Run #{run.pk}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, f"Run #{run.pk}: {proposed} interventions proposed for approval.")
+                started.append(job)
+                self.message_user(request, f"Run #{run.pk}: proposing its interventions (a job).")
+        if len(started) == 1:
+            return redirect("admin:hedis_portal_job_change", started[0].pk)
+        return None

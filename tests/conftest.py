@@ -1,5 +1,7 @@
 """Shared fixtures: fast settings and the personas every endpoint is tried by."""
 
+import functools
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,6 +22,8 @@ def _test_settings(settings):
     settings.MEMBER_ID_HASH_KEY = "test-member-id-hash-key-0123456789abcdef"
     # Write every API log entry at once, so tests see them without waiting for a batch.
     settings.API_LOG_FLUSH_SIZE = 1
+    # A job runs in the test's own process once its transaction commits (see `run_jobs`).
+    settings.TASKS = {"default": {"BACKEND": settings.TASK_BACKENDS["immediate"]}}
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +85,21 @@ def query_count(action) -> int:
     with CaptureQueriesContext(connection) as queries:
         action()
     return len(queries.captured_queries)
+
+
+@pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks):
+    """`with run_jobs(): response = client.post(...)`: the jobs started inside run when it ends.
+
+    The test's transaction never commits, so the commit that would enqueue a job is captured
+    and its callbacks run here, through the immediate task backend of the test settings.
+    """
+    return functools.partial(django_capture_on_commit_callbacks, execute=True)
+
+
+def finished_job(client, started) -> dict:
+    """The job a 202 started, as its `Location` shows it once it has run."""
+    assert started.status_code == 202, started.json()
+    job = client.get(started["Location"])
+    assert job.status_code == 200, job.json()
+    return job.json()

@@ -3,12 +3,15 @@
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from hedis_portal.audit import log_access
+from hedis_portal.errors import ErrorResponseSerializer
+from hedis_portal.jobs import job_start
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, job_accepted
 from members.models import Contract
 from members.selectors import contracts_for
 from ratings import filters
@@ -129,6 +132,17 @@ class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def _contract(self, contract_id: str) -> Contract:
         return get_object_or_404(contracts_for(self.request.user), contract_id=contract_id.strip().upper())
 
+    def _start(self, kind: str, contract_id: str, parameters: dict) -> Response:
+        """Start the job `kind` on one of the user's contracts; 202 with the job."""
+        job, _ = job_start(
+            kind=kind,
+            user=self.request.user,
+            contract=self._contract(contract_id),
+            parameters=parameters,
+            idempotency_key=self.request.headers.get("Idempotency-Key", "")[:100],
+        )
+        return job_accepted(job, self.request)
+
 
 class ForecastViewSet(_RunViewSet):
     """Year-end forecasts and named what-if scenarios (Monte Carlo, seeded; draws stated)."""
@@ -136,24 +150,34 @@ class ForecastViewSet(_RunViewSet):
     kinds = (PortfolioRun.Kind.FORECAST, PortfolioRun.Kind.WHAT_IF)
     action_permissions = {"create": ["ratings.add_portfoliorun"]}
 
-    @extend_schema(request=ForecastRequestSerializer, responses={201: PortfolioRunSerializer})
+    @extend_schema(
+        request=ForecastRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: JobSerializer, 409: ErrorResponseSerializer},
+    )
     def create(self, request):
-        """Run a forecast (or a what-if scenario) now and store it."""
+        """Start a forecast (or a what-if scenario) as a job: 202, and the job to poll.
+
+        One planning job at a time per contract: another one queued or running answers 409.
+        """
         payload = ForecastRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        common = {
-            "contract": self._contract(data["contract"]),
+        parameters = {
             "measurement_year": data["measurement_year"],
-            "user": request.user,
             "draws": data["draws"],
             "seed": data["seed"],
         }
         if data.get("assumptions"):
-            run = planning.what_if_run_create(name=data["name"], assumptions=data["assumptions"], **common)
-        else:
-            run = planning.forecast_run_create(**common)
-        return Response(PortfolioRunSerializer(run).data, status=status.HTTP_201_CREATED)
+            # Stored as JSON: decimals as their text, read back exactly by the job.
+            assumptions = {
+                cms_id: {
+                    key: str(value) if isinstance(value, Decimal) else value for key, value in assumed.items()
+                }
+                for cms_id, assumed in data["assumptions"].items()
+            }
+            parameters |= {"name": data["name"], "assumptions": assumptions}
+        return self._start("forecast", data["contract"], parameters)
 
 
 class OptimizerRunViewSet(_RunViewSet):
@@ -165,31 +189,36 @@ class OptimizerRunViewSet(_RunViewSet):
         "propose": ["ratings.add_portfoliorun", "interventions.add_intervention"],
     }
 
-    @extend_schema(request=OptimizerRequestSerializer, responses={201: PortfolioRunSerializer})
+    @extend_schema(
+        request=OptimizerRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: JobSerializer, 409: ErrorResponseSerializer},
+    )
     def create(self, request):
-        """Optimize now, store the plan, and re-score the worklist's priorities from it."""
+        """Start an optimizer run as a job: it stores the plan and re-scores the worklist from it.
+
+        One planning job at a time per contract: another one queued or running answers 409.
+        """
         payload = OptimizerRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        run = planning.optimizer_run_create(
-            contract=self._contract(data["contract"]),
-            measurement_year=data["measurement_year"],
-            user=request.user,
-            budget=data["budget"],
-            objective=data["objective"],
-            draws=data["draws"],
-            seed=data["seed"],
-            time_limit=data["time_limit"],
-        )
-        return Response(PortfolioRunSerializer(run).data, status=status.HTTP_201_CREATED)
+        parameters = {
+            "measurement_year": data["measurement_year"],
+            "budget": str(data["budget"]),
+            "objective": data["objective"],
+            "draws": data["draws"],
+            "seed": data["seed"],
+            "time_limit": data["time_limit"],
+        }
+        return self._start("optimize", data["contract"], parameters)
 
     @extend_schema(
         request=None,
-        responses=inline_serializer("ProposedInterventions", {"proposed": serializers.IntegerField()}),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: JobSerializer, 409: ErrorResponseSerializer},
     )
     @action(detail=True, methods=["post"])
     def propose(self, request, pk=None):
-        """Turn the plan into `proposed` interventions, each awaiting a human's approval."""
-        return Response(
-            {"proposed": planning.optimizer_run_propose(run=self.get_object(), user=request.user)}
-        )
+        """Start turning the plan into `proposed` interventions (each awaiting a human's approval)."""
+        run = self.get_object()
+        return self._start("propose", run.contract.contract_id, {"portfolio_run": run.pk})

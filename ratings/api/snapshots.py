@@ -3,10 +3,13 @@
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from hedis_portal.errors import ErrorResponseSerializer
+from hedis_portal.jobs import job_start
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, job_accepted
 from members.selectors import contracts_for
 from ratings import filters
 from ratings.api.fields import (
@@ -16,7 +19,7 @@ from ratings.api.fields import (
     ContractIdField,
     MeasurementYearSerializer,
 )
-from ratings.live import selectors, services
+from ratings.live import selectors
 from ratings.models import PortfolioSnapshot
 
 
@@ -97,21 +100,27 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             else PortfolioSnapshotListSerializer
         )
 
-    @extend_schema(request=SnapshotTakeSerializer, responses={201: PortfolioSnapshotSerializer})
+    @extend_schema(
+        request=SnapshotTakeSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: JobSerializer, 409: ErrorResponseSerializer},
+    )
     @action(detail=False, methods=["post"])
     def take(self, request):
-        """Take a snapshot of one of your contracts now."""
+        """Start a snapshot of one of your contracts as a job: 202, and the job to poll."""
         payload = SnapshotTakeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         contract = get_object_or_404(
             contracts_for(request.user), contract_id=payload.validated_data["contract"]
         )
-        snapshot = services.portfolio_snapshot_create(
+        job, _ = job_start(
+            kind="snapshot",
+            user=request.user,
             contract=contract,
-            measurement_year=payload.validated_data["measurement_year"],
-            taken_by=request.user,
+            parameters={"measurement_year": payload.validated_data["measurement_year"]},
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
         )
-        return Response(PortfolioSnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
+        return job_accepted(job, request)
 
     @extend_schema(
         parameters=[

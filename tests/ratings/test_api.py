@@ -16,7 +16,7 @@ from ratings.models import (
     PortfolioSnapshot,
 )
 from ratings.models import StarYearMeasure as Edition
-from tests.conftest import query_count
+from tests.conftest import finished_job, query_count
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,18 +152,20 @@ def test_rating_profiles_by_persona(request, api, contract, persona, read, write
     [
         ("care_manager", 200, 403, 200),
         ("colleague", 404, 403, 404),
-        ("analyst", 200, 201, 200),
-        ("administrator", 200, 201, 200),
+        ("analyst", 200, 202, 200),
+        ("administrator", 200, 202, 200),
         ("other_analyst", 404, 404, 404),
         (None, 401, 401, 401),
     ],
 )
-def test_snapshots_by_persona(request, api, small_2026, snapshot, persona, detail, take, trend):
+def test_snapshots_by_persona(request, api, small_2026, snapshot, run_jobs, persona, detail, take, trend):
     client = client_for(request, api, persona)
     assert client.get("/api/snapshots/").status_code == (401 if persona is None else 200)
     assert client.get(f"/api/snapshots/{snapshot.pk}/").status_code == detail
-    taken = client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
+    with run_jobs():
+        taken = client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
     assert taken.status_code == take
+    assert PortfolioSnapshot.objects.count() == (2 if take == 202 else 1)
     assert client.get("/api/snapshots/trend/?contract=H1001&measurement_year=2026").status_code == trend
 
 
@@ -317,10 +319,21 @@ def test_rating_profile_categories_must_exist_in_the_cai_tables(api, analyst):
     assert created.json()["updated_by"] == "analyst"
 
 
-def test_take_snapshot_and_read_the_trend(api, analyst, small_2026):
+def _snapshot_taken(client, run_jobs) -> dict:
+    """Take a snapshot of H1001 for MY2026; the job that took it, once it has run."""
+    with run_jobs():
+        started = client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
+    return finished_job(client, started)
+
+
+def test_take_snapshot_and_read_the_trend(api, analyst, small_2026, run_jobs):
     client = api(analyst)
-    first = client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026}).json()
-    client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
+    job = _snapshot_taken(client, run_jobs)
+    assert (job["kind"], job["status"], job["progress"], job["error"]) == ("snapshot", "succeeded", 1.0, None)
+    first = client.get(job["result"]["url"]).json()
+    assert job["result"] == {"snapshot": first["id"], "url": f"/api/snapshots/{first['id']}/"}
+    assert job["parameters"] == {"measurement_year": 2026}
+    assert _snapshot_taken(client, run_jobs)["status"] == "succeeded"
     assert (first["contract"], first["star_year"], first["taken_by"]) == ("H1001", 2028, "analyst")
     assert first["data"]["cut_point_star_year"] == 2026
     trend = client.get("/api/snapshots/trend/?contract=H1001&measurement_year=2026").json()

@@ -8,11 +8,13 @@ from django.core.management import CommandError, call_command
 
 from gaps.models import CareGap
 from hedis_portal import roles
+from hedis_portal.models import Job
 from interventions.models import Intervention, InterventionStatus
 from interventions.services import intervention_type_create
 from members.models import Contract
 from ratings.models import ContractMeasureScore, PortfolioRun
 from ratings.models import StarYearMeasure as Edition
+from tests.conftest import finished_job
 from tests.factories import ContractFactory, UserFactory, measure
 from tests.ratings.test_live import FOUR_STAR_SCORES, add_gaps
 
@@ -45,21 +47,47 @@ def planned(cut_points_2026, analyst):
     return contract
 
 
-def _forecast(client, **extra):
-    return client.post(
-        "/api/forecasts/", {"contract": "H2001", "measurement_year": 2026, "draws": 2000, **extra}
-    )
+def _forecast(client, run_jobs, **extra):
+    """POST a forecast (a what-if with `name` and `assumptions`); the job it starts runs."""
+    with run_jobs():
+        return client.post(
+            "/api/forecasts/", {"contract": "H2001", "measurement_year": 2026, "draws": 2000, **extra}
+        )
 
 
-def _optimize(client, **extra):
+def _optimize(client, run_jobs, **extra):
+    """POST an optimizer run; the job it starts runs."""
     body = {"contract": "H2001", "measurement_year": 2026, "budget": "1000", "draws": 2000, **extra}
-    return client.post("/api/optimizer/runs/", body)
+    with run_jobs():
+        return client.post("/api/optimizer/runs/", body)
 
 
-def test_forecast_is_stored_with_what_it_saw(api, analyst, planned):
-    response = _forecast(api(analyst))
-    assert response.status_code == 201
-    body = response.json()
+def _succeeded(client, started) -> tuple[dict, dict]:
+    """The job a POST started, which must have succeeded, and the run its result links."""
+    job = finished_job(client, started)
+    assert (job["status"], job["progress"], job["error"]) == ("succeeded", 1.0, None)
+    run = client.get(job["result"]["url"])
+    assert run.status_code == 200, run.json()
+    return job, run.json()
+
+
+def _failed(client, started) -> dict:
+    """The error of the job a POST started, which must have failed and made nothing."""
+    job = finished_job(client, started)
+    assert (job["status"], job["result"]) == ("failed", {})
+    return job["error"]
+
+
+def test_forecast_is_stored_with_what_it_saw(api, analyst, planned, run_jobs):
+    client = api(analyst)
+    started = _forecast(client, run_jobs)
+    # The POST answers before the work runs; the job's page shows how it ended.
+    assert (started.json()["status"], started.json()["progress"]) == ("queued", 0.0)
+    job, body = _succeeded(client, started)
+    assert started["Location"].endswith(f"/api/jobs/{job['id']}/")
+    assert (job["kind"], job["contract"], job["created_by"]) == ("forecast", "H2001", analyst.username)
+    assert job["parameters"] == {"measurement_year": 2026, "draws": 2000, "seed": 0}
+    assert job["result"] == {"portfolio_run": body["id"], "url": f"/api/forecasts/{body['id']}/"}
     assert body["kind"] == "forecast" and body["created_by"] == analyst.username
     assert body["parameters"] == {"draws": 2000, "seed": 0}
     assert body["inputs"]["open_gaps"] == 33
@@ -73,12 +101,15 @@ def test_forecast_is_stored_with_what_it_saw(api, analyst, planned):
     assert PortfolioRun.objects.get().duration_ms > 0
 
 
-def test_what_if_is_a_named_scenario_that_recomputes_the_rating(api, analyst, planned):
+def test_what_if_is_a_named_scenario_that_recomputes_the_rating(api, analyst, planned, run_jobs):
     client = api(analyst)
-    baseline = _forecast(client).json()["result"]
-    scenario = _forecast(client, name="BCS to 90%", assumptions={"C01": {"target_rate": "90"}})
-    assert scenario.status_code == 201
-    body = scenario.json()
+    baseline = _succeeded(client, _forecast(client, run_jobs))[1]["result"]
+    scenario = _forecast(client, run_jobs, name="BCS to 90%", assumptions={"C01": {"target_rate": "90"}})
+    job, body = _succeeded(client, scenario)
+    assert job["kind"] == "forecast"
+    # The job holds the assumption's decimal as text (JSON has no decimals).
+    assert job["parameters"]["assumptions"] == {"C01": {"target_rate": "90.000"}}
+    assert job["result"] == {"portfolio_run": body["id"], "url": f"/api/forecasts/{body['id']}/"}
     assert (body["kind"], body["name"]) == ("what_if", "BCS to 90%")
     bcs = next(m for m in body["result"]["measures"] if m["cms_id"] == "C01")
     assert bcs["star_probabilities"]["5"] == 1.0
@@ -91,20 +122,31 @@ def test_what_if_is_a_named_scenario_that_recomputes_the_rating(api, analyst, pl
         {"name": "no assumptions"},
         {"assumptions": {"C01": {"star": 4}}},
         {"name": "two at once", "assumptions": {"C01": {"star": 4, "extra_closures": 3}}},
-        {"name": "unknown measure", "assumptions": {"C99": {"star": 4}}},
     ],
 )
-def test_bad_what_if_requests_are_400(api, analyst, planned, extra):
-    response = _forecast(api(analyst), **extra)
+def test_bad_what_if_requests_are_400(api, analyst, planned, run_jobs, extra):
+    response = _forecast(api(analyst), run_jobs, **extra)
     assert response.status_code == 400
     assert set(response.json()) == {"message", "extra"}
+    assert not Job.objects.exists()
 
 
-def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once(api, analyst, planned):
+def test_a_what_if_on_an_unknown_measure_fails_its_job(api, analyst, planned, run_jobs):
     client = api(analyst)
-    response = _optimize(client)
-    assert response.status_code == 201
-    run = response.json()
+    error = _failed(
+        client, _forecast(client, run_jobs, name="unknown measure", assumptions={"C99": {"star": 4}})
+    )
+    assert error == {"message": "assumptions for measures the portfolio does not have: C99", "extra": {}}
+    assert not PortfolioRun.objects.exists()
+
+
+def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once(
+    api, analyst, planned, run_jobs
+):
+    client = api(analyst)
+    job, run = _succeeded(client, _optimize(client, run_jobs))
+    assert job["kind"] == "optimize" and job["parameters"]["budget"] == "1000.00"
+    assert job["result"] == {"portfolio_run": run["id"], "url": f"/api/optimizer/runs/{run['id']}/"}
     result = run["result"]
     assert run["solver_status"] == result["solver_status"] == "optimal"
     assert run["optimality_gap"] == result["optimality_gap"]
@@ -120,63 +162,87 @@ def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once
         contract=planned, compliance_status="closed", priority_score__gt=0
     ).exists()
 
-    proposed = client.post(f"/api/optimizer/runs/{run['id']}/propose/")
-    assert proposed.json() == {"proposed": len(result["interventions"])}
+    with run_jobs():
+        started = client.post(f"/api/optimizer/runs/{run['id']}/propose/")
+    proposal, proposed_run = _succeeded(client, started)
+    assert (proposal["kind"], proposal["parameters"]) == ("propose", {"portfolio_run": run["id"]})
+    assert proposal["result"] == {**job["result"], "proposed": len(result["interventions"])}
+    assert proposed_run["proposed_at"] is not None
     assert Intervention.objects.filter(status=InterventionStatus.PROPOSED).count() == len(
         result["interventions"]
     )
     assert set(Intervention.objects.values_list("cost", flat=True)) == {Decimal("100.00")}
-    again = client.post(f"/api/optimizer/runs/{run['id']}/propose/")
-    assert again.status_code == 400 and "already proposed" in again.json()["message"]
+    with run_jobs():
+        again = client.post(f"/api/optimizer/runs/{run['id']}/propose/")
+    assert "already proposed" in _failed(client, again)["message"]
+    assert Intervention.objects.count() == len(result["interventions"])
 
 
 @pytest.mark.parametrize(
     ("extra", "field"),
     [({"budget": "0"}, "budget"), ({"budget": "-5"}, "budget"), ({"objective": "cheapest"}, "objective")],
 )
-def test_bad_optimizer_requests_are_400(api, analyst, planned, extra, field):
-    response = _optimize(api(analyst), **extra)
+def test_bad_optimizer_requests_are_400(api, analyst, planned, run_jobs, extra, field):
+    response = _optimize(api(analyst), run_jobs, **extra)
     assert response.status_code == 400
     assert field in response.json()["extra"]["fields"]
+    assert not Job.objects.exists()
 
 
-def test_a_catalog_with_no_applicable_intervention_is_400(api, analyst, planned):
+def test_a_catalog_with_no_applicable_intervention_fails_the_job(api, analyst, planned, run_jobs):
     from interventions.models import InterventionType
 
     InterventionType.objects.update(active=False)
-    response = _optimize(api(analyst))
-    assert response.status_code == 400
+    client = api(analyst)
+    error = _failed(client, _optimize(client, run_jobs))
+    assert error == {"message": "the intervention catalog is empty", "extra": {}}
     assert not PortfolioRun.objects.exists()
 
 
-def test_a_contract_without_gaps_is_400(api, analyst, planned):
+def test_a_contract_without_gaps_fails_the_job(api, analyst, planned, run_jobs):
     empty = ContractFactory(contract_id="H2002", organization_type=Contract.OrganizationType.MA_ONLY)
     analyst.contracts.add(empty)
-    response = api(analyst).post(
-        "/api/forecasts/", {"contract": "H2002", "measurement_year": 2026, "draws": 2000}
-    )
-    assert response.status_code == 400
+    client = api(analyst)
+    error = _failed(client, _forecast(client, run_jobs, contract="H2002"))
+    assert error == {"message": "This contract has no gaps for that measurement year.", "extra": {}}
+    assert not PortfolioRun.objects.exists()
 
 
 @pytest.mark.parametrize(
     ("persona", "create", "read"),
-    [("care_manager", 403, 200), ("analyst", 201, 200), ("colleague", 403, 404), (None, 401, 401)],
+    [("care_manager", 403, 200), ("analyst", 202, 200), ("colleague", 403, 404), (None, 401, 401)],
 )
-def test_runs_by_persona(request, api, planned, persona, create, read):
+def test_runs_by_persona(request, api, planned, run_jobs, persona, create, read):
     user = request.getfixturevalue(persona) if persona else None
     if persona == "care_manager":
         user.contracts.add(planned)
-    analyst_run = _forecast(api(request.getfixturevalue("analyst"))).json()
+    analyst_client = api(request.getfixturevalue("analyst"))
+    analyst_run = _succeeded(analyst_client, _forecast(analyst_client, run_jobs))[1]
     client = api(user)
-    assert _forecast(client).status_code == create
+    assert _forecast(client, run_jobs).status_code == create
+    assert PortfolioRun.objects.count() == (2 if create == 202 else 1)
     assert client.get(f"/api/forecasts/{analyst_run['id']}/").status_code == read
 
 
-def test_care_manager_cannot_propose_a_plan(api, analyst, care_manager, planned):
+def test_one_planning_job_at_a_time_on_a_contract(api, analyst, planned):
+    client = api(analyst)
+    body = {"contract": "H2001", "measurement_year": 2026, "draws": 2000}
+    # Outside `run_jobs` nothing commits, so the optimizer run's job stays queued.
+    queued = client.post("/api/optimizer/runs/", {**body, "budget": "1000"}).json()
+    refused = client.post("/api/forecasts/", body)
+    assert (refused.status_code, refused.json()["extra"]) == (409, {"job": queued["id"]})
+    assert "optimizer run job is already queued" in refused.json()["message"]
+    assert Job.objects.get().status == "queued"
+
+
+def test_care_manager_cannot_propose_a_plan(api, analyst, care_manager, planned, run_jobs):
     care_manager.contracts.add(planned)
-    run = _optimize(api(analyst)).json()
-    assert api(care_manager).post(f"/api/optimizer/runs/{run['id']}/propose/").status_code == 403
-    assert not Intervention.objects.exists()
+    analyst_client = api(analyst)
+    run = _succeeded(analyst_client, _optimize(analyst_client, run_jobs))[1]
+    with run_jobs():
+        response = api(care_manager).post(f"/api/optimizer/runs/{run['id']}/propose/")
+    assert response.status_code == 403
+    assert not Job.objects.filter(kind="propose").exists() and not Intervention.objects.exists()
 
 
 def test_forecast_and_optimize_commands_print_the_documented_json(planned, capsys):
@@ -217,12 +283,18 @@ def test_optimize_command_refuses_a_bad_budget(planned, budget, message):
         call_command("optimize", contract="H2001", measurement_year=2026, budget=budget)
 
 
-def test_admin_proposes_an_optimizer_plan(client, analyst, planned):
+def test_admin_proposes_an_optimizer_plan_in_a_job_and_shows_its_page(client, analyst, planned, run_jobs):
     run = _optimize_run(analyst)
     client.force_login(analyst)
-    client.post(
-        "/admin/ratings/portfoliorun/", {"action": "propose_interventions", "_selected_action": [run.pk]}
-    )
+    with run_jobs():
+        response = client.post(
+            "/admin/ratings/portfoliorun/", {"action": "propose_interventions", "_selected_action": [run.pk]}
+        )
+    job = Job.objects.get()
+    assert (response.status_code, response["Location"]) == (302, f"/admin/hedis_portal/job/{job.pk}/change/")
+    assert client.get(response["Location"]).status_code == 200
+    assert (job.kind, job.status, job.parameters) == ("propose", "succeeded", {"portfolio_run": run.pk})
+    assert job.result["proposed"] == len(run.result["interventions"])
     run.refresh_from_db()
     assert run.proposed_at is not None
     assert Intervention.objects.count() == len(run.result["interventions"])
@@ -240,13 +312,13 @@ def _optimize_run(user) -> PortfolioRun:
     )
 
 
-def test_a_snapshot_quotes_the_latest_forecast_and_plan(api, analyst, planned):
+def test_a_snapshot_quotes_the_latest_forecast_and_plan(api, analyst, planned, run_jobs):
     from ratings.live.services import portfolio_snapshot_create
 
     client = api(analyst)
     assert portfolio_snapshot_create(contract=planned, measurement_year=2026).data["projection"] is None
-    forecast = _forecast(client).json()
-    plan = _optimize(client).json()
+    forecast = _succeeded(client, _forecast(client, run_jobs))[1]
+    plan = _succeeded(client, _optimize(client, run_jobs))[1]
     data = portfolio_snapshot_create(contract=planned, measurement_year=2026).data
     assert data["projection"]["run"] == forecast["id"]
     assert data["projection"]["p_overall_at_least_4"] == forecast["result"]["p_overall_at_least_4"]
@@ -254,10 +326,15 @@ def test_a_snapshot_quotes_the_latest_forecast_and_plan(api, analyst, planned):
     assert data["plan"]["total_cost"] == plan["result"]["total_cost"]
 
 
-def test_opening_an_optimizer_run_is_an_access_entry_in_the_api_and_the_admin(api, client, analyst, planned):
+def test_opening_an_optimizer_run_is_an_access_entry_in_the_api_and_the_admin(
+    api, client, analyst, planned, run_jobs
+):
     from auditlog.models import LogEntry
 
-    run = PortfolioRun.objects.get(pk=_optimize(api(analyst)).json()["id"])
+    # The run's pk from the job, not by reading the run: that read would be an access entry too.
+    analyst_client = api(analyst)
+    job = finished_job(analyst_client, _optimize(analyst_client, run_jobs))
+    run = PortfolioRun.objects.get(pk=job["result"]["portfolio_run"])
     response = api(analyst).get(f"/api/optimizer/runs/{run.pk}/")
     assert response.status_code == 200
     client.force_login(analyst)

@@ -9,6 +9,7 @@ from django.db import connection
 
 from ratings.live.services import portfolio_snapshot_create
 from ratings.models import PortfolioSnapshot, SnapshotImmutable
+from tests.conftest import finished_job
 from tests.factories import CareGapFactory, ContractFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,11 +80,16 @@ def test_snapshots_are_immutable(contract):
     assert PortfolioSnapshot.objects.get(pk=snapshot.pk).data == {"overall": {"rating": 3.5}}
 
 
-def test_taking_a_snapshot_is_audited_with_the_actor(api, analyst, cut_points_2026):
-    response = api(analyst).post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
-    snapshot = PortfolioSnapshot.objects.get(pk=response.json()["id"])
+def test_taking_a_snapshot_is_audited_with_the_actor_and_the_job(api, analyst, cut_points_2026, run_jobs):
+    client = api(analyst)
+    with run_jobs():
+        started = client.post("/api/snapshots/take/", {"contract": "H1001", "measurement_year": 2026})
+    job = finished_job(client, started)
+    assert (job["kind"], job["status"]) == ("snapshot", "succeeded")
+    snapshot = PortfolioSnapshot.objects.get(pk=job["result"]["snapshot"])
     entry = LogEntry.objects.get_for_object(snapshot).get()
-    assert (entry.action, entry.actor) == (LogEntry.Action.CREATE, analyst)
+    # The job ran outside any request: its user is the actor, its ID the correlation ID.
+    assert (entry.action, entry.actor, entry.cid) == (LogEntry.Action.CREATE, analyst, job["id"])
     assert "data" not in entry.changes and "measurement_year" in entry.changes
 
 

@@ -1,0 +1,210 @@
+"""Jobs through a real database worker (`manage.py db_worker` in its own process) on the demo plan:
+submit, watch the progress, succeed with the result linked; cancel a running job; kill the
+worker with SIGKILL mid-job and find the job failed by the lease, with nothing half-written.
+
+The optimizer on the demo plan with many draws takes seconds, long enough to watch and to stop.
+Runs on the database the suite runs on: a fresh PostgreSQL database beside the test database,
+or a SQLite file.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """A migrated database holding the demo plan: `(env, job)`, `job(id, column)` reading a job's column."""
+    default = settings.DATABASES["default"]
+    env = {**os.environ, "TASKS_BACKEND": "database", "JOB_HEARTBEAT_SECONDS": "0.3", "PYTHONUNBUFFERED": "1"}
+    if default["ENGINE"] == "django.db.backends.postgresql":
+        name = f"hedis_jobs_{uuid.uuid4().hex[:8]}"
+        server = {
+            k: v
+            for k, v in {
+                "host": default["HOST"],
+                "port": default["PORT"],
+                "user": default["USER"],
+                "password": default["PASSWORD"],
+            }.items()
+            if v
+        }
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        credentials = f"{default['USER']}:{default['PASSWORD'] or ''}"
+        env["DATABASE_URL"] = f"postgres://{credentials}@{default['HOST']}:{default['PORT']}/{name}"
+
+        def query(sql, *params):
+            with psycopg.connect(dbname=name, **server) as connection:
+                return connection.execute(sql.replace("?", "%s"), params).fetchall()
+
+        def key(job_id):
+            return job_id
+
+    else:
+        path = tmp_path_factory.mktemp("jobs") / "db.sqlite3"
+        env["DATABASE_URL"] = f"sqlite:///{path}"
+
+        def query(sql, *params):
+            with sqlite3.connect(path, timeout=10) as connection:
+                return connection.execute(sql, params).fetchall()
+
+        def key(job_id):
+            return uuid.UUID(job_id).hex  # how Django keeps a UUID in SQLite
+
+    for command in (["migrate", "--no-input"], ["load_demo_data"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+    query.key = key
+    yield env, query
+    if default["ENGINE"] == "django.db.backends.postgresql":
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _manage(env, code: str) -> str:
+    """Run Python in the portal's shell against the worker's database; its printed output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+# Starts the job named in $JOB (kind and parameters) for the demo's analyst on H9001; prints its ID.
+START = """
+import json, os
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from hedis_portal.jobs import job_start
+from members.models import Contract
+wanted = json.loads(os.environ["JOB"])
+analyst = get_user_model().objects.get(username="quality.analyst")
+with transaction.atomic():
+    job, _ = job_start(user=analyst, contract=Contract.objects.get(contract_id="H9001"), **wanted)
+print(job.pk)
+"""
+CANCEL = """
+import os
+from hedis_portal.jobs import Job, job_cancel
+print(job_cancel(job=Job.objects.get(pk=os.environ["JOB"])).status)
+"""
+REAP = "from hedis_portal.jobs import jobs_reap_stale; print(jobs_reap_stale())"
+
+
+def _start(env, kind: str, parameters: dict) -> str:
+    return _manage({**env, "JOB": json.dumps({"kind": kind, "parameters": parameters})}, START)
+
+
+def _worker(env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-reload", "--no-startup-delay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _watch(query, job_id: str, until, timeout: float = 180.0) -> list[tuple]:
+    """Poll the job's (status, progress, stage) until `until(row)`; every distinct row seen."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = tuple(_job(query, job_id, "status, progress, stage"))
+        if not seen or seen[-1] != row:
+            seen.append(row)
+        if until(row):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not get there in {timeout} s; seen {seen}")
+
+
+def _job(query, job_id: str, columns: str) -> tuple:
+    """Columns of one job row; JSON columns as Python values on either database."""
+    row = query(f"SELECT {columns} FROM hedis_portal_job WHERE id = ?", query.key(job_id))[0]
+    return tuple(
+        json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value for value in row
+    )
+
+
+def _runs(query) -> int:
+    return query("SELECT count(*) FROM ratings_portfoliorun")[0][0]
+
+
+def test_a_worker_runs_an_optimizer_job_reporting_its_stages_and_links_the_run(database):
+    env, query = database
+    worker = _worker(env)
+    try:
+        job_id = _start(env, "optimize", _plan_parameters())
+        seen = _watch(query, job_id, lambda row: row[0] in ("succeeded", "failed", "cancelled"))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert seen[-1] == ("succeeded", 1.0, "done"), seen
+    running = [(progress, stage) for status, progress, stage in seen if status == "running" and progress > 0]
+    assert running and running == sorted(running, key=lambda row: row[0]), seen
+    (result,) = _job(query, job_id, "result")
+    assert result["url"] == f"/api/optimizer/runs/{result['portfolio_run']}/"
+
+
+def test_a_running_job_is_cancelled_at_its_next_progress_point_with_nothing_stored(database):
+    env, query = database
+    before = _runs(query)
+    worker = _worker(env)
+    try:
+        job_id = _start(env, "optimize", _plan_parameters())
+        _watch(query, job_id, lambda row: row[0] == "running" and row[1] > 0)
+        _manage({**env, "JOB": job_id}, CANCEL)
+        seen = _watch(query, job_id, lambda row: row[0] in ("succeeded", "failed", "cancelled"))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert seen[-1][0] == "cancelled" and seen[-1][2] == "Cancelled on request.", seen
+    assert _runs(query) == before
+
+
+def test_a_job_whose_worker_is_killed_fails_by_its_lease_with_nothing_stored(database):
+    env, query = database
+    before = _runs(query)
+    worker = _worker(env)
+    job_id = _start(env, "optimize", _plan_parameters())
+    _watch(query, job_id, lambda row: row[0] == "running" and row[1] > 0)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(30)
+    time.sleep(2.5)
+    reaped = _manage({**env, "JOB_LEASE_SECONDS": "2"}, REAP)
+    assert reaped == "1"
+    status, error = _job(query, job_id, "status, error")
+    assert status == "failed"
+    assert error["message"] == "The worker running this job stopped (no heartbeat for 2 s)."
+    assert _runs(query) == before
+
+
+def _plan_parameters() -> dict:
+    """An optimizer run on the demo plan that takes seconds (many draws, a large budget)."""
+    return {
+        "measurement_year": 2026,
+        "budget": "250000",
+        "objective": "expected_overall",
+        "draws": 200_000,
+        "seed": 0,
+        "time_limit": 60.0,
+    }
