@@ -404,7 +404,7 @@ class JobAdmin(admin.ModelAdmin):
     A running job's page reloads itself every few seconds (no script) until the job ends.
     """
 
-    list_display = ["created_at", "kind_label", "contract", "status", "progress_bar", "stage", "created_by"]
+    list_display = ["created_at", "kind_label", "contract", "status", "progress_and_stage", "created_by"]
     list_filter = [
         filterset_list_filter(JobFilter, "kind", choices=_job_kind_choices),
         filterset_list_filter(JobFilter, "status", choices=lambda request: Job.Status.choices),
@@ -466,14 +466,19 @@ class JobAdmin(admin.ModelAdmin):
             round(job.progress * 100),
         )
 
+    @admin.display(description="progress")
+    def progress_and_stage(self, job):
+        return format_html("{}<br>{}", self.progress_bar(job), job.stage)
+
     @admin.display(description="parameters")
     def parameters_document(self, job):
         return format_html("<pre>{}</pre>", json.dumps(job.parameters, indent=2))
 
     @admin.display(description="result")
     def result_links(self, job):
-        url = job.result.get("url", "")
-        rest = {key: value for key, value in job.result.items() if key != "url"}
+        """What the job made: its admin page (or its API URL) and the figures it returned."""
+        url = job.result.get("admin_url") or job.result.get("url", "")
+        rest = {key: value for key, value in job.result.items() if key not in ("url", "admin_url")}
         listed = format_html_join(", ", "{}: {}", rest.items())
         return format_html('<a href="{}">{}</a> {}', url, url, listed) if url else listed or "—"
 

@@ -173,7 +173,7 @@ def _refuse_if_busy(spec: JobKind, contract) -> None:
     busy = Job.objects.filter(contract=contract, lane=spec.lane, status__in=Job.ACTIVE).first()
     if busy is not None:
         raise ConflictError(
-            f"A {_KINDS[busy.kind].label} job is already {busy.status} for {contract}; "
+            f"{contract} already has a job in progress ({_KINDS[busy.kind].label}, {busy.status}); "
             "wait for it to finish or cancel it.",
             {"job": str(busy.pk)},
         )

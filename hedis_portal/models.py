@@ -109,4 +109,8 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.status} ({self.id})"
+        from hedis_portal.jobs import job_kinds  # the registry imports this module
+
+        kind = job_kinds().get(self.kind)
+        where = f" for {self.contract}" if self.contract_id else ""
+        return f"{kind.label if kind else self.kind}{where}, {self.get_status_display().lower()}"

@@ -24,7 +24,11 @@ DECIMAL_ASSUMPTIONS = ("target_rate", "score")
 
 def _run_links(run: PortfolioRun) -> dict:
     route = "api:optimizerrun-detail" if run.kind == PortfolioRun.Kind.OPTIMIZE else "api:forecast-detail"
-    return {"portfolio_run": run.pk, "url": reverse(route, args=[run.pk])}
+    return {
+        "portfolio_run": run.pk,
+        "url": reverse(route, args=[run.pk]),
+        "admin_url": reverse("admin:ratings_portfoliorun_change", args=[run.pk]),
+    }
 
 
 @job_kind("forecast", label="forecast", view_permission=RUN_VIEW, start_permission=RUN_START, lane="planning")
@@ -108,4 +112,8 @@ def snapshot(job: Job, context: JobContext) -> dict:
     taken = portfolio_snapshot_create(
         contract=job.contract, measurement_year=job.parameters["measurement_year"], taken_by=job.created_by
     )
-    return {"snapshot": taken.pk, "url": reverse("api:portfoliosnapshot-detail", args=[taken.pk])}
+    return {
+        "snapshot": taken.pk,
+        "url": reverse("api:portfoliosnapshot-detail", args=[taken.pk]),
+        "admin_url": reverse("admin:ratings_portfoliosnapshot_change", args=[taken.pk]),
+    }

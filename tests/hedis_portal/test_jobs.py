@@ -159,7 +159,9 @@ def test_one_queued_or_running_job_per_contract_and_lane(
     kinds("heavy", _renamed, lane="planning")
     kinds("other_lane", _renamed, lane="snapshot")
     first, _ = job_start(kind="heavy", user=analyst, contract=contract, parameters={"name": "A"})
-    with pytest.raises(ConflictError, match="already queued for H1001") as refused:
+    with pytest.raises(
+        ConflictError, match=r"H1001 already has a job in progress \(heavy, queued\)"
+    ) as refused:
         job_start(kind="heavy", user=administrator, contract=contract, parameters={"name": "B"})
     assert refused.value.extra == {"job": str(first.pk)}
     assert job_start(kind="heavy", user=administrator, contract=other_contract, parameters={"name": "C"})[1]

@@ -331,7 +331,11 @@ def test_take_snapshot_and_read_the_trend(api, analyst, small_2026, run_jobs):
     job = _snapshot_taken(client, run_jobs)
     assert (job["kind"], job["status"], job["progress"], job["error"]) == ("snapshot", "succeeded", 1.0, None)
     first = client.get(job["result"]["url"]).json()
-    assert job["result"] == {"snapshot": first["id"], "url": f"/api/snapshots/{first['id']}/"}
+    assert job["result"] == {
+        "snapshot": first["id"],
+        "url": f"/api/snapshots/{first['id']}/",
+        "admin_url": f"/admin/ratings/portfoliosnapshot/{first['id']}/change/",
+    }
     assert job["parameters"] == {"measurement_year": 2026}
     assert _snapshot_taken(client, run_jobs)["status"] == "succeeded"
     assert (first["contract"], first["star_year"], first["taken_by"]) == ("H1001", 2028, "analyst")

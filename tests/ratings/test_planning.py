@@ -87,7 +87,11 @@ def test_forecast_is_stored_with_what_it_saw(api, analyst, planned, run_jobs):
     assert started["Location"].endswith(f"/api/jobs/{job['id']}/")
     assert (job["kind"], job["contract"], job["created_by"]) == ("forecast", "H2001", analyst.username)
     assert job["parameters"] == {"measurement_year": 2026, "draws": 2000, "seed": 0}
-    assert job["result"] == {"portfolio_run": body["id"], "url": f"/api/forecasts/{body['id']}/"}
+    assert job["result"] == {
+        "portfolio_run": body["id"],
+        "url": f"/api/forecasts/{body['id']}/",
+        "admin_url": f"/admin/ratings/portfoliorun/{body['id']}/change/",
+    }
     assert body["kind"] == "forecast" and body["created_by"] == analyst.username
     assert body["parameters"] == {"draws": 2000, "seed": 0}
     assert body["inputs"]["open_gaps"] == 33
@@ -109,7 +113,11 @@ def test_what_if_is_a_named_scenario_that_recomputes_the_rating(api, analyst, pl
     assert job["kind"] == "forecast"
     # The job holds the assumption's decimal as text (JSON has no decimals).
     assert job["parameters"]["assumptions"] == {"C01": {"target_rate": "90.000"}}
-    assert job["result"] == {"portfolio_run": body["id"], "url": f"/api/forecasts/{body['id']}/"}
+    assert job["result"] == {
+        "portfolio_run": body["id"],
+        "url": f"/api/forecasts/{body['id']}/",
+        "admin_url": f"/admin/ratings/portfoliorun/{body['id']}/change/",
+    }
     assert (body["kind"], body["name"]) == ("what_if", "BCS to 90%")
     bcs = next(m for m in body["result"]["measures"] if m["cms_id"] == "C01")
     assert bcs["star_probabilities"]["5"] == 1.0
@@ -146,7 +154,11 @@ def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once
     client = api(analyst)
     job, run = _succeeded(client, _optimize(client, run_jobs))
     assert job["kind"] == "optimize" and job["parameters"]["budget"] == "1000.00"
-    assert job["result"] == {"portfolio_run": run["id"], "url": f"/api/optimizer/runs/{run['id']}/"}
+    assert job["result"] == {
+        "portfolio_run": run["id"],
+        "url": f"/api/optimizer/runs/{run['id']}/",
+        "admin_url": f"/admin/ratings/portfoliorun/{run['id']}/change/",
+    }
     result = run["result"]
     assert run["solver_status"] == result["solver_status"] == "optimal"
     assert run["optimality_gap"] == result["optimality_gap"]
@@ -231,7 +243,7 @@ def test_one_planning_job_at_a_time_on_a_contract(api, analyst, planned):
     queued = client.post("/api/optimizer/runs/", {**body, "budget": "1000"}).json()
     refused = client.post("/api/forecasts/", body)
     assert (refused.status_code, refused.json()["extra"]) == (409, {"job": queued["id"]})
-    assert "optimizer run job is already queued" in refused.json()["message"]
+    assert refused.json()["message"].startswith("H2001 already has a job in progress (optimizer run, queued)")
     assert Job.objects.get().status == "queued"
 
 
