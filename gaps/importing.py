@@ -30,6 +30,7 @@ from gaps.models import CareGap, ComplianceStatus, EvidenceSource, WorkflowState
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import file_facts, log_batch
 from hedis_portal.import_errors import ImportRejected, Problem, row_error
+from hedis_portal.locks import IMPORTS, contract_lock
 from hedis_portal.pgcopy import copy_text
 from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract, Member
@@ -443,10 +444,14 @@ def _import_rows(
     """Read, check and apply the file: the body of `gaps_import_csv`, run with the collector paused."""
     rows = _read_rows(data, measurement_year=measurement_year, errors=errors, progress=progress)
     errors.raise_if_any()
-    member_ids, new_members = _resolve_members(rows, contract, errors)
-    errors.raise_if_any()
 
     with transaction.atomic():
+        # One import per contract at a time: a second waits here, then reads the members and
+        # gaps the first committed, so it neither creates a member twice nor applies its rows
+        # over a state that moves under it.
+        contract_lock(IMPORTS, [contract.pk])
+        member_ids, new_members = _resolve_members(rows, contract, errors)
+        errors.raise_if_any()
         for member in Member.objects.bulk_create(new_members, batch_size=_CHUNK):
             member_ids[member.id_hash] = member.pk
         apply = _apply_gaps_postgresql if connection.vendor == "postgresql" else _apply_gaps
