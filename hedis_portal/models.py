@@ -109,8 +109,5 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        from hedis_portal.jobs import job_kinds  # the registry imports this module
-
-        kind = job_kinds().get(self.kind)
         where = f" for {self.contract}" if self.contract_id else ""
-        return f"{kind.label if kind else self.kind}{where}, {self.get_status_display().lower()}"
+        return f"{self.kind} job{where}, {self.get_status_display().lower()}"
