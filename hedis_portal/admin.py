@@ -106,6 +106,19 @@ class CappedCountPaginator(Paginator):
         return self.object_list.order_by()[: self.CAP + 1].count()
 
 
+class ReadOnlyAdminMixin:
+    """Viewable, never added, changed or deleted from its admin page (written elsewhere or not at all)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ServiceFormAdminMixin:
     """For admins whose add or change form saves through services: a refused save keeps nothing.
 
@@ -320,7 +333,7 @@ class OutcomeListFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiRequestLog)
-class ApiRequestLogAdmin(admin.ModelAdmin):
+class ApiRequestLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recent API requests; filter `status ≥ 400` for errors. Read-only."""
 
     list_display = [
@@ -339,15 +352,6 @@ class ApiRequestLogAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_select_related = ["user"]
     actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def action_with_form(modeladmin, request, queryset, *, form_class, title: str, description: str, apply):
@@ -398,7 +402,7 @@ def _job_kind_choices(request):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Background jobs of your contracts, of the kinds your role may see: progress, result, cancel.
 
     A running job's page reloads itself every few seconds (no script) until the job ends.
@@ -439,15 +443,6 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_cancel_permission(self, request):
         return any(request.user.has_perm(kind.start_permission) for kind in job_kinds().values())

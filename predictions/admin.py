@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    ReadOnlyAdminMixin,
     filterset_list_filter,
     measurement_year_choices,
     visible_contract_choices,
@@ -30,7 +31,7 @@ def _prediction_filter(name, choices, title=None):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
+class PredictionAdmin(ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
     """Predictions for your contracts' members. They arrive in bulk (API or import); nobody edits them here.
 
     Each page of the list and each prediction opened is recorded in the audit log as an access
@@ -70,15 +71,6 @@ class PredictionAdmin(AccessAuditedChangelistMixin, ContractScopedAdmin):
         "created_at",
     ]
     actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         prediction = self.get_object(request, object_id)

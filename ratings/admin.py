@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    ReadOnlyAdminMixin,
     ServiceFormAdminMixin,
     filterset_list_filter,
     form_changes,
@@ -77,19 +78,6 @@ def _api_filters(filterset_class, model, names):
         return offered
 
     return [filterset_list_filter(filterset_class, name, choices=values_of(name)) for name in names]
-
-
-class ReadOnlyAdminMixin:
-    """Viewable, never added, changed or deleted here: the data comes from CMS files or the JSON."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StarYearMeasureInline(ReadOnlyAdminMixin, admin.TabularInline):
