@@ -96,12 +96,15 @@ CONTRACT_MODEL = "members.Contract"
 
 # Background jobs (hedis_portal/jobs.py) through Django's Tasks API: the database backend and its
 # `manage.py db_worker` by default (`make run` starts one), RQ workers on Redis at scale
-# (docs/scaling.md); tests run each job at once (TASKS_BACKEND=immediate).
+# (TASKS_BACKEND=rq, `manage.py rqworker default`; docs/scaling.md); tests run each job at once
+# (TASKS_BACKEND=immediate).
 TASK_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
 }
-TASKS = {"default": {"BACKEND": TASK_BACKENDS[env.str("TASKS_BACKEND", default="database")]}}
+_tasks_backend = env.str("TASKS_BACKEND", default="database")
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[_tasks_backend]}}
 # A running job writes a heartbeat this often; one silent for JOB_LEASE_SECONDS lost its worker.
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=2.0)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
@@ -109,6 +112,22 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 JOB_OVERRUN_GRACE_SECONDS = env.float("JOB_OVERRUN_GRACE_SECONDS", default=10.0)
 # Time limits per job kind in seconds, over each kind's default: JOB_TIME_LIMITS=optimize=900,forecast=300
 JOB_TIME_LIMITS = {kind: float(seconds) for kind, seconds in env.dict("JOB_TIME_LIMITS", default={}).items()}
+if _tasks_backend == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    # run_job goes to RQ's queue "default" on TASKS_REDIS_URL. RQ's own time limit per job (180 s
+    # unless set) would fail a long optimizer run from outside, so it only backs up the jobs' limits:
+    # it comes after the longest (the optimizer's hour, or more in JOB_TIME_LIMITS) and its grace.
+    _longest_job = max([3600.0, *JOB_TIME_LIMITS.values()])
+    RQ_QUEUES = {
+        "default": {
+            "URL": env.str("TASKS_REDIS_URL", default="redis://127.0.0.1:6379/0"),
+            "DEFAULT_TIMEOUT": int(_longest_job + JOB_OVERRUN_GRACE_SECONDS + 60),
+        }
+    }
+    # Workers run each task through django-tasks-rq's job class, so `rqworker` needs no --job-class.
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
+    # Admin -> Jobs shows the jobs; RQ's dashboard (Redis internals, queue emptying) stays out.
+    RQ_SHOW_ADMIN_LINK = False
 
 MIDDLEWARE = [
     "hedis_portal.middleware.RequestIdMiddleware",
