@@ -151,7 +151,7 @@ def job_start(
                 return _same_request(existing, spec, contract, parameters), False
         _refuse_if_busy(spec, contract)
         raise
-    transaction.on_commit(lambda: run_job.enqueue(str(job.pk)))
+    transaction.on_commit(lambda: _enqueue(str(job.pk)))
     return job, True
 
 
@@ -209,7 +209,7 @@ def jobs_reap_stale() -> int:
         stale = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at__lt=cutoff)
         if spec is not None and spec.retry_once and job.attempts < 2:
             if stale.update(status=Status.QUEUED, stage="queued again: its worker stopped", progress=0.0):
-                transaction.on_commit(lambda pk=str(job.pk): run_job.enqueue(pk))
+                transaction.on_commit(lambda pk=str(job.pk): _enqueue(pk))
                 reaped += 1
         elif stale.update(
             status=Status.FAILED,
@@ -219,6 +219,21 @@ def jobs_reap_stale() -> int:
         ):
             reaped += 1
     return reaped
+
+
+def _enqueue(job_id: str) -> None:
+    """Hand the job to the task backend; if it cannot take it (Redis down), fail the job at once,
+    so it neither waits for a task that will never come nor holds its contract's lane."""
+    try:
+        run_job.enqueue(job_id)
+    except Exception:
+        logger.exception("Job %s could not be queued", job_id)
+        Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            stage="failed: not queued",
+            error=_error("The job could not be queued (the task queue is unreachable); start it again."),
+        )
 
 
 def _error(message: str, extra: dict | None = None) -> dict:

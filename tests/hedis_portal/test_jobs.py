@@ -4,6 +4,7 @@ and the jobs API and admin page. The work here is test kinds registered for the 
 import logging
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from auditlog.models import LogEntry
@@ -339,3 +340,21 @@ def test_work_that_reaches_no_progress_point_after_its_time_limit_is_interrupted
     job = _started("busy", analyst, contract, run_jobs)
     assert (job.status, job.error["message"], job.result) == ("failed", jobs.TIME_LIMIT_PASSED, {})
     assert time.monotonic() - started < 5
+
+
+def test_a_job_the_task_queue_cannot_take_fails_at_once_and_frees_its_lane(
+    kinds, analyst, contract, run_jobs, monkeypatch, caplog
+):
+    def unreachable(*args):
+        raise ConnectionError("the task queue is down")
+
+    kinds("heavy", _renamed, lane="planning")
+    monkeypatch.setattr(jobs, "run_job", SimpleNamespace(enqueue=unreachable))
+    with caplog.at_level(logging.ERROR, logger="hedis_portal.jobs"):
+        job = _started("heavy", analyst, contract, run_jobs)
+    assert (job.status, job.stage) == ("failed", "failed: not queued")
+    assert (
+        job.error["message"] == "The job could not be queued (the task queue is unreachable); start it again."
+    )
+    assert f"Job {job.pk} could not be queued" in caplog.text
+    assert job_start(kind="heavy", user=analyst, contract=contract, parameters={})[1]
