@@ -183,6 +183,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
     _options["server_side_binding"] = True
     _options["prepare_threshold"] = int(_prepare_threshold) if _prepare_threshold else None
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time: each transaction takes SQLite's write lock as it begins, so a second
+    # writer (another request, the job worker, an import) waits for it, up to DB_SQLITE_TIMEOUT
+    # seconds, instead of failing half-way with "database is locked".
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["transaction_mode"] = "IMMEDIATE"
+    _options["timeout"] = env.int("DB_SQLITE_TIMEOUT", default=20)
 
 # Optional read replica: analytics reads go to it (hedis_portal/routers.py); writes never do.
 if env.str("DATABASE_REPLICA_URL", default=""):
