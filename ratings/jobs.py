@@ -9,9 +9,11 @@ never overlap.
 
 from decimal import Decimal
 
+from django.db import transaction
 from django.urls import reverse
 
 from hedis_portal.jobs import Job, JobContext, job_kind
+from members.selectors import contracts_for
 from ratings.live.services import portfolio_snapshot_create
 from ratings.models import PortfolioRun
 from ratings.planning import services as planning
@@ -117,3 +119,28 @@ def snapshot(job: Job, context: JobContext) -> dict:
         "url": reverse("api:portfoliosnapshot-detail", args=[taken.pk]),
         "admin_url": reverse("admin:ratings_portfoliosnapshot_change", args=[taken.pk]),
     }
+
+
+@job_kind(
+    "snapshot_all",
+    label="portfolio snapshots of every contract",
+    view_permission=SNAPSHOT_VIEW,
+    start_permission=SNAPSHOT_START,
+)
+def snapshot_all(job: Job, context: JobContext) -> dict:
+    """A snapshot of each contract the job's user may see, all or none (one transaction)."""
+    contracts = list(contracts_for(job.created_by).order_by("contract_id"))
+    taken = []
+    with transaction.atomic():
+        for index, contract in enumerate(contracts):
+            context.progress(
+                index / max(len(contracts), 1), f"rating {contract} ({index + 1} of {len(contracts)})"
+            )
+            taken.append(
+                portfolio_snapshot_create(
+                    contract=contract,
+                    measurement_year=job.parameters["measurement_year"],
+                    taken_by=job.created_by,
+                ).pk
+            )
+    return {"snapshots": taken, "admin_url": reverse("admin:ratings_portfoliosnapshot_changelist")}

@@ -67,6 +67,12 @@ class SnapshotTakeSerializer(serializers.Serializer):
     measurement_year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
 
 
+class SnapshotAllSerializer(serializers.Serializer):
+    """Which measurement year to snapshot, for every one of your contracts."""
+
+    measurement_year = serializers.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
+
+
 def _with_ratings(queryset):
     """Annotate each snapshot's Part C, Part D and overall rating, extracted from the JSON by SQL.
 
@@ -84,6 +90,7 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     ordering = ["-taken_at"]
     action_permissions = {
         "take": ["ratings.add_portfoliosnapshot"],
+        "take_all": ["ratings.add_portfoliosnapshot"],
         "trend": ["ratings.view_portfoliosnapshot"],
     }
 
@@ -117,6 +124,24 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             kind="snapshot",
             user=request.user,
             contract=contract,
+            parameters={"measurement_year": payload.validated_data["measurement_year"]},
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+        )
+        return job_accepted(job, request)
+
+    @extend_schema(
+        request=SnapshotAllSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: JobSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="take-all")
+    def take_all(self, request):
+        """Start one job that snapshots every one of your contracts (all or none): 202, and the job."""
+        payload = SnapshotAllSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job, _ = job_start(
+            kind="snapshot_all",
+            user=request.user,
             parameters={"measurement_year": payload.validated_data["measurement_year"]},
             idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
         )

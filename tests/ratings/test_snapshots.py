@@ -7,6 +7,7 @@ from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+import ratings.jobs
 from ratings.live.services import portfolio_snapshot_create
 from ratings.models import PortfolioSnapshot, SnapshotImmutable
 from tests.conftest import finished_job
@@ -132,3 +133,50 @@ def test_snapshots_are_filtered_by_a_value_inside_the_jsonb_document(contract):
     assert sorted(s.data["overall"]["rating"] for s in at_least_four) == [4.0, 4.5]
     assert at_least_four.filter(contract=contract).count() == 1
     assert PortfolioSnapshot.objects.filter(data__measures__contains=[{"measure": "BCS"}]).count() == 4
+
+
+def test_one_job_snapshots_every_contract_of_its_user_all_or_none(
+    api,
+    administrator,
+    analyst,
+    care_manager,
+    cut_points_2026,
+    contract,
+    other_contract,
+    gaps,
+    run_jobs,
+    monkeypatch,
+):
+    client = api(administrator)
+    with run_jobs():
+        started = client.post("/api/snapshots/take-all/", {"measurement_year": 2026})
+    job = finished_job(client, started)
+    assert (job["kind"], job["contract"], job["status"], job["progress"]) == (
+        "snapshot_all",
+        None,
+        "succeeded",
+        1.0,
+    )
+    taken = PortfolioSnapshot.objects.filter(pk__in=job["result"]["snapshots"])
+    assert sorted(taken.values_list("contract__contract_id", "taken_by__username")) == [
+        ("H1001", "admin"),
+        ("H1002", "admin"),
+    ]
+    # A contract-less job is its creator's to see.
+    assert api(analyst).get(started["Location"]).status_code == 404
+    assert api(care_manager).post("/api/snapshots/take-all/", {"measurement_year": 2026}).status_code == 403
+
+    calls = []
+
+    def second_fails(**kwargs):
+        calls.append(kwargs["contract"].contract_id)
+        if len(calls) == 2:
+            raise RuntimeError("the second contract cannot be rated")
+        return portfolio_snapshot_create(**kwargs)
+
+    monkeypatch.setattr(ratings.jobs, "portfolio_snapshot_create", second_fails)
+    with run_jobs():
+        started = client.post("/api/snapshots/take-all/", {"measurement_year": 2026})
+    assert finished_job(client, started)["status"] == "failed"
+    assert calls == ["H1001", "H1002"]
+    assert PortfolioSnapshot.objects.count() == 2  # the first job's, none of the failed one's
