@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# How often the background-job worker looks for work when its queue is empty.
+WORKER_POLL_SECONDS ?= 0.5
 
 .PHONY: install run test lint format migrate demo clean bench
 
@@ -24,7 +26,7 @@ demo: migrate
 # background-job worker beside it (docs/scaling.md); stopping the server stops the worker.
 run: demo
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(PY) manage.py db_worker --no-reload --interval $(WORKER_POLL_SECONDS) & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	GUNICORN_BIND=127.0.0.1:$(PORT) $(VENV)/bin/gunicorn hedis_portal.wsgi
 

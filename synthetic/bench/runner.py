@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from synthetic.bench import figures
+from synthetic.bench.jobs import job_figures
 from synthetic.bench.optimizer import optimizer
 from synthetic.bench.plan import plan_create, plan_drop, plan_vacuum
 from synthetic.bench.timing import Figure
@@ -123,7 +124,7 @@ def run_bench(
             rating, _ = figures.live_rating(bench)
             snapshots, snapshot_samples = figures.snapshot(bench)
             plans = figures.explain_plans(bench) if explain else {}
-            planning = optimizer(bench, quick=quick)
+            planning = optimizer(bench, quick=quick) + job_figures(bench)
             # The optimizer re-scored every open gap's priority; vacuum as autovacuum would,
             # so its dead rows do not sit under the write figures.
             plan_vacuum()

@@ -23,6 +23,8 @@ FIGURES = [
     "live contract rating",
     "portfolio snapshot",
     "optimizer",
+    "job accepted (POST /api/forecasts/)",
+    "job picked up by an idle db_worker",
     "prediction ingest (new model version: inserts)",
     "prediction ingest",
     "gap CSV import",
