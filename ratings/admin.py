@@ -38,6 +38,7 @@ from ratings.models import (
     ContractMeasureScore,
     ContractRatingProfile,
     CutPoint,
+    Direction,
     Measure,
     PortfolioRun,
     PortfolioSnapshot,
@@ -125,14 +126,38 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "edition",
         "org_type",
         "direction",
-        "two_star",
-        "three_star",
-        "four_star",
-        "five_star",
+        "two_stars",
+        "three_stars",
+        "four_stars",
+        "five_stars",
     ]
     list_filter = _api_filters(CutPointFilter, CutPoint, ["star_year", "org_type", "direction", "part"])
     list_select_related = ["edition"]
     search_fields = ["edition__cms_id", "edition__name", "edition__measure__code"]
+
+    @staticmethod
+    def _threshold(cut: CutPoint, level: str) -> str:
+        """A threshold as a person reads it: "≥ 58" (or "> 58", "≤ 12", "< 12"), without padding."""
+        higher = cut.direction == Direction.HIGHER
+        inclusive = getattr(cut, f"{level}_inclusive")
+        sign = ("≥" if inclusive else ">") if higher else ("≤" if inclusive else "<")
+        return f"{sign} {format(getattr(cut, level).normalize(), 'f')}"
+
+    @admin.display(description="2 stars", ordering="two_star")
+    def two_stars(self, cut):
+        return self._threshold(cut, "two_star")
+
+    @admin.display(description="3 stars", ordering="three_star")
+    def three_stars(self, cut):
+        return self._threshold(cut, "three_star")
+
+    @admin.display(description="4 stars", ordering="four_star")
+    def four_stars(self, cut):
+        return self._threshold(cut, "four_star")
+
+    @admin.display(description="5 stars", ordering="five_star")
+    def five_stars(self, cut):
+        return self._threshold(cut, "five_star")
 
 
 class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -17,6 +17,7 @@ from tests.conftest import query_count
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/ratings"
+LEVELS = ("two", "three", "four", "five")
 
 
 @pytest.fixture
@@ -210,3 +211,15 @@ def test_reference_changelists_filter_by_the_apis_names_with_the_apis_rows(
         row["id"] for row in listed.json()["results"]
     )
     assert 0 < len(page.context["cl"].result_list) < page.context["cl"].root_queryset.count()
+
+
+def test_cut_points_read_as_thresholds_a_person_can_use(client, analyst, small_2026):
+    page = logged_in(client, analyst).get(f"{ADMIN}/cutpoint/", {"star_year": "2026"})
+    rows = {
+        cut.edition.cms_id: [page.context["cl"].model_admin._threshold(cut, f"{n}_star") for n in LEVELS]
+        for cut in page.context["cl"].result_list
+    }
+    # C01 (higher is better): ">= 58 % to < 71 %" reads as ≥ 58; C18 (lower): "> 10 % to <= 12 %" as ≤ 12.
+    assert rows["C01"] == ["≥ 58", "≥ 71", "≥ 76", "≥ 84"]
+    assert rows["C18"] == ["≤ 12", "≤ 10", "≤ 9", "≤ 7"]
+    assert "58.000000" not in page.content.decode()
