@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -26,7 +26,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     location=OpenApiParameter.HEADER,
     required=False,
-    description="Sending the same key again (same user, same request) returns the first job, not a new one.",
+    description="Sending the same key again (same user, same request) returns the first job, not a new one; "
+    "at most 100 characters.",
 )
 
 
@@ -88,6 +89,15 @@ class JobFilter(FilterSet):
     class Meta:
         model = Job
         fields = ["kind", "status", "contract"]
+
+
+def idempotency_key(request) -> str:
+    """The request's `Idempotency-Key` header ("" without one); longer than the column holds is a 400."""
+    key = request.headers.get("Idempotency-Key", "")
+    limit = Job._meta.get_field("idempotency_key").max_length
+    if len(key) > limit:
+        raise ValidationError({"Idempotency-Key": [f"At most {limit} characters."]})
+    return key
 
 
 def job_accepted(job: Job, request) -> Response:

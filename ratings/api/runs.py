@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.jobs import job_start
-from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, job_accepted
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
 from members.models import Contract
 from members.selectors import contracts_for
 from ratings import filters
@@ -139,7 +139,7 @@ class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             user=self.request.user,
             contract=self._contract(contract_id),
             parameters=parameters,
-            idempotency_key=self.request.headers.get("Idempotency-Key", "")[:100],
+            idempotency_key=idempotency_key(self.request),
         )
         return job_accepted(job, self.request)
 

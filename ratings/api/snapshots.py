@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.jobs import job_start
-from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, job_accepted
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
 from members.selectors import contracts_for
 from ratings import filters
 from ratings.api.fields import (
@@ -125,7 +125,7 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             user=request.user,
             contract=contract,
             parameters={"measurement_year": payload.validated_data["measurement_year"]},
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+            idempotency_key=idempotency_key(request),
         )
         return job_accepted(job, request)
 
@@ -143,7 +143,7 @@ class PortfolioSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             kind="snapshot_all",
             user=request.user,
             parameters={"measurement_year": payload.validated_data["measurement_year"]},
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+            idempotency_key=idempotency_key(request),
         )
         return job_accepted(job, request)
 

@@ -354,3 +354,15 @@ def test_opening_an_optimizer_run_is_an_access_entry_in_the_api_and_the_admin(
     reads = LogEntry.objects.get_for_object(run).filter(action=LogEntry.Action.ACCESS)
     assert [(entry.actor, bool(entry.cid)) for entry in reads] == [(analyst, True), (analyst, True)]
     assert reads.order_by("timestamp").first().cid == response["X-Request-ID"]
+
+
+def test_the_same_idempotency_key_returns_the_first_job_and_an_overlong_one_is_400(api, analyst, planned):
+    client = api(analyst)
+    body = {"contract": "H2001", "measurement_year": 2026, "draws": 2000}
+    first = client.post("/api/forecasts/", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+    again = client.post("/api/forecasts/", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    too_long = client.post("/api/forecasts/", body, HTTP_IDEMPOTENCY_KEY="k" * 101)
+    assert too_long.status_code == 400
+    assert too_long.json()["extra"]["fields"] == {"Idempotency-Key": ["At most 100 characters."]}
