@@ -13,13 +13,16 @@ from rest_framework.response import Response
 
 from gaps import selectors, services, workflow
 from gaps.filters import CareGapFilter
-from gaps.importing import MAX_ERRORS_LISTED, gaps_import_csv
+from gaps.importing import MAX_ERRORS_LISTED, gaps_upload_check
 from gaps.models import EvidenceSource, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
 from hedis_portal.errors import ApplicationError, ErrorResponseSerializer
 from hedis_portal.exports import csv_lines
 from hedis_portal.filters import MAX_ID
+from hedis_portal.jobs import job_start
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
 from hedis_portal.middleware import route_pattern
+from hedis_portal.models import JobFile
 from hedis_portal.rows import as_row, select_columns, serializer_columns
 from members.selectors import contracts_for
 from predictions.models import RiskTier
@@ -316,12 +319,20 @@ class CareGapViewSet(
 
     @extend_schema(
         request={"multipart/form-data": GapImportSerializer},
+        parameters=[IDEMPOTENCY_KEY],
         responses={
-            200: OpenApiTypes.OBJECT,
+            202: OpenApiResponse(
+                JobSerializer,
+                description="Every row was checked and the checked rows stored (member IDs as keyed hashes); "
+                "a `gap_import` job matches the members and writes the gaps, all or nothing: poll "
+                "`Location`. Its `result` counts the gaps created, updated, unchanged and retired. It fails "
+                "with rows in `error.extra.errors` if a member is enrolled in another contract or a new "
+                "member has no birth year; nothing is written then.",
+            ),
             400: OpenApiResponse(
                 ErrorResponseSerializer,
                 description="The file has bad rows: `extra.errors` lists each as `{line, field, message}` "
-                f"(the first {MAX_ERRORS_LISTED}; `extra.error_count` counts them all); nothing was written. "
+                f"(the first {MAX_ERRORS_LISTED}; `extra.error_count` counts them all); nothing was stored. "
                 "Or the form is invalid (`extra.fields`).",
                 examples=[
                     OpenApiExample(
@@ -343,6 +354,11 @@ class CareGapViewSet(
                     )
                 ],
             ),
+            409: OpenApiResponse(
+                ErrorResponseSerializer,
+                description="An import of this contract is queued or running (`extra.job`).",
+            ),
+            413: OpenApiResponse(ErrorResponseSerializer, description="Over GAP_IMPORT_MAX_BYTES."),
         },
     )
     @action(
@@ -352,7 +368,12 @@ class CareGapViewSet(
         parser_classes=[parsers.MultiPartParser, parsers.FormParser],
     )
     def import_file(self, request):
-        """Import a HEDIS engine gap file (CSV) for one contract and measurement year; all or nothing."""
+        """Import a HEDIS engine gap file (CSV) for one contract and measurement year, as a job.
+
+        Every row is checked here (a bad file is a 400 and nothing is kept); only the checked
+        rows are stored, member IDs hashed, for the job that applies them in one transaction.
+        Imports of one contract run one at a time.
+        """
         payload = GapImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data["file"]
@@ -362,14 +383,28 @@ class CareGapViewSet(
         contract = contracts_for(request.user).filter(contract_id=contract_id).first()
         if contract is None:
             raise Http404
-        result = gaps_import_csv(
-            data=upload.read(),
-            contract=contract,
-            measurement_year=payload.validated_data["measurement_year"],
-            full_snapshot=payload.validated_data["full_snapshot"],
-            channel="api",  # the upload's name is not recorded: names often carry identifiers
+        checked = gaps_upload_check(
+            upload.read(), measurement_year=payload.validated_data["measurement_year"]
         )
-        return Response(result.as_dict())
+        job, _ = job_start(
+            kind="gap_import",
+            user=request.user,
+            contract=contract,
+            parameters={
+                "measurement_year": payload.validated_data["measurement_year"],
+                "full_snapshot": payload.validated_data["full_snapshot"],
+                "sha256": checked.sha256,
+                "rows": checked.rows,
+            },
+            idempotency_key=idempotency_key(request),
+            # The upload's name is not kept: names often carry identifiers.
+            files=[
+                JobFile.holding(
+                    checked.content, sha256=checked.sha256, size_bytes=checked.size_bytes, rows=checked.rows
+                )
+            ],
+        )
+        return job_accepted(job, request)
 
     @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])

@@ -51,6 +51,8 @@ SNAPSHOT_REASON = "No longer in the HEDIS engine's open list"
 MAX_ERRORS_LISTED = 1000
 _CHUNK = 5000
 NULL = "\\N"  # COPY's text-format NULL
+_PROGRESS_EVERY = 10_000  # rows between progress reports
+Progress = Callable[[str, int, int], None]  # (stage, rows done, rows in all)
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 # The choices' `.values` build a new list on every access; a file's million rows are checked
@@ -266,12 +268,18 @@ class _RowParser:
         )
 
 
-def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress) -> list[_Row]:
+def _decoded(data: bytes, errors: _Errors) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         errors.add(data.count(b"\n", 0, exc.start) + 1, "file", problems.not_utf8(exc.start))
         errors.raise_if_any()
+
+
+def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, report: Progress) -> list[_Row]:
+    """Check every row of the file; the checked rows (errors are collected, not raised)."""
+    text = _decoded(data, errors)
+    total = data.count(b"\n")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in next(reader, [])]
@@ -311,13 +319,59 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, progress)
                 else:
                     first_line[key] = line
                     rows.append(row)
-            if progress and line % 10_000 == 0:
-                progress(line)
+            if line % _PROGRESS_EVERY == 0:
+                report("validating", line, total)
     except csv.Error:
         errors.add(reader.line_num, "file", problems.MALFORMED_CSV)
     if not rows and not errors.count:
         errors.add(2, "file", problems.NO_DATA_ROWS)
     return rows
+
+
+def _stored(rows: list[_Row]) -> bytes:
+    """Checked rows as CSV (`_Row`'s fields in order, empty for None, flags as 1 and 0)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        (
+            row.line,
+            row.id_hash,
+            row.measure_id,
+            row.compliance_status,
+            row.exclusion_reason,
+            row.evidence_date or "",
+            row.evidence_source,
+            row.birth_year or "",
+            row.sex,
+            "" if row.lis_de is None else int(row.lis_de),
+            "" if row.disability is None else int(row.disability),
+        )
+        for row in rows
+    )
+    return out.getvalue().encode()
+
+
+def _from_stored(data: bytes) -> list[_Row]:
+    """The rows `_stored` wrote."""
+    dates: dict[str, date | None] = {"": None}
+    flags = {"": None, "1": True, "0": False}
+    return [
+        _Row(
+            int(line),
+            id_hash,
+            int(measure_id),
+            status,
+            reason,
+            dates[day] if day in dates else dates.setdefault(day, date.fromisoformat(day)),
+            source,
+            int(birth_year) if birth_year else None,
+            sex,
+            flags[lis_de],
+            flags[disability],
+        )
+        for line, id_hash, measure_id, status, reason, day, source, birth_year, sex, lis_de, disability in (
+            csv.reader(io.StringIO(data.decode(), newline=""))
+        )
+    ]
 
 
 def _known_members(hashes: list[str]) -> dict[str, tuple[int, int]]:
@@ -410,7 +464,7 @@ def gaps_import_csv(
     measurement_year: int,
     full_snapshot: bool = False,
     channel: str,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> GapImportResult:
     """Validate a gap file completely, then apply it in one transaction (see module docstring).
 
@@ -418,45 +472,114 @@ def gaps_import_csv(
     `MAX_ERRORS_LISTED`); nothing is written then.
 
     `channel` says how the file came ("api" or "command"); the audit entry records it with the
-    file's SHA-256, size and row count, never the file's name.
+    file's SHA-256, size and row count, never the file's name. `progress(stage, done, total)`
+    is called every `_PROGRESS_EVERY` lines while "validating" (`total` counts the file's
+    lines), then as `_apply` goes.
     """
-    errors = _Errors()
-    if not 2000 <= measurement_year <= 2100:
-        errors.add(0, "measurement_year", problems.not_a_plausible_year(measurement_year))
-        errors.raise_if_any()
-    sha256 = hashlib.sha256(data).hexdigest()
+    report = progress or _silent
     with _garbage_collector_paused():
-        return _import_rows(
-            data=data,
+        rows = _checked_rows(data, measurement_year, report)
+        return _apply(
+            rows,
+            facts=_facts(data),
             contract=contract,
             measurement_year=measurement_year,
             full_snapshot=full_snapshot,
             channel=channel,
-            progress=progress,
-            sha256=sha256,
-            errors=errors,
+            report=report,
         )
 
 
-def _import_rows(
-    *, data, contract, measurement_year, full_snapshot, channel, progress, sha256, errors
-) -> GapImportResult:
-    """Read, check and apply the file: the body of `gaps_import_csv`, run with the collector paused."""
-    rows = _read_rows(data, measurement_year=measurement_year, errors=errors, progress=progress)
-    errors.raise_if_any()
+@dataclass(frozen=True)
+class CheckedGapFile:
+    """A gap file checked at the edge, for its import job: only checked rows, member IDs hashed."""
 
+    rows: int
+    content: bytes
+    sha256: str
+    size_bytes: int
+
+
+def gaps_upload_check(data: bytes, *, measurement_year: int) -> CheckedGapFile:
+    """The edge of an uploaded gap file: every row checked, or `ImportRejected` as the command
+    would raise it; then the checked rows, to store for the job that applies them
+    (`gaps_import_checked`). Nothing of a bad row and no raw member ID is in what is kept."""
+    with _garbage_collector_paused():
+        rows = _checked_rows(data, measurement_year, _silent)
+        return CheckedGapFile(rows=len(rows), content=_stored(rows), **_facts(data))
+
+
+def gaps_import_checked(
+    *,
+    content: bytes,
+    sha256: str,
+    size_bytes: int,
+    contract: Contract,
+    measurement_year: int,
+    full_snapshot: bool = False,
+    progress: Progress | None = None,
+) -> GapImportResult:
+    """Apply rows checked by `gaps_upload_check` (an import job); channel "api" in the audit.
+
+    The file's members are matched now, so a member enrolled in another contract is refused
+    here (`ImportRejected`), as by the command. `sha256` and `size_bytes` are the upload's.
+    """
+    report = progress or _silent
+    with _garbage_collector_paused():
+        rows = _from_stored(content)
+        return _apply(
+            rows,
+            facts={"sha256": sha256, "size_bytes": size_bytes},
+            contract=contract,
+            measurement_year=measurement_year,
+            full_snapshot=full_snapshot,
+            channel="api",
+            report=report,
+        )
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """A progress callback that reports nowhere."""
+
+
+def _facts(data: bytes) -> dict:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
+
+
+def _checked_rows(data: bytes, measurement_year: int, report: Progress) -> list[_Row]:
+    """The file's rows, every one checked, or `ImportRejected` listing what is wrong."""
+    errors = _Errors()
+    if not 2000 <= measurement_year <= 2100:
+        errors.add(0, "measurement_year", problems.not_a_plausible_year(measurement_year))
+        errors.raise_if_any()
+    rows = _read_rows(data, measurement_year=measurement_year, errors=errors, report=report)
+    errors.raise_if_any()
+    return rows
+
+
+def _apply(
+    rows: list[_Row], *, facts, contract, measurement_year, full_snapshot, channel, report
+) -> GapImportResult:
+    """Match the rows' members, then write the gaps, in one transaction; progress by stage:
+    "waiting" (for another import of the contract), "matching members", "writing gaps"."""
+    errors = _Errors()
     with transaction.atomic():
         # One import per contract at a time: a second waits here, then reads the members and
         # gaps the first committed, so it neither creates a member twice nor applies its rows
         # over a state that moves under it.
+        report("waiting", 0, len(rows))
         contract_lock(IMPORTS, [contract.pk])
+        report("matching members", 0, len(rows))
         member_ids, new_members = _resolve_members(rows, contract, errors)
         errors.raise_if_any()
         for member in Member.objects.bulk_create(new_members, batch_size=_CHUNK):
             member_ids[member.id_hash] = member.pk
+        report("writing gaps", 0, len(rows))
         apply = _apply_gaps_postgresql if connection.vendor == "postgresql" else _apply_gaps
         counts = apply(rows, member_ids, contract, measurement_year, full_snapshot)
-        result = GapImportResult(rows=len(rows), members_created=len(new_members), sha256=sha256, **counts)
+        result = GapImportResult(
+            rows=len(rows), members_created=len(new_members), sha256=facts["sha256"], **counts
+        )
         log_batch(
             model=CareGap,
             action=LogEntry.Action.UPDATE,
@@ -464,7 +587,7 @@ def _import_rows(
             summary=f"Gap import for {contract.contract_id} MY{measurement_year}",
             details={
                 "channel": channel,
-                "file": file_facts(sha256=sha256, size_bytes=len(data), rows=len(rows)),
+                "file": file_facts(rows=len(rows), **facts),
                 "contract": contract.contract_id,
                 "measurement_year": measurement_year,
                 "full_snapshot": full_snapshot,

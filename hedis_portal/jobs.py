@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,7 +40,7 @@ from django_tasks import task
 from hedis_portal.audit import job_actor
 from hedis_portal.backends import visible_contract_ids
 from hedis_portal.errors import ApplicationError, ConflictError
-from hedis_portal.models import Job
+from hedis_portal.models import Job, JobFile
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +118,16 @@ def jobs_visible_to(user):
 
 
 def job_start(
-    *, kind: str, user: AbstractBaseUser, contract=None, parameters: dict, idempotency_key: str = ""
+    *,
+    kind: str,
+    user: AbstractBaseUser,
+    contract=None,
+    parameters: dict,
+    idempotency_key: str = "",
+    files: Sequence[JobFile] = (),
 ) -> tuple[Job, bool]:
-    """Record a job and enqueue it when the transaction commits; `(job, created)`.
+    """Record a job (with the unsaved `files` it works on) and enqueue it when the transaction
+    commits; `(job, created)`.
 
     The same `idempotency_key` from the same user returns the first job (`created` False); a
     queued or running job in the kind's lane for the contract refuses the new one with 409.
@@ -143,6 +150,9 @@ def job_start(
                 created_by=user,
                 stage="queued",
             )
+            for file in files:
+                file.job = job
+            JobFile.objects.bulk_create(files)
     except IntegrityError:
         # Another request won the race for the lane or the key; answer as if it had come first.
         if idempotency_key:
@@ -186,6 +196,7 @@ def job_cancel(*, job: Job) -> Job:
         status=Status.CANCELLED, cancel_requested=True, finished_at=now, stage="cancelled before it started"
     ):
         changes = {"status": [Status.QUEUED, Status.CANCELLED]}
+        _discard_files(job.pk)
     elif Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(cancel_requested=True):
         changes = {"cancel_requested": [False, True]}
     else:
@@ -217,6 +228,7 @@ def jobs_reap_stale() -> int:
             stage="failed: its worker stopped",
             error=_error(f"The worker running this job stopped (no heartbeat for {lease} s)."),
         ):
+            _discard_files(job.pk)
             reaped += 1
     return reaped
 
@@ -234,6 +246,12 @@ def _enqueue(job_id: str) -> None:
             stage="failed: not queued",
             error=_error("The job could not be queued (the task queue is unreachable); start it again."),
         )
+        _discard_files(job_id)
+
+
+def _discard_files(job_id) -> None:
+    """Delete a finished job's files: an upload is kept only while its job may still read it."""
+    JobFile.objects.filter(job_id=job_id).delete()
 
 
 def _error(message: str, extra: dict | None = None) -> dict:
@@ -268,6 +286,20 @@ class JobContext:
             self.stop = JobStopped(Status.FAILED, TIME_LIMIT_PASSED)
         if self.stop is not None:
             raise self.stop
+
+    def stages(self, stages: dict[str, tuple[float, float, str]]) -> Callable[[str, int, int | None], None]:
+        """An importer's `progress(stage, done, total)` callback that reports to this job.
+
+        `stages` gives each stage the fractions it spans and its words, formatted with `done`
+        and `total` (e.g. "validated {done:,} of {total:,} rows").
+        """
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            start, end, words = stages[stage]
+            share = min(done / total, 1.0) if total else 0.0
+            self.progress(start + (end - start) * share, words.format(done=done, total=total))
+
+        return report
 
     def seconds_left(self) -> float:
         """Time left before the limit (for solvers that take a time limit of their own)."""
@@ -358,3 +390,4 @@ def run_job(job_id: str) -> None:
         heartbeat.done.set()
         heartbeat.join()
     Job.objects.filter(pk=job.pk).update(finished_at=timezone.now(), heartbeat_at=timezone.now(), **outcome)
+    _discard_files(job.pk)

@@ -1,6 +1,7 @@
 """Cross-cutting models: the API request log and background jobs."""
 
 import uuid
+import zlib
 
 from django.conf import settings
 from django.db import models
@@ -111,3 +112,35 @@ class Job(models.Model):
     def __str__(self) -> str:
         where = f" for {self.contract}" if self.contract_id else ""
         return f"{self.kind} job{where}, {self.get_status_display().lower()}"
+
+
+class JobFile(models.Model):
+    """A file a job works on (an upload), held only while the job is queued or running.
+
+    Kept in the database, not on a local disk, so a worker on any machine can read it. An
+    import's edge stores its file with every member ID already replaced by its keyed hash
+    (raw IDs are never stored); the content is zlib-compressed. The name is kept only where it
+    identifies nothing but a public table (CMS data tables); uploads of member data have none.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=200, blank=True)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64, help_text="Of the file as it was uploaded.")
+    size_bytes = models.PositiveBigIntegerField(help_text="Of the file as it was uploaded.")
+    rows = models.PositiveIntegerField(default=0, help_text="Data rows, when the edge counted them.")
+
+    class Meta:
+        ordering = ["job", "pk"]
+
+    def __str__(self) -> str:
+        return f"file of {self.job}"
+
+    @classmethod
+    def holding(cls, content: bytes, **fields) -> "JobFile":
+        """An unsaved file holding `content` (compressed: fast rather than small)."""
+        return cls(content=zlib.compress(content, 1), **fields)
+
+    def read(self) -> bytes:
+        """The content as it was given to `holding`."""
+        return zlib.decompress(self.content)

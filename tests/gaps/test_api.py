@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 
 from gaps.api import CareGapSerializer
 from gaps.models import CareGap, GapRemark
-from tests.conftest import query_count
+from tests.conftest import finished_job, query_count
 from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure
 
 pytestmark = pytest.mark.django_db
@@ -279,19 +279,20 @@ def _upload(text: str):
 
 
 @pytest.mark.parametrize(
-    ("persona", "expected"), [("administrator", 200), ("care_manager", 403), ("analyst", 403)]
+    ("persona", "expected"), [("administrator", 202), ("care_manager", 403), ("analyst", 403)]
 )
-def test_import_through_the_api(request, api, contract, persona, expected):
+def test_import_through_the_api(request, api, contract, run_jobs, persona, expected):
     client = api(request.getfixturevalue(persona))
     body = {
         "file": _upload("member_id,measure,compliance_status,birth_year\nM-1,BCS,open,1950\n"),
         "contract": "H1001",
         "measurement_year": 2026,
     }
-    response = client.post("/api/gaps/import/", body, format="multipart")
+    with run_jobs():
+        response = client.post("/api/gaps/import/", body, format="multipart")
     assert response.status_code == expected
-    if expected == 200:
-        assert response.json()["gaps_created"] == 1
+    if expected == 202:
+        assert finished_job(client, response)["result"]["gaps_created"] == 1
 
 
 def test_import_rejection_lists_rows(api, administrator, contract):

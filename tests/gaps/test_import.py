@@ -253,12 +253,15 @@ def test_import_is_audited_once_with_counts_channel_and_file_hash_size_and_rows_
     assert "M-001" not in str(entry.additional_data)
 
 
-def test_the_api_upload_and_the_command_record_no_file_name(api, administrator, contract, tmp_path):
+def test_the_api_upload_and_the_command_record_no_file_name(api, administrator, contract, run_jobs, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("vendor-X9-members.csv", GOOD, content_type="text/csv")
     body = {"file": upload, "contract": "H1001", "measurement_year": 2026}
-    assert api(administrator).post("/api/gaps/import/", body, format="multipart").status_code == 200
+    with run_jobs():
+        started = api(administrator).post("/api/gaps/import/", body, format="multipart")
+    assert started.status_code == 202
+    assert "vendor-X9" not in started.content.decode()
     path = tmp_path / "vendor-X9-members.csv"
     path.write_bytes(gap_file("M-001,BCS,closed,,2026-03-04,ehr,1956,F,yes"))
     call_command("import_gaps", str(path), contract="H1001", measurement_year=2026, stdout=StringIO())

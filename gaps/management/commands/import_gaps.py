@@ -37,8 +37,9 @@ class Command(BaseCommand):
 
         with tqdm(total=data.count(b"\n"), unit=" rows", desc="validating", disable=None) as bar:
 
-            def progress(line: int) -> None:
-                bar.update(line - bar.n)
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage == "validating":
+                    bar.update(done - bar.n)
 
             try:
                 with command_actor("import_gaps"):
