@@ -16,7 +16,7 @@ from gaps.filters import CareGapFilter
 from gaps.importing import MAX_ERRORS_LISTED, gaps_upload_check
 from gaps.models import EvidenceSource, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
-from hedis_portal.errors import ApplicationError, ErrorResponseSerializer
+from hedis_portal.errors import ErrorResponseSerializer, PayloadTooLarge
 from hedis_portal.exports import csv_lines
 from hedis_portal.filters import MAX_ID
 from hedis_portal.jobs import job_start
@@ -28,12 +28,6 @@ from members.selectors import contracts_for
 from predictions.models import RiskTier
 
 MAX_BULK_GAPS = 1000
-
-
-class PayloadTooLarge(ApplicationError):
-    """The request is larger than this endpoint accepts."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 
 class GapRemarkSerializer(serializers.ModelSerializer):
@@ -359,6 +353,7 @@ class CareGapViewSet(
                 description="An import of this contract is queued or running (`extra.job`).",
             ),
             413: OpenApiResponse(ErrorResponseSerializer, description="Over GAP_IMPORT_MAX_BYTES."),
+            415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
         },
     )
     @action(

@@ -25,6 +25,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class PayloadTooLarge(ApplicationError):
+    """The request is larger than this endpoint accepts."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
 class ConflictError(ApplicationError):
     """The object changed since the client read it (optimistic concurrency); answered as 409."""
 

@@ -2,7 +2,9 @@
 
 import hashlib
 from dataclasses import asdict
+from pathlib import Path
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, viewsets
 from rest_framework.decorators import action
@@ -10,10 +12,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
-from hedis_portal.errors import ErrorResponseSerializer
+from hedis_portal.errors import ErrorResponseSerializer, PayloadTooLarge
+from hedis_portal.jobs import job_start
+from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
+from hedis_portal.models import JobFile
 from hedis_portal.rows import serializer_columns
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
+from predictions.importing import FORMATS, predictions_upload_check
 from predictions.models import Prediction, RiskTier
 
 
@@ -76,6 +82,17 @@ class PredictionBulkResultSerializer(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
+
+
+class PredictionImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A .csv file with a header naming the row fields, or a .jsonl file."
+    )
+    format = serializers.ChoiceField(
+        choices=FORMATS,
+        required=False,
+        help_text="The file's format; by default read from the file name's suffix.",
+    )
 
 
 class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
@@ -148,3 +165,59 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
             file=file_facts(sha256=hashlib.sha256(body).hexdigest(), size_bytes=len(body), rows=len(rows)),
         )
         return Response(asdict(result))
+
+    @extend_schema(
+        request={"multipart/form-data": PredictionImportSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: OpenApiResponse(
+                JobSerializer,
+                description="Every row was checked and the checked rows stored (members as primary keys); a "
+                "`predictions_import` job writes them, all or nothing: poll `Location`. Its `result` counts "
+                "the predictions received, created and updated.",
+            ),
+            400: OpenApiResponse(
+                ErrorResponseSerializer,
+                description="The file has bad rows: `extra.errors` lists each as `{line, field, message}` "
+                "(`line` is the file's line); nothing was stored. Or the form is invalid (`extra.fields`).",
+            ),
+            413: OpenApiResponse(ErrorResponseSerializer, description="Over PREDICTIONS_IMPORT_MAX_BYTES."),
+            415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+    )
+    def import_file(self, request):
+        """Import a predictions file (.csv or .jsonl) for members of your contracts, as a job.
+
+        Every row is checked here, as the `import_predictions` command checks it (a bad file is a
+        400 and nothing is kept); only the checked rows are stored, for the job that writes them
+        in one transaction. The upload's name is read for its suffix only, never kept.
+        """
+        payload = PredictionImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        if upload.size > settings.PREDICTIONS_IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {settings.PREDICTIONS_IMPORT_MAX_BYTES} bytes.")
+        file_format = (
+            payload.validated_data.get("format") or Path(upload.name or "").suffix.lstrip(".").lower()
+        )
+        if file_format not in FORMATS:
+            raise ValidationError({"format": ["Send format (csv or jsonl), or a file named .csv or .jsonl."]})
+        checked = predictions_upload_check(content=upload.read(), file_format=file_format, user=request.user)
+        job, _ = job_start(
+            kind="predictions_import",
+            user=request.user,
+            parameters={"format": file_format, "sha256": checked.sha256, "rows": checked.rows},
+            idempotency_key=idempotency_key(request),
+            files=[
+                JobFile.holding(
+                    checked.content, sha256=checked.sha256, size_bytes=checked.size_bytes, rows=checked.rows
+                )
+            ],
+        )
+        return job_accepted(job, request)

@@ -14,6 +14,8 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -28,11 +30,14 @@ from predictions.services import (
     OPTIONAL_FIELDS,
     ROW_FIELDS,
     BulkUpsertResult,
+    ValidPrediction,
     predictions_bulk_upsert,
     predictions_validate,
+    predictions_write,
 )
 
 FORMATS = ("csv", "jsonl")
+_CHECK_BATCH = 10_000  # rows checked (two queries) or written (one batch) at a time
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 
@@ -134,10 +139,13 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _validate(content: Path | bytes, file_format: str, user, batch_size: int, progress) -> int:
+def _validate(
+    content: Path | bytes, file_format: str, user, batch_size: int, progress, keep: list | None = None
+) -> int:
     """Check the whole file in chunks (two queries each); return its row count or refuse it.
 
-    One `seen_keys` spans the chunks, so a row repeated anywhere in the file is reported.
+    One `seen_keys` spans the chunks, so a row repeated anywhere in the file is reported. The
+    checked rows are added to `keep` when one is given.
     """
     total = 0
     errors: list[dict] = []
@@ -147,13 +155,15 @@ def _validate(content: Path | bytes, file_format: str, user, batch_size: int, pr
         errors.extend(
             row_error(line, NON_FIELD, row.problem) for line, row in chunk if isinstance(row, _Unreadable)
         )
-        _, chunk_errors = predictions_validate(
+        valid, chunk_errors = predictions_validate(
             user=user,
             rows=[row for _, row in readable],
             row_numbers=[line for line, _ in readable],
             seen_keys=seen_keys,
         )
         errors.extend(chunk_errors)
+        if keep is not None:
+            keep.extend(valid)
         total += len(chunk)
         progress("validating", total, None)
     if errors:
@@ -171,7 +181,7 @@ def predictions_import_file(
     file_format: str,
     user,
     channel: str,
-    batch_size: int = 10_000,
+    batch_size: int = _CHECK_BATCH,
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> BulkUpsertResult:
     """Import a .csv or .jsonl predictions file for members of `user`'s contracts, all or nothing.
@@ -208,4 +218,95 @@ def predictions_import_file(
             created += result.created
             updated += result.updated
             report("importing", received, total)
+    return BulkUpsertResult(received=received, created=created, updated=updated)
+
+
+@dataclass(frozen=True)
+class CheckedPredictionFile:
+    """A predictions file checked at the API's edge, for its import job: the checked rows only,
+    resolved to primary keys (no member ID of any kind), with the upload's SHA-256 and size."""
+
+    rows: int
+    content: bytes
+    sha256: str
+    size_bytes: int
+
+
+def predictions_upload_check(*, content: bytes, file_format: str, user) -> CheckedPredictionFile:
+    """The edge of an uploaded predictions file: every row checked as `predictions_import_file`
+    checks it (`ImportRejected` listing every bad line; nothing is kept then), and the checked
+    rows to store for the job that writes them (`predictions_import_checked`)."""
+    valid: list[ValidPrediction] = []
+    _validate(content, file_format, user, _CHECK_BATCH, lambda stage, done, total: None, keep=valid)
+    stored = "".join(
+        json.dumps(
+            [
+                p.member_id,
+                p.contract_id,
+                p.measure_id,
+                p.measurement_year,
+                p.model_version,
+                p.probability,
+                p.risk_tier,
+                p.predicted_at.isoformat(),
+                p.top_features_json,
+            ]
+        )
+        + "\n"
+        for p in valid
+    )
+    return CheckedPredictionFile(
+        rows=len(valid),
+        content=stored.encode(),
+        sha256=hashlib.sha256(content).hexdigest(),
+        size_bytes=len(content),
+    )
+
+
+def _from_stored(content: bytes) -> list[ValidPrediction]:
+    """The rows `predictions_upload_check` stored."""
+    valid = []
+    for line in content.decode().splitlines():
+        member, contract, measure, year, version, probability, tier, predicted_at, features = json.loads(line)
+        valid.append(
+            ValidPrediction(
+                member,
+                contract,
+                measure,
+                year,
+                version,
+                probability,
+                tier,
+                datetime.fromisoformat(predicted_at),
+                json.loads(features),
+                features,
+            )
+        )
+    return valid
+
+
+def predictions_import_checked(
+    *,
+    content: bytes,
+    sha256: str,
+    size_bytes: int,
+    batch_size: int = _CHECK_BATCH,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> BulkUpsertResult:
+    """Write the rows `predictions_upload_check` stored, batch by batch in one transaction.
+
+    Each batch's audit entry has channel "api" and the upload's SHA-256, size and row count.
+    `progress("importing", rows_done, rows_total)` is called after each batch.
+    """
+    report = progress or (lambda stage, done, total: None)
+    valid = _from_stored(content)
+    facts = file_facts(sha256=sha256, size_bytes=size_bytes, rows=len(valid))
+    received = created = updated = 0
+    with transaction.atomic():
+        for batch in _batched(valid, batch_size):
+            result = predictions_write(valid=batch, source="api", file=facts)
+            received += result.received
+            created += result.created
+            updated += result.updated
+            report("importing", received, len(valid))
     return BulkUpsertResult(received=received, created=created, updated=updated)

@@ -356,6 +356,19 @@ def predictions_bulk_upsert(
         raise ImportRejected(
             f"The batch was rejected ({bad} of {len(rows)} rows invalid); nothing was written.", errors
         )
+    return predictions_write(valid=valid, source=source, file=file)
+
+
+@transaction.atomic
+def predictions_write(
+    *, valid: list[ValidPrediction], source: str, file: dict | None = None
+) -> BulkUpsertResult:
+    """Create or update predictions already checked by `predictions_validate`, as one batch.
+
+    The write half of `predictions_bulk_upsert` (which see for `source`, `file` and the
+    queries), for rows checked earlier: an uploaded file's, checked at the API's edge and
+    written by its job.
+    """
     if not valid:
         return BulkUpsertResult(received=0, created=0, updated=0)
 

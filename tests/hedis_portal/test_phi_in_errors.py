@@ -194,6 +194,15 @@ def test_import_predictions_jsonl_errors_quote_no_value_or_field_name(analyst, l
     assert_nowhere(output, console.out, console.err, logs=logs)
 
 
+def test_predictions_upload_errors_quote_no_value_and_keep_nothing(api, analyst, logs):
+    lines = [json.dumps(row) for row in PREDICTION_ROWS] + [f'{{"member_id": "{RAW_ID}",']
+    upload = SimpleUploadedFile(f"{RAW_ID}.jsonl", "".join(f"{line}\n" for line in lines).encode())
+    response = api(analyst).post("/api/predictions/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert {error["line"] for error in response.json()["extra"]["errors"]} == {1, 2, 3, 4, 5, 6, 7}
+    assert_nowhere(response.content.decode(), logs=logs)
+
+
 def test_import_predictions_names_no_file(analyst, logs, capsys, tmp_path):
     outputs = [
         _import_predictions(tmp_path / f"{RAW_ID}.txt"),
