@@ -397,6 +397,9 @@ def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
     return stored, {name: form.cleaned_data[name] for name in form.changed_data if name in concrete}
 
 
+JOB_ERRORS_SHOWN = 100  # of a failed import's refused rows, on its job's page
+
+
 def _job_kind_choices(request):
     return [(name, kind.label) for name, kind in sorted(job_kinds().items())]
 
@@ -479,7 +482,18 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="error")
     def error_message(self, job):
-        return job.error.get("message", "") or "—"
+        """The message, and an import's refused rows as the commands print them (the first 100)."""
+        rows = job.error.get("extra", {}).get("errors", [])[:JOB_ERRORS_SHOWN]
+        listed = format_html_join(
+            "",
+            "<li>{}line {}, {}: {}</li>",
+            (
+                (f"{row['file']}, " if row.get("file") else "", row["line"], row["field"], row["message"])
+                for row in rows
+            ),
+        )
+        message = job.error.get("message", "")
+        return format_html("{}<ul>{}</ul>", message, listed) if rows else message or "—"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)

@@ -210,3 +210,15 @@ def test_the_job_reports_its_stages(administrator, contract):
         (0.1, "matching the members of 2 rows"),
         (0.3, "writing 2 gaps"),
     ]
+
+
+def test_a_failed_imports_job_page_lists_its_refused_rows(
+    api, client, administrator, other_contract, run_jobs
+):
+    MemberFactory(contract=other_contract, raw_member_id="RAW-A-0002")
+    with run_jobs():
+        started = api(administrator).post("/api/gaps/import/", _body(), format="multipart")
+    client.force_login(administrator)
+    page = client.get(f"/admin/hedis_portal/job/{started.json()['id']}/change/").content.decode()
+    assert "1 problem in the file; nothing was imported." in page
+    assert "<li>line 3, member_id: member is not enrolled in H1001</li>" in page
