@@ -8,9 +8,11 @@ from django.http import HttpResponse
 from gaps import services
 from gaps.api import EXPORT_COLUMNS
 from gaps.filters import CareGapFilter
+from gaps.jobs import gap_import_start
 from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    JobUploadAdminMixin,
     ServiceFormAdminMixin,
     action_with_form,
     filterset_list_filter,
@@ -22,6 +24,7 @@ from hedis_portal.errors import ApplicationError
 from hedis_portal.exports import CsvWriter
 from hedis_portal.middleware import route_pattern
 from members.identifiers import InvalidMemberId, member_id_hash
+from members.models import Contract
 from predictions.models import RiskTier
 from ratings.models import Measure
 
@@ -106,14 +109,58 @@ def _move_action(state: str):
     return move
 
 
-class CareGapAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
-    """The worklist. Search with a plan member ID (hashed before the query).
+class GapUploadForm(forms.Form):
+    """A HEDIS engine gap file for one of the user's contracts and a measurement year."""
+
+    file = forms.FileField(
+        help_text="CSV with the columns member_id, measure, compliance_status and the optional ones the "
+        "README lists; member IDs are hashed as the file is read."
+    )
+    contract = forms.ChoiceField()
+    measurement_year = forms.IntegerField(min_value=2000, max_value=2100)
+    full_snapshot = forms.BooleanField(
+        required=False,
+        help_text="The file is the complete list: open gaps missing from it leave the denominator.",
+    )
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contract"].choices = visible_contract_choices(request)
+        self.fields["measurement_year"].initial = measurement_year_choices(request)[0][0]
+
+
+class CareGapAdmin(
+    JobUploadAdminMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+):
+    """The worklist. Search with a plan member ID (hashed before the query). Administrators
+    upload gap files from it ("Import a gap file"), as through the API: a job imports them.
 
     Registered by `console.admin` as `WorklistAdmin`, which adds the action that records
     interventions (the interventions app sits above gaps).
 
     Each page of the list, each export and each gap opened is recorded as an access.
     """
+
+    upload_label = "Import a gap file"
+    upload_intro = (
+        "Every row is checked as the file is uploaded: a bad row refuses the whole file, each one listed "
+        "with its line, and nothing is kept. A good file's rows are then written by a job, all or nothing; "
+        "its page shows the progress and what changed. Importing the same file again changes nothing."
+    )
+    upload_permission = "gaps.add_caregap"
+
+    def upload_form(self, request, data=None, files=None):
+        return GapUploadForm(data, files, request=request)
+
+    def upload_start(self, request, form):
+        data = form.cleaned_data
+        return gap_import_start(
+            user=request.user,
+            contract=Contract.objects.visible_to(request.user).get(contract_id=data["contract"]),
+            upload=data["file"],
+            measurement_year=data["measurement_year"],
+            full_snapshot=data["full_snapshot"],
+        )
 
     list_display = [
         "id",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -13,16 +12,15 @@ from rest_framework.response import Response
 
 from gaps import selectors, services, workflow
 from gaps.filters import CareGapFilter
-from gaps.importing import MAX_ERRORS_LISTED, gaps_upload_check
+from gaps.importing import MAX_ERRORS_LISTED
+from gaps.jobs import gap_import_start
 from gaps.models import EvidenceSource, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, recorded_filters
-from hedis_portal.errors import ErrorResponseSerializer, PayloadTooLarge
+from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.exports import csv_lines
 from hedis_portal.filters import MAX_ID
-from hedis_portal.jobs import job_start
 from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
 from hedis_portal.middleware import route_pattern
-from hedis_portal.models import JobFile
 from hedis_portal.rows import as_row, select_columns, serializer_columns
 from members.selectors import contracts_for
 from predictions.models import RiskTier
@@ -371,33 +369,17 @@ class CareGapViewSet(
         """
         payload = GapImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        upload = payload.validated_data["file"]
-        if upload.size > settings.GAP_IMPORT_MAX_BYTES:
-            raise PayloadTooLarge(f"The file is larger than {settings.GAP_IMPORT_MAX_BYTES} bytes.")
         contract_id = payload.validated_data["contract"].strip().upper()
         contract = contracts_for(request.user).filter(contract_id=contract_id).first()
         if contract is None:
             raise Http404
-        checked = gaps_upload_check(
-            upload.read(), measurement_year=payload.validated_data["measurement_year"]
-        )
-        job, _ = job_start(
-            kind="gap_import",
+        job = gap_import_start(
             user=request.user,
             contract=contract,
-            parameters={
-                "measurement_year": payload.validated_data["measurement_year"],
-                "full_snapshot": payload.validated_data["full_snapshot"],
-                "sha256": checked.sha256,
-                "rows": checked.rows,
-            },
+            upload=payload.validated_data["file"],
+            measurement_year=payload.validated_data["measurement_year"],
+            full_snapshot=payload.validated_data["full_snapshot"],
             idempotency_key=idempotency_key(request),
-            # The upload's name is not kept: names often carry identifiers.
-            files=[
-                JobFile.holding(
-                    checked.content, sha256=checked.sha256, size_bytes=checked.size_bytes, rows=checked.rows
-                )
-            ],
         )
         return job_accepted(job, request)
 

@@ -9,10 +9,15 @@ whose worker died is run once more.
 
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
-from gaps.importing import gaps_import_checked
-from hedis_portal.jobs import Job, JobContext, job_kind
+from gaps.importing import gaps_import_checked, gaps_upload_check
+from hedis_portal.errors import PayloadTooLarge
+from hedis_portal.jobs import Job, JobContext, job_kind, job_start
+from hedis_portal.models import JobFile
+from members.models import Contract
 
 _STAGES = {
     "waiting": (0.0, 0.0, "waiting for another import of this contract to finish"),
@@ -50,3 +55,42 @@ def gap_import(job: Job, context: JobContext) -> dict:
         "url": f"{reverse('api:caregap-list')}?{worklist}",
         "admin_url": f"{reverse('admin:gaps_caregap_changelist')}?{worklist}",
     }
+
+
+def gap_import_start(
+    *,
+    user,
+    contract: Contract,
+    upload: UploadedFile,
+    measurement_year: int,
+    full_snapshot: bool,
+    idempotency_key: str = "",
+) -> Job:
+    """Check an uploaded gap file and keep its checked rows with a new `gap_import` job (the API's
+    and the admin's upload); the job, or the first one for `idempotency_key`.
+
+    `ImportRejected` if a row is bad (nothing is kept), `PayloadTooLarge` over
+    `GAP_IMPORT_MAX_BYTES`, 409 while another import of the contract is queued or running.
+    The upload's name is not kept: names often carry identifiers.
+    """
+    if upload.size > settings.GAP_IMPORT_MAX_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {settings.GAP_IMPORT_MAX_BYTES} bytes.")
+    checked = gaps_upload_check(upload.read(), measurement_year=measurement_year)
+    job, _ = job_start(
+        kind="gap_import",
+        user=user,
+        contract=contract,
+        parameters={
+            "measurement_year": measurement_year,
+            "full_snapshot": full_snapshot,
+            "sha256": checked.sha256,
+            "rows": checked.rows,
+        },
+        idempotency_key=idempotency_key,
+        files=[
+            JobFile.holding(
+                checked.content, sha256=checked.sha256, size_bytes=checked.size_bytes, rows=checked.rows
+            )
+        ],
+    )
+    return job

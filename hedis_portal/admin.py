@@ -13,10 +13,13 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import Http404, QueryDict
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -24,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from hedis_portal.backends import get_contract_model
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
+from hedis_portal.import_errors import ImportRejected
 from hedis_portal.jobs import job_cancel, job_kinds, jobs_reap_stale, jobs_visible_to
 from hedis_portal.jobs_api import JobFilter
 from hedis_portal.models import ApiRequestLog, Job
@@ -89,6 +93,74 @@ def measurement_year_choices(request):
     """The current measurement year and the three before it: from the calendar, not `SELECT DISTINCT`."""
     this_year = timezone.localdate().year
     return [(str(year), str(year)) for year in range(this_year, this_year - 4, -1)]
+
+
+JOB_ERRORS_SHOWN = 100  # of an import's refused rows, on its upload or job page
+
+
+class JobUploadAdminMixin:
+    """An "upload" page beside a changelist: its form takes a file, a job imports it, and the user
+    goes to the job's page to watch it.
+
+    Set `upload_label` (the link and the page title), `upload_intro` (what happens, in a
+    sentence or two) and `upload_permission`; implement `upload_form(request, data, files)` and
+    `upload_start(request, form)`, which starts the job and returns it. A file refused before
+    its job starts (`ImportRejected`) is shown on the page with its rows, as a job's page shows
+    them; another refusal (a busy contract, a file too large) as the form's error.
+    """
+
+    change_list_template = "admin/job_upload_change_list.html"
+    upload_label = ""
+    upload_intro = ""
+    upload_permission = ""
+
+    def upload_form(self, request, data=None, files=None) -> forms.Form:
+        raise NotImplementedError
+
+    def upload_start(self, request, form) -> Job:
+        raise NotImplementedError
+
+    def has_upload_permission(self, request) -> bool:
+        return request.user.has_perm(self.upload_permission)
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_upload"
+        return [path("upload/", self.admin_site.admin_view(self.upload_view), name=name), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"upload_label": self.upload_label if self.has_upload_permission(request) else ""}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def upload_view(self, request):
+        """The form; on a valid post, start the job and go to its page."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        posted = request.method == "POST"
+        form = self.upload_form(request, request.POST, request.FILES) if posted else self.upload_form(request)
+        rejected = None
+        if posted and form.is_valid():
+            try:
+                job = self.upload_start(request, form)
+            except ImportRejected as refused:
+                rejected = refused
+            except ApplicationError as refused:
+                form.add_error(None, refused.message)
+            else:
+                self.message_user(request, f"{self.upload_label}: the job has started; its progress is below")
+                return redirect("admin:hedis_portal_job_change", job.pk)
+        return TemplateResponse(
+            request,
+            "admin/job_upload.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": self.upload_label,
+                "intro": self.upload_intro,
+                "form": form,
+                "rejected": rejected,
+                "rejected_rows": rejected.extra["errors"][:JOB_ERRORS_SHOWN] if rejected else [],
+            },
+        )
 
 
 class CappedCountPaginator(Paginator):
@@ -395,9 +467,6 @@ def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
     stored = type(instance)._default_manager.get(pk=instance.pk)
     concrete = {field.name for field in instance._meta.concrete_fields}
     return stored, {name: form.cleaned_data[name] for name in form.changed_data if name in concrete}
-
-
-JOB_ERRORS_SHOWN = 100  # of a failed import's refused rows, on its job's page
 
 
 def _job_kind_choices(request):

@@ -1,9 +1,11 @@
 """Admin pages for predictions: read-only, scoped to the user's contracts."""
 
+from django import forms
 from django.contrib import admin
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    JobUploadAdminMixin,
     ReadOnlyAdminMixin,
     filterset_list_filter,
     measurement_year_choices,
@@ -11,6 +13,8 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from predictions.filters import PredictionFilter
+from predictions.importing import FORMATS
+from predictions.jobs import file_format_of, predictions_import_start
 from predictions.models import Prediction, RiskTier
 from ratings.models import Measure
 
@@ -30,13 +34,53 @@ def _prediction_filter(name, choices, title=None):
     return filterset_list_filter(PredictionFilter, name, title=title, choices=choices)
 
 
+class PredictionUploadForm(forms.Form):
+    """A predictions file (.csv or .jsonl) for members of the user's contracts."""
+
+    file = forms.FileField(
+        help_text="One prediction per row: member_id, measure, measurement_year, model_version, probability, "
+        "risk_tier, predicted_at and optionally top_features (a CSV header names them; JSON Lines objects "
+        "carry them). Member IDs are hashed as the file is read."
+    )
+    format = forms.ChoiceField(
+        choices=[("", "by the file's name"), *((name, name) for name in FORMATS)], required=False
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "file" in cleaned:
+            cleaned["format"] = file_format_of(cleaned["file"], cleaned.get("format", ""))
+            if not cleaned["format"]:
+                self.add_error("format", "Choose csv or jsonl, or upload a file named .csv or .jsonl.")
+        return cleaned
+
+
 @admin.register(Prediction)
-class PredictionAdmin(ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
-    """Predictions for your contracts' members. They arrive in bulk (API or import); nobody edits them here.
+class PredictionAdmin(
+    JobUploadAdminMixin, ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+):
+    """Predictions for your contracts' members. They arrive in bulk (API, an uploaded file or the
+    command); nobody edits them here.
 
     Each page of the list and each prediction opened is recorded in the audit log as an access
     (member-level data).
     """
+
+    upload_label = "Import a predictions file"
+    upload_intro = (
+        "Every row is checked as the file is uploaded, against the members of your contracts: a bad row "
+        "refuses the whole file, each one listed with its line, and nothing is kept. A good file's "
+        "predictions are then written by a job, all or nothing; its page shows the progress."
+    )
+    upload_permission = "predictions.add_prediction"
+
+    def upload_form(self, request, data=None, files=None):
+        return PredictionUploadForm(data, files)
+
+    def upload_start(self, request, form):
+        return predictions_import_start(
+            user=request.user, upload=form.cleaned_data["file"], file_format=form.cleaned_data["format"]
+        )
 
     list_display = [
         "member",

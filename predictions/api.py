@@ -2,9 +2,7 @@
 
 import hashlib
 from dataclasses import asdict
-from pathlib import Path
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, viewsets
 from rest_framework.decorators import action
@@ -12,14 +10,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
-from hedis_portal.errors import ErrorResponseSerializer, PayloadTooLarge
-from hedis_portal.jobs import job_start
+from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
-from hedis_portal.models import JobFile
 from hedis_portal.rows import serializer_columns
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
-from predictions.importing import FORMATS, predictions_upload_check
+from predictions.importing import FORMATS
+from predictions.jobs import file_format_of, predictions_import_start
 from predictions.models import Prediction, RiskTier
 
 
@@ -201,23 +198,13 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
         payload = PredictionImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data["file"]
-        if upload.size > settings.PREDICTIONS_IMPORT_MAX_BYTES:
-            raise PayloadTooLarge(f"The file is larger than {settings.PREDICTIONS_IMPORT_MAX_BYTES} bytes.")
-        file_format = (
-            payload.validated_data.get("format") or Path(upload.name or "").suffix.lstrip(".").lower()
-        )
-        if file_format not in FORMATS:
+        file_format = file_format_of(upload, payload.validated_data.get("format", ""))
+        if not file_format:
             raise ValidationError({"format": ["Send format (csv or jsonl), or a file named .csv or .jsonl."]})
-        checked = predictions_upload_check(content=upload.read(), file_format=file_format, user=request.user)
-        job, _ = job_start(
-            kind="predictions_import",
+        job = predictions_import_start(
             user=request.user,
-            parameters={"format": file_format, "sha256": checked.sha256, "rows": checked.rows},
+            upload=upload,
+            file_format=file_format,
             idempotency_key=idempotency_key(request),
-            files=[
-                JobFile.holding(
-                    checked.content, sha256=checked.sha256, size_bytes=checked.size_bytes, rows=checked.rows
-                )
-            ],
         )
         return job_accepted(job, request)

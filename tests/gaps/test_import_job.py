@@ -186,7 +186,7 @@ def test_an_import_whose_worker_died_runs_once_more_from_its_kept_upload(
 
 
 def test_the_job_reports_its_stages(administrator, contract):
-    from gaps.api import gaps_upload_check
+    from gaps.importing import gaps_upload_check
     from gaps.jobs import gap_import
     from hedis_portal.jobs import JobContext
 
@@ -222,3 +222,54 @@ def test_a_failed_imports_job_page_lists_its_refused_rows(
     page = client.get(f"/admin/hedis_portal/job/{started.json()['id']}/change/").content.decode()
     assert "1 problem in the file; nothing was imported." in page
     assert "<li>line 3, member_id: member is not enrolled in H1001</li>" in page
+
+
+def test_administrators_upload_a_gap_file_in_the_admin_and_land_on_its_job(client, administrator, run_jobs):
+    client.force_login(administrator)
+    worklist = client.get("/admin/gaps/caregap/").content.decode()
+    assert '<a href="/admin/gaps/caregap/upload/" class="addlink">Import a gap file</a>' in worklist
+    form = client.get("/admin/gaps/caregap/upload/")
+    assert form.status_code == 200
+    assert [field.name for field in form.context["form"]] == [
+        "file",
+        "contract",
+        "measurement_year",
+        "full_snapshot",
+    ]
+    assert [value for value, _ in form.context["form"].fields["contract"].choices] == ["H1001", "H1002"]
+    body = {**_body(), "contract": "H1001", "measurement_year": 2026}
+    with run_jobs():
+        response = client.post("/admin/gaps/caregap/upload/", body)
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/hedis_portal/job/{job.pk}/change/"
+    assert (job.kind, job.status, job.result["gaps_created"]) == ("gap_import", "succeeded", 2)
+
+
+def test_a_bad_gap_file_uploaded_in_the_admin_lists_its_rows_and_starts_nothing(client, administrator):
+    client.force_login(administrator)
+    bad = f"{HEADER}\nRAW-A-0001,XYZ,open,,,1956,F\n".encode()
+    response = client.post("/admin/gaps/caregap/upload/", _body(bad))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "1 problem in the file; nothing was imported." in page
+    assert "<li>line 2, measure: not a known member-level measure code</li>" in page
+    assert "RAW-A-0001" not in page
+    assert (Job.objects.count(), JobFile.objects.count()) == (0, 0)
+
+
+def test_only_who_may_add_gaps_sees_and_opens_the_upload(client, care_manager):
+    client.force_login(care_manager)
+    assert "Import a gap file" not in client.get("/admin/gaps/caregap/").content.decode()
+    assert client.get("/admin/gaps/caregap/upload/").status_code == 403
+    assert client.post("/admin/gaps/caregap/upload/", _body()).status_code == 403
+    assert Job.objects.count() == 0
+
+
+def test_an_admin_upload_while_the_contract_imports_says_so_on_the_form(client, administrator):
+    client.force_login(administrator)
+    client.post("/admin/gaps/caregap/upload/", _body())
+    again = client.post("/admin/gaps/caregap/upload/", _body())
+    assert again.status_code == 200
+    assert "H1001 already has a job in progress (gap file import, queued)" in again.content.decode()
+    assert Job.objects.count() == 1

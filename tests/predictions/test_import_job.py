@@ -163,3 +163,38 @@ def test_the_job_reports_rows_written_batch_by_batch(analyst, member):
         (0.8, "wrote 4 of 5 predictions"),
         (1.0, "wrote 5 of 5 predictions"),
     ]
+
+
+def test_a_predictions_file_uploaded_in_the_admin_lands_on_its_job(client, analyst, member, run_jobs):
+    client.force_login(analyst)
+    assert "Import a predictions file" in client.get("/admin/predictions/prediction/").content.decode()
+    with run_jobs():
+        response = client.post(
+            "/admin/predictions/prediction/upload/",
+            {"file": _upload(_jsonl(prediction_row()), "scores.jsonl")},
+        )
+    job = Job.objects.get()
+    assert response["Location"] == f"/admin/hedis_portal/job/{job.pk}/change/"
+    assert (job.kind, job.status, job.result["created"]) == ("predictions_import", "succeeded", 1)
+
+
+def test_an_admin_upload_needs_a_format_it_can_tell_and_good_rows(client, analyst, member, other_member):
+    client.force_login(analyst)
+    unnamed = client.post(
+        "/admin/predictions/prediction/upload/", {"file": _upload(_csv(prediction_row()), "x")}
+    )
+    assert unnamed.context["form"].errors == {
+        "format": ["Choose csv or jsonl, or upload a file named .csv or .jsonl."]
+    }
+    outside = client.post(
+        "/admin/predictions/prediction/upload/",
+        {"file": _upload(_csv(prediction_row(OTHER_RAW_ID))), "format": "csv"},
+    )
+    assert "<li>line 2, member_id: " in outside.content.decode()
+    assert OTHER_RAW_ID not in outside.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_care_managers_have_no_predictions_upload(client, care_manager):
+    client.force_login(care_manager)
+    assert client.get("/admin/predictions/prediction/upload/").status_code == 403
