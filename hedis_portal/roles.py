@@ -79,6 +79,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "members.add_member",
         "members.change_member",
         "gaps.add_caregap",
+        # Importing a star year's CMS data tables replaces the national benchmark for everyone.
+        "ratings.add_cmsdataimport",
         "predictions.add_prediction",
         "predictions.change_prediction",
         "interventions.add_interventiontype",

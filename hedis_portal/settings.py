@@ -345,6 +345,7 @@ AUDIT_LOG_MIN_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
 GAP_IMPORT_MAX_BYTES = env.int("GAP_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 PREDICTIONS_IMPORT_MAX_BYTES = env.int("PREDICTIONS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+CMS_IMPORT_MAX_BYTES = env.int("CMS_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)  # one upload's tables
 
 # Forecasts: the closure probability of a gap whose measure has no prediction at all.
 FORECAST_FALLBACK_PROBABILITY = env.float("FORECAST_FALLBACK_PROBABILITY", default=0.25)

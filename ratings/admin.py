@@ -3,10 +3,15 @@
 
 import json
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import F
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from hedis_portal.admin import (
@@ -20,6 +25,7 @@ from hedis_portal.admin import (
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from hedis_portal.jobs import job_start
+from ratings.api.fields import MAX_YEAR, MIN_YEAR
 from ratings.filters import (
     CmsContractFilter,
     CmsMeasureValueFilter,
@@ -30,6 +36,7 @@ from ratings.filters import (
     PortfolioRunFilter,
     PortfolioSnapshotFilter,
 )
+from ratings.jobs import cms_import_start
 from ratings.live import services
 from ratings.models import (
     CmsContract,
@@ -110,12 +117,89 @@ class StarYearMeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["cms_id", "name", "measure__code"]
 
 
+class MultipleFileInput(forms.FileInput):
+    """A file input that takes several files at once."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploaded files, each checked as a `FileField` checks one; cleaned to a list."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".csv,text/csv"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        clean_one = super().clean
+        return [clean_one(upload, initial) for upload in (data if isinstance(data, list | tuple) else [data])]
+
+
+class CmsImportForm(forms.Form):
+    """A star year and its CMS data tables, for the import job."""
+
+    star_year = forms.IntegerField(min_value=MIN_YEAR, max_value=MAX_YEAR)
+    files = MultipleFileField(
+        label="CMS data tables",
+        help_text="The year's CSV tables as CMS publishes them: cut points, measure data, measure stars, "
+        "summary ratings, CAI. Each is recognised by its content.",
+    )
+
+
 @admin.register(CmsDataImport)
 class CmsDataImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Which CMS files each star year's benchmark was imported from, when and by whom."""
+    """Which CMS files each star year's benchmark was imported from, when and by whom; and an
+    "Import CMS data tables" page that uploads a year's tables as a job."""
 
     list_display = ["star_year", "imported_at", "imported_by", "contract_count", "measure_value_count"]
     list_select_related = ["imported_by"]
+    change_list_template = "admin/ratings/cmsdataimport/change_list.html"
+
+    def get_urls(self):
+        upload = path(
+            "import/", self.admin_site.admin_view(self.import_view), name="ratings_cmsdataimport_import"
+        )
+        return [upload, *super().get_urls()]
+
+    def has_import_permission(self, request) -> bool:
+        return request.user.has_perm("ratings.add_cmsdataimport")
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_import": self.has_import_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def import_view(self, request):
+        """Upload a star year's tables: start the import job and go to its progress page."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = CmsImportForm(request.POST, request.FILES) if request.method == "POST" else CmsImportForm()
+        if request.method == "POST" and form.is_valid():
+            star_year = form.cleaned_data["star_year"]
+            try:
+                job, _ = cms_import_start(
+                    user=request.user,
+                    star_year=star_year,
+                    uploads=form.cleaned_data["files"],
+                    source="admin upload",
+                )
+            except ValidationError as refused:
+                form.add_error(None, refused)
+            except ApplicationError as refused:
+                form.add_error("files", refused.message)
+            else:
+                self.message_user(request, f"Importing the {star_year} CMS data tables (a job).")
+                return redirect("admin:hedis_portal_job_change", job.pk)
+        return TemplateResponse(
+            request,
+            "admin/ratings/cmsdataimport/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Import CMS data tables",
+                "form": form,
+                "max_bytes": settings.CMS_IMPORT_MAX_BYTES,
+            },
+        )
 
 
 @admin.register(CutPoint)

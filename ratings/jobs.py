@@ -1,5 +1,5 @@
 """The ratings app's background jobs: forecasts, what-if scenarios, optimizer runs, proposing a
-plan's interventions, and portfolio snapshots (`hedis_portal.jobs`).
+plan's interventions, portfolio snapshots, and importing CMS's data tables (`hedis_portal.jobs`).
 
 Each job's parameters are what the API accepted, as JSON; each returns links to what it made.
 Forecasts, what-ifs, optimizer runs and proposals on one contract share the "planning" lane:
@@ -7,15 +7,25 @@ one at a time, so two heavy runs (or a run and a proposal that re-scores the sam
 never overlap.
 """
 
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 
-from hedis_portal.jobs import Job, JobContext, job_kind
+from hedis_portal.errors import PayloadTooLarge
+from hedis_portal.jobs import Job, JobContext, job_kind, job_start
+from hedis_portal.models import JobFile
 from members.selectors import contracts_for
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.live.services import portfolio_snapshot_create
-from ratings.models import PortfolioRun
+from ratings.models import CmsDataImport, PortfolioRun
 from ratings.planning import services as planning
 
 RUN_VIEW, RUN_START = "ratings.view_portfoliorun", "ratings.add_portfoliorun"
@@ -144,3 +154,126 @@ def snapshot_all(job: Job, context: JobContext) -> dict:
                 ).pk
             )
     return {"snapshots": taken, "admin_url": reverse("admin:ratings_portfoliosnapshot_changelist")}
+
+
+@job_kind(
+    "cms_import",
+    label="CMS data table import",
+    view_permission="ratings.view_cmsdataimport",
+    start_permission="ratings.add_cmsdataimport",
+    retry_once=True,
+)
+def cms_import(job: Job, context: JobContext) -> dict:
+    """Replace a star year's national benchmark with the job's uploaded CMS data tables.
+
+    The importer reads files from disk, so the tables are written to a temporary folder under
+    their own names (which its messages and error rows quote), each in a folder of its own: two
+    uploads with one name are both read (and refused if they hold the same table). The folders
+    keep the files in name order, the order the importer reads (and the command's). All or
+    nothing (the importer's one transaction), so a job whose worker died is run once more.
+    """
+    parameters = job.parameters
+    with tempfile.TemporaryDirectory(prefix="cms-import-") as folder:
+        paths = []
+        for index, upload in enumerate(sorted(job.files.all(), key=lambda file: (file.name, file.pk))):
+            path = Path(folder) / f"{index:04d}" / upload.name
+            path.parent.mkdir()
+            path.write_bytes(upload.read())
+            paths.append(path)
+        context.progress(0.0, f"reading {len(paths)} files")
+        # One transaction around the import and the read of its record: a read inside a
+        # transaction stays on the primary (`hedis_portal.routers`), where the record is.
+        with transaction.atomic():
+            result = cms_star_data_import(
+                star_year=parameters["star_year"],
+                paths=paths,
+                imported_by=job.created_by,
+                source=parameters["source"],
+                progress=_said_as_progress(context, files=len(paths)),
+            )
+            stored = CmsDataImport.objects.get(star_year=result.star_year)
+    return {
+        "cms_data_import": stored.pk,
+        "star_year": result.star_year,
+        "contracts": result.contracts,
+        "cut_points": result.cut_points,
+        "measure_values": result.measure_values,
+        "url": reverse("api:cmsdataimport-detail", args=[stored.pk]),
+        "admin_url": reverse("admin:ratings_cmsdataimport_change", args=[stored.pk]),
+    }
+
+
+def _said_as_progress(context: JobContext, *, files: int) -> Callable[[str], None]:
+    """The importer's `say(message)` as the job's progress: each message is the stage, and each
+    moves the fraction one step on.
+
+    The importer says a line per file read, then one per write (the year's old benchmark, the
+    contracts, the cut points, each 10,000 measure values, their total): about `files + 5`
+    lines, so a step is one `files + 6`th, and a large year's extra lines stop short of done.
+    """
+    said = 0
+    step = 1 / (files + 6)
+
+    def say(message: str) -> None:
+        nonlocal said
+        said += 1
+        context.progress(min(said * step, 1 - step), message)
+
+    return say
+
+
+def cms_import_start(
+    *,
+    user,
+    star_year: int,
+    uploads: Sequence[UploadedFile],
+    source: str,
+    idempotency_key: str = "",
+) -> tuple[Job, bool]:
+    """Keep uploaded CMS data tables with a new `cms_import` job, which imports them; `(job, created)`.
+
+    Only the upload is checked here (the tables themselves by the job, whose refusal lists the
+    problem's file, line and column): each file a `.csv` with a plain name (`ValidationError` on
+    "files"), and all of them together no larger than `CMS_IMPORT_MAX_BYTES` (413). Their names
+    are CMS's public file names, so they are kept, shown in the job's parameters with each
+    file's SHA-256: the same idempotency key with other files is a conflict, not the first job.
+    """
+    limit = JobFile._meta.get_field("name").max_length
+    problems = []
+    for upload in uploads:
+        if len(upload.name) > limit or not upload.name.isprintable():
+            problems.append(f"A file name must be printable and at most {limit} characters.")
+        elif not upload.name.lower().endswith(".csv"):
+            problems.append(f"{upload.name} is not a CSV file (its name must end in .csv).")
+    if problems:
+        raise ValidationError({"files": problems})
+    total = sum(upload.size for upload in uploads)
+    if total > settings.CMS_IMPORT_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The files are larger than {settings.CMS_IMPORT_MAX_BYTES} bytes together.",
+            {"max_bytes": settings.CMS_IMPORT_MAX_BYTES},
+        )
+    files = []
+    for upload in uploads:
+        content = b"".join(upload.chunks())
+        files.append(
+            JobFile.holding(
+                content,
+                name=upload.name,
+                sha256=hashlib.sha256(content).hexdigest(),
+                size_bytes=len(content),
+            )
+        )
+    return job_start(
+        kind="cms_import",
+        user=user,
+        parameters={
+            "star_year": star_year,
+            "source": source,
+            "files": [
+                {"name": file.name, "sha256": file.sha256, "size_bytes": file.size_bytes} for file in files
+            ],
+        },
+        idempotency_key=idempotency_key,
+        files=files,
+    )

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from ratings.api.benchmark import BenchmarkViewSet, CmsContractViewSet
 from ratings.api.catalog import CutPointViewSet, MeasureViewSet
+from ratings.api.cms_imports import CmsDataImportViewSet
 from ratings.api.inputs import ContractMeasureScoreViewSet, ContractRatingProfileViewSet
 from ratings.api.live import ContractEquityView, ContractRatingView
 from ratings.api.runs import ForecastViewSet, OptimizerRunViewSet
@@ -15,6 +16,7 @@ router.register("measures", MeasureViewSet, basename="measure")
 router.register("cut-points", CutPointViewSet, basename="cutpoint")
 router.register("cms-contracts", CmsContractViewSet, basename="cmscontract")
 router.register("benchmark", BenchmarkViewSet, basename="benchmark")
+router.register("cms-imports", CmsDataImportViewSet, basename="cmsdataimport")
 router.register("contract-measure-scores", ContractMeasureScoreViewSet, basename="contractmeasurescore")
 router.register("rating-profiles", ContractRatingProfileViewSet, basename="contractratingprofile")
 router.register("snapshots", PortfolioSnapshotViewSet, basename="portfoliosnapshot")
