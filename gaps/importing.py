@@ -14,6 +14,7 @@ import csv
 import gc
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -329,49 +330,21 @@ def _read_rows(data: bytes, *, measurement_year: int, errors: _Errors, report: P
 
 
 def _stored(rows: list[_Row]) -> bytes:
-    """Checked rows as CSV (`_Row`'s fields in order, empty for None, flags as 1 and 0)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(
-        (
-            row.line,
-            row.id_hash,
-            row.measure_id,
-            row.compliance_status,
-            row.exclusion_reason,
-            row.evidence_date or "",
-            row.evidence_source,
-            row.birth_year or "",
-            row.sex,
-            "" if row.lis_de is None else int(row.lis_de),
-            "" if row.disability is None else int(row.disability),
-        )
-        for row in rows
-    )
-    return out.getvalue().encode()
+    """Checked rows as one JSON array of `_Row`s' fields (dates as ISO text)."""
+    return json.dumps(
+        [[*row[:5], row.evidence_date and row.evidence_date.isoformat(), *row[6:]] for row in rows]
+    ).encode()
 
 
 def _from_stored(data: bytes) -> list[_Row]:
     """The rows `_stored` wrote."""
-    dates: dict[str, date | None] = {"": None}
-    flags = {"": None, "1": True, "0": False}
-    return [
-        _Row(
-            int(line),
-            id_hash,
-            int(measure_id),
-            status,
-            reason,
-            dates[day] if day in dates else dates.setdefault(day, date.fromisoformat(day)),
-            source,
-            int(birth_year) if birth_year else None,
-            sex,
-            flags[lis_de],
-            flags[disability],
-        )
-        for line, id_hash, measure_id, status, reason, day, source, birth_year, sex, lis_de, disability in (
-            csv.reader(io.StringIO(data.decode(), newline=""))
-        )
-    ]
+    dates: dict[str | None, date | None] = {None: None}
+    rows = []
+    for fields in json.loads(data):
+        day = fields[5]
+        fields[5] = dates[day] if day in dates else dates.setdefault(day, date.fromisoformat(day))
+        rows.append(_Row(*fields))
+    return rows
 
 
 def _known_members(hashes: list[str]) -> dict[str, tuple[int, int]]:
