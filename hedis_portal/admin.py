@@ -13,7 +13,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.http import Http404, QueryDict
@@ -106,7 +106,8 @@ class JobUploadAdminMixin:
     sentence or two) and `upload_permission`; implement `upload_form(request, data, files)` and
     `upload_start(request, form)`, which starts the job and returns it. A file refused before
     its job starts (`ImportRejected`) is shown on the page with its rows, as a job's page shows
-    them; another refusal (a busy contract, a file too large) as the form's error.
+    them; another refusal (a busy contract, a file too large, a `ValidationError`) as the form's
+    error.
     """
 
     change_list_template = "admin/job_upload_change_list.html"
@@ -145,6 +146,8 @@ class JobUploadAdminMixin:
                 rejected = refused
             except ApplicationError as refused:
                 form.add_error(None, refused.message)
+            except ValidationError as refused:
+                form.add_error(None, refused)
             else:
                 self.message_user(request, f"{self.upload_label}: the job has started; its progress is below")
                 return redirect("admin:hedis_portal_job_change", job.pk)

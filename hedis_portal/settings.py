@@ -341,7 +341,7 @@ AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_CID_GETTER = "hedis_portal.middleware.current_request_id"
 AUDIT_LOG_MIN_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
 
-# Request size limits: JSON bodies (a 10,000-row prediction batch is a few MB) and gap files.
+# Request size limits: JSON bodies (a 10,000-row prediction batch is a few MB) and uploaded files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
 GAP_IMPORT_MAX_BYTES = env.int("GAP_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 PREDICTIONS_IMPORT_MAX_BYTES = env.int("PREDICTIONS_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)

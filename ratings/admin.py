@@ -6,16 +6,15 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import F
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    JobUploadAdminMixin,
     ReadOnlyAdminMixin,
     ServiceFormAdminMixin,
     filterset_list_filter,
@@ -147,59 +146,35 @@ class CmsImportForm(forms.Form):
 
 
 @admin.register(CmsDataImport)
-class CmsDataImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CmsDataImportAdmin(JobUploadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Which CMS files each star year's benchmark was imported from, when and by whom; and an
     "Import CMS data tables" page that uploads a year's tables as a job."""
 
     list_display = ["star_year", "imported_at", "imported_by", "contract_count", "measure_value_count"]
     list_select_related = ["imported_by"]
-    change_list_template = "admin/ratings/cmsdataimport/change_list.html"
+    upload_label = "Import CMS data tables"
+    upload_permission = "ratings.add_cmsdataimport"
 
-    def get_urls(self):
-        upload = path(
-            "import/", self.admin_site.admin_view(self.import_view), name="ratings_cmsdataimport_import"
+    @property
+    def upload_intro(self) -> str:
+        return (
+            "The import runs as a job: you go to its page, which shows its progress and, once it has "
+            "finished, what was stored or what was wrong (file, line and column). Re-importing a star year "
+            "replaces its national benchmark; a refused set of files changes nothing. At most "
+            f"{filesizeformat(settings.CMS_IMPORT_MAX_BYTES)} of files at once."
         )
-        return [upload, *super().get_urls()]
 
-    def has_import_permission(self, request) -> bool:
-        return request.user.has_perm("ratings.add_cmsdataimport")
+    def upload_form(self, request, data=None, files=None):
+        return CmsImportForm(data, files)
 
-    def changelist_view(self, request, extra_context=None):
-        extra = {"can_import": self.has_import_permission(request), **(extra_context or {})}
-        return super().changelist_view(request, extra)
-
-    def import_view(self, request):
-        """Upload a star year's tables: start the import job and go to its progress page."""
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        form = CmsImportForm(request.POST, request.FILES) if request.method == "POST" else CmsImportForm()
-        if request.method == "POST" and form.is_valid():
-            star_year = form.cleaned_data["star_year"]
-            try:
-                job, _ = cms_import_start(
-                    user=request.user,
-                    star_year=star_year,
-                    uploads=form.cleaned_data["files"],
-                    source="admin upload",
-                )
-            except ValidationError as refused:
-                form.add_error(None, refused)
-            except ApplicationError as refused:
-                form.add_error("files", refused.message)
-            else:
-                self.message_user(request, f"Importing the {star_year} CMS data tables (a job).")
-                return redirect("admin:hedis_portal_job_change", job.pk)
-        return TemplateResponse(
-            request,
-            "admin/ratings/cmsdataimport/import.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": "Import CMS data tables",
-                "form": form,
-                "max_bytes": settings.CMS_IMPORT_MAX_BYTES,
-            },
+    def upload_start(self, request, form):
+        job, _ = cms_import_start(
+            user=request.user,
+            star_year=form.cleaned_data["star_year"],
+            uploads=form.cleaned_data["files"],
+            source="admin upload",
         )
+        return job
 
 
 @admin.register(CutPoint)

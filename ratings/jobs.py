@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -153,7 +154,12 @@ def snapshot_all(job: Job, context: JobContext) -> dict:
                     taken_by=job.created_by,
                 ).pk
             )
-    return {"snapshots": taken, "admin_url": reverse("admin:ratings_portfoliosnapshot_changelist")}
+    year = urlencode({"measurement_year": job.parameters["measurement_year"]})
+    return {
+        "snapshots": taken,
+        "url": f"{reverse('api:portfoliosnapshot-list')}?{year}",
+        "admin_url": f"{reverse('admin:ratings_portfoliosnapshot_changelist')}?{year}",
+    }
 
 
 @job_kind(

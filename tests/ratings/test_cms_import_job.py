@@ -13,7 +13,7 @@ from tests.ratings.conftest import SMALL_2025, SMALL_2026
 
 pytestmark = pytest.mark.django_db
 URL = "/api/cms-imports/"
-ADMIN_IMPORT = "/admin/ratings/cmsdataimport/import/"
+ADMIN_IMPORT = "/admin/ratings/cmsdataimport/upload/"
 
 
 def tables(files: dict[str, str] = SMALL_2026, encoding: str = "utf-8-sig") -> list[SimpleUploadedFile]:
@@ -218,7 +218,7 @@ def test_the_import_page_starts_the_job_and_goes_to_its_page(client, administrat
     )
     assert CmsDataImport.objects.get().imported_by == administrator
     assert JobFile.objects.count() == 0
-    assert "Importing the 2026 CMS data tables" in client.get(response["Location"]).content.decode()
+    assert "Import CMS data tables: the job has started; its progress is below" in client.get(response["Location"]).content.decode()
 
 
 def test_the_import_page_shows_a_bad_form_again_with_its_errors(client, administrator):
