@@ -21,6 +21,8 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from tests.ratings.conftest import SMALL_2025
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -196,6 +198,137 @@ def test_a_job_whose_worker_is_killed_fails_by_its_lease_with_nothing_stored(dat
     assert status == "failed"
     assert error["message"] == "The worker running this job stopped (no heartbeat for 2 s)."
     assert _runs(query) == before
+
+
+# Posts one request through the API as a demo user, as a client would; prints the status and body.
+POST = """
+import json, os
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+request = json.loads(os.environ["REQUEST"])
+client = APIClient()
+client.force_authenticate(get_user_model().objects.get(username=request["user"]))
+if request["files"]:
+    body = {**request["body"], **{
+        name: [SimpleUploadedFile(upload, content.encode()) for upload, content in files]
+        for name, files in request["files"].items()
+    }}
+    response = client.post(request["path"], body, format="multipart")
+else:
+    response = client.post(request["path"], request["body"], format="json")
+print(json.dumps([response.status_code, response.json()]))
+"""
+GET = """
+import os
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+client = APIClient()
+client.force_authenticate(get_user_model().objects.get(username=os.environ["USER_NAME"]))
+print(client.get(os.environ["URL"]).status_code)
+"""
+GAP_FILE = (
+    "member_id,measure,compliance_status,birth_year\nWORKER-0001,BCS,open,1950\nWORKER-0002,COL,open,1951\n"
+)
+# Every kind of job, started as its API starts it: (kind, user, path, JSON or form body, files).
+# A run's ID in a path is the result of the optimizer run started before it.
+EVERY_KIND = [
+    (
+        "forecast",
+        "quality.analyst",
+        "/api/forecasts/",
+        {"contract": "H9001", "measurement_year": 2026, "draws": 200},
+        {},
+    ),
+    (
+        "forecast",
+        "quality.analyst",
+        "/api/forecasts/",
+        {
+            "contract": "H9001",
+            "measurement_year": 2026,
+            "draws": 200,
+            "name": "BCS to 90%",
+            "assumptions": {"C01": {"target_rate": "90"}},
+        },
+        {},
+    ),
+    (
+        "optimize",
+        "quality.analyst",
+        "/api/optimizer/runs/",
+        {"contract": "H9002", "measurement_year": 2026, "budget": "5000", "draws": 200},
+        {},
+    ),
+    ("propose", "quality.analyst", "/api/optimizer/runs/{run}/propose/", {}, {}),
+    (
+        "snapshot",
+        "quality.analyst",
+        "/api/snapshots/take/",
+        {"contract": "H9001", "measurement_year": 2026},
+        {},
+    ),
+    ("snapshot_all", "quality.analyst", "/api/snapshots/take-all/", {"measurement_year": 2026}, {}),
+    (
+        "gap_import",
+        "administrator",
+        "/api/gaps/import/",
+        {"contract": "H9001", "measurement_year": 2026},
+        {"file": [["gaps.csv", GAP_FILE]]},
+    ),
+    (
+        "predictions_import",
+        "quality.analyst",
+        "/api/predictions/import/",
+        {},
+        {
+            "file": [
+                [
+                    "scores.csv",
+                    "member_id,measure,measurement_year,model_version,probability,risk_tier,predicted_at\n"
+                    "WORKER-0001,BCS,2026,worker-test,0.6,medium,2026-11-01T00:00:00Z\n",
+                ]
+            ]
+        },
+    ),  # Last: it replaces a star year's national benchmark (2025; the demo rates against 2026's).
+    (
+        "cms_import",
+        "administrator",
+        "/api/cms-imports/",
+        {"star_year": 2025},
+        {"files": [[name, text] for name, text in SMALL_2025.items()]},
+    ),
+]
+
+
+def test_every_kind_of_job_is_listed_here():
+    from hedis_portal.jobs import job_kinds
+
+    assert {kind for kind, *_ in EVERY_KIND} == set(job_kinds())
+
+
+def test_every_kind_of_job_runs_through_a_worker_from_its_api_request_to_its_linked_result(database):
+    env, query = database
+    worker = _worker(env)
+    results = []
+    try:
+        for kind, user, path, body, files in EVERY_KIND:
+            request = {
+                "user": user,
+                "path": path.format(run=results[-1].get("portfolio_run")) if results else path,
+            }
+            status, job = json.loads(
+                _manage({**env, "REQUEST": json.dumps({**request, "body": body, "files": files})}, POST)
+            )
+            assert (status, job["kind"]) == (202, kind), job
+            seen = _watch(query, job["id"], lambda row: row[0] in ("succeeded", "failed", "cancelled"))
+            assert seen[-1] == ("succeeded", 1.0, "done"), (kind, seen, _job(query, job["id"], "error"))
+            (result,) = _job(query, job["id"], "result")
+            results.append(result)
+            assert _manage({**env, "USER_NAME": user, "URL": result["url"]}, GET) == "200", (kind, result)
+    finally:
+        worker.terminate()
+        worker.wait(30)
 
 
 def _plan_parameters() -> dict:
