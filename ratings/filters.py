@@ -5,6 +5,7 @@ import django_filters
 from hedis_portal.filters import FilterSet, IntegerFilter
 from ratings.models import (
     CmsContract,
+    CmsDataImport,
     CmsMeasureValue,
     ContractMeasureScore,
     ContractRatingProfile,
@@ -49,6 +50,14 @@ class CmsContractFilter(FilterSet):
     class Meta:
         model = CmsContract
         fields = ["star_year", "contract_id", "organization_type", "snp"]
+
+
+class CmsDataImportFilter(FilterSet):
+    """Imports of the national benchmark by star year."""
+
+    class Meta:
+        model = CmsDataImport
+        fields = ["star_year"]
 
 
 class CmsMeasureValueFilter(FilterSet):

@@ -5,8 +5,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiRespons
 from rest_framework import mixins, parsers, serializers, viewsets
 
 from hedis_portal.errors import ErrorResponseSerializer
-from hedis_portal.filters import FilterSet
 from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
+from ratings import filters
 from ratings.api.fields import MAX_YEAR, MIN_YEAR
 from ratings.jobs import cms_import_start
 from ratings.models import CmsDataImport
@@ -53,20 +53,12 @@ class CmsImportSerializer(serializers.Serializer):
     )
 
 
-class CmsDataImportFilter(FilterSet):
-    """Imports by star year."""
-
-    class Meta:
-        model = CmsDataImport
-        fields = ["star_year"]
-
-
 class CmsDataImportViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
     """Star years of the national benchmark, newest first; a `POST` imports a year's tables as a job."""
 
-    filterset_class = CmsDataImportFilter
+    filterset_class = filters.CmsDataImportFilter
     ordering = ["-star_year"]
     parser_classes = [parsers.MultiPartParser]
 
