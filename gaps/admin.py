@@ -12,7 +12,8 @@ from gaps.jobs import gap_import_start
 from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, WorkflowState
 from hedis_portal.admin import (
     ContractScopedAdmin,
-    JobUploadAdminMixin,
+    JobPage,
+    JobPagesAdminMixin,
     ServiceFormAdminMixin,
     action_with_form,
     filterset_list_filter,
@@ -130,7 +131,7 @@ class GapUploadForm(forms.Form):
 
 
 class CareGapAdmin(
-    JobUploadAdminMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+    JobPagesAdminMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
 ):
     """The worklist. Search with a plan member ID (hashed before the query). Administrators
     upload gap files from it ("Import a gap file"), as through the API: a job imports them.
@@ -141,13 +142,20 @@ class CareGapAdmin(
     Each page of the list, each export and each gap opened is recorded as an access.
     """
 
-    upload_label = "Import a gap file"
-    upload_intro = (
-        "Every row is checked as the file is uploaded: a bad row refuses the whole file, each one listed "
-        "with its line, and nothing is kept. A good file's rows are then written by a job, all or nothing; "
-        "its page shows the progress and what changed. Importing the same file again changes nothing."
+    job_pages = (
+        JobPage(
+            slug="upload",
+            label="Import a gap file",
+            intro="Every row is checked as the file is uploaded: a bad row refuses the whole file, each one "
+            "listed with its line, and nothing is kept. A good file's rows are then written by a job, all or "
+            "nothing; its page shows the progress and what changed. Importing the same file again changes "
+            "nothing.",
+            permissions=("gaps.add_caregap",),
+            form="upload_form",
+            start="upload_start",
+            submit="Upload and import",
+        ),
     )
-    upload_permission = "gaps.add_caregap"
 
     def upload_form(self, request, data=None, files=None):
         return GapUploadForm(data, files, request=request)

@@ -1,6 +1,8 @@
 """Admin building blocks shared by every app, plus the audit log, API request log and jobs pages."""
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import django_filters
 from auditlog.admin import LogEntryAdmin as AuditlogLogEntryAdmin
@@ -19,7 +21,7 @@ from django.db import models
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -98,50 +100,75 @@ def measurement_year_choices(request):
 JOB_ERRORS_SHOWN = 100  # of an import's refused rows, on its upload or job page
 
 
-class JobUploadAdminMixin:
-    """An "upload" page beside a changelist: its form takes a file, a job imports it, and the user
-    goes to the job's page to watch it.
+@dataclass(frozen=True)
+class JobPage:
+    """A page beside a changelist whose form starts a job (an upload to import, a run to make).
 
-    Set `upload_label` (the link and the page title), `upload_intro` (what happens, in a
-    sentence or two) and `upload_permission`; implement `upload_form(request, data, files)` and
-    `upload_start(request, form)`, which starts the job and returns it. A file refused before
-    its job starts (`ImportRejected`) is shown on the page with its rows, as a job's page shows
-    them; another refusal (a busy contract, a file too large, a `ValidationError`) as the form's
-    error.
+    `form` and `start` name methods of the admin: `form(request, data=None, files=None)` builds
+    the form, `start(request, form)` starts the job and returns it. `intro` says what happens, in
+    a sentence or two (or makes that text when the page is shown, e.g. to quote a setting);
+    `permissions` are all needed to see and use the page.
     """
 
-    change_list_template = "admin/job_upload_change_list.html"
-    upload_label = ""
-    upload_intro = ""
-    upload_permission = ""
+    slug: str
+    label: str
+    intro: str | Callable[[], str]
+    permissions: tuple[str, ...]
+    form: str
+    start: str
+    submit: str = "Start"
 
-    def upload_form(self, request, data=None, files=None) -> forms.Form:
-        raise NotImplementedError
 
-    def upload_start(self, request, form) -> Job:
-        raise NotImplementedError
+class JobPagesAdminMixin:
+    """Pages beside a changelist (`job_pages`, linked from it) whose forms start jobs; a valid post
+    goes to the job's page to watch it.
 
-    def has_upload_permission(self, request) -> bool:
-        return request.user.has_perm(self.upload_permission)
+    An upload refused before its job starts (`ImportRejected`) is shown on the page with its
+    rows, as a job's page shows them; another refusal (a busy contract, a file too large, a
+    `ValidationError`) as the form's error.
+    """
+
+    change_list_template = "admin/job_pages_change_list.html"
+    job_pages: tuple[JobPage, ...] = ()
 
     def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_upload"
-        return [path("upload/", self.admin_site.admin_view(self.upload_view), name=name), *super().get_urls()]
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        pages = [
+            path(
+                f"{page.slug}/",
+                self.admin_site.admin_view(self._job_page_view(page)),
+                name=f"{info}_{page.slug}",
+            )
+            for page in self.job_pages
+        ]
+        return [*pages, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"upload_label": self.upload_label if self.has_upload_permission(request) else ""}
-        return super().changelist_view(request, {**extra, **(extra_context or {})})
+        info = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+        links = [
+            (reverse(f"{info}_{page.slug}"), page.label)
+            for page in self.job_pages
+            if request.user.has_perms(page.permissions)
+        ]
+        return super().changelist_view(request, {"job_page_links": links, **(extra_context or {})})
 
-    def upload_view(self, request):
+    def _job_page_view(self, page: JobPage):
+        def view(request):
+            return self.job_page_view(request, page)
+
+        return view
+
+    def job_page_view(self, request, page: JobPage):
         """The form; on a valid post, start the job and go to its page."""
-        if not self.has_upload_permission(request):
+        if not request.user.has_perms(page.permissions):
             raise PermissionDenied
+        build = getattr(self, page.form)
         posted = request.method == "POST"
-        form = self.upload_form(request, request.POST, request.FILES) if posted else self.upload_form(request)
+        form = build(request, request.POST, request.FILES) if posted else build(request)
         rejected = None
         if posted and form.is_valid():
             try:
-                job = self.upload_start(request, form)
+                job = getattr(self, page.start)(request, form)
             except ImportRejected as refused:
                 rejected = refused
             except ApplicationError as refused:
@@ -149,16 +176,17 @@ class JobUploadAdminMixin:
             except ValidationError as refused:
                 form.add_error(None, refused)
             else:
-                self.message_user(request, f"{self.upload_label}: the job has started; its progress is below")
+                self.message_user(request, f"{page.label}: the job has started; its progress is below")
                 return redirect("admin:hedis_portal_job_change", job.pk)
         return TemplateResponse(
             request,
-            "admin/job_upload.html",
+            "admin/job_page.html",
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": self.upload_label,
-                "intro": self.upload_intro,
+                "title": page.label,
+                "intro": page.intro() if callable(page.intro) else page.intro,
+                "submit": page.submit,
                 "form": form,
                 "rejected": rejected,
                 "rejected_rows": rejected.extra["errors"][:JOB_ERRORS_SHOWN] if rejected else [],

@@ -5,7 +5,8 @@ from django.contrib import admin
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
-    JobUploadAdminMixin,
+    JobPage,
+    JobPagesAdminMixin,
     ReadOnlyAdminMixin,
     filterset_list_filter,
     measurement_year_choices,
@@ -57,7 +58,7 @@ class PredictionUploadForm(forms.Form):
 
 @admin.register(Prediction)
 class PredictionAdmin(
-    JobUploadAdminMixin, ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+    JobPagesAdminMixin, ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
 ):
     """Predictions for your contracts' members. They arrive in bulk (API, an uploaded file or the
     command); nobody edits them here.
@@ -66,13 +67,19 @@ class PredictionAdmin(
     (member-level data).
     """
 
-    upload_label = "Import a predictions file"
-    upload_intro = (
-        "Every row is checked as the file is uploaded, against the members of your contracts: a bad row "
-        "refuses the whole file, each one listed with its line, and nothing is kept. A good file's "
-        "predictions are then written by a job, all or nothing; its page shows the progress."
+    job_pages = (
+        JobPage(
+            slug="upload",
+            label="Import a predictions file",
+            intro="Every row is checked as the file is uploaded, against the members of your contracts: a "
+            "bad row refuses the whole file, each one listed with its line, and nothing is kept. A good "
+            "file's predictions are then written by a job, all or nothing; its page shows the progress.",
+            permissions=("predictions.add_prediction",),
+            form="upload_form",
+            start="upload_start",
+            submit="Upload and import",
+        ),
     )
-    upload_permission = "predictions.add_prediction"
 
     def upload_form(self, request, data=None, files=None):
         return PredictionUploadForm(data, files)

@@ -2,6 +2,7 @@
 (contract-level scores, rating profiles; written through the services) and snapshots (read-only)."""
 
 import json
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -14,16 +15,19 @@ from django.utils.html import format_html
 
 from hedis_portal.admin import (
     ContractScopedAdmin,
-    JobUploadAdminMixin,
+    JobPage,
+    JobPagesAdminMixin,
     ReadOnlyAdminMixin,
     ServiceFormAdminMixin,
     filterset_list_filter,
     form_changes,
+    measurement_year_choices,
     visible_contract_choices,
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
 from hedis_portal.jobs import job_start
+from members.models import Contract
 from ratings.api.fields import MAX_YEAR, MIN_YEAR
 from ratings.filters import (
     CmsContractFilter,
@@ -35,7 +39,7 @@ from ratings.filters import (
     PortfolioRunFilter,
     PortfolioSnapshotFilter,
 )
-from ratings.jobs import cms_import_start
+from ratings.jobs import cms_import_start, forecast_start, optimize_start
 from ratings.live import services
 from ratings.models import (
     CmsContract,
@@ -146,23 +150,28 @@ class CmsImportForm(forms.Form):
 
 
 @admin.register(CmsDataImport)
-class CmsDataImportAdmin(JobUploadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CmsDataImportAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Which CMS files each star year's benchmark was imported from, when and by whom; and an
     "Import CMS data tables" page that uploads a year's tables as a job."""
 
     list_display = ["star_year", "imported_at", "imported_by", "contract_count", "measure_value_count"]
     list_select_related = ["imported_by"]
-    upload_label = "Import CMS data tables"
-    upload_permission = "ratings.add_cmsdataimport"
-
-    @property
-    def upload_intro(self) -> str:
-        return (
-            "The import runs as a job: you go to its page, which shows its progress and, once it has "
-            "finished, what was stored or what was wrong (file, line and column). Re-importing a star year "
-            "replaces its national benchmark; a refused set of files changes nothing. At most "
-            f"{filesizeformat(settings.CMS_IMPORT_MAX_BYTES)} of files at once."
-        )
+    job_pages = (
+        JobPage(
+            slug="upload",
+            label="Import CMS data tables",
+            intro=lambda: (
+                "The import runs as a job: you go to its page, which shows its progress and, once it has "
+                "finished, what was stored or what was wrong (file, line and column). Re-importing a star "
+                "year replaces its national benchmark; a refused set of files changes nothing. At most "
+                f"{filesizeformat(settings.CMS_IMPORT_MAX_BYTES)} of files at once."
+            ),
+            permissions=("ratings.add_cmsdataimport",),
+            form="upload_form",
+            start="upload_start",
+            submit="Upload and import",
+        ),
+    )
 
     def upload_form(self, request, data=None, files=None):
         return CmsImportForm(data, files)
@@ -387,9 +396,96 @@ class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
         return format_html("<pre>{}</pre>", json.dumps(snapshot.data, indent=2))
 
 
+class _PlanningForm(forms.Form):
+    """What every planning run takes: one of the user's contracts, a measurement year, its draws."""
+
+    contract = forms.ChoiceField()
+    measurement_year = forms.IntegerField(min_value=2000, max_value=2100)
+    draws = forms.IntegerField(
+        min_value=100,
+        max_value=200_000,
+        initial=10_000,
+        help_text="Monte Carlo draws of the year-end rating.",
+    )
+    seed = forms.IntegerField(min_value=0, initial=0, help_text="The same seed gives the same draws.")
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contract"].choices = visible_contract_choices(request)
+        self.fields["measurement_year"].initial = measurement_year_choices(request)[0][0]
+
+
+class ForecastForm(_PlanningForm):
+    """A year-end forecast of one contract."""
+
+
+class OptimizerForm(_PlanningForm):
+    """An optimizer run: a budget and the objective to maximize."""
+
+    budget = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="Dollars."
+    )
+    objective = forms.ChoiceField(
+        choices=[
+            ("expected_overall", "the expected overall rating"),
+            ("p_at_least_4", "the probability of 4 stars or more"),
+        ]
+    )
+    time_limit = forms.FloatField(
+        min_value=1, max_value=600, initial=60, help_text="Seconds the solver may take for each target."
+    )
+    field_order = ["contract", "measurement_year", "budget", "objective", "draws", "seed", "time_limit"]
+
+
 @admin.register(PortfolioRun)
-class PortfolioRunAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
-    """Forecasts, what-if scenarios and optimizer runs: read-only; an optimizer plan can be proposed."""
+class PortfolioRunAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, ContractScopedAdmin):
+    """Forecasts, what-if scenarios and optimizer runs: read-only; an optimizer plan can be proposed.
+    A forecast or an optimizer run is started from the list's pages, as a job."""
+
+    job_pages = (
+        JobPage(
+            slug="forecast",
+            label="Forecast the year-end rating",
+            intro="A Monte Carlo forecast of the contract's year-end Star Rating from its open gaps and "
+            "their closure predictions. It runs as a job: its page shows the draws as they go and links the "
+            "stored forecast. One planning job (forecast, what-if or optimizer run) per contract at a time.",
+            permissions=("ratings.add_portfoliorun",),
+            form="forecast_form",
+            start="forecast_start",
+        ),
+        JobPage(
+            slug="optimize",
+            label="Run the optimizer",
+            intro="Which gaps to work, with which interventions, to move the rating most within the budget. "
+            "It runs as a job: its page shows each stage and solve, then links the stored plan, which the "
+            "list's action turns into proposed interventions. The worklist is re-scored from the plan.",
+            permissions=("ratings.add_portfoliorun",),
+            form="optimizer_form",
+            start="optimizer_start",
+        ),
+    )
+
+    def forecast_form(self, request, data=None, files=None):
+        return ForecastForm(data, request=request)
+
+    def forecast_start(self, request, form):
+        data = dict(form.cleaned_data)
+        return forecast_start(
+            user=request.user, contract=self._contract(request, data.pop("contract")), **data
+        )
+
+    def optimizer_form(self, request, data=None, files=None):
+        return OptimizerForm(data, request=request)
+
+    def optimizer_start(self, request, form):
+        data = dict(form.cleaned_data)
+        return optimize_start(
+            user=request.user, contract=self._contract(request, data.pop("contract")), **data
+        )
+
+    @staticmethod
+    def _contract(request, contract_id: str) -> Contract:
+        return Contract.objects.visible_to(request.user).get(contract_id=contract_id)
 
     list_display = [
         "created_at",

@@ -283,3 +283,63 @@ def cms_import_start(
         idempotency_key=idempotency_key,
         files=files,
     )
+
+
+def forecast_start(
+    *,
+    user,
+    contract,
+    measurement_year: int,
+    draws: int,
+    seed: int,
+    name: str = "",
+    assumptions: dict | None = None,
+    idempotency_key: str = "",
+) -> Job:
+    """Start a `forecast` job (a what-if scenario with `name` and `assumptions`); the API's and the
+    admin's start. Assumptions' decimals are kept as their text, read back exactly by the job."""
+    parameters = {"measurement_year": measurement_year, "draws": draws, "seed": seed}
+    if assumptions:
+        parameters |= {
+            "name": name,
+            "assumptions": {
+                cms_id: {
+                    key: str(value) if isinstance(value, Decimal) else value for key, value in assumed.items()
+                }
+                for cms_id, assumed in assumptions.items()
+            },
+        }
+    job, _ = job_start(
+        kind="forecast", user=user, contract=contract, parameters=parameters, idempotency_key=idempotency_key
+    )
+    return job
+
+
+def optimize_start(
+    *,
+    user,
+    contract,
+    measurement_year: int,
+    budget: Decimal,
+    objective: str,
+    draws: int,
+    seed: int,
+    time_limit: float,
+    idempotency_key: str = "",
+) -> Job:
+    """Start an `optimize` job (the API's and the admin's start); the budget is kept as its text."""
+    job, _ = job_start(
+        kind="optimize",
+        user=user,
+        contract=contract,
+        parameters={
+            "measurement_year": measurement_year,
+            "budget": str(budget),
+            "objective": objective,
+            "draws": draws,
+            "seed": seed,
+            "time_limit": time_limit,
+        },
+        idempotency_key=idempotency_key,
+    )
+    return job

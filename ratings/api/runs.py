@@ -15,6 +15,7 @@ from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_ke
 from members.models import Contract
 from members.selectors import contracts_for
 from ratings import filters
+from ratings.jobs import forecast_start, optimize_start
 from ratings.models import PortfolioRun
 from ratings.planning import services as planning
 
@@ -162,22 +163,14 @@ class ForecastViewSet(_RunViewSet):
         """
         payload = ForecastRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        parameters = {
-            "measurement_year": data["measurement_year"],
-            "draws": data["draws"],
-            "seed": data["seed"],
-        }
-        if data.get("assumptions"):
-            # Stored as JSON: decimals as their text, read back exactly by the job.
-            assumptions = {
-                cms_id: {
-                    key: str(value) if isinstance(value, Decimal) else value for key, value in assumed.items()
-                }
-                for cms_id, assumed in data["assumptions"].items()
-            }
-            parameters |= {"name": data["name"], "assumptions": assumptions}
-        return self._start("forecast", data["contract"], parameters)
+        data = dict(payload.validated_data)
+        job = forecast_start(
+            user=request.user,
+            contract=self._contract(data.pop("contract")),
+            idempotency_key=idempotency_key(request),
+            **data,
+        )
+        return job_accepted(job, request)
 
 
 class OptimizerRunViewSet(_RunViewSet):
@@ -201,16 +194,14 @@ class OptimizerRunViewSet(_RunViewSet):
         """
         payload = OptimizerRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        parameters = {
-            "measurement_year": data["measurement_year"],
-            "budget": str(data["budget"]),
-            "objective": data["objective"],
-            "draws": data["draws"],
-            "seed": data["seed"],
-            "time_limit": data["time_limit"],
-        }
-        return self._start("optimize", data["contract"], parameters)
+        data = dict(payload.validated_data)
+        job = optimize_start(
+            user=request.user,
+            contract=self._contract(data.pop("contract")),
+            idempotency_key=idempotency_key(request),
+            **data,
+        )
+        return job_accepted(job, request)
 
     @extend_schema(
         request=None,

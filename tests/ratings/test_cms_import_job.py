@@ -218,7 +218,10 @@ def test_the_import_page_starts_the_job_and_goes_to_its_page(client, administrat
     )
     assert CmsDataImport.objects.get().imported_by == administrator
     assert JobFile.objects.count() == 0
-    assert "Import CMS data tables: the job has started; its progress is below" in client.get(response["Location"]).content.decode()
+    assert (
+        "Import CMS data tables: the job has started; its progress is below"
+        in client.get(response["Location"]).content.decode()
+    )
 
 
 def test_the_import_page_shows_a_bad_form_again_with_its_errors(client, administrator):

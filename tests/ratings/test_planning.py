@@ -366,3 +366,78 @@ def test_the_same_idempotency_key_returns_the_first_job_and_an_overlong_one_is_4
     too_long = client.post("/api/forecasts/", body, HTTP_IDEMPOTENCY_KEY="k" * 101)
     assert too_long.status_code == 400
     assert too_long.json()["extra"]["fields"] == {"Idempotency-Key": ["At most 100 characters."]}
+
+
+def test_the_runs_list_offers_a_forecast_and_an_optimizer_run_to_who_may_start_them(client, analyst, planned):
+    client.force_login(analyst)
+    page = client.get("/admin/ratings/portfoliorun/").content.decode()
+    assert (
+        '<a href="/admin/ratings/portfoliorun/forecast/" class="addlink">Forecast the year-end rating</a>'
+        in page
+    )
+    assert '<a href="/admin/ratings/portfoliorun/optimize/" class="addlink">Run the optimizer</a>' in page
+    form = client.get("/admin/ratings/portfoliorun/optimize/").context["form"]
+    assert [field.name for field in form] == [
+        "contract",
+        "measurement_year",
+        "budget",
+        "objective",
+        "draws",
+        "seed",
+        "time_limit",
+    ]
+    assert [value for value, _ in form.fields["contract"].choices] == ["H1001", "H2001"]
+
+
+def test_an_optimizer_run_started_in_the_admin_lands_on_its_job_and_stores_the_plan(
+    client, analyst, planned, run_jobs
+):
+    client.force_login(analyst)
+    body = {
+        "contract": "H2001",
+        "measurement_year": 2026,
+        "budget": "1000",
+        "objective": "expected_overall",
+        "draws": 2000,
+        "seed": 0,
+        "time_limit": 60,
+    }
+    with run_jobs():
+        response = client.post("/admin/ratings/portfoliorun/optimize/", body)
+    job = Job.objects.get()
+    assert response["Location"] == f"/admin/hedis_portal/job/{job.pk}/change/"
+    run = PortfolioRun.objects.get(pk=job.result["portfolio_run"])
+    assert (job.kind, job.status, run.kind, run.created_by) == ("optimize", "succeeded", "optimize", analyst)
+    assert (job.parameters["budget"], run.parameters["budget"]) == ("1000", 1000.0)
+    page = client.get(response["Location"]).content.decode()
+    assert f'<a href="/admin/ratings/portfoliorun/{run.pk}/change/">' in page
+
+
+def test_a_forecast_started_in_the_admin_runs_as_the_api_would_start_it(client, analyst, planned, run_jobs):
+    client.force_login(analyst)
+    with run_jobs():
+        client.post(
+            "/admin/ratings/portfoliorun/forecast/",
+            {"contract": "H2001", "measurement_year": 2026, "draws": 2000, "seed": 3},
+        )
+    job = Job.objects.get()
+    assert (job.kind, job.status, job.parameters) == (
+        "forecast",
+        "succeeded",
+        {"measurement_year": 2026, "draws": 2000, "seed": 3},
+    )
+
+
+def test_a_second_planning_run_from_the_admin_is_refused_on_the_form(client, analyst, planned):
+    client.force_login(analyst)
+    body = {"contract": "H2001", "measurement_year": 2026, "draws": 2000, "seed": 0}
+    client.post("/admin/ratings/portfoliorun/forecast/", body)
+    again = client.post("/admin/ratings/portfoliorun/forecast/", body)
+    assert "H2001 already has a job in progress (forecast, queued)" in again.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_care_managers_get_no_planning_pages(client, care_manager):
+    client.force_login(care_manager)
+    assert client.get("/admin/ratings/portfoliorun/optimize/").status_code == 403
+    assert Job.objects.count() == 0
