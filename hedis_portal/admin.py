@@ -574,11 +574,19 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="result")
     def result_links(self, job):
-        """What the job made: its admin page (or its API URL) and the figures it returned."""
+        """What the job made: a link to its admin page (or its API URL) and the figures it returned."""
         url = job.result.get("admin_url") or job.result.get("url", "")
-        rest = {key: value for key, value in job.result.items() if key not in ("url", "admin_url")}
-        listed = format_html_join(", ", "{}: {}", rest.items())
-        return format_html('<a href="{}">{}</a> {}', url, url, listed) if url else listed or "—"
+        figures = format_html_join(
+            "",
+            "<li>{}: {}</li>",
+            (
+                (key.replace("_", " "), f"{value:,}" if type(value) is int else value)
+                for key, value in job.result.items()
+                if key not in ("url", "admin_url")
+            ),
+        )
+        link = format_html('<a href="{}">Open what it made</a>', url) if url else ""
+        return format_html("{}<ul>{}</ul>", link, figures) if url or figures else "—"
 
     @admin.display(description="error")
     def error_message(self, job):
@@ -597,8 +605,49 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)
-        extra = {"job_active": job is not None and job.status in Job.ACTIVE, **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra)
+        extra = {}
+        if job is not None:
+            active = job.status in Job.ACTIVE
+            extra = {
+                "subtitle": self.described(job),
+                "job_active": active,
+                "can_cancel_job": active and self._may_cancel(request, job) and not job.cancel_requested,
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def described(self, job) -> str:
+        """The job in words: "Optimizer run for H9002, running"."""
+        label = self.kind_label(job)
+        where = f" for {job.contract}" if job.contract_id else ""
+        return f"{label[:1].upper()}{label[1:]}{where}, {job.get_status_display().lower()}"
+
+    def get_urls(self):
+        cancel = path(
+            "<path:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="hedis_portal_job_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request, object_id):
+        """The job page's cancel button (a POST): cancel the job, then back to its page."""
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404
+        if request.method != "POST" or not self._may_cancel(request, job):
+            raise PermissionDenied
+        try:
+            job_cancel(job=job)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.WARNING)
+        else:
+            self.message_user(request, "Cancel requested: the job stops at its next progress point.")
+        return redirect("admin:hedis_portal_job_change", job.pk)
+
+    @staticmethod
+    def _may_cancel(request, job) -> bool:
+        kind = job_kinds().get(job.kind)
+        return kind is not None and request.user.has_perm(kind.start_permission)
 
     @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
     def cancel_jobs(self, request, queryset):

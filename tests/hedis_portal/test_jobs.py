@@ -323,6 +323,46 @@ def test_the_admin_cancel_action(kinds, client, analyst, contract):
     assert job.status == "cancelled"
 
 
+def test_a_job_page_says_what_the_job_is_and_cancels_it_with_a_button(kinds, client, analyst, contract):
+    kinds("rename", _renamed, label="contract rename")
+    job = job_start(kind="rename", user=analyst, contract=contract, parameters={"name": "X"})[0]
+    Job.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now())
+    client.force_login(analyst)
+    page = client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
+    assert "<h2>Contract rename for H1001, running</h2>" in page
+    cancel = f"/admin/hedis_portal/job/{job.pk}/cancel/"
+    assert f'<form method="post" action="{cancel}">' in page
+    assert client.get(cancel).status_code == 403  # a POST only
+    response = client.post(cancel)
+    assert response["Location"] == f"/admin/hedis_portal/job/{job.pk}/change/"
+    job.refresh_from_db()
+    assert (job.status, job.cancel_requested) == ("running", True)
+    assert "Cancel this job" not in client.get(response["Location"]).content.decode()
+
+
+def test_only_who_may_start_a_kind_cancels_its_jobs_from_their_page(kinds, client, analyst, contract):
+    kinds("rename", _renamed, start_permission="ratings.add_cmsdataimport")
+    job = job_start(kind="rename", user=analyst, contract=contract, parameters={})[0]
+    client.force_login(analyst)
+    assert "Cancel this job" not in client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
+    assert client.post(f"/admin/hedis_portal/job/{job.pk}/cancel/").status_code == 403
+    job.refresh_from_db()
+    assert job.status == "queued"
+
+
+def test_a_finished_jobs_page_links_what_it_made_and_lists_its_figures(
+    kinds, client, analyst, contract, run_jobs
+):
+    kinds("rename", _renamed)
+    job = _started("rename", analyst, contract, run_jobs, name="X")
+    Job.objects.filter(pk=job.pk).update(result={"admin_url": "/admin/", "rows": 12000, "renamed": "H1001"})
+    client.force_login(analyst)
+    page = client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
+    assert (
+        '<a href="/admin/">Open what it made</a><ul><li>rows: 12,000</li><li>renamed: H1001</li></ul>' in page
+    )
+
+
 def test_work_that_reaches_no_progress_point_after_its_time_limit_is_interrupted(
     kinds, analyst, contract, run_jobs, settings
 ):
