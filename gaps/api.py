@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -19,7 +19,14 @@ from hedis_portal.audit import AccessAuditedListMixin, log_access, log_read, rec
 from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.exports import csv_lines
 from hedis_portal.filters import MAX_ID
-from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
+from hedis_portal.jobs_api import (
+    IDEMPOTENCY_KEY,
+    JobSerializer,
+    idempotency_key,
+    job_accepted,
+    upload_action,
+    upload_refusals,
+)
 from hedis_portal.middleware import route_pattern
 from hedis_portal.rows import as_row, select_columns, serializer_columns
 from members.selectors import contracts_for
@@ -350,16 +357,10 @@ class CareGapViewSet(
                 ErrorResponseSerializer,
                 description="An import of this contract is queued or running (`extra.job`).",
             ),
-            413: OpenApiResponse(ErrorResponseSerializer, description="Over GAP_IMPORT_MAX_BYTES."),
-            415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
+            **upload_refusals("GAP_IMPORT_MAX_BYTES"),
         },
     )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="import",
-        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
-    )
+    @upload_action()
     def import_file(self, request):
         """Import a HEDIS engine gap file (CSV) for one contract and measurement year, as a job.
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -98,6 +98,25 @@ def idempotency_key(request) -> str:
     if len(key) > limit:
         raise ValidationError({"Idempotency-Key": [f"At most {limit} characters."]})
     return key
+
+
+def upload_action(**options):
+    """`@action` for `POST {prefix}/import/`: a multipart upload that starts an import job."""
+    return action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+        **options,
+    )
+
+
+def upload_refusals(limit_setting: str) -> dict:
+    """The schema's 413 (over the upload's size setting) and 415 (not multipart) for an upload."""
+    return {
+        413: OpenApiResponse(ErrorResponseSerializer, description=f"Over {limit_setting}."),
+        415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
+    }
 
 
 def job_accepted(job: Job, request) -> Response:

@@ -11,7 +11,14 @@ from rest_framework.response import Response
 
 from hedis_portal.audit import AccessAuditedListMixin, file_facts, log_access
 from hedis_portal.errors import ErrorResponseSerializer
-from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
+from hedis_portal.jobs_api import (
+    IDEMPOTENCY_KEY,
+    JobSerializer,
+    idempotency_key,
+    job_accepted,
+    upload_action,
+    upload_refusals,
+)
 from hedis_portal.rows import serializer_columns
 from predictions import selectors, services
 from predictions.filters import PredictionFilter
@@ -178,16 +185,10 @@ class PredictionViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
                 description="The file has bad rows: `extra.errors` lists each as `{line, field, message}` "
                 "(`line` is the file's line); nothing was stored. Or the form is invalid (`extra.fields`).",
             ),
-            413: OpenApiResponse(ErrorResponseSerializer, description="Over PREDICTIONS_IMPORT_MAX_BYTES."),
-            415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
+            **upload_refusals("PREDICTIONS_IMPORT_MAX_BYTES"),
         },
     )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="import",
-        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
-    )
+    @upload_action()
     def import_file(self, request):
         """Import a predictions file (.csv or .jsonl) for members of your contracts, as a job.
 

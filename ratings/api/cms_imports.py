@@ -5,7 +5,13 @@ from drf_spectacular.utils import OpenApiExample, OpenApiRequest, OpenApiRespons
 from rest_framework import mixins, parsers, serializers, viewsets
 
 from hedis_portal.errors import ErrorResponseSerializer
-from hedis_portal.jobs_api import IDEMPOTENCY_KEY, JobSerializer, idempotency_key, job_accepted
+from hedis_portal.jobs_api import (
+    IDEMPOTENCY_KEY,
+    JobSerializer,
+    idempotency_key,
+    job_accepted,
+    upload_refusals,
+)
 from ratings import filters
 from ratings.api.fields import MAX_YEAR, MIN_YEAR
 from ratings.jobs import cms_import_start
@@ -115,10 +121,7 @@ class CmsDataImportViewSet(
                 ],
             ),
             403: OpenApiResponse(ErrorResponseSerializer, description="Your role may not import CMS tables."),
-            413: OpenApiResponse(
-                ErrorResponseSerializer, description="The files are over CMS_IMPORT_MAX_BYTES together."
-            ),
-            415: OpenApiResponse(ErrorResponseSerializer, description="The body is not multipart/form-data."),
+            **upload_refusals("CMS_IMPORT_MAX_BYTES (the files together)"),
         },
     )
     def create(self, request, *args, **kwargs):
