@@ -501,7 +501,13 @@ def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
 
 
 def _job_kind_choices(request):
-    return [(name, kind.label) for name, kind in sorted(job_kinds().items())]
+    """The kinds of job the user's role may see, by label."""
+    kinds = [
+        (name, kind.label)
+        for name, kind in job_kinds().items()
+        if request.user.has_perm(kind.view_permission)
+    ]
+    return sorted(kinds, key=lambda choice: choice[1])
 
 
 @admin.register(Job)

@@ -398,3 +398,19 @@ def test_a_job_the_task_queue_cannot_take_fails_at_once_and_frees_its_lane(
     )
     assert f"Job {job.pk} could not be queued" in caplog.text
     assert job_start(kind="heavy", user=analyst, contract=contract, parameters={})[1]
+
+
+def test_the_jobs_kind_filter_offers_the_kinds_the_role_may_see(client, care_manager, analyst, administrator):
+    from hedis_portal.jobs import job_kinds
+
+    def offered(user):
+        client.force_login(user)
+        page = client.get("/admin/hedis_portal/job/")
+        return [
+            choice["display"] for choice in page.context["cl"].filter_specs[0].choices(page.context["cl"])
+        ][1:]
+
+    labels = {name: kind.label for name, kind in job_kinds().items()}
+    care = ["forecast", "gap_import", "optimize", "predictions_import", "propose", "snapshot", "snapshot_all"]
+    assert offered(care_manager) == sorted(labels[name] for name in care)
+    assert offered(administrator) == sorted(labels.values())
