@@ -584,15 +584,15 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = job.result.get("admin_url") or job.result.get("url", "")
         figures = format_html_join(
             "",
-            "<li>{}: {}</li>",
+            "<div>{}: {}</div>",
             (
                 (key.replace("_", " "), f"{value:,}" if type(value) is int else value)
                 for key, value in job.result.items()
                 if key not in ("url", "admin_url")
             ),
         )
-        link = format_html('<a href="{}">Open what it made</a>', url) if url else ""
-        return format_html("{}<ul>{}</ul>", link, figures) if url or figures else "—"
+        link = format_html('<div><a href="{}">Open what it made</a></div>', url) if url else ""
+        return format_html("{}{}", link, figures) if url or figures else "—"
 
     @admin.display(description="error")
     def error_message(self, job):
@@ -600,14 +600,14 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         rows = job.error.get("extra", {}).get("errors", [])[:JOB_ERRORS_SHOWN]
         listed = format_html_join(
             "",
-            "<li>{}line {}, {}: {}</li>",
+            "<div>{}line {}, {}: {}</div>",
             (
                 (f"{row['file']}, " if row.get("file") else "", row["line"], row["field"], row["message"])
                 for row in rows
             ),
         )
         message = job.error.get("message", "")
-        return format_html("{}<ul>{}</ul>", message, listed) if rows else message or "—"
+        return format_html("<div>{}</div>{}", message, listed) if rows else message or "—"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)

@@ -221,7 +221,7 @@ def test_a_failed_imports_job_page_lists_its_refused_rows(
     client.force_login(administrator)
     page = client.get(f"/admin/hedis_portal/job/{started.json()['id']}/change/").content.decode()
     assert "1 problem in the file; nothing was imported." in page
-    assert "<li>line 3, member_id: member is not enrolled in H1001</li>" in page
+    assert "<div>line 3, member_id: member is not enrolled in H1001</div>" in page
 
 
 def test_administrators_upload_a_gap_file_in_the_admin_and_land_on_its_job(client, administrator, run_jobs):

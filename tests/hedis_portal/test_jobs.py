@@ -358,9 +358,8 @@ def test_a_finished_jobs_page_links_what_it_made_and_lists_its_figures(
     Job.objects.filter(pk=job.pk).update(result={"admin_url": "/admin/", "rows": 12000, "renamed": "H1001"})
     client.force_login(analyst)
     page = client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
-    assert (
-        '<a href="/admin/">Open what it made</a><ul><li>rows: 12,000</li><li>renamed: H1001</li></ul>' in page
-    )
+    links = '<div><a href="/admin/">Open what it made</a></div>'
+    assert f"{links}<div>rows: 12,000</div><div>renamed: H1001</div>" in page
 
 
 def test_work_that_reaches_no_progress_point_after_its_time_limit_is_interrupted(
