@@ -17,6 +17,9 @@ backport): the database backend and its `db_worker` by default, Redis-backed wor
   reason, or queues it once more when its kind is idempotent (an import).
 - `lane`: at most one queued or running job per contract and lane (a database constraint), so
   two heavy runs on one contract cannot overlap; an idempotency key returns the first job.
+- `files`: what a job reads that came with its request (an upload, as `JobFile`s) is kept in
+  the database, so a worker on any machine reads it, and deleted once the job has ended, failed
+  or been cancelled (kept when a dead worker's job is queued again).
 """
 
 import ctypes
