@@ -194,6 +194,10 @@ def gaps_point_at_latest_predictions(
     filter by members, measures and years may take in a few gaps the caller did not touch;
     recomputing theirs is harmless (the subquery gives their latest too), and rows whose
     pointer is already right are left alone. A derived field: no version bump, no audit.
+
+    The portable path, for SQLite, where a write transaction holds the whole database: no other
+    batch can repoint these gaps meanwhile. PostgreSQL's batches use
+    `gaps_point_at_latest_predictions_from_table`, which locks the gaps first.
     """
     latest = (
         Prediction.objects.filter(
@@ -215,6 +219,29 @@ def gaps_point_at_latest_predictions(
     )
 
 
+# Concurrent batches for the same gaps (each model version uploads its own) would otherwise update
+# them in the order of each one's plan (a hash join scans the gaps in their order on disk, which
+# every update changes) and deadlock. Every batch locks its gaps in the order of their ids first,
+# in the mode its UPDATE takes (FOR NO KEY UPDATE, which lets foreign-key checks on the gaps pass).
+# The count keeps the ids on the server.
+_LOCK_GAPS = """
+SELECT count(*) FROM (
+    SELECT gap.id FROM gaps_caregap AS gap
+    JOIN (SELECT DISTINCT member_id, measure_id, measurement_year FROM {keys_table}) AS batch_key
+      ON gap.member_id = batch_key.member_id
+     AND gap.measure_id = batch_key.measure_id
+     AND gap.measurement_year = batch_key.measurement_year
+    ORDER BY gap.id
+    FOR NO KEY UPDATE OF gap
+) AS locked
+"""
+
+# Run after `_LOCK_GAPS`, as a statement of its own: under READ COMMITTED a statement reads from a
+# snapshot taken as it starts, so this one sees every prediction committed by the batches that held
+# these gaps before, and a gap ends at the data's latest prediction whichever batch commits last. A
+# lone UPDATE reads from a snapshot taken before it waited for those batches: the last to commit
+# pointed the gaps at the latest it saw, which could be older (issue #14).
+#
 # Each (member, measure, year) of the keys table looks up its latest prediction once, through the
 # `prediction_latest` index, and only gaps whose pointer differs are written, in the order of
 # the unique index (rather than in hash order, so that neighbouring index pages stay hot). The correlated
@@ -244,10 +271,15 @@ WHERE gap.member_id = batch_key.member_id
 
 def gaps_point_at_latest_predictions_from_table(*, cursor: CursorWrapper, keys_table: str) -> int:
     """PostgreSQL: the same repointing for the (member_id, measure_id, measurement_year) rows of a
-    table the caller filled (a temporary table loaded by COPY), in one statement on its cursor.
+    table the caller filled (a temporary table loaded by COPY), in two statements on its cursor.
+
+    Safe against concurrent batches for the same gaps: they wait for each other instead of
+    deadlocking, and the gaps end at their latest prediction whichever commits last (see
+    `_LOCK_GAPS`). The locks are held until the caller's transaction ends.
     """
     if not keys_table.isidentifier():
         raise ValueError(f"not a table name: {keys_table!r}")
+    cursor.execute(_LOCK_GAPS.format(keys_table=keys_table))
     cursor.execute(_REPOINT_GAPS.format(keys_table=keys_table))
     return cursor.rowcount
 

@@ -1,5 +1,6 @@
 """One exception hierarchy and one error shape for the API: `{"message": …, "extra": {…}}`."""
 
+import sqlite3
 import sys
 
 from django.conf import settings
@@ -18,6 +19,8 @@ class ApplicationError(Exception):
     """A business rule refused the request; answered as 400 with `extra` for details."""
 
     status_code = status.HTTP_400_BAD_REQUEST
+    # Seconds after which the same request may succeed, sent as `Retry-After` when set.
+    retry_after: int | None = None
 
     def __init__(self, message: str, extra: dict | None = None):
         super().__init__(message)
@@ -42,6 +45,40 @@ MISSING_OBJECT = "does_not_exist"
 # DRF's error code for a value a unique constraint already holds (UniqueValidator, UniqueTogetherValidator).
 ALREADY_EXISTS = "unique"
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+DATABASE_BUSY = "Other writes to the same rows were under way; nothing was written. Send the request again."
+# PostgreSQL ends a transaction with one of these so that another can go on (serialization_failure,
+# deadlock_detected): nothing of it was written, and running it again normally succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# SQLite's "database is locked": another connection held the file past the busy timeout.
+_SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def lost_lock_race(exc: BaseException) -> bool:
+    """Whether PostgreSQL ended the transaction in favour of a concurrent one (worth running again)."""
+    return (
+        isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` is contention in a database that is up: a lost lock race, or SQLite's busy file.
+
+    Answered as `DatabaseBusy` (409, "send it again"), never as the 503 of an unreachable database.
+    """
+    if lost_lock_race(exc):
+        return True
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    return isinstance(exc, OperationalError) and code is not None and code & 0xFF in _SQLITE_BUSY
+
+
+class DatabaseBusy(ConflictError):
+    """Concurrent writes held the rows this one needed (`database_busy`), through any retries;
+    answered as 409 with Retry-After. Nothing was written: sending the same request again is safe."""
+
+    retry_after = 1
+
+    def __init__(self):
+        super().__init__(DATABASE_BUSY)
 
 
 class ErrorResponseSerializer(serializers.Serializer):
@@ -66,13 +103,18 @@ def request_too_large_body() -> dict:
 
 def api_exception_handler(exc, context):
     """DRF exception handler that maps every known error to the one error shape."""
+    if database_busy(exc):
+        exc = DatabaseBusy()
     request = context.get("request")
     if request is not None:
         # Read by the API request log middleware: the class, never the message.
         request._request.api_error_class = type(exc).__name__
 
     if isinstance(exc, ApplicationError):
-        return Response(_body(exc.message, exc.extra), status=exc.status_code)
+        response = Response(_body(exc.message, exc.extra), status=exc.status_code)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, SuspiciousOperation):
@@ -132,14 +174,24 @@ def _only_code(codes, code: str) -> bool:
 
 
 def server_error(request):
-    """`handler500`: database outages answer 503 (JSON under /api/), anything else 500.
+    """`handler500`: database outages answer 503 (JSON under /api/), contention 409 (`DatabaseBusy`),
+    anything else 500.
 
     Called by Django inside its exception handling, so `sys.exc_info()` holds the cause;
-    this also covers failures in middleware (sessions, authentication) before any view runs.
+    this also covers failures in middleware (sessions, authentication) before any view runs,
+    and the admin's writes.
     """
     exc = sys.exc_info()[1]
-    database_down = isinstance(exc, (OperationalError, InterfaceError))
     is_api = request.path.startswith("/api/")
+    if database_busy(exc):
+        busy = DatabaseBusy()
+        if is_api:
+            response = JsonResponse(_body(busy.message, busy.extra), status=busy.status_code)
+        else:
+            response = HttpResponse(busy.message, status=busy.status_code, content_type="text/plain")
+        response["Retry-After"] = str(busy.retry_after)
+        return response
+    database_down = isinstance(exc, (OperationalError, InterfaceError))
     if database_down:
         if is_api:
             response = JsonResponse(_body(DATABASE_UNAVAILABLE), status=503)

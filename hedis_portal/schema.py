@@ -8,7 +8,8 @@ from what the operation is rather than by each view:
 - 401, 403 and 404 when it needs a signed-in user (a path, body or query that names an object
   outside your contracts reads as not existing; a list's cursor that points at no page too);
 - 409 when it writes with a body: a stale `version`, a value a unique constraint already holds,
-  or a change the object's current state does not allow (a workflow move);
+  a change the object's current state does not allow (a workflow move), or other writes to the
+  same rows under way (`DatabaseBusy`, with `Retry-After`);
 - 413 when it takes a body (over `DATA_UPLOAD_MAX_MEMORY_SIZE`, or an endpoint's own cap);
 - 429 (throttles) and 503 (database unavailable) everywhere.
 
@@ -45,7 +46,9 @@ ERROR_RESPONSES = {
     ),
     "409": (
         "Conflicts with what is stored: the object changed since you read it (reload it and send the "
-        "new `version`), the value already exists, or its current state does not allow this change.",
+        "new `version`), the value already exists, or its current state does not allow this change. "
+        "Or other writes to the same rows were under way: nothing was written; send the same request "
+        "again after the `Retry-After` seconds.",
         {
             "message": "This gap changed since you read it; reload it and try again.",
             "extra": {"current_version": 4, "your_version": 3},

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from auditlog.models import LogEntry
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -26,6 +26,7 @@ from rest_framework import status
 from gaps.services import gaps_point_at_latest_predictions, gaps_point_at_latest_predictions_from_table
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
+from hedis_portal.db_retry import atomic_with_retry
 from hedis_portal.errors import ApplicationError
 from hedis_portal.import_errors import ImportRejected, Problem, row_error
 from hedis_portal.pgcopy import copy_text
@@ -330,18 +331,17 @@ def predictions_validate(
     return valid, errors
 
 
-@transaction.atomic
 def predictions_bulk_upsert(
     *, user, rows: list[dict], source: str, file: dict | None = None
 ) -> BulkUpsertResult:
     """Create or update a batch of predictions for members in `user`'s contracts, all or nothing.
 
     Raises `ImportRejected` listing every bad row (see `predictions_validate`); nothing is
-    written then.
+    written then. The checks only read; the write is `predictions_write`'s transaction.
 
     Set-based: a constant number of queries on PostgreSQL whatever the batch size (member
-    and measure lookups, one upsert, one UPDATE of the affected gaps' current prediction,
-    one audit entry). Re-sending an identical row counts as updated but rewrites nothing.
+    and measure lookups, one upsert, the affected gaps locked and their current prediction
+    updated, one audit entry). Re-sending an identical row counts as updated but rewrites nothing.
 
     `source` is the channel the rows came through ("api", "command", or a job's name), never a
     file name; `file` is what the audit keeps of the file or request body they came in
@@ -359,7 +359,7 @@ def predictions_bulk_upsert(
     return predictions_write(valid=valid, source=source, file=file)
 
 
-@transaction.atomic
+@atomic_with_retry
 def predictions_write(
     *, valid: list[ValidPrediction], source: str, file: dict | None = None
 ) -> BulkUpsertResult:
@@ -368,6 +368,12 @@ def predictions_write(
     The write half of `predictions_bulk_upsert` (which see for `source`, `file` and the
     queries), for rows checked earlier: an uploaded file's, checked at the API's edge and
     written by its job.
+
+    Concurrent batches for the same gaps wait for each other (on PostgreSQL the gaps are locked
+    in the order of their ids; on SQLite a writer holds the whole database) and leave each gap
+    at its latest prediction whichever commits last. A batch the database still ends in favour
+    of another (a deadlock with some other writer of the gaps) is run again
+    (`atomic_with_retry`); after the last attempt it raises `DatabaseBusy` (409, "send it again").
     """
     if not valid:
         return BulkUpsertResult(received=0, created=0, updated=0)
