@@ -229,3 +229,16 @@ def test_a_superuser_imports_for_every_contract(tmp_path, member, other_member):
     UserFactory(username="root", is_superuser=True)
     out, _ = run(write_csv(tmp_path / "s.csv", [prediction_row(), prediction_row(OTHER_RAW_ID)]), "root")
     assert "2 predictions created" in out
+
+
+def test_writes_busy_past_their_retries_end_the_command_with_the_message_not_a_traceback(
+    tmp_path, analyst, member, monkeypatch
+):
+    from hedis_portal.errors import DATABASE_BUSY, DatabaseBusy
+
+    def busy(**kwargs):
+        raise DatabaseBusy()
+
+    monkeypatch.setattr("predictions.management.commands.import_predictions.predictions_import_file", busy)
+    error, _ = rejection(write_jsonl(tmp_path / "p.jsonl", [prediction_row()]))
+    assert error == DATABASE_BUSY

@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from gaps.importing import gaps_import_csv
 from hedis_portal.audit import command_actor
+from hedis_portal.errors import DatabaseBusy
 from hedis_portal.import_errors import ImportRejected
 from members.models import Contract
 
@@ -54,6 +55,9 @@ class Command(BaseCommand):
             except ImportRejected as exc:
                 for error in exc.errors:
                     self.stderr.write(f"line {error['line']}, {error['field']}: {error['message']}")
+                raise CommandError(exc.message) from None
+            except DatabaseBusy as exc:
+                # Concurrent writes to the same rows outlasted the retries; nothing was written.
                 raise CommandError(exc.message) from None
             bar.update(bar.total - bar.n)
         self.stdout.write(

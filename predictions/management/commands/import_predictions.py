@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from hedis_portal.audit import command_actor
+from hedis_portal.errors import DatabaseBusy
 from hedis_portal.import_errors import ImportRejected
 from predictions.importing import FORMATS, predictions_import_file
 
@@ -71,6 +72,9 @@ class Command(BaseCommand):
             except ImportRejected as exc:
                 for error in exc.errors:
                     self.stderr.write(f"line {error['line']}, {error['field']}: {error['message']}")
+                raise CommandError(exc.message) from None
+            except DatabaseBusy as exc:
+                # Concurrent writes to the same rows outlasted the retries; nothing was written.
                 raise CommandError(exc.message) from None
         self.stdout.write(
             self.style.SUCCESS(
