@@ -105,6 +105,9 @@ TASK_BACKENDS = {
 }
 _tasks_backend = env.str("TASKS_BACKEND", default="database")
 TASKS = {"default": {"BACKEND": TASK_BACKENDS[_tasks_backend]}}
+# /health/ready answers 503 when the databases have not answered within this many seconds.
+HEALTH_READY_SECONDS = env.float("HEALTH_READY_SECONDS", default=2.5)
+
 # A running job writes a heartbeat this often; one silent for JOB_LEASE_SECONDS lost its worker.
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=2.0)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)

@@ -1,5 +1,6 @@
 """Health probes, and 503 (not a 500 page) while the database is unreachable."""
 
+import threading
 from unittest import mock
 
 import pytest
@@ -35,6 +36,24 @@ def test_ready_answers_503_with_a_reason_when_the_database_does_not(client, db):
         response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "reason": "database 'default': OperationalError"}
+
+
+def test_ready_answers_503_on_time_when_the_database_does_not_answer(client, db, settings):
+    """A database that takes the connection but never answers (a frozen server): 503 on time."""
+    settings.HEALTH_READY_SECONDS = 0.2
+    released = threading.Event()
+
+    def hangs(*args, **kwargs):
+        released.wait(10)
+        raise OperationalError("no answer")
+
+    try:
+        with mock.patch.object(BaseDatabaseWrapper, "cursor", side_effect=hangs):
+            response = client.get("/health/ready")
+    finally:
+        released.set()
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "no answer from the database within 0.2 s"}
 
 
 # transaction=True: as in production, no test transaction wraps the request, so the
