@@ -10,21 +10,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from hedis_portal.models import Job, JobFile
 from members.identifiers import member_id_hash
 from predictions.models import Prediction
+from predictions.services import OPTIONAL_FIELDS, ROW_FIELDS
 from tests.conftest import finished_job
 from tests.factories import measure
 from tests.predictions.conftest import OTHER_RAW_ID, OWN_RAW_ID, prediction_row
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = [
-    "member_id",
-    "measure",
-    "measurement_year",
-    "model_version",
-    "probability",
-    "risk_tier",
-    "predicted_at",
-]
+# The required row fields, in the services' order (a CSV file may leave top_features out).
+COLUMNS = [name for name in ROW_FIELDS if name not in OPTIONAL_FIELDS]
 
 
 @pytest.fixture(autouse=True)
