@@ -8,6 +8,7 @@ from django.template.defaultfilters import pluralize
 from gaps.models import CareGap
 from hedis_portal.admin import (
     ContractScopedAdmin,
+    ReadOnlyAdminMixin,
     ServiceFormAdminMixin,
     filterset_list_filter,
     form_changes,
@@ -77,7 +78,7 @@ class InterventionTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         form.instance.pk = created.pk
 
 
-class InterventionGapInline(admin.TabularInline):
+class InterventionGapInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The gaps an intervention covers and each one's outcome (written by the data feed only)."""
 
     model = InterventionGap
@@ -89,15 +90,6 @@ class InterventionGapInline(admin.TabularInline):
     def get_queryset(self, request):
         # Each row shows its gap's measure code: one join instead of a query per row.
         return super().get_queryset(request).select_related("gap__measure")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="measure")
     def measure(self, row):
