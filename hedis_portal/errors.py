@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from hedis_portal.postgresql.base import NoAnswer
+
 
 class ApplicationError(Exception):
     """A business rule refused the request; answered as 400 with `extra` for details."""
@@ -45,10 +47,13 @@ MISSING_OBJECT = "does_not_exist"
 # DRF's error code for a value a unique constraint already holds (UniqueValidator, UniqueTogetherValidator).
 ALREADY_EXISTS = "unique"
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+DATABASE_TOO_SLOW = "The database did not answer in time; try again shortly."
 DATABASE_BUSY = "Other writes to the same rows were under way; nothing was written. Send the request again."
 # PostgreSQL ends a transaction with one of these so that another can go on (serialization_failure,
 # deadlock_detected): nothing of it was written, and running it again normally succeeds.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL's query_canceled: a statement ran past DB_STATEMENT_TIMEOUT.
+_STATEMENT_TIMEOUT = "57014"
 # SQLite's "database is locked": another connection held the file past the busy timeout.
 _SQLITE_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
@@ -69,6 +74,15 @@ def database_busy(exc: BaseException) -> bool:
         return True
     code = getattr(exc.__cause__, "sqlite_errorcode", None)
     return isinstance(exc, OperationalError) and code is not None and code & 0xFF in _SQLITE_BUSY
+
+
+def database_timed_out(exc: BaseException) -> bool:
+    """Whether the database took too long: the server ended a statement at `DB_STATEMENT_TIMEOUT`,
+    or gave no answer at all within `DB_WAIT_TIMEOUT` (`NoAnswer`)."""
+    cause = exc.__cause__
+    return isinstance(exc, OperationalError) and (
+        isinstance(cause, NoAnswer) or getattr(cause, "sqlstate", None) == _STATEMENT_TIMEOUT
+    )
 
 
 class DatabaseBusy(ConflictError):
@@ -191,12 +205,12 @@ def server_error(request):
             response = HttpResponse(busy.message, status=busy.status_code, content_type="text/plain")
         response["Retry-After"] = str(busy.retry_after)
         return response
-    database_down = isinstance(exc, (OperationalError, InterfaceError))
-    if database_down:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        message = DATABASE_TOO_SLOW if database_timed_out(exc) else DATABASE_UNAVAILABLE
         if is_api:
-            response = JsonResponse(_body(DATABASE_UNAVAILABLE), status=503)
+            response = JsonResponse(_body(message), status=503)
         else:
-            response = HttpResponse(DATABASE_UNAVAILABLE, status=503, content_type="text/plain")
+            response = HttpResponse(message, status=503, content_type="text/plain")
         response["Retry-After"] = "5"
         return response
     if is_api:

@@ -2,7 +2,8 @@
 
 Writing one row per request would add a database round trip to every API call. Entries
 are buffered per process and written with one multi-row INSERT when the buffer is full or
-old; server errors are written at once, and the buffer is flushed when the process exits.
+old; server errors are written at once (except 503s: the database they could not reach would only
+hold up the answer again), and the buffer is flushed when the process exits.
 """
 
 import atexit
@@ -31,7 +32,7 @@ def record(entry) -> None:
         _buffer.append(entry)
         _oldest_at = _oldest_at or time.monotonic()
         due = (
-            entry.status >= 500
+            (entry.status >= 500 and entry.status != 503)
             or len(_buffer) >= settings.API_LOG_FLUSH_SIZE
             or time.monotonic() - _oldest_at >= settings.API_LOG_FLUSH_SECONDS
         )

@@ -66,7 +66,7 @@ ERROR_RESPONSES = {
         {"message": "Request was throttled. Expected available in 12 seconds.", "extra": {}},
     ),
     "503": (
-        "The database is unavailable; try again after the `Retry-After` seconds.",
+        "The database is unavailable or did not answer in time; try again after the `Retry-After` seconds.",
         {"message": DATABASE_UNAVAILABLE, "extra": {}},
     ),
 }

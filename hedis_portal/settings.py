@@ -176,9 +176,22 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # again without restarting the app (the first request after an outage reconnects).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Bounds on the database, in seconds. PostgreSQL ends a statement running past DB_STATEMENT_TIMEOUT
+# itself; DB_WAIT_GRACE later the portal stops waiting for a server that cannot (frozen, or
+# unreachable without a reset) and answers 503 (hedis_portal/postgresql/base.py). Web requests
+# (hedis_portal/wsgi.py sets PORTAL_PROCESS=web) get a short bound; the job worker and management
+# commands (imports, the optimizer's writes, migrations) a long one. 0 turns a bound off.
+if env.str("PORTAL_PROCESS", default="") == "web":
+    DB_STATEMENT_TIMEOUT = env.float("DB_STATEMENT_TIMEOUT", default=5.0)
+else:
+    DB_STATEMENT_TIMEOUT = env.float("DB_JOB_STATEMENT_TIMEOUT", default=3600.0)
+DB_WAIT_GRACE = env.float("DB_WAIT_GRACE", default=1.0)
+DB_WAIT_TIMEOUT = DB_STATEMENT_TIMEOUT + DB_WAIT_GRACE if DB_STATEMENT_TIMEOUT else 0.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "hedis_portal.postgresql"
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+    _options["options"] = f"-c statement_timeout={round(DB_STATEMENT_TIMEOUT * 1000)}"
     # Parameters bound by the server, so that psycopg prepares a statement once a connection
     # has run it DB_PREPARE_THRESHOLD times, and PostgreSQL stops parsing and planning it on
     # every request (the gain is measured in docs/performance.md). Empty turns it off,
@@ -199,6 +212,7 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     _replica = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"] = {
         **_replica,
+        "ENGINE": DATABASES["default"]["ENGINE"],
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), **_replica.get("OPTIONS", {})},

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests.ratings.conftest import SMALL_2025
 
@@ -32,7 +33,7 @@ def database(tmp_path_factory):
     """A migrated database holding the demo plan: `(env, job)`, `job(id, column)` reading a job's column."""
     default = settings.DATABASES["default"]
     env = {**os.environ, "TASKS_BACKEND": "database", "JOB_HEARTBEAT_SECONDS": "0.3", "PYTHONUNBUFFERED": "1"}
-    if default["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         name = f"hedis_jobs_{uuid.uuid4().hex[:8]}"
         server = {
             k: v
@@ -73,7 +74,7 @@ def database(tmp_path_factory):
         )
     query.key = key
     yield env, query
-    if default["ENGINE"] == "django.db.backends.postgresql":
+    if connection.vendor == "postgresql":
         with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 

@@ -2,6 +2,7 @@
 
 import pytest
 from auditlog.models import LogEntry
+from django.db import OperationalError
 
 from hedis_portal import request_log
 from hedis_portal.models import ApiRequestLog
@@ -104,6 +105,23 @@ def test_server_errors_are_written_at_once(api, care_manager, settings, monkeypa
 
 def _raise(user):
     raise RuntimeError("boom")
+
+
+def test_database_unavailable_answers_wait_for_the_next_flush(api, care_manager, settings, monkeypatch):
+    """A 503 means the database did not answer: writing its entry at once would only hold up the
+    answer by another wait for it."""
+    settings.API_LOG_FLUSH_SIZE = 100
+    settings.API_LOG_FLUSH_SECONDS = 3600
+    client = api(care_manager)
+    client.raise_request_exception = False
+    monkeypatch.setattr("members.api.selectors.members_for", _database_down)
+    assert client.get("/api/members/").status_code == 503
+    assert request_log.pending_count() == 1
+    assert ApiRequestLog.objects.count() == 0
+
+
+def _database_down(user):
+    raise OperationalError("connection refused")
 
 
 def test_purge_api_log_deletes_only_older_entries(db):
