@@ -1,0 +1,91 @@
+"""The rows behind the scenarios, read straight from the private cluster with psycopg."""
+
+import hashlib
+import hmac
+import threading
+
+import psycopg
+
+from synthetic.demo import DEMO, DEMO_CONTRACTS, DEMO_MEASUREMENT_YEAR
+
+# The key the served portal hashes member IDs with (its environment sets it): the suite hashes the
+# demo's raw IDs the same way to find their members. The demo's IDs (`DEMO-H9001-000042`) are
+# already in the normal form `members.identifiers.normalize_member_id` gives (upper-case ASCII).
+MEMBER_ID_HASH_KEY = "chaos-suite-member-id-hash-key-0123456789"
+YEAR = DEMO_MEASUREMENT_YEAR
+
+
+def member_hash(raw_member_id: str) -> str:
+    return hmac.new(MEMBER_ID_HASH_KEY.encode(), raw_member_id.encode(), hashlib.sha256).hexdigest()
+
+
+class Database:
+    """Queries on the portal's database, each on a new connection (the server may have restarted)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._lock = threading.Lock()
+        self._claimed: set[int] = set()
+        self._raw_ids: dict[int, str] = {}
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        with psycopg.connect(self.url, connect_timeout=5, autocommit=True) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def value(self, sql: str, *params):
+        return self.rows(sql, *params)[0][0]
+
+    def raw_member_ids(self) -> dict[int, str]:
+        """The demo members' raw IDs by member primary key (the portal keeps only their hashes)."""
+        if not self._raw_ids:
+            by_hash = {
+                member_hash(raw): raw
+                for spec in DEMO_CONTRACTS
+                for raw in (DEMO.raw_member_id(spec.contract_id, n) for n in range(spec.members))
+            }
+            for pk, id_hash in self.rows("SELECT id, id_hash FROM members_member"):
+                if id_hash in by_hash:
+                    self._raw_ids[pk] = by_hash[id_hash]
+        return self._raw_ids
+
+    def claim_gaps(self, count: int, *, contract: str, condition: str = "TRUE") -> list[dict]:
+        """`count` demo gaps of `contract` (measurement year 2026) that no other scenario has claimed,
+        as dicts of id, member, raw member ID, measure code, version; scenarios never share gaps."""
+        raw_ids = self.raw_member_ids()
+        with self._lock:
+            found = self.rows(
+                "SELECT gap.id, gap.member_id, measure.code, gap.version"
+                " FROM gaps_caregap gap"
+                " JOIN members_contract contract ON contract.id = gap.contract_id"
+                " JOIN ratings_measure measure ON measure.id = gap.measure_id"
+                f" WHERE contract.contract_id = %s AND gap.measurement_year = %s AND ({condition})"
+                " AND NOT gap.id = ANY(%s) ORDER BY gap.id LIMIT %s",
+                contract,
+                YEAR,
+                list(self._claimed),
+                count,
+            )
+            assert len(found) == count, f"only {len(found)} unclaimed gaps of {contract} where {condition}"
+            self._claimed.update(row[0] for row in found)
+        return [
+            {"id": gap_id, "member": member, "raw_member_id": raw_ids[member], "measure": code, "version": v}
+            for gap_id, member, code, v in found
+        ]
+
+    def user_ids(self) -> dict[str, int]:
+        return dict(self.rows("SELECT username, id FROM auth_user"))
+
+    def job(self, job_id: str) -> dict:
+        """A job's row, by column name."""
+        with psycopg.connect(self.url, connect_timeout=5, autocommit=True) as connection:
+            cursor = connection.execute("SELECT * FROM hedis_portal_job WHERE id = %s", [job_id])
+            names = [column.name for column in cursor.description]
+            return dict(zip(names, cursor.fetchone(), strict=True))
+
+    def busy_backends(self) -> int:
+        """Sessions other than this one that are running a statement or hold a transaction open."""
+        return self.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            " AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+        )
