@@ -187,6 +187,8 @@ else:
     DB_STATEMENT_TIMEOUT = env.float("DB_JOB_STATEMENT_TIMEOUT", default=3600.0)
 DB_WAIT_GRACE = env.float("DB_WAIT_GRACE", default=1.0)
 DB_WAIT_TIMEOUT = DB_STATEMENT_TIMEOUT + DB_WAIT_GRACE if DB_STATEMENT_TIMEOUT else 0.0
+# After the database gave no answer, a process opens no new connection to it for this many seconds.
+DB_NO_ANSWER_BACKOFF = env.float("DB_NO_ANSWER_BACKOFF", default=5.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "hedis_portal.postgresql"
     _options = DATABASES["default"].setdefault("OPTIONS", {})

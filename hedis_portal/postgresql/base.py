@@ -9,41 +9,59 @@ opens waits at most `DB_WAIT_TIMEOUT` seconds for any answer (a query, a commit,
 then the connection is closed and the query raises `NoAnswer`, an `OperationalError` that the API
 answers as 503 with Retry-After.
 
+Every thread would then spend that long on the same silent server, and the requests queued behind
+them longer still; so once the database has given no answer (or no connection within
+`DB_CONNECT_TIMEOUT`), the process opens no new connection to it for `DB_NO_ANSWER_BACKOFF`
+seconds: those requests fail at once with `NoAnswer`.
+
 The bound uses psycopg's own `Connection.wait(timeout=…)` and the exception it raises,
 `psycopg.errors._WaitTimeout`, a private name: psycopg is pinned in requirements.txt, and
 tests/hedis_portal/test_db_timeouts.py fails if an upgrade changes either.
 """
 
+import time
+
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
 
+# Per database alias: the monotonic time before which this process opens no new connection to it.
+_silent_until: dict[str, float] = {}
+
 
 class NoAnswer(psycopg.OperationalError):
-    """The server did not answer within `DB_WAIT_TIMEOUT`; the connection was closed."""
+    """The server did not answer within `DB_WAIT_TIMEOUT`, or did so moments ago."""
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
-        connection = super().get_new_connection(conn_params)
-        seconds = settings.DB_WAIT_TIMEOUT
-        if seconds:
-            connection.wait = _bounded(connection, seconds)
+        if time.monotonic() < _silent_until.get(self.alias, 0.0):
+            raise NoAnswer("the database gave no answer moments ago; not waiting for it again yet")
+        try:
+            connection = super().get_new_connection(conn_params)
+        except psycopg.errors.ConnectionTimeout:
+            self._silent()
+            raise
+        if settings.DB_WAIT_TIMEOUT:
+            connection.wait = self._bounded(connection, settings.DB_WAIT_TIMEOUT)
         return connection
 
+    def _silent(self) -> None:
+        _silent_until[self.alias] = time.monotonic() + settings.DB_NO_ANSWER_BACKOFF
 
-def _bounded(connection: psycopg.Connection, seconds: float):
-    """`connection.wait`, giving up after `seconds` unless the caller set its own timeout."""
-    unbounded = connection.wait
+    def _bounded(self, connection: psycopg.Connection, seconds: float):
+        """`connection.wait`, giving up after `seconds` unless the caller set its own timeout."""
+        unbounded = connection.wait
 
-    def wait(gen, *args, timeout=None, **kwargs):
-        try:
-            return unbounded(gen, *args, timeout=seconds if timeout is None else timeout, **kwargs)
-        except psycopg.errors._WaitTimeout:
-            if timeout is not None:
-                raise
-            # The server may still answer this query later; the connection cannot be used again.
-            connection.close()
-            raise NoAnswer(f"no answer from the database within {seconds:g} s") from None
+        def wait(gen, *args, timeout=None, **kwargs):
+            try:
+                return unbounded(gen, *args, timeout=seconds if timeout is None else timeout, **kwargs)
+            except psycopg.errors._WaitTimeout:
+                if timeout is not None:
+                    raise
+                # The server may still answer this query later; the connection cannot be used again.
+                connection.close()
+                self._silent()
+                raise NoAnswer(f"no answer from the database within {seconds:g} s") from None
 
-    return wait
+        return wait

@@ -4,6 +4,7 @@ never answers is a 503 on time, not a hung request."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 from django.db import OperationalError, connection, connections
 
-from hedis_portal.postgresql.base import NoAnswer
+from hedis_portal.postgresql.base import DatabaseWrapper, NoAnswer
 
 ROOT = Path(__file__).resolve().parents[2]
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="bounds PostgreSQL's waits")
@@ -79,6 +80,7 @@ def test_the_server_ends_statements_at_the_processs_statement_timeout():
 def test_a_server_that_does_not_answer_ends_the_wait_and_the_connection(settings):
     """pg_sleep stands for a frozen server: the query is sent and no answer comes."""
     settings.DB_WAIT_TIMEOUT = 0.3
+    settings.DB_NO_ANSWER_BACKOFF = 1.0
     waiting = connections.create_connection("default")
     try:
         started = time.monotonic()
@@ -87,15 +89,58 @@ def test_a_server_that_does_not_answer_ends_the_wait_and_the_connection(settings
         waited = time.monotonic() - started
         assert isinstance(raised.value.__cause__, NoAnswer)
         assert str(raised.value) == "no answer from the database within 0.3 s"
-        assert 0.3 <= waited < 2
+        assert 0.3 <= waited < 1
         assert waiting.connection.closed
-        # The next use reconnects, as after any failed connection.
         waiting.close()
+        # For DB_NO_ANSWER_BACKOFF the process does not wait for that server again: it fails at once.
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as raised:
+            waiting.ensure_connection()
+        assert time.monotonic() - started < 0.2
+        assert str(raised.value) == "the database gave no answer moments ago; not waiting for it again yet"
+        time.sleep(1.0)
         with waiting.cursor() as cursor:
             cursor.execute("SELECT 1")
             assert cursor.fetchone() == (1,)
     finally:
         waiting.close()
+
+
+@pytest.mark.django_db
+def test_a_server_that_takes_the_connection_but_never_answers_fails_it_on_time(settings):
+    """A listening socket that never speaks stands for a frozen server at connection time: libpq's
+    connect_timeout (2 s at least) ends the attempt, and the next one fails at once."""
+    settings.DB_NO_ANSWER_BACKOFF = 30
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        database = {
+            **connections.settings["default"],
+            "ENGINE": "hedis_portal.postgresql",
+            "NAME": "portal",
+            "USER": "portal",
+            "HOST": "127.0.0.1",
+            "PORT": silent.getsockname()[1],
+            "OPTIONS": {"connect_timeout": 2},
+        }
+        wrapper = DatabaseWrapper(database, alias="silent")
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as raised:
+            wrapper.ensure_connection()
+        assert isinstance(raised.value.__cause__, psycopg.errors.ConnectionTimeout)
+        assert 2 <= time.monotonic() - started < 5
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as raised:
+            wrapper.ensure_connection()
+        assert isinstance(raised.value.__cause__, NoAnswer)
+        assert time.monotonic() - started < 0.2
+    assert connection.vendor != "postgresql" or _can_query("default"), "another alias was not held back"
+
+
+def _can_query(alias: str) -> bool:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return cursor.fetchone() == (1,)
 
 
 @postgresql_only
@@ -127,6 +172,7 @@ def test_api_answers_503_in_time_when_the_database_is_too_slow(
     api, care_manager, settings, monkeypatch, cause, seconds
 ):
     settings.DB_WAIT_TIMEOUT = seconds
+    settings.DB_NO_ANSWER_BACKOFF = 0
     connection.close()  # the request opens a connection with this bound
 
     def slow(user):
