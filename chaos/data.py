@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import threading
+import time
 
 import psycopg
 
@@ -17,6 +18,23 @@ YEAR = DEMO_MEASUREMENT_YEAR
 
 def member_hash(raw_member_id: str) -> str:
     return hmac.new(MEMBER_ID_HASH_KEY.encode(), raw_member_id.encode(), hashlib.sha256).hexdigest()
+
+
+def gap_file(
+    *, prefix: str, members: int, measures: list[str], measurement_year: int, closed_every: int = 0
+) -> tuple[bytes, dict[str, int]]:
+    """A HEDIS engine gap file (`gaps/importing.py`) for `members` new members (`{prefix}-000042`, with
+    a birth year) on each of `measures`: open, or closed with evidence on every `closed_every`-th row;
+    with its rows counted by compliance status."""
+    lines = ["member_id,measure,compliance_status,evidence_date,evidence_source,birth_year"]
+    counts = {"open": 0, "closed": 0}
+    for number in range(members):
+        for index, code in enumerate(measures):
+            closed = closed_every and (number + index) % closed_every == 0
+            evidence = f"{measurement_year}-06-01,claims" if closed else ","
+            lines.append(f"{prefix}-{number:06d},{code},{'closed' if closed else 'open'},{evidence},1950")
+            counts["closed" if closed else "open"] += 1
+    return ("\n".join(lines) + "\n").encode(), counts
 
 
 class Database:
@@ -72,6 +90,25 @@ class Database:
             for gap_id, member, code, v in found
         ]
 
+    def gaps_by_status(self, *, contract: str, measurement_year: int) -> dict[str, int]:
+        """How many gaps of the contract and year are in each compliance status."""
+        return dict(
+            self.rows(
+                "SELECT gap.compliance_status, count(*) FROM gaps_caregap gap"
+                " JOIN members_contract contract ON contract.id = gap.contract_id"
+                " WHERE contract.contract_id = %s AND gap.measurement_year = %s GROUP BY 1",
+                contract,
+                measurement_year,
+            )
+        )
+
+    def members_of(self, contract: str) -> int:
+        return self.value(
+            "SELECT count(*) FROM members_member member JOIN members_contract contract"
+            " ON contract.id = member.contract_id WHERE contract.contract_id = %s",
+            contract,
+        )
+
     def user_ids(self) -> dict[str, int]:
         return dict(self.rows("SELECT username, id FROM auth_user"))
 
@@ -81,6 +118,19 @@ class Database:
             cursor = connection.execute("SELECT * FROM hedis_portal_job WHERE id = %s", [job_id])
             names = [column.name for column in cursor.description]
             return dict(zip(names, cursor.fetchone(), strict=True))
+
+    def watch_job(self, job_id: str, until, *, timeout: float) -> list[tuple]:
+        """Poll the job's (status, stage) every 20 ms until `until(job row)`; each distinct one seen."""
+        seen: list[tuple] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if not seen or seen[-1] != (job["status"], job["stage"]):
+                seen.append((job["status"], job["stage"]))
+            if until(job):
+                return seen
+            assert time.monotonic() < deadline, f"job {job_id} not there within {timeout:g} s; seen {seen}"
+            time.sleep(0.02)
 
     def busy_backends(self) -> int:
         """Sessions other than this one that are running a statement or hold a transaction open."""
