@@ -85,6 +85,16 @@ def database_timed_out(exc: BaseException) -> bool:
     )
 
 
+def database_trouble(exc: BaseException) -> str | None:
+    """What to tell people when `exc` is the database's doing rather than the work's: other writes
+    held the rows, it took too long, or it could not be reached. None for any other error."""
+    if database_busy(exc):
+        return DATABASE_BUSY
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return DATABASE_TOO_SLOW if database_timed_out(exc) else DATABASE_UNAVAILABLE
+    return None
+
+
 class DatabaseBusy(ConflictError):
     """Concurrent writes held the rows this one needed (`database_busy`), through any retries;
     answered as 409 with Retry-After. Nothing was written: sending the same request again is safe."""
@@ -205,8 +215,8 @@ def server_error(request):
             response = HttpResponse(busy.message, status=busy.status_code, content_type="text/plain")
         response["Retry-After"] = str(busy.retry_after)
         return response
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        message = DATABASE_TOO_SLOW if database_timed_out(exc) else DATABASE_UNAVAILABLE
+    message = database_trouble(exc)
+    if message is not None:
         if is_api:
             response = JsonResponse(_body(message), status=503)
         else:

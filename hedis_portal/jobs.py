@@ -42,7 +42,7 @@ from django_tasks import task
 
 from hedis_portal.audit import job_actor
 from hedis_portal.backends import visible_contract_ids
-from hedis_portal.errors import ApplicationError, ConflictError
+from hedis_portal.errors import ApplicationError, ConflictError, database_trouble
 from hedis_portal.models import Job, JobFile
 
 logger = logging.getLogger(__name__)
@@ -381,14 +381,14 @@ def run_job(job_id: str) -> None:
             progress=context.fraction,
             error=_error(refused.message, refused.extra),
         )
-    except Exception:
-        logger.exception("Job %s (%s) failed", job.pk, job.kind)
-        outcome.update(
-            status=Status.FAILED,
-            stage="failed",
-            progress=context.fraction,
-            error=_error("The job failed unexpectedly; the server log has the details."),
-        )
+    except Exception as failed:
+        message = database_trouble(failed)
+        if message is None:
+            logger.exception("Job %s (%s) failed", job.pk, job.kind)
+            message = "The job failed unexpectedly; the server log has the details."
+        else:
+            logger.warning("Job %s (%s) stopped by the database: %s", job.pk, job.kind, type(failed).__name__)
+        outcome.update(status=Status.FAILED, stage="failed", progress=context.fraction, error=_error(message))
     finally:
         heartbeat.done.set()
         heartbeat.join()

@@ -8,13 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 from auditlog.models import LogEntry
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from hedis_portal import jobs
 from hedis_portal.errors import ApplicationError, ConflictError
 from hedis_portal.jobs import JobKind, job_cancel, job_start, jobs_reap_stale, run_job
 from hedis_portal.models import Job
+from hedis_portal.postgresql.base import NoAnswer
 from members.models import Contract
 from tests.conftest import query_count
 
@@ -102,6 +103,36 @@ def test_an_unexpected_error_fails_the_job_without_its_text_and_is_logged(
         "extra": {},
     }
     assert f"Job {job.pk} (crash) failed" in caplog.text
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+@pytest.mark.parametrize(
+    ("cause", "message"),
+    [
+        (ConnectionRefusedError(), "The database is unavailable; try again shortly."),
+        (NoAnswer(), "The database did not answer in time; try again shortly."),
+        (
+            _Deadlock(),
+            "Other writes to the same rows were under way; nothing was written. Send the request again.",
+        ),
+    ],
+)
+def test_a_job_the_database_stopped_says_so_instead_of_failing_unexpectedly(
+    kinds, analyst, contract, run_jobs, caplog, cause, message
+):
+    def stopped(job, context):
+        raise OperationalError("a detail that stays in the server log") from cause
+
+    kinds("stopped", stopped)
+    with caplog.at_level(logging.WARNING, logger="hedis_portal.jobs"):
+        job = _started("stopped", analyst, contract, run_jobs)
+    assert job.status == "failed"
+    assert job.error == {"message": message, "extra": {}}
+    assert f"Job {job.pk} (stopped) stopped by the database: OperationalError" in caplog.text
+    assert "a detail" not in caplog.text
 
 
 def test_a_cancelled_queued_job_never_runs(kinds, analyst, contract, run_jobs):
