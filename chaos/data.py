@@ -14,6 +14,7 @@ from synthetic.demo import DEMO, DEMO_CONTRACTS, DEMO_MEASUREMENT_YEAR
 # already in the normal form `members.identifiers.normalize_member_id` gives (upper-case ASCII).
 MEMBER_ID_HASH_KEY = "chaos-suite-member-id-hash-key-0123456789"
 YEAR = DEMO_MEASUREMENT_YEAR
+JOB_FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def member_hash(raw_member_id: str) -> str:
@@ -131,6 +132,10 @@ class Database:
                 return seen
             assert time.monotonic() < deadline, f"job {job_id} not there within {timeout:g} s; seen {seen}"
             time.sleep(0.02)
+
+    def watch_job_to_end(self, job_id: str, *, timeout: float) -> list[tuple]:
+        """`watch_job` until the job has succeeded, failed or been cancelled."""
+        return self.watch_job(job_id, lambda job: job["status"] in JOB_FINISHED, timeout=timeout)
 
     def busy_backends(self) -> int:
         """Sessions other than this one that are running a statement or hold a transaction open."""

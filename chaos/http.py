@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import requests
 
+from chaos.data import JOB_FINISHED
+
 # What a request that got no answer is recorded as, in place of a status code.
 TIMED_OUT = "timeout"
 NO_CONNECTION = "no connection"
@@ -114,6 +116,22 @@ class Client:
 
     def post(self, path: str, **kwargs) -> Answer:
         return self.request("POST", path, **kwargs)
+
+
+def follow_job(client: Client, job_id: str, *, timeout: float) -> list[tuple]:
+    """Read the job through the API every 0.2 s until it has finished (or `timeout` passed); each
+    distinct (status, stage) seen. Reading a job reaps it once its lease has passed (README,
+    Background jobs)."""
+    seen: list[tuple] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}/", label="job").body
+        if not seen or seen[-1] != (job["status"], job["stage"]):
+            seen.append((job["status"], job["stage"]))
+        if job["status"] in JOB_FINISHED:
+            break
+        time.sleep(0.2)
+    return seen
 
 
 def statuses(answers: Iterable[Answer]) -> str:

@@ -15,10 +15,9 @@ import time
 import pytest
 
 from chaos.data import gap_file
-from chaos.http import Client, Recorder, figures, run_together, slowest, statuses
+from chaos.http import Client, Recorder, figures, follow_job, run_together, slowest, statuses
 
 IMPORT = "/api/gaps/import/"
-FINISHED = ("succeeded", "failed", "cancelled")
 ORDER_CONTRACT, ORDER_YEAR = "H9002", 2025
 ORDER_MEMBERS, ORDER_MEASURES = 8000, ["BCS", "COL", "CBP", "EED", "KED", "GSD", "SPC", "SUPD"]
 KILL_CONTRACT, KILL_YEAR = "H9001", 2024
@@ -69,11 +68,11 @@ def test_a_second_import_for_the_contract_is_refused_naming_the_first_then_appli
 
     database.watch_job(first_job, lambda job: job["status"] != "queued", timeout=30)
     refused_running = send(second)[1]
-    first_seen = database.watch_job(first_job, lambda job: job["status"] in FINISHED, timeout=90)
+    first_seen = database.watch_job_to_end(first_job, timeout=90)
     after_first = database.gaps_by_status(contract=ORDER_CONTRACT, measurement_year=ORDER_YEAR)
 
     accepted = send(second)[1]
-    second_seen = database.watch_job(accepted.body["id"], lambda job: job["status"] in FINISHED, timeout=90)
+    second_seen = database.watch_job_to_end(accepted.body["id"], timeout=90)
     after_second = database.gaps_by_status(contract=ORDER_CONTRACT, measurement_year=ORDER_YEAR)
     second_job = database.job(accepted.body["id"])
     answers = recorder.select()
@@ -137,15 +136,7 @@ def test_an_import_whose_worker_is_killed_mid_write_leaves_nothing_then_complete
 
     stack.start_worker()
     restarted = time.monotonic()
-    states = []
-    while time.monotonic() - restarted < 90:
-        # Reading the job reaps it once its lease has passed (README, Background jobs).
-        job = client.get(f"/api/jobs/{job_id}/", label="poll").body
-        if not states or states[-1] != (job["status"], job["stage"]):
-            states.append((job["status"], job["stage"]))
-        if job["status"] in FINISHED:
-            break
-        time.sleep(0.2)
+    states = follow_job(client, job_id, timeout=90)
     completed_in = time.monotonic() - restarted
     final = database.job(job_id)
     gaps_after = database.gaps_by_status(contract=KILL_CONTRACT, measurement_year=KILL_YEAR)
