@@ -22,13 +22,18 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo_data
 
-# Serves with gunicorn (static files through WhiteNoise) on http://127.0.0.1:$(PORT), with a
-# background-job worker beside it (docs/scaling.md); stopping the server stops the worker.
-run: demo
+# nginx from Debian's package, the buffering proxy in front of gunicorn (deploy/nginx.conf).
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; \
+	else echo "make run and the tests serve through nginx: sudo apt-get install nginx-light" >&2; exit 2; fi
+
+# Serves on http://127.0.0.1:$(PORT) as production does: nginx in front of gunicorn (static files
+# through WhiteNoise), with a background-job worker beside them (scripts/serve, docs/scaling.md);
+# Ctrl-C or SIGTERM stops all three.
+run: $(NGINX) demo
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py db_worker --no-reload --interval $(WORKER_POLL_SECONDS) & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	GUNICORN_BIND=127.0.0.1:$(PORT) $(VENV)/bin/gunicorn hedis_portal.wsgi
+	PORT=$(PORT) WORKER_POLL_SECONDS=$(WORKER_POLL_SECONDS) exec scripts/serve
 
 # The browser tests drive Debian's Chromium through Playwright (never a browser download).
 CHROMIUM := /usr/bin/chromium
@@ -37,7 +42,7 @@ $(CHROMIUM):
 	else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 2; fi
 
 # The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(NGINX)
 	$(VENV)/bin/pytest
 
 # The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one.
