@@ -1,0 +1,181 @@
+"""Scenarios 5 and 6: the database stops, or freezes, while readers and writers use the portal.
+
+5. Stopped (fast shutdown) for a few seconds, then started again on the same port.
+6. Frozen: every process of the private cluster SIGSTOPped for 20 s, then SIGCONTinued.
+
+Through either, every API request answers within its bound with success or 503 in the error shape
+with Retry-After (never a 500, never a hang), `/health/ready` answers within 5 s; once the
+database answers again, service recovers within `RECOVERY_SECONDS` without restarting gunicorn;
+and every write acknowledged (a remark's 201, an assignment's 200) is stored.
+"""
+
+import time
+
+import pytest
+
+from chaos.data import Database
+from chaos.http import NO_CONNECTION, TIMED_OUT, Answer, figures, slowest, statuses
+from chaos.traffic import API_LABELS, GAPS_PER_WRITER, WRITERS, Traffic
+
+WARM_UP = 3.0
+AFTER = 10.0
+STOPPED_FOR = 6.0
+FROZEN_FOR = 20.0
+RECOVERY_SECONDS = 5.0
+# The issue's bounds: an API answer within 15 s, the readiness probe within 5 s.
+API_BOUND = 15.0
+READY_BOUND = 5.0
+SUCCESS = (200, 201)
+
+
+def _remarks_stored(database: Database, notes: list[str]) -> dict[str, int]:
+    return dict(
+        database.rows("SELECT note, count(*) FROM gaps_gapremark WHERE note = ANY(%s) GROUP BY note", notes)
+    )
+
+
+def _assignments_audited(database: Database, assigned: list[tuple]) -> int:
+    """How many acknowledged assignments have their audit entry, written in the same transaction:
+    the gap's move to the version the answer gave."""
+    return sum(
+        database.value(
+            "SELECT count(*) FROM auditlog_logentry WHERE object_pk = %s AND changes->'version'->>1 = %s",
+            str(gap_id),
+            str(version),
+        )
+        for gap_id, version, _ in assigned
+    )
+
+
+def _last_assignments_kept(database: Database, assigned: list[tuple]) -> bool:
+    """Whether each gap holds the version and assignee of its last acknowledged assignment (its writer
+    sent none after it that could have changed it without an answer)."""
+    last = {gap_id: (version, assignee) for gap_id, version, assignee in assigned}
+    stored = {
+        gap_id: (version, assignee)
+        for gap_id, version, assignee in database.rows(
+            "SELECT id, version, assignee_id FROM gaps_caregap WHERE id = ANY(%s)", list(last)
+        )
+    }
+    return all(
+        stored[gap_id][0] > version or stored[gap_id] == (version, assignee)
+        for gap_id, (version, assignee) in last.items()
+    )
+
+
+def _first_success_after(answers: list[Answer], moment: float) -> float | None:
+    """Seconds from `moment` until the first success answered to a request sent after it."""
+    ends = [a.started + a.elapsed for a in answers if a.started >= moment and a.status in SUCCESS]
+    return min(ends) - moment if ends else None
+
+
+def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold: float):
+    """Run the traffic, put the fault on for `hold` seconds, restore; the figures, then the checks."""
+    gaps = database.claim_gaps(WRITERS * GAPS_PER_WRITER, contract="H9001")
+    remarks_before = database.value("SELECT count(*) FROM gaps_gapremark")
+    web_before = stack.web_pids()
+    traffic = Traffic(
+        stack,
+        tokens,
+        gaps,
+        database.user_ids()["care.manager"],
+        timeout=API_BOUND + 2,
+        ready_timeout=READY_BOUND + 1,
+    )
+    traffic.start()
+    try:
+        time.sleep(WARM_UP)
+        fault_start = time.monotonic()
+        fault()
+        time.sleep(max(hold - (time.monotonic() - fault_start), 0))
+    finally:
+        restore()
+        fault_end = time.monotonic()
+        time.sleep(AFTER)
+        traffic.stop()
+    web_after = stack.web_pids()
+
+    api = traffic.answers(labels=API_LABELS)
+    ready = traffic.answers(labels=["ready"])
+    overlapping = [a for a in api + ready if a.started < fault_end and a.started + a.elapsed > fault_start]
+    during_api = [a for a in overlapping if a.label in API_LABELS]
+    during_ready = [a for a in overlapping if a.label == "ready"]
+    settled = [a for a in api + ready if a.started >= fault_end + RECOVERY_SECONDS]
+    recovery = {
+        label: _first_success_after(traffic.answers(labels=[label]), fault_end)
+        for label in [*API_LABELS, "ready"]
+    }
+    stored = _remarks_stored(database, traffic.remarks)
+    remarks_after = database.value("SELECT count(*) FROM gaps_gapremark")
+    audited = _assignments_audited(database, traffic.assigned)
+    kept = _last_assignments_kept(database, traffic.assigned)
+    figures(
+        name,
+        {
+            "requests": len(api) + len(ready),
+            "statuses (API)": statuses(api),
+            "statuses (ready)": statuses(ready),
+            "during the fault (API)": f"{statuses(during_api)}; {slowest(during_api)}",
+            "during the fault (ready)": f"{statuses(during_ready)}; {slowest(during_ready)}",
+            "503s in the error shape with Retry-After": (
+                f"{sum(a.is_outage for a in during_api)} of {sum(a.status == 503 for a in during_api)}"
+            ),
+            "fault held": f"{fault_end - fault_start:.1f} s",
+            "first success after the database returned": {
+                label: "none" if seconds is None else f"{seconds:.2f} s"
+                for label, seconds in recovery.items()
+            },
+            "after recovery": statuses(settled),
+            "gunicorn PIDs before/after": f"{sorted(web_before)} / {sorted(web_after)}",
+            "remarks acknowledged / found": f"{len(traffic.remarks)} / {sum(stored.values())}",
+            "remark rows before/after": f"{remarks_before} / {remarks_after}",
+            "assignments acknowledged / audited": f"{len(traffic.assigned)} / {audited}",
+            "each gap's last acknowledged assignment kept": kept,
+        },
+    )
+
+    everything = api + ready
+    assert not [a for a in everything if a.status == 500], "500s: " + statuses(everything)
+    hung = [a for a in everything if a.status in (TIMED_OUT, NO_CONNECTION)]
+    assert not hung, f"{len(hung)} requests had no answer: {statuses(hung)}"
+    assert any(a.status == 503 for a in during_api), "the fault was not seen: no 503 while it lasted"
+    for answer in during_api:
+        assert answer.status in (*SUCCESS, 409) or answer.is_outage, answer
+        assert answer.elapsed <= API_BOUND, answer
+    assert all(answer.elapsed <= READY_BOUND for answer in during_ready), slowest(during_ready)
+    assert all(seconds is not None and seconds <= RECOVERY_SECONDS for seconds in recovery.values()), recovery
+    assert all(answer.status in (*SUCCESS, 409) for answer in settled), statuses(settled)
+    assert web_after == web_before, "gunicorn was restarted"
+    # No lost write: every acknowledged remark stored exactly once, every acknowledged assignment audited.
+    assert stored == dict.fromkeys(traffic.remarks, 1)
+    assert audited == len(traffic.assigned) and kept
+
+
+@pytest.mark.budget(90)
+def test_a_stopped_database_is_a_503_with_retry_after_and_service_recovers_when_it_returns(
+    stack, database, tokens, cluster
+):
+    _through_a_fault(
+        stack,
+        database,
+        tokens,
+        name="5. database stop/start with readers and writers",
+        fault=cluster.stop,
+        restore=cluster.start,
+        hold=STOPPED_FOR,
+    )
+
+
+@pytest.mark.budget(120)
+def test_a_frozen_database_is_a_503_on_time_and_service_recovers_when_it_thaws(
+    stack, database, tokens, cluster
+):
+    _through_a_fault(
+        stack,
+        database,
+        tokens,
+        name="6. database frozen (SIGSTOP) with readers and writers",
+        fault=cluster.freeze,
+        restore=cluster.thaw,
+        hold=FROZEN_FOR,
+    )
