@@ -1,25 +1,26 @@
 """The served portal: web server and job worker against the private cluster, ended by PID.
 
 `SERVE_COMMANDS` is the one place that says how the portal is served; each command runs in a
-process group of its own. The job worker is found among their descendants by its command line,
-so a scenario can pause or kill it whichever way it was started.
+process group of its own, ended by its PID. The job worker and gunicorn are found among their
+descendants by their command lines, so a scenario can pause or kill the worker whichever way it
+was started.
 """
 
 import os
 import signal
 import subprocess
-import sys
+import time
 from pathlib import Path
 
 import requests
 
-from chaos.processes import command_line, descendants, end, free_port, spawn, wait_until
+from chaos.processes import ROOT, command_line, descendants, end, free_port, spawn, wait_until
 
-BIN = Path(sys.executable).parent
-WORKER = [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"]
-# gunicorn (gunicorn.conf.py: 2 workers x 4 threads) on $GUNICORN_BIND, and a database job worker,
-# as `make run` serves the portal.
-SERVE_COMMANDS = [[str(BIN / "gunicorn"), "hedis_portal.wsgi"], WORKER]
+# As `make run` serves it: nginx on $PORT in front of gunicorn (gunicorn.conf.py, 2 workers x 4
+# threads), and a database job worker; scripts/serve stops all three when one of them ends.
+SERVE_COMMANDS = [[str(ROOT / "scripts" / "serve")]]
+# Long enough for gunicorn's graceful stop (30 s) of requests still in flight.
+STOP_GRACE = 35.0
 
 
 class Stack:
@@ -28,7 +29,7 @@ class Stack:
     def __init__(self, env: dict, logs: Path):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "PORT": str(self.port), "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        self.env = {**env, "PORT": str(self.port)}
         self.logs = logs
         self.processes: list[subprocess.Popen] = []
 
@@ -65,12 +66,22 @@ class Stack:
             os.kill(pid, signum)
         return pids
 
-    def start_worker(self) -> None:
-        """One more job worker, in a group of its own, ended with the stack."""
-        self.processes.append(spawn(WORKER, env=self.env, log=self.logs / "worker-extra.log"))
+    def ended_within(self, seconds: float) -> bool:
+        """Whether every process the stack started has exited within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while any(process.poll() is None for process in self.processes):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def restart(self) -> None:
+        """End whatever is left of the stack and start it again, as a supervisor would."""
+        self.stop()
+        self.start()
 
     def stop(self) -> None:
         self.signal_workers(signal.SIGCONT)
         for process in reversed(self.processes):
-            end(process)
+            end(process, grace=STOP_GRACE)
         self.processes = []

@@ -2,7 +2,7 @@
 
 The run is not an import, so it is not run again: its lease fails it (read through the API, which
 reaps), nothing of it is stored (no run, the worklist's priorities as they were), its contract's
-planning lane is free again, and a new worker runs the next job.
+planning lane is free again, and a new worker (the served stack started again) runs the next job.
 """
 
 import random
@@ -44,10 +44,11 @@ def test_a_job_whose_worker_is_killed_fails_by_its_lease_and_a_new_worker_runs_t
     seen = database.watch_job(job_id, lambda job: job["progress"] > 0, timeout=60)
     time.sleep(random.uniform(0.2, 1.0))
     killed_at = database.job(job_id)
-    killed = stack.signal_workers(signal.SIGKILL)
-    stack.start_worker()
-
     killed_when = time.monotonic()
+    killed = stack.signal_workers(signal.SIGKILL)
+    stack_ended = stack.ended_within(30)
+    # A new worker: the served stack started again (scripts/serve stops it all once its worker ends).
+    stack.restart()
     states = follow_job(client, job_id, timeout=30)
     failed_in = time.monotonic() - killed_when
     failed = database.job(job_id)
@@ -69,6 +70,7 @@ def test_a_job_whose_worker_is_killed_fails_by_its_lease_and_a_new_worker_runs_t
             "stages before the kill": seen,
             "killed at": f"{killed_at['stage']!r}, progress {killed_at['progress']:.2f}",
             "worker PIDs killed": killed,
+            "served stack ended with its worker": stack_ended,
             "job after the kill": f"{states} in {failed_in:.1f} s",
             "error": failed["error"],
             "runs of the contract before / after kill / after next job": (
