@@ -5,8 +5,9 @@
 
 Through either, every API request answers within its bound with success or 503 in the error shape
 with Retry-After (never a 500, never a hang), `/health/ready` answers within 5 s; once the
-database answers again, service recovers within `RECOVERY_SECONDS` without restarting gunicorn;
-and every write acknowledged (a remark's 201, an assignment's 200) is stored.
+database answers again, service recovers within `RECOVERY_SECONDS` without restarting gunicorn,
+and a job started then runs to its end (the job worker lived through it too); and every write
+acknowledged (a remark's 201, an assignment's 200) is stored.
 """
 
 import time
@@ -14,7 +15,17 @@ import time
 import pytest
 
 from chaos.data import Database
-from chaos.http import NO_CONNECTION, TIMED_OUT, Answer, figures, slowest, statuses
+from chaos.http import (
+    NO_CONNECTION,
+    TIMED_OUT,
+    Answer,
+    Client,
+    Recorder,
+    figures,
+    follow_job,
+    slowest,
+    statuses,
+)
 from chaos.traffic import API_LABELS, GAPS_PER_WRITER, WRITERS, Traffic
 
 WARM_UP = 3.0
@@ -26,6 +37,8 @@ RECOVERY_SECONDS = 5.0
 API_BOUND = 15.0
 READY_BOUND = 5.0
 SUCCESS = (200, 201)
+# A small job on a contract the traffic does not touch.
+FORECAST = {"contract": "H9002", "measurement_year": 2026, "draws": 500}
 
 
 def _remarks_stored(database: Database, notes: list[str]) -> dict[str, int]:
@@ -94,6 +107,9 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
         time.sleep(AFTER)
         traffic.stop()
     web_after = stack.web_pids()
+    jobs = Client(stack.base_url, tokens["quality.analyst"], Recorder(), timeout=30)
+    job = jobs.post("/api/forecasts/", json=FORECAST, label="job")
+    job_seen = follow_job(jobs, job.body["id"], timeout=30) if job.status == 202 else []
 
     api = traffic.answers(labels=API_LABELS)
     ready = traffic.answers(labels=["ready"])
@@ -121,12 +137,18 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
                 f"{sum(a.is_outage for a in during_api)} of {sum(a.status == 503 for a in during_api)}"
             ),
             "fault held": f"{fault_end - fault_start:.1f} s",
+            "over their bound (sent at +s into the fault: took s)": {
+                f"{a.label} +{a.started - fault_start:.1f}": f"{a.elapsed:.2f}"
+                for a in overlapping
+                if a.elapsed > (READY_BOUND if a.label == "ready" else API_BOUND)
+            },
             "first success after the database returned": {
                 label: "none" if seconds is None else f"{seconds:.2f} s"
                 for label, seconds in recovery.items()
             },
             "after recovery": statuses(settled),
             "gunicorn PIDs before/after": f"{sorted(web_before)} / {sorted(web_after)}",
+            "a job started after recovery": f"{job.status} {job_seen}",
             "remarks acknowledged / found": f"{len(traffic.remarks)} / {sum(stored.values())}",
             "remark rows before/after": f"{remarks_before} / {remarks_after}",
             "assignments acknowledged / audited": f"{len(traffic.assigned)} / {audited}",
@@ -146,6 +168,7 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
     assert all(seconds is not None and seconds <= RECOVERY_SECONDS for seconds in recovery.values()), recovery
     assert all(answer.status in (*SUCCESS, 409) for answer in settled), statuses(settled)
     assert web_after == web_before, "gunicorn was restarted"
+    assert job_seen and job_seen[-1] == ("succeeded", "done"), f"job after the fault: {job.status} {job_seen}"
     # No lost write: every acknowledged remark stored exactly once, every acknowledged assignment audited.
     assert stored == dict.fromkeys(traffic.remarks, 1)
     assert audited == len(traffic.assigned) and kept
