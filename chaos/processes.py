@@ -48,6 +48,18 @@ def end(process: subprocess.Popen, *, signum: int = signal.SIGTERM, grace: float
     process.wait(10)
 
 
+def end_with_descendants(process: subprocess.Popen, *, grace: float) -> None:
+    """`end` the process, then SIGKILL those of its descendants (as they were before) that outlived it:
+    children that put themselves in process groups of their own."""
+    family = [(pid, command_line(pid)) for pid in descendants(process.pid)]
+    end(process, grace=grace)
+    for pid, line in family:
+        # Still that process, not a new one that got its PID.
+        if line and command_line(pid) == line:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _parent_of(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

@@ -1,9 +1,9 @@
 """The served portal: web server and job worker against the private cluster, ended by PID.
 
 `SERVE_COMMANDS` is the one place that says how the portal is served; each command runs in a
-process group of its own, ended by its PID. The job worker and gunicorn are found among their
-descendants by their command lines, so a scenario can pause or kill the worker whichever way it
-was started.
+process group of its own, ended by its PID, and whatever it started that outlives it is ended by
+PID too. The job worker and gunicorn are found among their descendants by their command lines, so
+a scenario can pause or kill the worker whichever way it was started.
 """
 
 import os
@@ -14,7 +14,15 @@ from pathlib import Path
 
 import requests
 
-from chaos.processes import ROOT, command_line, descendants, end, free_port, spawn, wait_until
+from chaos.processes import (
+    ROOT,
+    command_line,
+    descendants,
+    end_with_descendants,
+    free_port,
+    spawn,
+    wait_until,
+)
 
 # As `make run` serves it: nginx on $PORT in front of gunicorn (gunicorn.conf.py, 2 workers x 4
 # threads), and a database job worker; scripts/serve stops all three when one of them ends.
@@ -83,5 +91,5 @@ class Stack:
     def stop(self) -> None:
         self.signal_workers(signal.SIGCONT)
         for process in reversed(self.processes):
-            end(process, grace=STOP_GRACE)
+            end_with_descendants(process, grace=STOP_GRACE)
         self.processes = []
