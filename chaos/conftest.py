@@ -1,14 +1,15 @@
 """The reliability suite's fixtures: a private PostgreSQL cluster holding the demo plan, and the
 portal served on it for each scenario.
 
-Run with `.venv/bin/pytest chaos -p no:cacheprovider -s` (needs PostgreSQL's server programs;
-not the shared server on 5432, which the suite never touches). Everything goes to 127.0.0.1.
+Run with `.venv/bin/pytest chaos -p no:cacheprovider -s`. It needs PostgreSQL's server programs
+and nginx (as `make run` does), not the shared server on 5432, which it never touches; all its
+traffic goes to 127.0.0.1.
 
 - `cluster` (once): `initdb` in a temporary folder, a free port, started by the suite and
   stopped, frozen and thawed by its postmaster's PID; removed at the end.
 - `database` (once): the portal migrated there with the demo plan, and API tokens for its users.
-- `stack` (each scenario): web server and job worker on their own free port (`chaos.stack`),
-  with short job leases; every process ended by PID (its process group) when the scenario ends.
+- `stack` (each scenario): the portal served by `scripts/serve` (nginx, gunicorn, job worker) on a
+  free port (`chaos.stack`), with short job leases; every process ended by PID when the scenario ends.
 
 Each scenario runs within its `budget` (seconds, a marker; `DEFAULT_BUDGET` otherwise) and prints
 its figures; the session prints its wall time and fails past `SUITE_BUDGET`.
@@ -30,10 +31,10 @@ from chaos.cluster import PrivateCluster
 from chaos.data import MEMBER_ID_HASH_KEY, Database
 from chaos.processes import ROOT
 from chaos.stack import Stack
+from synthetic.demo import DEMO_USERS
 
 DEFAULT_BUDGET = 60.0
 SUITE_BUDGET = 600.0
-DEMO_USERS = ("care.manager", "quality.analyst", "administrator")
 # A job whose worker stopped is noticed after JOB_LEASE_SECONDS without a heartbeat.
 JOB_HEARTBEAT_SECONDS = 0.5
 JOB_LEASE_SECONDS = 3

@@ -67,7 +67,7 @@ class Database:
                     self._raw_ids[pk] = by_hash[id_hash]
         return self._raw_ids
 
-    def claim_gaps(self, count: int, *, contract: str, condition: str = "TRUE") -> list[dict]:
+    def claim_gaps(self, count: int, *, contract: str) -> list[dict]:
         """`count` demo gaps of `contract` (measurement year 2026) that no other scenario has claimed,
         as dicts of id, member, raw member ID, measure code, version; scenarios never share gaps."""
         raw_ids = self.raw_member_ids()
@@ -77,14 +77,14 @@ class Database:
                 " FROM gaps_caregap gap"
                 " JOIN members_contract contract ON contract.id = gap.contract_id"
                 " JOIN ratings_measure measure ON measure.id = gap.measure_id"
-                f" WHERE contract.contract_id = %s AND gap.measurement_year = %s AND ({condition})"
+                " WHERE contract.contract_id = %s AND gap.measurement_year = %s"
                 " AND NOT gap.id = ANY(%s) ORDER BY gap.id LIMIT %s",
                 contract,
                 YEAR,
                 list(self._claimed),
                 count,
             )
-            assert len(found) == count, f"only {len(found)} unclaimed gaps of {contract} where {condition}"
+            assert len(found) == count, f"only {len(found)} unclaimed gaps of {contract}"
             self._claimed.update(row[0] for row in found)
         return [
             {"id": gap_id, "member": member, "raw_member_id": raw_ids[member], "measure": code, "version": v}
