@@ -35,16 +35,7 @@ def database(tmp_path_factory):
     env = {**os.environ, "TASKS_BACKEND": "database", "JOB_HEARTBEAT_SECONDS": "0.3", "PYTHONUNBUFFERED": "1"}
     if connection.vendor == "postgresql":
         name = f"hedis_jobs_{uuid.uuid4().hex[:8]}"
-        server = {
-            k: v
-            for k, v in {
-                "host": default["HOST"],
-                "port": default["PORT"],
-                "user": default["USER"],
-                "password": default["PASSWORD"],
-            }.items()
-            if v
-        }
+        server = _server()
         with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         credentials = f"{default['USER']}:{default['PASSWORD'] or ''}"
@@ -77,6 +68,13 @@ def database(tmp_path_factory):
     if connection.vendor == "postgresql":
         with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _server() -> dict:
+    """psycopg's connection arguments for the test run's PostgreSQL server."""
+    default = settings.DATABASES["default"]
+    keys = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
+    return {key: default[setting] for key, setting in keys.items() if default[setting]}
 
 
 def _manage(env, code: str) -> str:
@@ -117,13 +115,13 @@ def _start(env, kind: str, parameters: dict) -> str:
     return _manage({**env, "JOB": json.dumps({"kind": kind, "parameters": parameters})}, START)
 
 
-def _worker(env) -> subprocess.Popen:
+def _worker(env, output=subprocess.DEVNULL) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-reload", "--no-startup-delay"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
 
 
@@ -330,6 +328,32 @@ def test_every_kind_of_job_runs_through_a_worker_from_its_api_request_to_its_lin
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="closes a PostgreSQL database to connections")
+def test_a_worker_lives_through_a_database_outage_and_runs_the_jobs_after_it(database, tmp_path):
+    env, query = database
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = _worker(env, output)
+    try:
+        time.sleep(3)  # started and polling
+        with psycopg.connect(dbname="postgres", autocommit=True, **_server()) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+            time.sleep(3)
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert worker.poll() is None
+        job_id = _start(env, "snapshot", {"measurement_year": 2026})
+        seen = _watch(query, job_id, lambda row: row[0] in ("succeeded", "failed", "cancelled"), timeout=60)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert seen[-1] == ("succeeded", 1.0, "done"), seen
+    assert (
+        "Job worker: the database is unavailable (OperationalError); trying again in 2 s" in log.read_text()
+    )
 
 
 def _plan_parameters() -> dict:
