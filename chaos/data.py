@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections import Counter
 
 import psycopg
 
@@ -109,6 +110,18 @@ class Database:
             " ON contract.id = member.contract_id WHERE contract.contract_id = %s",
             contract,
         )
+
+    def audited_versions(self, gap_ids: list[int]) -> Counter:
+        """How many audit entries record each of these gaps' moves to a version, by (gap, version): one
+        per accepted single-gap write, written in its transaction."""
+        rows = self.rows(
+            "SELECT entry.object_pk, entry.changes->'version'->>1, count(*) FROM auditlog_logentry entry"
+            " JOIN django_content_type kind ON kind.id = entry.content_type_id"
+            " WHERE kind.app_label = 'gaps' AND kind.model = 'caregap' AND entry.action = 1"
+            " AND entry.changes ? 'version' AND entry.object_pk = ANY(%s) GROUP BY 1, 2",
+            [str(gap_id) for gap_id in gap_ids],
+        )
+        return Counter({(int(gap_id), int(version)): count for gap_id, version, count in rows})
 
     def user_ids(self) -> dict[str, int]:
         return dict(self.rows("SELECT username, id FROM auth_user"))

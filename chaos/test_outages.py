@@ -47,22 +47,9 @@ def _remarks_stored(database: Database, notes: list[str]) -> dict[str, int]:
     )
 
 
-def _assignments_audited(database: Database, assigned: list[tuple]) -> int:
-    """How many acknowledged assignments have their audit entry, written in the same transaction:
-    the gap's move to the version the answer gave."""
-    return sum(
-        database.value(
-            "SELECT count(*) FROM auditlog_logentry WHERE object_pk = %s AND changes->'version'->>1 = %s",
-            str(gap_id),
-            str(version),
-        )
-        for gap_id, version, _ in assigned
-    )
-
-
 def _last_assignments_kept(database: Database, assigned: list[tuple]) -> bool:
-    """Whether each gap holds the version and assignee of its last acknowledged assignment (its writer
-    sent none after it that could have changed it without an answer)."""
+    """Whether each gap holds the version and assignee of its last acknowledged assignment, or a later
+    version (an assignment that committed but whose answer was lost, a 503)."""
     last = {gap_id: (version, assignee) for gap_id, version, assignee in assigned}
     stored = {
         gap_id: (version, assignee)
@@ -116,6 +103,11 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
     overlapping = [a for a in api + ready if a.started < fault_end and a.started + a.elapsed > fault_start]
     during_api = [a for a in overlapping if a.label in API_LABELS]
     during_ready = [a for a in overlapping if a.label == "ready"]
+    over_bound = {
+        f"{a.label} +{a.started - fault_start:.1f}": f"{a.elapsed:.2f}"
+        for a in overlapping
+        if a.elapsed > (READY_BOUND if a.label == "ready" else API_BOUND)
+    }
     settled = [a for a in api + ready if a.started >= fault_end + RECOVERY_SECONDS]
     recovery = {
         label: _first_success_after(traffic.answers(labels=[label]), fault_end)
@@ -123,7 +115,8 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
     }
     stored = _remarks_stored(database, traffic.remarks)
     remarks_after = database.value("SELECT count(*) FROM gaps_gapremark")
-    audited = _assignments_audited(database, traffic.assigned)
+    versions = database.audited_versions([gap["id"] for gap in gaps])
+    audited = sum(versions[gap_id, version] == 1 for gap_id, version, _ in traffic.assigned)
     kept = _last_assignments_kept(database, traffic.assigned)
     figures(
         name,
@@ -137,11 +130,7 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
                 f"{sum(a.is_outage for a in during_api)} of {sum(a.status == 503 for a in during_api)}"
             ),
             "fault held": f"{fault_end - fault_start:.1f} s",
-            "over their bound (sent at +s into the fault: took s)": {
-                f"{a.label} +{a.started - fault_start:.1f}": f"{a.elapsed:.2f}"
-                for a in overlapping
-                if a.elapsed > (READY_BOUND if a.label == "ready" else API_BOUND)
-            },
+            "over their bound (sent at +s into the fault: took s)": over_bound,
             "first success after the database returned": {
                 label: "none" if seconds is None else f"{seconds:.2f} s"
                 for label, seconds in recovery.items()
@@ -151,7 +140,7 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
             "a job started after recovery": f"{job.status} {job_seen}",
             "remarks acknowledged / found": f"{len(traffic.remarks)} / {sum(stored.values())}",
             "remark rows before/after": f"{remarks_before} / {remarks_after}",
-            "assignments acknowledged / audited": f"{len(traffic.assigned)} / {audited}",
+            "assignments acknowledged / audited once": f"{len(traffic.assigned)} / {audited}",
             "each gap's last acknowledged assignment kept": kept,
         },
     )
@@ -163,13 +152,12 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
     assert any(a.status == 503 for a in during_api), "the fault was not seen: no 503 while it lasted"
     for answer in during_api:
         assert answer.status in (*SUCCESS, 409) or answer.is_outage, answer
-        assert answer.elapsed <= API_BOUND, answer
-    assert all(answer.elapsed <= READY_BOUND for answer in during_ready), slowest(during_ready)
+    assert not over_bound, f"over their bound ({API_BOUND:g} s API, {READY_BOUND:g} s ready): {over_bound}"
     assert all(seconds is not None and seconds <= RECOVERY_SECONDS for seconds in recovery.values()), recovery
     assert all(answer.status in (*SUCCESS, 409) for answer in settled), statuses(settled)
     assert web_after == web_before, "gunicorn was restarted"
     assert job_seen and job_seen[-1] == ("succeeded", "done"), f"job after the fault: {job.status} {job_seen}"
-    # No lost write: every acknowledged remark stored exactly once, every acknowledged assignment audited.
+    # No lost write: every acknowledged remark stored once, every acknowledged assignment audited once.
     assert stored == dict.fromkeys(traffic.remarks, 1)
     assert audited == len(traffic.assigned) and kept
 
