@@ -104,8 +104,8 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
     during_api = [a for a in overlapping if a.label in API_LABELS]
     during_ready = [a for a in overlapping if a.label == "ready"]
     over_bound = {
-        f"{a.label} +{a.started - fault_start:.1f}": f"{a.elapsed:.2f}"
-        for a in overlapping
+        f"{a.label} {a.started - fault_start:+.1f}": f"{a.elapsed:.2f}"
+        for a in api + ready
         if a.elapsed > (READY_BOUND if a.label == "ready" else API_BOUND)
     }
     settled = [a for a in api + ready if a.started >= fault_end + RECOVERY_SECONDS]
@@ -130,7 +130,7 @@ def _through_a_fault(stack, database, tokens, *, name: str, fault, restore, hold
                 f"{sum(a.is_outage for a in during_api)} of {sum(a.status == 503 for a in during_api)}"
             ),
             "fault held": f"{fault_end - fault_start:.1f} s",
-            "over their bound (sent at +s into the fault: took s)": over_bound,
+            "over their bound (sent at s from the fault's start: took s)": over_bound,
             "first success after the database returned": {
                 label: "none" if seconds is None else f"{seconds:.2f} s"
                 for label, seconds in recovery.items()
