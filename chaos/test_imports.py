@@ -61,6 +61,7 @@ def test_a_second_import_for_the_contract_is_refused_naming_the_first_then_appli
         both = dict(run_together([lambda: send("all open"), lambda: send("every third closed")], timeout=90))
     finally:
         stack.signal_workers(signal.SIGCONT)
+    assert sorted(answer.status for answer in both.values()) == [202, 409], statuses(both.values())
     (first,) = [name for name, answer in both.items() if answer.status == 202]
     (second,) = [name for name in both if name != first]
     first_job = both[first].body["id"]
@@ -72,6 +73,7 @@ def test_a_second_import_for_the_contract_is_refused_naming_the_first_then_appli
     after_first = database.gaps_by_status(contract=ORDER_CONTRACT, measurement_year=ORDER_YEAR)
 
     accepted = send(second)[1]
+    assert accepted.status == 202, accepted
     second_seen = database.watch_job_to_end(accepted.body["id"], timeout=90)
     after_second = database.gaps_by_status(contract=ORDER_CONTRACT, measurement_year=ORDER_YEAR)
     second_job = database.job(accepted.body["id"])
@@ -98,7 +100,6 @@ def test_a_second_import_for_the_contract_is_refused_naming_the_first_then_appli
         assert refused.body["extra"] == {"job": first_job}
         assert f"gap file import, {state}" in refused.body["message"], refused.body
     assert first_seen[-1][0] == "succeeded" and second_seen[-1][0] == "succeeded", (first_seen, second_seen)
-    assert accepted.status == 202
     assert after_first == {key: value for key, value in files[first][1].items() if value}
     assert after_second == {key: value for key, value in files[second][1].items() if value}
     assert second_job["result"]["members_created"] == 0
@@ -126,9 +127,9 @@ def test_an_import_whose_worker_is_killed_mid_write_leaves_nothing_then_complete
     time.sleep(random.uniform(0.2, 1.0))
     killed_at = database.job(job_id)
     killed = stack.signal_workers(signal.SIGKILL)
+    killed_when = time.monotonic()
     stack_ended = stack.ended_within(30)
     # The killed worker's session ends when PostgreSQL finds its client gone; its transaction rolls back.
-    killed_when = time.monotonic()
     while database.busy_backends() and time.monotonic() - killed_when < 60:
         time.sleep(0.1)
     session_ended_in = time.monotonic() - killed_when
@@ -165,6 +166,7 @@ def test_an_import_whose_worker_is_killed_mid_write_leaves_nothing_then_complete
         },
     )
     assert killed, "no worker was running"
+    assert killed_at["status"] == "running", "the job had ended before the worker was killed"
     assert gaps_after_kill == gaps_before and members_after_kill == members_before, "half-written import"
     assert ("queued", "queued again: its worker stopped") in states, states
     assert (final["status"], final["attempts"]) == ("succeeded", 2), (final["status"], final["error"])
