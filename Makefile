@@ -6,7 +6,7 @@ PORT ?= 8000
 # How often the background-job worker looks for work when its queue is empty.
 WORKER_POLL_SECONDS ?= 0.5
 
-.PHONY: install run test lint format migrate demo clean bench
+.PHONY: install run test chaos lint format migrate demo clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ $(CHROMIUM):
 # The whole suite: on PostgreSQL when DATABASE_URL points at one, on SQLite otherwise.
 test: install $(CHROMIUM) $(NGINX)
 	$(VENV)/bin/pytest
+
+# The reliability suite (docs/performance.md, "Reliability"): the portal served by scripts/serve on a
+# private PostgreSQL cluster it creates (initdb in a temporary folder, its own port), through
+# outages, a frozen database, slow clients, conflicting writers and killed workers. Under 10 minutes.
+chaos: install $(NGINX)
+	$(VENV)/bin/pytest chaos -p no:cacheprovider -s
 
 # The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one.
 # BENCH_MEMBERS sets the plan size; BENCH_JSON=path also writes the figures as JSON.
