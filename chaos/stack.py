@@ -74,19 +74,14 @@ class Stack:
             os.kill(pid, signum)
         return pids
 
-    def ended_within(self, seconds: float) -> bool:
-        """Whether every process the stack started has exited within `seconds`."""
-        deadline = time.monotonic() + seconds
-        while any(process.poll() is None for process in self.processes):
-            if time.monotonic() > deadline:
-                return False
+    def replaced_worker(self, killed: list[int], seconds: float) -> float:
+        """Seconds until a job worker other than `killed` runs (scripts/serve replaces one that ends)."""
+        started = time.monotonic()
+        while not set(self.worker_pids()) - set(killed):
+            if time.monotonic() - started > seconds:
+                raise AssertionError(f"no job worker replaced {killed} within {seconds:g} s")
             time.sleep(0.1)
-        return True
-
-    def restart(self) -> None:
-        """End whatever is left of the stack and start it again, as a supervisor would."""
-        self.stop()
-        self.start()
+        return time.monotonic() - started
 
     def stop(self) -> None:
         self.signal_workers(signal.SIGCONT)

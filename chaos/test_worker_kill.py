@@ -2,7 +2,7 @@
 
 The run is not an import, so it is not run again: its lease fails it (read through the API, which
 reaps), nothing of it is stored (no run, the worklist's priorities as they were), its contract's
-planning lane is free again, and a new worker (the served stack started again) runs the next job.
+planning lane is free again, and the worker scripts/serve starts in its place runs the next job.
 """
 
 import random
@@ -46,9 +46,7 @@ def test_a_job_whose_worker_is_killed_fails_by_its_lease_and_a_new_worker_runs_t
     killed_at = database.job(job_id)
     killed_when = time.monotonic()
     killed = stack.signal_workers(signal.SIGKILL)
-    stack_ended = stack.ended_within(30)
-    # A new worker: the served stack started again (scripts/serve stops it all once its worker ends).
-    stack.restart()
+    replaced_in = stack.replaced_worker(killed, 30)
     states = follow_job(client, job_id, timeout=30)
     failed_in = time.monotonic() - killed_when
     failed = database.job(job_id)
@@ -70,7 +68,7 @@ def test_a_job_whose_worker_is_killed_fails_by_its_lease_and_a_new_worker_runs_t
             "stages before the kill": seen,
             "killed at": f"{killed_at['stage']!r}, progress {killed_at['progress']:.2f}",
             "worker PIDs killed": killed,
-            "served stack ended with its worker": stack_ended,
+            "job worker replaced by scripts/serve after": f"{replaced_in:.1f} s",
             "job after the kill": f"{states} in {failed_in:.1f} s",
             "error": failed["error"],
             "runs of the contract before / after kill / after next job": (
