@@ -1,7 +1,10 @@
 """URL routes: admin, API (with OpenAPI schema and offline docs) and health probes."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
@@ -15,6 +18,8 @@ jobs.register("jobs", JobViewSet, basename="job")
 admin.site.site_header = "HEDIS Star Rating Portfolio Optimizer"
 admin.site.site_title = "HEDIS portal"
 admin.site.index_title = "Care gaps, ratings and outreach"
+
+FAVICON = "hedis_portal/favicon.svg"
 
 handler400 = "hedis_portal.errors.bad_request"
 handler404 = "hedis_portal.errors.page_not_found"
@@ -41,4 +46,7 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    # Browsers ask for it on every page that names no icon: the portal's own (its hashed name once
+    # collected, so looked up per request, not when the URLs load).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)(FAVICON), permanent=True)),
 ]
