@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
+from django.utils.translation import ngettext
 
 from gaps import services
 from gaps.api import EXPORT_COLUMNS
@@ -103,7 +104,7 @@ def _move_action(state: str):
         changed, skipped = services.gaps_set_workflow_state_bulk(gaps=queryset, workflow_state=state)
         level = messages.WARNING if skipped else messages.SUCCESS
         note = f"; {skipped} skipped (their state or compliance does not allow it)" if skipped else ""
-        modeladmin.message_user(request, f"{changed} gaps moved to {state}{note}.", level)
+        modeladmin.message_user(request, f"{_gaps(changed)} moved to {state}{note}.", level)
 
     move.__name__ = f"move_to_{state}"
     move.short_description = f"Move to “{WorkflowState(state).label}”"
@@ -321,12 +322,12 @@ class CareGapAdmin(
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
-        self.message_user(request, f"{changed} gaps assigned to you.")
+        self.message_user(request, f"{_gaps(changed)} assigned to you.")
 
     @admin.action(description="Unassign", permissions=["change"])
     def unassign(self, request, queryset):
         changed = services.gaps_assign_bulk(gaps=queryset, assignee=None)
-        self.message_user(request, f"{changed} gaps unassigned.")
+        self.message_user(request, f"{_gaps(changed)} unassigned.")
 
     @admin.action(description="Add a remark", permissions=["change"])
     def add_remark(self, request, queryset):
@@ -369,3 +370,8 @@ class CareGapAdmin(
             rows=writer.rows,
         )
         return response
+
+
+def _gaps(count: int) -> str:
+    """ "1 gap", "3 gaps": the count in the admin's messages."""
+    return ngettext("%(count)d gap", "%(count)d gaps", count) % {"count": count}

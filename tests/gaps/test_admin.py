@@ -169,6 +169,14 @@ def test_bulk_actions_assign_and_move(logged_in, care_manager, contract):
     assert CareGap.objects.filter(last_outreach_at__isnull=False).count() == 2
 
 
+def test_bulk_actions_count_their_gaps_in_words(logged_in, contract):
+    gaps = [CareGapFactory(member=MemberFactory(contract=contract)) for _ in range(2)]
+    one = logged_in.post(URL, {"action": "assign_to_me", "_selected_action": [gaps[0].pk]}, follow=True)
+    both = logged_in.post(URL, {"action": "unassign", "_selected_action": [g.pk for g in gaps]}, follow=True)
+    assert [str(m) for m in one.context["messages"]] == ["1 gap assigned to you."]
+    assert [str(m) for m in both.context["messages"]] == ["2 gaps unassigned."]
+
+
 def test_add_remark_action_asks_then_applies(logged_in, contract):
     gaps = [CareGapFactory(member=MemberFactory(contract=contract)) for _ in range(2)]
     ids = [g.pk for g in gaps]
