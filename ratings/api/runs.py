@@ -16,6 +16,7 @@ from members.models import Contract
 from members.selectors import contracts_for
 from ratings import filters
 from ratings.jobs import forecast_start, optimize_start
+from ratings.live import rating as live
 from ratings.models import PortfolioRun
 from ratings.planning import services as planning
 
@@ -89,12 +90,41 @@ class ForecastRequestSerializer(serializers.Serializer):
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, default=0)
     name = serializers.CharField(max_length=200, required=False, allow_blank=False)
-    assumptions = serializers.DictField(child=AssumptionSerializer(), required=False)
+    assumptions = serializers.DictField(
+        child=AssumptionSerializer(),
+        required=False,
+        help_text="Per measure, named by its measure code (`CBP`) or its CMS ID in the star year's "
+        "catalog (`C14` in 2026).",
+    )
 
     def validate(self, attrs):
         if bool(attrs.get("name")) != bool(attrs.get("assumptions")):
             raise serializers.ValidationError("A what-if scenario needs both a name and assumptions.")
+        if attrs.get("assumptions"):
+            attrs["assumptions"] = _by_cms_id(attrs["assumptions"], attrs["measurement_year"])
         return attrs
+
+
+def _by_cms_id(assumptions: dict, measurement_year: int) -> dict:
+    """The assumptions keyed by CMS ID, each measure named by its code (CBP) or its CMS ID (C14)."""
+    known = live.rated_measure_ids(measurement_year)
+    by_cms_id, problems = {}, {}
+    for name, assumed in assumptions.items():
+        cms_id = known.get(name.strip().upper())
+        if cms_id is None:
+            example = next(iter(known), None)
+            hint = f", e.g. {example} or {known[example]}" if example else ""
+            problems[name] = [
+                f"No measure {name} is rated for measurement year {measurement_year}; "
+                f"name it by its measure code or its CMS ID{hint}."
+            ]
+        elif cms_id in by_cms_id:
+            problems[name] = [f"{cms_id} has an assumption already, under another name."]
+        else:
+            by_cms_id[cms_id] = assumed
+    if problems:
+        raise serializers.ValidationError({"assumptions": problems})
+    return by_cms_id
 
 
 class OptimizerRequestSerializer(serializers.Serializer):

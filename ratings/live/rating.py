@@ -362,6 +362,19 @@ def _profile(contract, methodology: Methodology, stored: ContractRatingProfile |
     return profile, view
 
 
+def rated_measure_ids(measurement_year: int) -> dict[str, str]:
+    """The CMS ID of each measure a measurement year is rated on (in the catalog of the star year
+    `contract_live_rating` uses), by its measure code and by the CMS ID itself: the two names people
+    give a measure (CBP or C14 in the 2026 catalog)."""
+    catalog_year = _catalog_year(star_year_for(measurement_year), benchmark.cut_point_star_years(), [])
+    editions = (
+        StarYearMeasure.objects.filter(star_year=catalog_year)
+        .order_by("cms_id")
+        .values_list("measure__code", "cms_id")
+    )
+    return {name: cms_id for code, cms_id in editions for name in (code, cms_id)}
+
+
 def contract_live_rating(*, contract, measurement_year: int) -> LiveRating:
     """Rate one of the plan's contracts for a measurement year from gaps and contract-level scores.
 

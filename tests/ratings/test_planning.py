@@ -139,12 +139,63 @@ def test_bad_what_if_requests_are_400(api, analyst, planned, run_jobs, extra):
     assert not Job.objects.exists()
 
 
-def test_a_what_if_on_an_unknown_measure_fails_its_job(api, analyst, planned, run_jobs):
+def test_a_what_if_names_measures_by_code_or_cms_id(api, analyst, planned, run_jobs):
     client = api(analyst)
-    error = _failed(
-        client, _forecast(client, run_jobs, name="unknown measure", assumptions={"C99": {"star": 4}})
+    scenario = _forecast(
+        client,
+        run_jobs,
+        name="both",
+        assumptions={"bcs": {"target_rate": "90"}, "C02": {"extra_closures": 1}},
     )
-    assert error == {"message": "assumptions for measures the portfolio does not have: C99", "extra": {}}
+    job, body = _succeeded(client, scenario)
+    assert job["parameters"]["assumptions"] == {
+        "C01": {"target_rate": "90.000"},
+        "C02": {"extra_closures": 1},
+    }
+    assert body["parameters"]["assumptions"] == job["parameters"]["assumptions"]
+
+
+@pytest.mark.parametrize(
+    ("assumptions", "problems"),
+    [
+        (
+            {"XYZ": {"star": 4}, "C99": {"star": 4}},
+            {
+                "XYZ": [
+                    "No measure XYZ is rated for measurement year 2026; name it by its measure code "
+                    "or its CMS ID, e.g. BCS or C01."
+                ],
+                "C99": [
+                    "No measure C99 is rated for measurement year 2026; name it by its measure code "
+                    "or its CMS ID, e.g. BCS or C01."
+                ],
+            },
+        ),
+        (
+            {"BCS": {"star": 4}, "C01": {"star": 5}},
+            {"C01": ["C01 has an assumption already, under another name."]},
+        ),
+    ],
+)
+def test_a_what_if_on_a_measure_that_is_not_rated_is_400_naming_it(
+    api, analyst, planned, run_jobs, assumptions, problems
+):
+    response = _forecast(api(analyst), run_jobs, name="unknown measure", assumptions=assumptions)
+    assert response.status_code == 400
+    assert response.json() == {"message": "Validation error", "extra": {"fields": {"assumptions": problems}}}
+    assert not Job.objects.exists()
+
+
+def test_a_what_if_on_a_rated_measure_the_contract_has_no_data_for_fails_its_job(
+    api, analyst, planned, run_jobs
+):
+    client = api(analyst)
+    cms_id = Edition.objects.get(star_year=2026, measure__code="EED").cms_id
+    error = _failed(client, _forecast(client, run_jobs, name="no data", assumptions={"EED": {"star": 4}}))
+    assert error == {
+        "message": f"assumptions for measures the portfolio does not have: {cms_id}",
+        "extra": {},
+    }
     assert not PortfolioRun.objects.exists()
 
 
