@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import SimpleRouter
 
 from hedis_portal import health
+from hedis_portal.api_index import ApiIndexView, MeView
 from hedis_portal.auth_api import LoginView, LogoutAllView, LogoutView
 from hedis_portal.jobs_api import JobViewSet
 
@@ -26,6 +27,8 @@ handler404 = "hedis_portal.errors.page_not_found"
 handler500 = "hedis_portal.errors.server_error"
 
 api_patterns = [
+    path("", ApiIndexView.as_view(), name="index"),
+    path("me/", MeView.as_view(), name="me"),
     path("auth/login/", LoginView.as_view(), name="login"),
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/logoutall/", LogoutAllView.as_view(), name="logout-all"),
