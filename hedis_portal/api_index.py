@@ -18,6 +18,9 @@ class ApiIndexView(APIView):
 
     permission_classes = [AllowAny]
 
+    def get_view_name(self):
+        return "API index"
+
     @extend_schema(
         responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}}
     )

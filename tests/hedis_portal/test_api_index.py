@@ -52,6 +52,11 @@ def test_the_api_root_lists_every_route_without_an_id_by_path_to_anyone(api):
     assert response.json() == {path: f"http://testserver/api/{path}/" for path in INDEX}
 
 
+def test_the_browsable_api_names_its_root_in_words(client, care_manager):
+    client.force_login(care_manager)
+    assert "<title>API index" in client.get("/api/", HTTP_ACCEPT="text/html").content.decode()
+
+
 def test_me_gives_the_callers_roles_contracts_and_permissions(api, care_manager, other_contract):
     response = api(care_manager).get("/api/me/")
     assert response.status_code == 200
