@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.utils.translation import ngettext
 
-from gaps import services
+from gaps import services, workflow
 from gaps.api import EXPORT_COLUMNS
 from gaps.filters import CareGapFilter
 from gaps.jobs import gap_import_start
@@ -82,6 +82,13 @@ class CareGapChangeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["expected_version"].initial = self.instance.version
+        # Where the gap is, and where the workflow lets it go from there (gaps.workflow).
+        current = self.instance.workflow_state
+        self.fields["workflow_state"].choices = [
+            (state, label)
+            for state, label in WorkflowState.choices
+            if state == current or state in workflow.TRANSITIONS[current]
+        ]
         self.fields["assignee"].queryset = (
             get_user_model().objects.filter(contracts=self.instance.contract_id).order_by("username")
         )
@@ -286,6 +293,14 @@ class CareGapAdmin(
             log_access(gap)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The history names each move: "Changed Workflow state from New to Scheduled"."""
+        message = super().construct_change_message(request, form, formsets, add)
+        for part in message:
+            if "changed" in part:
+                part["changed"]["fields"] = [_move(form, name) for name in form.changed_data]
+        return message
+
     def save_model(self, request, obj, form, change):
         # A refusal rolls both calls back and is shown on the form (`ServiceFormAdminMixin`).
         version = form.cleaned_data["expected_version"]
@@ -375,3 +390,15 @@ class CareGapAdmin(
 def _gaps(count: int) -> str:
     """ "1 gap", "3 gaps": the count in the admin's messages."""
     return ngettext("%(count)d gap", "%(count)d gaps", count) % {"count": count}
+
+
+def _move(form, name: str) -> str:
+    """A changed field of the gap form as "Label from before to after"."""
+    field, before, after = form.fields[name], form.initial.get(name), form.cleaned_data[name]
+    if name == "assignee":
+        before = get_user_model().objects.filter(pk=before).first() if before else None
+        before, after = (user.get_username() if user else "nobody" for user in (before, after))
+    else:
+        labels = dict(field.choices)
+        before, after = labels.get(before, before), labels[after]
+    return f"{field.label} from {before} to {after}"

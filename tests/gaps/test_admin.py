@@ -1,7 +1,10 @@
 """The worklist in the admin: scoped, filtered, searchable by raw ID, constant queries, actions."""
 
+from datetime import date
+
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.contrib.messages import get_messages
 from django.utils.html import escape
 
@@ -100,6 +103,48 @@ def test_change_form_moves_the_workflow_and_adds_a_remark(logged_in, care_manage
     )
 
 
+@pytest.mark.parametrize(
+    ("state", "offered"),
+    [
+        (
+            "new",
+            [
+                "new",
+                "assigned",
+                "outreach_attempted",
+                "scheduled",
+                "awaiting_data",
+                "unable_to_reach",
+                "refused",
+            ],
+        ),
+        ("scheduled", ["outreach_attempted", "scheduled", "awaiting_data", "refused"]),
+        ("resolved", ["resolved"]),
+    ],
+)
+def test_change_form_offers_only_the_moves_the_workflow_allows(logged_in, contract, state, offered):
+    gap = CareGapFactory(member=MemberFactory(contract=contract), workflow_state=state)
+    form = logged_in.get(f"{URL}{gap.pk}/change/").context["adminform"].form
+    assert [value for value, _ in form.fields["workflow_state"].choices] == offered
+
+
+def test_the_history_names_each_move(logged_in, care_manager, contract):
+    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    form = {
+        "assignee": care_manager.pk,
+        "workflow_state": "scheduled",
+        "expected_version": 1,
+        "remarks-TOTAL_FORMS": 0,
+        "remarks-INITIAL_FORMS": 0,
+    }
+    logged_in.post(f"{URL}{gap.pk}/change/", form)
+    (entry,) = AdminLogEntry.objects.filter(object_id=str(gap.pk))
+    assert (
+        entry.get_change_message()
+        == "Changed Assignee from nobody to cm and Workflow state from New to Scheduled."
+    )
+
+
 def test_change_form_with_a_stale_version_changes_nothing(logged_in, contract):
     gap = CareGapFactory(member=MemberFactory(contract=contract))
     CareGap.objects.filter(pk=gap.pk).update(version=2)
@@ -118,10 +163,16 @@ def test_change_form_with_a_stale_version_changes_nothing(logged_in, contract):
 
 
 def test_change_form_refused_halfway_saves_nothing_and_says_why_once(logged_in, care_manager, contract):
-    gap = CareGapFactory(member=MemberFactory(contract=contract))
+    # Closed by data while its workflow still reads "new": the form offers the moves from there.
+    gap = CareGapFactory(
+        member=MemberFactory(contract=contract),
+        compliance_status="closed",
+        evidence_date=date(2026, 3, 1),
+        evidence_source="claims",
+    )
     form = {
         "assignee": care_manager.pk,  # a valid reassignment …
-        "workflow_state": "resolved",  # … with a move only data may make
+        "workflow_state": "scheduled",  # … with a move the service refuses for a closed gap
         "expected_version": 1,
         "remarks-TOTAL_FORMS": 0,
         "remarks-INITIAL_FORMS": 0,
@@ -130,7 +181,7 @@ def test_change_form_refused_halfway_saves_nothing_and_says_why_once(logged_in, 
     assert response.status_code == 200  # the form again, as posted
     gap.refresh_from_db()
     assert (gap.assignee, gap.workflow_state, gap.version) == (None, "new", 1)
-    refusal = "A gap is resolved only by data (a closing claim, supplemental or EHR record), not by hand."
+    refusal = "The gap is closed; only open gaps are worked."
     assert response.context["adminform"].form.non_field_errors() == [refusal]
     assert response.content.decode().count(escape(refusal)) == 1
     assert _messages(response) == []
