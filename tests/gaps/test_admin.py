@@ -130,13 +130,7 @@ def test_change_form_offers_only_the_moves_the_workflow_allows(logged_in, contra
 
 def test_the_history_names_each_move(logged_in, care_manager, contract):
     gap = CareGapFactory(member=MemberFactory(contract=contract))
-    form = {
-        "assignee": care_manager.pk,
-        "workflow_state": "scheduled",
-        "expected_version": 1,
-        "remarks-TOTAL_FORMS": 0,
-        "remarks-INITIAL_FORMS": 0,
-    }
+    form = _change_form(assignee=care_manager.pk, workflow_state="scheduled")
     logged_in.post(f"{URL}{gap.pk}/change/", form)
     (entry,) = AdminLogEntry.objects.filter(object_id=str(gap.pk))
     assert (
@@ -189,13 +183,7 @@ def test_change_form_refused_halfway_saves_nothing_and_says_why_once(logged_in, 
 
 def test_change_form_success_is_announced(logged_in, care_manager, contract):
     gap = CareGapFactory(member=MemberFactory(contract=contract))
-    form = {
-        "assignee": care_manager.pk,
-        "workflow_state": "scheduled",
-        "expected_version": 1,
-        "remarks-TOTAL_FORMS": 0,
-        "remarks-INITIAL_FORMS": 0,
-    }
+    form = _change_form(assignee=care_manager.pk, workflow_state="scheduled")
     response = logged_in.post(f"{URL}{gap.pk}/change/", form, follow=True)
     gap.refresh_from_db()
     assert (gap.assignee, gap.workflow_state, gap.version) == (care_manager, "scheduled", 3)
@@ -296,3 +284,8 @@ def test_record_intervention_action_bundles_per_member_and_reports_refusals(logg
     assert response.status_code == 200
     assert Intervention.objects.count() == 1
     assert [m.level_tag for m in response.context["messages"]][-1] == "error"
+
+
+def _change_form(**fields) -> dict:
+    """A gap change form as posted: the gap read at version 1, no remarks, these fields set."""
+    return {"expected_version": 1, "remarks-TOTAL_FORMS": 0, "remarks-INITIAL_FORMS": 0, **fields}
