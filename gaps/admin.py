@@ -388,7 +388,7 @@ class CareGapAdmin(
 
 
 def _gaps(count: int) -> str:
-    """ "1 gap", "3 gaps": the count in the admin's messages."""
+    """The count of gaps in the admin's messages: "1 gap", "3 gaps"."""
     return ngettext("%(count)d gap", "%(count)d gaps", count) % {"count": count}
 
 
