@@ -45,6 +45,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The Star Ratings console: admin pages (login, scoping and look of the admin site).
+    path("admin/star-ratings/", include("console.star_ratings.urls")),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("health/live", health.live, name="health-live"),

@@ -1,5 +1,6 @@
 """Headless Chromium for tests (Playwright driving Debian's /usr/bin/chromium, never a download)."""
 
+import os
 import shutil
 
 import pytest
@@ -55,3 +56,66 @@ def log_in(page, live_server, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
+
+
+class WatchedPage:
+    """A page whose every request, response and console message is watched, as a user's would be.
+
+    `problems()` lists what a user should never meet: a console error, a request to any host
+    but the test server, a 4xx/5xx answer to a page asset. On failure, `screenshot(name)` saves
+    the page under `test-results/` for the reader of the CI log.
+    """
+
+    def __init__(self, page, live_server):
+        self.page = page
+        self.origin = live_server.url
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console error: {message.text}")
+
+    def _request(self, request) -> None:
+        if not request.url.startswith((self.origin, "data:", "blob:")):
+            self.errors.append(f"request to another host: {request.url}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.errors.append(f"{response.status} for {response.url}")
+
+    def problems(self) -> list[str]:
+        return [*self.errors, *csp_violations(self.page)]
+
+    def chart_series(self, chart_id: str) -> list[dict]:
+        """The datasets Chart.js drew on the canvas of the chart `chart_id`: label and data each."""
+        return self.page.evaluate(
+            """id => {
+              const canvas = document.querySelector(`#${id} canvas`);
+              const chart = canvas && window.Chart && window.Chart.getChart(canvas);
+              return chart ? chart.data.datasets.map(d => ({label: d.label, data: d.data})) : null;
+            }""",
+            chart_id,
+        )
+
+    def screenshot(self, name: str) -> str:
+        path = f"test-results/{name}.png"
+        os.makedirs("test-results", exist_ok=True)
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+
+@pytest.fixture
+def watched(chromium, live_server, request):
+    """A fresh browser context and a `WatchedPage` at 1366 × 768; a failing test leaves a screenshot."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.add_init_script(CSP_LISTENER)
+    watched_page = WatchedPage(page, live_server)
+    yield watched_page
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        watched_page.screenshot(request.node.name)
+    context.close()
