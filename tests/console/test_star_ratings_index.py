@@ -1,0 +1,42 @@
+"""The console's front page: the user's contracts and their measurement years, nobody else's."""
+
+import pytest
+
+from hedis_portal import roles
+from tests.factories import CareGapFactory, MemberFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_lists_each_of_the_users_contracts_with_its_years(client, analyst, contract, other_contract):
+    member = MemberFactory(contract=contract)
+    for year in (2025, 2026):
+        CareGapFactory(member=member, measurement_year=year)
+    CareGapFactory(member=MemberFactory(contract=other_contract), measurement_year=2024)
+    client.force_login(analyst)
+
+    response = client.get("/admin/star-ratings/")
+
+    assert response.status_code == 200
+    assert [
+        (row["contract"].contract_id, [y["year"] for y in row["years"]])
+        for row in response.context["contracts"]
+    ] == [("H1001", [2026, 2025])]
+    assert b'href="/admin/star-ratings/H1001/2026/"' in response.content
+    assert b"H1002" not in response.content
+
+
+def test_another_contracts_pages_are_404(client, analyst, other_contract):
+    client.force_login(analyst)
+    assert client.get("/admin/star-ratings/H1002/2026/").status_code == 404
+
+
+def test_a_role_without_the_rating_permission_is_refused(client, contract):
+    nobody = UserFactory(username="nobody", role=None, contracts=[contract], is_staff=True)
+    client.force_login(nobody)
+    assert client.get("/admin/star-ratings/").status_code == 403
+
+
+def test_signed_out_visitors_go_to_the_admin_login(client):
+    response = client.get("/admin/star-ratings/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/login/?next=/admin/star-ratings/")
