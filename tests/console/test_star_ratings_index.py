@@ -3,6 +3,7 @@
 import pytest
 
 from hedis_portal import roles
+from tests.browser import log_in
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +41,17 @@ def test_a_role_without_the_rating_permission_is_refused(client, contract):
 def test_signed_out_visitors_go_to_the_admin_login(client):
     response = client.get("/admin/star-ratings/")
     assert (response.status_code, response["Location"]) == (302, "/admin/login/?next=/admin/star-ratings/")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_front_page_in_a_browser_links_each_year(watched, live_server, contract):
+    CareGapFactory(member=MemberFactory(contract=contract), measurement_year=2026)
+    UserFactory(username="analyst", role=roles.QUALITY_ANALYST, contracts=[contract])
+    log_in(watched.page, live_server, "analyst", "test-password")
+
+    watched.page.goto(f"{live_server.url}/admin/star-ratings/")
+    watched.page.click("text=2026")
+
+    assert watched.page.url == f"{live_server.url}/admin/star-ratings/H1001/2026/"
+    assert watched.problems() == []
