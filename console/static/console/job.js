@@ -1,0 +1,61 @@
+/*
+ * A job's progress page (console/star_ratings/job.html): asks the jobs API every second how far
+ * the job has got and moves the bar and the stage; once it has succeeded, opens the run it made
+ * (its result's `portfolio_run`); once it has failed, says why. Without this script the page is
+ * still right when loaded, and its Refresh link loads it again.
+ */
+(function () {
+  "use strict";
+
+  const STATUS = { queued: "Queued", running: "Running", succeeded: "Succeeded", failed: "Failed", cancelled: "Cancelled" };
+  const ACTIVE = ["queued", "running"];
+
+  function text(id, words) {
+    const element = document.getElementById(id);
+    if (element) element.textContent = words;
+  }
+
+  function show(job, section) {
+    const percent = `${Math.round(job.progress * 100)}%`;
+    const bar = document.getElementById("job-progress");
+    bar.value = job.progress;
+    bar.textContent = percent;
+    text("job-percent", percent);
+    const stage = job.stage || "waiting for a worker";
+    text("job-stage", stage.charAt(0).toUpperCase() + stage.slice(1));
+    text("job-status", STATUS[job.status] + (job.cancel_requested && ACTIVE.includes(job.status) ? " (cancel requested)" : ""));
+    section.dataset.status = job.status;
+    if (ACTIVE.includes(job.status)) return true;
+    ["job-refresh", "job-cancel"].forEach((id) => {
+      const element = document.getElementById(id);
+      if (element) element.hidden = true;
+    });
+    if (job.status === "failed") {
+      const error = document.getElementById("job-error");
+      error.textContent = `It failed: ${(job.error && job.error.message) || "no reason was given."}`;
+      error.hidden = false;
+    }
+    const run = job.result && job.result.portfolio_run;
+    if (job.status === "succeeded" && run) {
+      window.location.assign(section.dataset.runZero.replace(/0\/$/, `${run}/`));
+    }
+    return false;
+  }
+
+  function poll(section) {
+    fetch(section.dataset.api, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+      .then((job) => {
+        if (show(job, section)) window.setTimeout(() => poll(section), 1000);
+      })
+      .catch(() => {
+        text("job-stage", "The server did not answer; trying again.");
+        window.setTimeout(() => poll(section), 3000);
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const section = document.getElementById("job");
+    if (section && ACTIVE.includes(section.dataset.status)) window.setTimeout(() => poll(section), 1000);
+  });
+})();
