@@ -101,16 +101,20 @@ def _is_power_of_ten(value) -> bool:
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema with the error responses every operation can answer, and
-    decimal strings described as DRF reads them (`decimal_pattern`)."""
+    """drf-spectacular's AutoSchema with the error responses every operation can answer, decimal
+    strings described as DRF reads them (`decimal_pattern`), and serializers' real examples."""
 
     def _map_basic_serializer(self, serializer, direction):
-        """A serializer's cross-field rules, stated in its `schema_constraints`, join its request schema.
+        """A serializer's cross-field rules, stated in its `schema_constraints`, join its request schema;
+        its `schema_example`, a real answer of the portal, is its response schema's `example`.
 
         E.g. `{"minProperties": 1}`, or `anyOf` for "both or neither"; a `properties` entry is
         merged into that property's schema.
         """
         schema = super()._map_basic_serializer(serializer, direction)
+        example = getattr(serializer, "schema_example", None)
+        if example is not None and direction == "response":
+            schema["example"] = example
         constraints = getattr(serializer, "schema_constraints", None)
         if constraints and direction == "request":
             for key, value in constraints.items():

@@ -3,7 +3,7 @@
 import hashlib
 from dataclasses import asdict
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import parsers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -27,11 +27,28 @@ from predictions.jobs import file_format_of, predictions_import_start
 from predictions.models import Prediction, RiskTier
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"description": "A JSON value as the model sent it; a feature's name in practice."},
+        "maxItems": services.MAX_TOP_FEATURES,
+        "example": ["prior_year_compliance", "pcp_visits_ytd", "months_enrolled"],
+    }
+)
+class TopFeaturesField(serializers.JSONField):
+    """The model's top features, in its order, as it sent them (no PHI)."""
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     """A prediction as the API shows it: the member by the portal's primary key only."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
     measure = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    top_features = TopFeaturesField(
+        read_only=True,
+        help_text=f"The model's top features, most important first: at most {services.MAX_TOP_FEATURES}, "
+        "no PHI.",
+    )
 
     class Meta:
         model = Prediction

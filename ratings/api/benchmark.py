@@ -1,6 +1,6 @@
 """API: CMS's national benchmark, its contracts with their published ratings and percentiles (read-only)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,9 +14,27 @@ from ratings.models import (
 )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "nullable": True},
+        # H0028 in the 2026 summary table.
+        "example": {"2023": "1", "2024": "9"},
+    }
+)
+class DisasterPercentField(serializers.JSONField):
+    """Per year (a key such as "2024"), the percent of enrollees CMS counted in FEMA Individual
+    Assistance areas, as CMS wrote it (a decimal string; null where CMS left it blank)."""
+
+
 class CmsContractSerializer(serializers.ModelSerializer):
     """A contract as CMS published it: organization, disaster %, ratings and CAI categories."""
 
+    disaster_percent = DisasterPercentField(
+        read_only=True,
+        help_text="Year → % of enrollees in FEMA Individual Assistance areas (summary table), "
+        "as a decimal string.",
+    )
     part_c_summary = CmsNumberField(read_only=True, allow_null=True)
     part_d_summary = CmsNumberField(read_only=True, allow_null=True)
     overall = CmsNumberField(read_only=True, allow_null=True)

@@ -2,7 +2,7 @@
 
 from django.db.models import F
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from ratings.api.fields import (
     ContractIdField,
     MeasurementYearSerializer,
 )
+from ratings.api.live import LiveRatingSerializer
 from ratings.live import selectors
 from ratings.models import PortfolioSnapshot
 
@@ -48,11 +49,19 @@ class PortfolioSnapshotListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(LiveRatingSerializer)
+class LiveRatingDocumentField(serializers.JSONField):
+    """The live rating document a snapshot stored, as it was (the shape of `LiveRatingSerializer`)."""
+
+
 class PortfolioSnapshotSerializer(serializers.ModelSerializer):
     """A snapshot with its whole document (see `ratings.live.rating.LiveRating.as_dict`)."""
 
     contract = serializers.CharField(source="contract.contract_id", read_only=True)
     taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    data = LiveRatingDocumentField(
+        read_only=True, help_text="The contract's live rating when the snapshot was taken."
+    )
 
     class Meta:
         model = PortfolioSnapshot
