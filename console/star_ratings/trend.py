@@ -1,10 +1,124 @@
-"""The console's trend page of a contract and measurement year."""
+"""The console's trend of a contract: its ratings and a chosen measure's rate over its snapshots."""
 
-from console.star_ratings.base import ConsoleView, console_path
+from django.urls import reverse
+
+from console.star_ratings.base import Chart, ConsoleView, console_path
+from hedis_portal import formats
+from ratings.live.rating import contract_live_rating
+from ratings.live.selectors import snapshots_for
+
+RATINGS = (
+    ("overall", "Overall", "#417690"),
+    ("part_c", "Part C", "#2e8b57"),
+    ("part_d", "Part D", "#e67e22"),
+)
+CUT_COLOURS = {2: "#c0392b", 3: "#e67e22", 4: "#7dbb52", 5: "#2e8b57"}
+
+
+def snapshot_points(snapshots) -> list[dict]:
+    """Each snapshot as a point: when, which measurement year, its ratings and its measures' scores.
+
+    Only the ratings and the measures are read out of the JSON (in SQL), not the whole document.
+    """
+    rows = snapshots.order_by("taken_at", "id").values(
+        "taken_at",
+        "measurement_year",
+        "data__overall__rating",
+        "data__part_c__rating",
+        "data__part_d__rating",
+        "data__measures",
+    )
+    return [
+        {
+            "label": f"{row['taken_at']:%Y-%m-%d} (MY{row['measurement_year']})",
+            "measurement_year": row["measurement_year"],
+            "overall": row["data__overall__rating"],
+            "part_c": row["data__part_c__rating"],
+            "part_d": row["data__part_d__rating"],
+            "measures": {m["measure"]: m for m in row["data__measures"] or [] if m.get("cms_id")},
+        }
+        for row in rows
+    ]
+
+
+def ratings_chart(points: list[dict]) -> Chart:
+    """Overall, Part C and Part D stars at each snapshot."""
+    return Chart(
+        id="trend-ratings",
+        title="Projected stars at each snapshot",
+        config={
+            "type": "line",
+            "data": {
+                "labels": [point["label"] for point in points],
+                "datasets": [
+                    {
+                        "label": label,
+                        "data": [point[key] for point in points],
+                        "borderColor": colour,
+                        "backgroundColor": colour,
+                        "spanGaps": True,
+                    }
+                    for key, label, colour in RATINGS
+                ],
+            },
+            "options": {"scales": {"y": {"min": 1, "max": 5, "title": {"display": True, "text": "Stars"}}}},
+        },
+        summary=", ".join(f"{point['label']}: {formats.stars(point['overall'])}" for point in points),
+    )
+
+
+def measure_score(measure: dict | None) -> float | None:
+    """A measure's rate from the gaps (unrounded), or its contract-level score."""
+    if measure is None:
+        return None
+    return measure["rate"] if measure.get("rate") is not None else measure.get("score")
+
+
+def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart:
+    """One measure's score at each snapshot, with the rating year's cut points as reference lines."""
+    scores = [measure_score(point["measures"].get(code)) for point in points]
+    lines = []
+    if cut_points is not None:
+        lines = [
+            {
+                "axis": "y",
+                "value": float(cut_points.thresholds[star].value),
+                "label": f"{star} ★",
+                "color": CUT_COLOURS[star],
+                "dash": [4, 4],
+            }
+            for star in range(2, 6)
+        ]
+    values = [score for score in scores if score is not None] + [line["value"] for line in lines]
+    span = (max(values) - min(values)) if values else 0
+    scale = {"title": {"display": True, "text": "Score"}}
+    if values:
+        scale.update(min=round(min(values) - span * 0.1 - 1, 2), max=round(max(values) + span * 0.1 + 1, 2))
+    return Chart(
+        id="trend-measure",
+        title=f"{code} · {name}: score at each snapshot",
+        config={
+            "type": "line",
+            "data": {
+                "labels": [point["label"] for point in points],
+                "datasets": [
+                    {"label": code, "data": scores, "borderColor": "#417690", "backgroundColor": "#417690"}
+                ],
+            },
+            "options": {
+                "scales": {"y": scale},
+                "plugins": {"legend": {"display": False}, "consoleLines": {"lines": lines}},
+            },
+        },
+        summary=", ".join(
+            f"{point['label']}: {formats.decimal(score, 1)}"
+            for point, score in zip(points, scores, strict=True)
+        ),
+    )
 
 
 class TrendView(ConsoleView):
-    """Trend."""
+    """The contract's projected stars over its snapshots, and one measure's score against its cut points."""
 
     template_name = "console/star_ratings/trend.html"
     permission = "ratings.view_portfoliosnapshot"
@@ -12,6 +126,46 @@ class TrendView(ConsoleView):
 
     def get_title(self) -> str:
         return f"Trend · {self.contract.contract_id} · measurement year {self.measurement_year}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        points = snapshot_points(snapshots_for(self.request.user).filter(contract=self.contract))
+        context.update(
+            points=points,
+            overview_url=reverse(
+                "star_ratings:overview", args=[self.contract.contract_id, self.measurement_year]
+            ),
+        )
+        if len(points) < 2:
+            return context
+        rating = contract_live_rating(contract=self.contract, measurement_year=self.measurement_year)
+        results = {result.measure_code: result for result in rating.measures if result.edition is not None}
+        recorded = {code for point in points for code in point["measures"] if code in results}
+        choices = sorted((results[code] for code in recorded), key=lambda result: result.edition.cms_id)
+        chosen = self.request.GET.get("measure", "").upper()
+        if chosen not in recorded:
+            chosen = choices[0].measure_code if choices else ""
+        context.update(ratings_chart=ratings_chart(points), choices=choices, chosen=chosen)
+        if chosen:
+            result = results[chosen]
+            context.update(
+                measure_chart=measure_chart(points, chosen, result.name, result.cut_points),
+                measure_rows=[
+                    {
+                        "label": point["label"],
+                        "score": measure_score(point["measures"].get(chosen)),
+                        "star": point["measures"].get(chosen, {}).get("star"),
+                    }
+                    for point in points
+                ],
+                cut_point_year=result.edition.star_year,
+                cut_points=(
+                    [(star, result.cut_points.thresholds[star]) for star in range(2, 6)]
+                    if result.cut_points is not None
+                    else []
+                ),
+            )
+        return context
 
 
 urlpatterns = [
