@@ -102,9 +102,9 @@ def reward_sentence(reward_method: str | None, star_year: int) -> str:
     """Whether the Health Equity Index applies to the star year, in one sentence (or nothing)."""
     if reward_method == "reward_factor":
         return (
-            f"The Health Equity Index does not apply: the methodology the star year {star_year} "
-            "ratings are computed with adds the reward factor, which rewards consistently high measure "
-            "stars, not results for members with social risk factors."
+            f"The Health Equity Index does not apply: star year {star_year} is rated with the reward "
+            "factor, which rewards consistently high measure stars, not results among members with "
+            "social risk factors."
         )
     return ""
 
