@@ -34,6 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ratings.portfolio.candidates import (
+    Candidates,
     Expansion,
     apply_interventions,
     build_candidates,
@@ -90,6 +91,10 @@ POLISH_TIME_LIMIT = 5.0
 LOG_PROBABILITY_TOLERANCE = 1e-7
 MARGINAL_TIME_LIMIT = 5.0
 MARGINAL_MIP_GAP = 1e-4
+# "The value of the next $10,000": the step the marginal re-solve adds to the budget, in dollars.
+MARGINAL_STEP = 10_000.0
+# Money left below this share of the budget is rounding, not a decision worth explaining.
+UNSPENT_SHARE_EXPLAINED = 0.01
 
 
 def _check_request(prepared: Prepared, budget: float, objective: str) -> None:
@@ -348,9 +353,10 @@ def optimize(
 
     `aggregate` None picks exact binaries up to `EXACT_MAX_CANDIDATES` candidates, classes above;
     `time_limit` (seconds) and `mip_rel_gap` apply to each HiGHS solve — the gap is relative to
-    1 + |Σ log P|; `marginal_step` (default 10% of the budget) is the extra budget the stepped
-    marginal value is measured at. `progress(fraction, stage)` hears each step and each target
-    level's solve (e.g. "solving for 4.5 stars (2 of 3)").
+    1 + |Σ log P|; `marginal_step` (default `MARGINAL_STEP`, $10,000) is the extra budget the
+    stepped marginal value is measured at. The plan says why any budget is left unspent.
+    `progress(fraction, stage)` hears each step and each target level's solve (e.g. "solving for
+    4.5 stars (2 of 3)").
     """
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
@@ -462,7 +468,7 @@ def optimize(
     lap("expand")
 
     progress(0.82, "valuing the next dollar")
-    step = marginal_step if marginal_step is not None else 0.1 * budget
+    step = marginal_step if marginal_step is not None else MARGINAL_STEP
     wider = Formulation(prepared, candidates, candidates.gain_low, budget + step, expected, sigma)
     wider_relaxed = Formulation(
         prepared, relaxed_candidates, relaxed_candidates.gain_high, budget + step, expected, sigma
@@ -505,11 +511,12 @@ def optimize(
     incumbent = realized.value
     bound = max(bound, incumbent)
     gap = bound - incumbent
+    total_cost = float(prepared.costs[expansion.type_index].sum())
     return Plan(
         objective=objective,
         objective_used=used,
         budget=float(budget),
-        total_cost=float(prepared.costs[expansion.type_index].sum()),
+        total_cost=total_cost,
         interventions=_interventions(prepared, expansion, dense, value),
         measures=_measures(
             prepared, expected, expected_after, chosen, realized, sigma, value, before, after_forecast
@@ -538,7 +545,103 @@ def optimize(
             "reachable_cells": primal.cell_count,
         },
         timings={**timings, "total": time.perf_counter() - started},
+        budget_left=_budget_left(
+            prepared,
+            candidates,
+            expansion,
+            budget=float(budget),
+            total_cost=total_cost,
+            objective=used,
+            search=search,
+            target_rating=realized.target_rating if chosen is not None else None,
+            expected_before=before.expected_rating,
+            expected_after=after_forecast.expected_rating,
+        ),
         notes=tuple(notes),
+    )
+
+
+def _dollars(amount: float) -> str:
+    """Dollars for a sentence, as `hedis_portal.formats.money` writes them: "$24,917", "$12.50"."""
+    cents = round(amount * 100)
+    return f"${cents // 100:,}" if cents % 100 == 0 else f"${cents / 100:,.2f}"
+
+
+def _budget_left(
+    prepared: Prepared,
+    candidates: Candidates,
+    expansion: Expansion,
+    *,
+    budget: float,
+    total_cost: float,
+    objective: str,
+    search: _Search,
+    target_rating: float | None,
+    expected_before: float,
+    expected_after: float,
+) -> dict:
+    """The budget the plan leaves unspent, and why, in a sentence for people.
+
+    The first reason that holds, from what the optimizer knows: every candidate (member, type) is
+    in the plan; the types with candidates left are at capacity; what is left costs more than the
+    money left; or more outreach would not raise the objective — the next target level above the
+    plan's was out of reach within the budget (not among the levels the relaxation reaches, or its
+    LP infeasible), or reachable but too unlikely to be worth more than the plan.
+    """
+    unspent = max(budget - total_cost, 0.0)
+    if unspent < UNSPENT_SHARE_EXPLAINED * budget:
+        reason = f"The budget is spent: the plan uses {_dollars(total_cost)} of {_dollars(budget)}."
+        return {"unspent": round(unspent, 2), "reason": reason}
+    count = len(prepared.types)
+    offered = np.bincount(candidates.type_index, weights=candidates.size, minlength=count)
+    used = np.bincount(expansion.type_index, minlength=count)
+    capacity_left = np.array(
+        [
+            math.inf if kind.capacity is None else kind.capacity - used[t]
+            for t, kind in enumerate(prepared.types)
+        ]
+    )
+    open_types = offered > used
+    available = open_types & (capacity_left > 0)
+    if not open_types.any():
+        reason = "Every gap an intervention can reach is already in the plan."
+    elif not available.any():
+        reason = "The interventions' capacities are used up."
+    elif prepared.costs[available].min() > unspent + 1e-9:
+        reason = (
+            f"The {_dollars(unspent)} left buys no further intervention: the cheapest costs "
+            f"{_dollars(float(prepared.costs[available].min()))}."
+        )
+    elif objective == "p_at_least_4":
+        reason = (
+            "4 stars or more is as likely as outreach can make it: more outreach would not raise the chance."
+        )
+    else:
+        reason = _out_of_reach(search, target_rating, expected_before, expected_after)
+    return {"unspent": round(unspent, 2), "reason": reason}
+
+
+def _out_of_reach(
+    search: _Search, target_rating: float | None, expected_before: float, expected_after: float
+) -> str:
+    """Why more outreach would not raise the expected rating: the next level above the plan's target."""
+    aim = target_rating if target_rating is not None else search.floor_rating
+    above = [level for level in search.levels if level.level > aim + 1e-9]
+    if not above and aim >= 5.0:
+        return "The plan aims at 5 stars already: more outreach would not raise the expected rating."
+    level = min(above, key=lambda entry: entry.level) if above else None
+    rating = level.level if level is not None else aim + 0.5
+    # A level's bound is −inf when even the relaxation's LP cannot reach it within the budget.
+    reachable = level is not None and level.upper > -math.inf
+    verdict = "is too long a shot to be worth aiming at" if reachable else "is out of reach"
+    if target_rating is None:
+        return (
+            f"{rating:g} stars {verdict}: no plan within the budget raises the expected "
+            f"{expected_before:.2f} stars."
+        )
+    return (
+        f"{rating:g} stars {verdict}: the best plan reaches an expected {expected_after:.2f} stars, "
+        "and more outreach would not raise it."
     )
 
 

@@ -115,7 +115,8 @@ class Plan:
     for the realized plan: a lower bound on the expected rating in stars ("expected_overall") or
     on P(rating ≥ 4) ("p_at_least_4"). `bound_method` says where the bound comes from and
     `milp_runs` lists each target level's solve. The before/after forecasts are the Monte Carlo
-    truth of the plan.
+    truth of the plan. `budget_left` is the money left unspent, `{"unspent": dollars, "reason":
+    a sentence for people}`.
     """
 
     objective: str
@@ -143,6 +144,7 @@ class Plan:
     class_count: int
     milp_size: dict
     timings: dict[str, float]
+    budget_left: dict = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -180,6 +182,7 @@ class Plan:
             "target_rating": json_number(self.target_rating),
             "target_probability": json_number(self.target_probability),
             "marginal_value": self.marginal,
+            "budget_left": self.budget_left,
             "aggregated": self.aggregated,
             "candidate_count": self.candidate_count,
             "class_count": self.class_count,
