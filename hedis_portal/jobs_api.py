@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -31,12 +37,288 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# Each kind's parameters and result, from jobs run on the demo data (H9002, measurement year 2026;
+# the imports' and the proposal's in a transaction rolled back; cms_import's files trimmed to two):
+# the schema's examples of a job.
+# (example name, kind, contract, parameters, result)
+JOB_EXAMPLES = [
+    (
+        "forecast",
+        "forecast",
+        "H9002",
+        {"measurement_year": 2026, "draws": 10000, "seed": 0},
+        {
+            "portfolio_run": 6,
+            "url": "/api/forecasts/6/",
+            "admin_url": "/admin/ratings/portfoliorun/6/change/",
+        },
+    ),
+    (
+        "what-if",
+        "forecast",
+        "H9002",
+        {
+            "measurement_year": 2026,
+            "draws": 10000,
+            "seed": 0,
+            "name": "CBP outreach",
+            "assumptions": {"C14": {"extra_closures": 40}},
+        },
+        {
+            "portfolio_run": 7,
+            "url": "/api/forecasts/7/",
+            "admin_url": "/admin/ratings/portfoliorun/7/change/",
+        },
+    ),
+    (
+        "optimize",
+        "optimize",
+        "H9002",
+        {
+            "measurement_year": 2026,
+            "budget": "25000",
+            "objective": "expected_overall",
+            "draws": 10000,
+            "seed": 0,
+            "time_limit": 60.0,
+        },
+        {
+            "portfolio_run": 8,
+            "url": "/api/optimizer/runs/8/",
+            "admin_url": "/admin/ratings/portfoliorun/8/change/",
+        },
+    ),
+    (
+        "propose",
+        "propose",
+        "H9002",
+        {"portfolio_run": 8},
+        {
+            "portfolio_run": 8,
+            "url": "/api/optimizer/runs/8/",
+            "admin_url": "/admin/ratings/portfoliorun/8/change/",
+            "proposed": 599,
+        },
+    ),
+    (
+        "snapshot",
+        "snapshot",
+        "H9002",
+        {"measurement_year": 2026},
+        {
+            "snapshot": 1,
+            "url": "/api/snapshots/1/",
+            "admin_url": "/admin/ratings/portfoliosnapshot/1/change/",
+        },
+    ),
+    (
+        "snapshot_all",
+        "snapshot_all",
+        None,
+        {"measurement_year": 2026},
+        {
+            "snapshots": [2, 3],
+            "url": "/api/snapshots/?measurement_year=2026",
+            "admin_url": "/admin/ratings/portfoliosnapshot/?measurement_year=2026",
+        },
+    ),
+    (
+        "gap_import",
+        "gap_import",
+        "H9002",
+        {
+            "measurement_year": 2026,
+            "full_snapshot": False,
+            "sha256": "4b6de481ed4d809630f822b71d2497be8306fd589f6de9aa9167e8fb23bb1104",
+            "rows": 3,
+        },
+        {
+            "rows": 3,
+            "members_created": 0,
+            "gaps_created": 3,
+            "gaps_updated": 0,
+            "gaps_unchanged": 0,
+            "gaps_left_denominator": 0,
+            "sha256": "4b6de481ed4d809630f822b71d2497be8306fd589f6de9aa9167e8fb23bb1104",
+            "url": "/api/gaps/?contract=H9002&measurement_year=2026",
+            "admin_url": "/admin/gaps/caregap/?contract=H9002&measurement_year=2026",
+        },
+    ),
+    (
+        "predictions_import",
+        "predictions_import",
+        None,
+        {
+            "format": "jsonl",
+            "sha256": "5b1648e8c74e5050c8308972531d30fa791af334fef504dc79a915c3df4d755d",
+            "rows": 2,
+        },
+        {
+            "received": 2,
+            "created": 2,
+            "updated": 0,
+            "sha256": "5b1648e8c74e5050c8308972531d30fa791af334fef504dc79a915c3df4d755d",
+            "url": "/api/predictions/",
+            "admin_url": "/admin/predictions/prediction/",
+        },
+    ),
+    (
+        "cms_import",
+        "cms_import",
+        None,
+        {
+            "star_year": 2026,
+            "source": "api upload",
+            "files": [
+                {
+                    "name": "cut-points-part-c.csv",
+                    "sha256": "168cd1d49d502fd8214de3fa5a8d50f8caad0e056e5beeaf4c74455a3a8d4e0c",
+                    "size_bytes": 4949,
+                },
+                {
+                    "name": "cut-points-part-d.csv",
+                    "sha256": "a0e2cbc98adf7b3f0b7c4eacb1a41e1f9d70bece2f0735b525d0c9e52650ea17",
+                    "size_bytes": 2983,
+                },
+            ],
+        },
+        {
+            "cms_data_import": 1,
+            "star_year": 2026,
+            "contracts": 769,
+            "cut_points": 57,
+            "measure_values": 34605,
+            "url": "/api/cms-imports/1/",
+            "admin_url": "/admin/ratings/cmsdataimport/1/change/",
+        },
+    ),
+]
+_, _, _, OPTIMIZE_PARAMETERS, OPTIMIZE_RESULT = JOB_EXAMPLES[2]
+# The optimize job above as `GET /api/jobs/{id}/` showed it; each kind's example swaps in its own.
+FINISHED_JOB = {
+    "id": "b88db348-9a54-4ddf-856d-8f9ed99de92f",
+    "url": "http://localhost/api/jobs/b88db348-9a54-4ddf-856d-8f9ed99de92f/",
+    "kind": "optimize",
+    "status": "succeeded",
+    "contract": "H9002",
+    "progress": 1.0,
+    "stage": "done",
+    "parameters": OPTIMIZE_PARAMETERS,
+    "result": OPTIMIZE_RESULT,
+    "error": None,
+    "cancel_requested": False,
+    "created_by": "quality.analyst",
+    "created_at": "2026-12-06T07:11:40.216675Z",
+    "started_at": "2026-12-06T07:11:40.220052Z",
+    "finished_at": "2026-12-06T07:11:46.490657Z",
+}
+
+
+class JobAssumptionSerializer(serializers.Serializer):
+    """A what-if's assumption for one measure: exactly one of these (decimals kept as text)."""
+
+    extra_closures = serializers.IntegerField(required=False)
+    target_rate = serializers.CharField(required=False, help_text="A decimal string, percent.")
+    star = serializers.IntegerField(required=False)
+    score = serializers.CharField(required=False, help_text="A decimal string.")
+
+
+class JobFileFactsSerializer(serializers.Serializer):
+    """An uploaded CMS table: its public file name, SHA-256 and size."""
+
+    name = serializers.CharField()
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+
+
+class JobParametersSerializer(serializers.Serializer):
+    """What the job was asked to do, as the API accepted it; which keys depends on its `kind`.
+
+    forecast: `measurement_year`, `draws`, `seed` (a what-if adds `name` and `assumptions`);
+    optimize: those and `budget`, `objective`, `time_limit`; propose: `portfolio_run`; snapshot
+    and snapshot_all: `measurement_year`; gap_import: `measurement_year`, `full_snapshot`,
+    `sha256`, `rows`; predictions_import: `format`, `sha256`, `rows`; cms_import: `star_year`,
+    `source`, `files`.
+    """
+
+    schema_example = OPTIMIZE_PARAMETERS
+
+    measurement_year = serializers.IntegerField(required=False)
+    draws = serializers.IntegerField(required=False, help_text="Monte Carlo draws.")
+    seed = serializers.IntegerField(required=False)
+    name = serializers.CharField(required=False, help_text="The what-if scenario's name.")
+    assumptions = serializers.DictField(
+        child=JobAssumptionSerializer(), required=False, help_text="Per CMS measure ID, e.g. C14."
+    )
+    budget = serializers.CharField(required=False, help_text="Dollars, a decimal string.")
+    objective = serializers.CharField(required=False)
+    time_limit = serializers.FloatField(required=False, help_text="The solver's limit in seconds.")
+    portfolio_run = serializers.IntegerField(required=False, help_text="The optimizer run to propose.")
+    full_snapshot = serializers.BooleanField(required=False)
+    sha256 = serializers.CharField(required=False, help_text="The uploaded file's SHA-256.")
+    rows = serializers.IntegerField(required=False, help_text="The uploaded file's checked rows.")
+    format = serializers.CharField(required=False, help_text="csv or jsonl.")
+    star_year = serializers.IntegerField(required=False)
+    source = serializers.CharField(required=False)
+    files = JobFileFactsSerializer(many=True, required=False)
+
+
+class JobResultSerializer(serializers.Serializer):
+    """What a succeeded job made (empty until then); `url` and `admin_url` link it, the other keys
+    depend on its `kind`.
+
+    forecast and optimize: `portfolio_run`; propose: that and `proposed`; snapshot: `snapshot`;
+    snapshot_all: `snapshots`; gap_import: `rows`, `members_created`, `gaps_created`,
+    `gaps_updated`, `gaps_unchanged`, `gaps_left_denominator`, `sha256`; predictions_import:
+    `received`, `created`, `updated`, `sha256`; cms_import: `cms_data_import`, `star_year`,
+    `contracts`, `cut_points`, `measure_values`.
+    """
+
+    schema_example = OPTIMIZE_RESULT
+
+    url = serializers.CharField(required=False, help_text="Where the API shows what the job made.")
+    admin_url = serializers.CharField(required=False, help_text="Where the admin shows it.")
+    portfolio_run = serializers.IntegerField(required=False)
+    proposed = serializers.IntegerField(required=False, help_text="Interventions proposed.")
+    snapshot = serializers.IntegerField(required=False)
+    snapshots = serializers.ListField(child=serializers.IntegerField(), required=False)
+    rows = serializers.IntegerField(required=False)
+    members_created = serializers.IntegerField(required=False)
+    gaps_created = serializers.IntegerField(required=False)
+    gaps_updated = serializers.IntegerField(required=False)
+    gaps_unchanged = serializers.IntegerField(required=False)
+    gaps_left_denominator = serializers.IntegerField(
+        required=False, help_text="Gaps a full snapshot's file no longer lists, left the denominator."
+    )
+    sha256 = serializers.CharField(required=False)
+    received = serializers.IntegerField(required=False)
+    created = serializers.IntegerField(required=False)
+    updated = serializers.IntegerField(required=False)
+    cms_data_import = serializers.IntegerField(required=False)
+    star_year = serializers.IntegerField(required=False)
+    contracts = serializers.IntegerField(required=False)
+    cut_points = serializers.IntegerField(required=False)
+    measure_values = serializers.IntegerField(required=False)
+
+
+@extend_schema_field(JobParametersSerializer)
+class JobParametersField(serializers.JSONField):
+    """A job's parameters as stored (the shape of `JobParametersSerializer`)."""
+
+
+@extend_schema_field(JobResultSerializer)
+class JobResultField(serializers.JSONField):
+    """A job's result as stored (the shape of `JobResultSerializer`)."""
+
+
 class JobSerializer(serializers.ModelSerializer):
     """A job: what it is, how far it has got (a fraction and a stage in words), how it ended."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:job-detail", read_only=True)
+    parameters = JobParametersField(read_only=True)
+    result = JobResultField(read_only=True)
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -143,6 +425,22 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         jobs_reap_stale()
         return super().list(request, *args, **kwargs)
 
+    @extend_schema(
+        examples=[
+            OpenApiExample(
+                name,
+                {
+                    **FINISHED_JOB,
+                    "kind": kind,
+                    "contract": contract,
+                    "parameters": parameters,
+                    "result": result,
+                },
+                response_only=True,
+            )
+            for name, kind, contract, parameters, result in JOB_EXAMPLES
+        ]
+    )
     def retrieve(self, request, *args, **kwargs):
         jobs_reap_stale()
         return super().retrieve(request, *args, **kwargs)
