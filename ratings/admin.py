@@ -2,6 +2,7 @@
 (contract-level scores, rating profiles; written through the services) and snapshots (read-only)."""
 
 import json
+from collections import defaultdict
 from decimal import Decimal
 
 from django import forms
@@ -11,6 +12,8 @@ from django.db import models
 from django.db.models import F
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
+from django.urls import NoReverseMatch, reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
 from hedis_portal.admin import (
@@ -26,7 +29,9 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
+from hedis_portal.formats import count, decimal, money, percent, probability, stars
 from hedis_portal.jobs import job_start
+from interventions.models import InterventionType
 from members.models import Contract
 from ratings.api.fields import MAX_YEAR, MIN_YEAR
 from ratings.filters import (
@@ -89,6 +94,390 @@ def _api_filters(filterset_class, model, names):
         return offered
 
     return [filterset_list_filter(filterset_class, name, choices=values_of(name)) for name in names]
+
+
+def plain(value) -> str:
+    """A stored decimal without padding, through `formats.decimal`: 58.000000 → "58", 0.010000 → "0.01"."""
+    if value is None or value == "":
+        return decimal(None)
+    places = max(0, -Decimal(str(value)).normalize().as_tuple().exponent)
+    return decimal(value, places)
+
+
+def console_url(route: str, *args) -> str:
+    """The Star Ratings console's page `star_ratings:<route>` for `args`, or "" while no such page exists.
+
+    The console sits above this app (it imports ratings, never the reverse): its pages are linked
+    by name, so the admin keeps working whichever of them the console serves.
+    """
+    try:
+        return reverse(f"star_ratings:{route}", args=args)
+    except NoReverseMatch:
+        return ""
+
+
+OBJECTIVES = {
+    "expected_overall": "the expected overall rating",
+    "p_at_least_4": "the probability of 4 stars or more",
+}
+PATHS = {
+    "with_improvement": "with the improvement measures",
+    "without_improvement": "without the improvement measures (the higher of the two)",
+}
+
+
+def _measure_label(cms_id: str, codes: dict) -> str:
+    """A measure as "C01 BCS" when the run recorded its code."""
+    code = codes.get(cms_id)
+    return f"{cms_id} {code}" if code else cms_id
+
+
+def _assumption(values: dict) -> str:
+    """A what-if's assumption for one measure in words: "40 extra closures", "a rate of 90.0%"."""
+    words = {
+        "extra_closures": lambda v: f"{count(v)} extra closures",
+        "target_rate": lambda v: f"a rate of {percent(v)}",
+        "star": lambda v: f"a star of {stars(int(v))}",
+        "score": lambda v: f"a score of {plain(v)}",
+    }
+    return ", ".join(words[name](value) for name, value in values.items() if name in words)
+
+
+def _optimality_gap(gap, objective: str) -> str:
+    """How far the plan may be from the best, in the objective's unit (stars or probability)."""
+    if gap is None:
+        return "—"
+    if objective == "p_at_least_4":
+        return "under 0.1 percentage points" if gap < 0.001 else f"{decimal(gap * 100, 1)} percentage points"
+    return "under 0.001 ★" if gap < 0.001 else stars(gap, 3)
+
+
+def _distribution(before: dict, after: dict | None = None) -> dict:
+    """The overall rating's probabilities (before and after a plan) as a table."""
+    levels = sorted({*before, *(after or {})}, key=float)
+    if after is None:
+        return {
+            "caption": "Probability of each overall rating at year end",
+            "headers": ["Overall rating", "Probability"],
+            "rows": [[stars(float(level)), probability(before.get(level, 0))] for level in levels],
+        }
+    return {
+        "caption": "Probability of each overall rating at year end, without and with the plan",
+        "headers": ["Overall rating", "Without the plan", "With the plan"],
+        "rows": [
+            [stars(float(level)), probability(before.get(level, 0)), probability(after.get(level, 0))]
+            for level in levels
+        ],
+    }
+
+
+def run_sections(run: PortfolioRun, type_names: dict[str, str]) -> list[dict]:
+    """A run's parameters, headline figures, measures, plan and inputs as sections people read.
+
+    `type_names` names the intervention types an optimizer plan uses, by id.
+    """
+    parameters, inputs, result = run.parameters, run.inputs, run.result
+    codes = {cms_id: row.get("code") for cms_id, row in inputs.get("measures", {}).items()}
+    settings_rows = [
+        ("Budget", money(parameters["budget"])) if "budget" in parameters else None,
+        ("Objective", f"Maximize {OBJECTIVES.get(parameters['objective'], parameters['objective'])}")
+        if "objective" in parameters
+        else None,
+        ("Monte Carlo draws", count(parameters.get("draws"))),
+        ("Seed", count(parameters.get("seed"))),
+        ("Solver time limit", f"{decimal(parameters['time_limit'], 0)} s per target")
+        if "time_limit" in parameters
+        else None,
+        *(
+            (f"Assumed for {_measure_label(cms_id, codes)}", _assumption(values))
+            for cms_id, values in parameters.get("assumptions", {}).items()
+        ),
+    ]
+    sections = [{"title": "Parameters", "figures": [row for row in settings_rows if row]}]
+    if run.kind == PortfolioRun.Kind.OPTIMIZE:
+        sections += _plan_sections(result, codes, type_names)
+    else:
+        sections += _forecast_sections(result, codes)
+    sections.append(_inputs_section(inputs, codes))
+    return sections
+
+
+def _forecast_sections(result: dict, codes: dict) -> list[dict]:
+    """A forecast's or a what-if's expected rating, its distribution and each measure's outlook."""
+    headline = {
+        "title": "Year-end forecast",
+        "figures": [
+            ("Rating today", stars(result.get("current_rating"))),
+            ("Expected overall rating", stars(result.get("expected_overall"), 2)),
+            ("P(4 stars or more)", probability(result.get("p_overall_at_least_4"))),
+        ],
+        "table": _distribution(result.get("overall_probabilities", {})),
+    }
+    measures = {
+        "title": "Member-level measures",
+        "table": {
+            "headers": [
+                "Measure",
+                "Rate today",
+                "Star today",
+                "Closures to the next star",
+                "Expected year-end rate",
+                "Expected star",
+            ],
+            "rows": [
+                [
+                    _measure_label(m["cms_id"], codes),
+                    percent(m.get("current_rate")),
+                    stars(m.get("current_star")),
+                    count(m.get("closures_to_next_star")),
+                    percent(m.get("expected_rate")),
+                    stars(m.get("expected_star"), 2),
+                ]
+                for m in result.get("measures", [])
+            ],
+        },
+    }
+    return [headline, measures]
+
+
+def _plan_sections(result: dict, codes: dict, type_names: dict[str, str]) -> list[dict]:
+    """An optimizer plan: before and after, what it buys per intervention type and measure, the solver."""
+    budget, cost = result.get("budget"), result.get("total_cost")
+    planned = result.get("interventions", [])
+    headline = {
+        "title": "What the plan buys",
+        "figures": [
+            (
+                "Expected overall rating",
+                f"{stars(result.get('expected_overall_before'), 2)} → "
+                f"{stars(result.get('expected_overall_after'), 2)}",
+            ),
+            (
+                "P(4 stars or more)",
+                f"{probability(result.get('p_overall_at_least_4_before'))} → "
+                f"{probability(result.get('p_overall_at_least_4_after'))}",
+            ),
+            ("Budget", money(budget)),
+            ("Planned cost", money(cost)),
+            ("Left unspent", money(budget - cost) if budget is not None and cost is not None else "—"),
+            ("Interventions planned", count(len(planned))),
+            ("Target rating", stars(result.get("target_rating"))),
+            ("Solver status", result.get("solver_status") or "—"),
+            (
+                "Optimality gap",
+                _optimality_gap(result.get("optimality_gap"), result.get("objective_used", "")),
+            ),
+        ],
+        "table": _distribution(
+            result.get("overall_probabilities_before", {}), result.get("overall_probabilities_after", {})
+        ),
+        "notes": [*result.get("notes", []), result.get("solver_message", "")],
+    }
+    by_type = defaultdict(lambda: {"members": 0, "gaps": 0, "cost": 0.0, "closures": 0.0})
+    for intervention in planned:
+        row = by_type[intervention["intervention"]]
+        row["members"] += 1
+        row["gaps"] += len(intervention["gaps"])
+        row["cost"] += intervention["cost"]
+        row["closures"] += sum(gap["uplift"] for gap in intervention["gaps"])
+    plan = {
+        "title": "The plan by intervention type",
+        "table": {
+            "headers": ["Intervention", "Members", "Gaps", "Cost", "Expected extra closures"],
+            "rows": [
+                [
+                    type_names.get(type_id, f"Type {type_id}"),
+                    count(row["members"]),
+                    count(row["gaps"]),
+                    money(round(row["cost"], 2)),
+                    decimal(row["closures"], 1),
+                ]
+                for type_id, row in sorted(by_type.items(), key=lambda item: -item[1]["cost"])
+            ],
+        },
+    }
+    measures = {
+        "title": "Member-level measures, without and with the plan",
+        "table": {
+            "headers": [
+                "Measure",
+                "Star today",
+                "Planned extra closures",
+                "Expected star without the plan",
+                "Expected star with the plan",
+                "Target star",
+            ],
+            "rows": [
+                [
+                    _measure_label(m["cms_id"], codes),
+                    stars(m.get("current_star")),
+                    decimal(m.get("planned_extra_closures"), 1),
+                    stars(m.get("expected_star_before"), 2),
+                    stars(m.get("expected_star_after"), 2),
+                    stars(m.get("target_star")),
+                ]
+                for m in result.get("measures", [])
+            ],
+        },
+    }
+    return [headline, plan, measures]
+
+
+def _inputs_section(inputs: dict, codes: dict) -> dict:
+    """What the run saw: open gaps per measure, the contract-level stars, the notes."""
+    contract_level = inputs.get("contract_level_measures", {})
+    return {
+        "title": "What the run saw",
+        "figures": [
+            ("Star year", inputs.get("star_year", "—")),
+            ("Cut points of star year", inputs.get("cut_point_star_year", "—")),
+            ("Open gaps", count(inputs.get("open_gaps"))),
+            ("Open gaps without a prediction", count(inputs.get("gaps_without_prediction"))),
+            (
+                "Contract-level measures",
+                " · ".join(f"{cms_id} {stars(star)}" for cms_id, star in contract_level.items()) or "—",
+            ),
+        ],
+        "table": {
+            "caption": "Open gaps per member-level measure",
+            "headers": ["Measure", "Open gaps", "Eligible members"],
+            "rows": [
+                [_measure_label(cms_id, codes), count(row.get("open")), count(row.get("eligible"))]
+                for cms_id, row in inputs.get("measures", {}).items()
+            ],
+        },
+        "notes": inputs.get("notes", []),
+    }
+
+
+def _rating_text(rating: dict | None) -> str:
+    """A summary or overall rating: "4.0 ★", or CMS's status when there is none."""
+    if not rating:
+        return "—"
+    return stars(rating["rating"]) if rating.get("rating") is not None else rating.get("status") or "—"
+
+
+def snapshot_sections(data: dict) -> list[dict]:
+    """A snapshot's ratings, measures, projection and plan as sections people read."""
+    parts = [("Overall", data.get("overall")), ("Part C", data.get("part_c")), ("Part D", data.get("part_d"))]
+    ratings_table = []
+    for name, rating in parts:
+        if not rating:
+            continue
+        used = rating.get(rating.get("path") or "") or {}
+        ratings_table.append(
+            [
+                name,
+                _rating_text(rating),
+                count(rating.get("rated_measures")),
+                PATHS.get(rating.get("path"), rating.get("path") or "—"),
+                decimal(used.get("weighted_mean"), 2),
+                decimal(used.get("reward_factor"), 1),
+                decimal(used.get("cai"), 2),
+                decimal(used.get("value_before_rounding"), 2),
+            ]
+        )
+    sections = [
+        {
+            "title": "Ratings",
+            "figures": [(name, _rating_text(rating)) for name, rating in parts],
+            "table": {
+                "headers": [
+                    "Rating",
+                    "Stars",
+                    "Measures rated",
+                    "Computed",
+                    "Weighted mean",
+                    "Reward factor",
+                    "CAI",
+                    "Before rounding",
+                ],
+                "rows": ratings_table,
+            },
+            "notes": data.get("notes", []),
+        },
+        {
+            "title": "Measures",
+            "table": {
+                "headers": [
+                    "Measure",
+                    "Weight",
+                    "Rate or score",
+                    "Star",
+                    "Next star at",
+                    "Members to the next star",
+                    "Open gaps",
+                    "Denominator",
+                ],
+                "rows": [_snapshot_measure_row(m) for m in data.get("measures", [])],
+            },
+        },
+    ]
+    projection, plan = data.get("projection"), data.get("plan")
+    if projection:
+        sections.append(
+            {
+                "title": "Year-end projection (the latest forecast)",
+                "figures": [
+                    ("Expected overall rating", stars(projection.get("expected_overall"), 2)),
+                    ("P(4 stars or more)", probability(projection.get("p_overall_at_least_4"))),
+                    ("Forecast", _run_when(projection)),
+                ],
+                "table": _distribution(projection.get("overall_probabilities", {})),
+            }
+        )
+    if plan:
+        sections.append(
+            {
+                "title": "The latest optimizer plan",
+                "figures": [
+                    ("Budget", money(plan.get("budget"))),
+                    ("Objective", f"Maximize {OBJECTIVES.get(plan.get('objective'), plan.get('objective'))}"),
+                    ("Planned cost", money(plan.get("total_cost"))),
+                    ("Interventions planned", count(plan.get("interventions"))),
+                    ("Expected overall rating with the plan", stars(plan.get("expected_overall_after"), 2)),
+                    ("P(4 stars or more) with the plan", probability(plan.get("p_overall_at_least_4_after"))),
+                    ("Plan", _run_when(plan)),
+                ],
+            }
+        )
+    return sections
+
+
+def _snapshot_measure_row(measure: dict) -> list[str]:
+    """One measure of a snapshot: its rate (member-level, in %) or score, star and distance to the next."""
+    if measure.get("member_level") and measure.get("rate") is not None:
+        value = percent(measure["rate"])
+    else:
+        value = (
+            plain(measure.get("score")) if measure.get("score") is not None else measure.get("status") or "—"
+        )
+    next_star = (
+        f"{stars(measure['next_star'])} at {plain(measure['next_cut_point'])}"
+        if measure.get("next_star") and measure.get("next_cut_point") is not None
+        else "—"
+    )
+    return [
+        f"{measure.get('cms_id') or ''} {measure.get('measure', '')}".strip(),
+        plain(measure.get("weight")),
+        value,
+        stars(measure.get("star")),
+        next_star,
+        count(measure.get("members_to_next_cut_point")),
+        count(measure.get("open")),
+        count(measure.get("denominator")),
+    ]
+
+
+def _run_when(reference: dict) -> str:
+    """Which stored run a snapshot quotes, and when it ran: "run #12 of 2026-11-30 14:05"."""
+    ran = parse_datetime(reference.get("created_at") or "")
+    return f"run #{reference.get('run')} of {ran:%Y-%m-%d %H:%M}" if ran else f"run #{reference.get('run')}"
+
+
+def raw_documents(**documents) -> list[tuple[str, str]]:
+    """Stored JSON documents, indented, for the collapsed "as saved" toggle."""
+    return [(name, json.dumps(document, indent=2)) for name, document in documents.items()]
 
 
 class StarYearMeasureInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -365,14 +754,16 @@ class ContractMeasureScoreAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
 
 @admin.register(PortfolioSnapshot)
 class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
-    """Portfolio snapshots of your contracts: read-only records, newest first."""
+    """Portfolio snapshots of your contracts: read-only records, newest first; each one's page shows
+    its ratings, measures, projection and plan in sections, its JSON collapsed."""
 
     list_display = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "overall_rating"]
     list_filter = _api_filters(PortfolioSnapshotFilter, PortfolioSnapshot, ["contract", "measurement_year"])
     list_select_related = ["contract", "taken_by"]
     date_hierarchy = "taken_at"
-    fields = ["contract", "measurement_year", "star_year", "taken_at", "taken_by", "document"]
+    fields = ["contract", "measurement_year", "star_year", "taken_at", "taken_by"]
     readonly_fields = fields
+    change_form_template = "admin/ratings/readable_change_form.html"
 
     def get_queryset(self, request):
         # The list shows only the overall rating: read out of the JSON by SQL, so a page of
@@ -389,11 +780,23 @@ class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
 
     @admin.display(description="overall")
     def overall_rating(self, snapshot):
-        return snapshot.overall_value or snapshot.overall_status or "—"
+        if snapshot.overall_value is not None:
+            return stars(snapshot.overall_value)
+        return snapshot.overall_status or "—"
 
-    @admin.display(description="snapshot")
-    def document(self, snapshot):
-        return format_html("<pre>{}</pre>", json.dumps(snapshot.data, indent=2))
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        snapshot = self.get_object(request, object_id)
+        extra = {}
+        if snapshot is not None:
+            extra = {
+                "readable_sections": snapshot_sections(snapshot.data),
+                "raw_documents": raw_documents(snapshot=snapshot.data),
+                "console_url": console_url(
+                    "overview", snapshot.contract.contract_id, snapshot.measurement_year
+                ),
+                "console_label": "Open the contract in the Star Ratings console",
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
 
 class _PlanningForm(forms.Form):
@@ -425,12 +828,7 @@ class OptimizerForm(_PlanningForm):
     budget = forms.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="Dollars."
     )
-    objective = forms.ChoiceField(
-        choices=[
-            ("expected_overall", "the expected overall rating"),
-            ("p_at_least_4", "the probability of 4 stars or more"),
-        ]
-    )
+    objective = forms.ChoiceField(choices=list(OBJECTIVES.items()))
     time_limit = forms.FloatField(
         min_value=1, max_value=600, initial=60, help_text="Seconds the solver may take for each target."
     )
@@ -489,15 +887,16 @@ class PortfolioRunAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, ContractScopedAd
 
     list_display = [
         "created_at",
+        "run_name",
         "kind",
-        "name",
         "contract",
         "measurement_year",
-        "solver_status",
-        "optimality_gap",
-        "duration_ms",
+        "expected_overall",
+        "p_at_least_4",
+        "budget_and_cost",
         "created_by",
         "proposed_at",
+        "console_link",
     ]
     list_filter = _api_filters(PortfolioRunFilter, PortfolioRun, ["contract", "kind", "measurement_year"])
     list_select_related = ["contract", "created_by"]
@@ -509,39 +908,82 @@ class PortfolioRunAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, ContractScopedAd
         "measurement_year",
         "created_at",
         "created_by",
-        "duration_ms",
-        "solver_status",
-        "optimality_gap",
+        "duration",
         "proposed_at",
-        "parameters_document",
-        "inputs_document",
-        "result_document",
     ]
     readonly_fields = fields
     actions = ["propose_interventions"]
+    change_form_template = "admin/ratings/readable_change_form.html"
 
     def get_queryset(self, request):
-        # A page of runs never loads their results: the view page loads one.
-        return super().get_queryset(request).defer("inputs", "result")
+        # A page of runs never loads their results: the few figures the list shows are read out
+        # of the JSON by SQL (the view page loads one run whole).
+        return (
+            super()
+            .get_queryset(request)
+            .defer("inputs", "result")
+            .annotate(
+                expected=F("result__expected_overall"),
+                expected_before=F("result__expected_overall_before"),
+                expected_after=F("result__expected_overall_after"),
+                p_4=F("result__p_overall_at_least_4"),
+                p_4_before=F("result__p_overall_at_least_4_before"),
+                p_4_after=F("result__p_overall_at_least_4_after"),
+                total_cost=F("result__total_cost"),
+            )
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A run's inputs and plan name members: opening one is an access entry.
         run = self.get_object(request, object_id)
+        extra = {}
         if run is not None:
             log_access(run)
-        return super().change_view(request, object_id, form_url, extra_context)
+            used = {str(i["intervention"]) for i in run.result.get("interventions", [])}
+            type_names = {
+                str(pk): name
+                for pk, name in InterventionType.objects.filter(pk__in=used).values_list("pk", "name")
+            }
+            extra = {
+                "readable_sections": run_sections(run, type_names),
+                "raw_documents": raw_documents(
+                    parameters=run.parameters, inputs=run.inputs, result=run.result
+                ),
+                "console_url": console_url("run", run.pk),
+                "console_label": "Open in the Star Ratings console",
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
-    @admin.display(description="parameters")
-    def parameters_document(self, run):
-        return format_html("<pre>{}</pre>", json.dumps(run.parameters, indent=2))
+    @admin.display(description="name", ordering="name")
+    def run_name(self, run):
+        return run.name or run.get_kind_display()
 
-    @admin.display(description="what the run saw")
-    def inputs_document(self, run):
-        return format_html("<pre>{}</pre>", json.dumps(run.inputs, indent=2))
+    @admin.display(description="expected overall")
+    def expected_overall(self, run):
+        if run.kind == PortfolioRun.Kind.OPTIMIZE:
+            return f"{stars(run.expected_before, 2)} → {stars(run.expected_after, 2)}"
+        return stars(run.expected, 2)
 
-    @admin.display(description="result")
-    def result_document(self, run):
-        return format_html("<pre>{}</pre>", json.dumps(run.result, indent=2))
+    @admin.display(description="P(≥ 4 stars)")
+    def p_at_least_4(self, run):
+        if run.kind == PortfolioRun.Kind.OPTIMIZE:
+            return f"{probability(run.p_4_before)} → {probability(run.p_4_after)}"
+        return probability(run.p_4)
+
+    @admin.display(description="budget · cost")
+    def budget_and_cost(self, run):
+        if run.kind != PortfolioRun.Kind.OPTIMIZE:
+            return "—"
+        return f"{money(run.parameters.get('budget'))} · {money(run.total_cost)}"
+
+    @admin.display(description="took")
+    def duration(self, run):
+        return f"{decimal(run.duration_ms / 1000, 1)} s"
+
+    @admin.display(description="console")
+    def console_link(self, run):
+        url = console_url("run", run.pk)
+        return format_html('<a href="{}">Open</a>', url) if url else "—"
 
     def has_propose_permission(self, request):
         return request.user.has_perms(["ratings.add_portfoliorun", "interventions.add_intervention"])

@@ -1,19 +1,25 @@
 """Ratings admin pages: who sees what, read-only CMS data and snapshots, writes via services."""
 
+import html
+import re
 from decimal import Decimal
 
 import pytest
 
+from hedis_portal import formats
 from ratings.models import (
     CmsContract,
     CmsMeasureValue,
     ContractMeasureScore,
     ContractRatingProfile,
     Measure,
+    PortfolioRun,
     PortfolioSnapshot,
 )
 from ratings.models import StarYearMeasure as Edition
+from ratings.planning.services import optimizer_run_create, what_if_run_create
 from tests.conftest import query_count
+from tests.ratings.test_planning import planned  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/ratings"
@@ -167,7 +173,7 @@ def test_an_analyst_sets_a_rating_profile(client, analyst, contract):
     assert wrong.status_code == 200 and "final adjustment categories" in wrong.content.decode()
 
 
-@pytest.mark.parametrize("page", ["cmsmeasurevalue", "cmscontract", "portfoliosnapshot"])
+@pytest.mark.parametrize("page", ["cmsmeasurevalue", "cmscontract", "portfoliosnapshot", "portfoliorun"])
 def test_changelist_query_count_is_constant_as_rows_grow(client, administrator, contract, small_2026, page):
     browser = logged_in(client, administrator)
     c01 = Edition.objects.get(star_year=2026, cms_id="C01")
@@ -181,6 +187,9 @@ def test_changelist_query_count_is_constant_as_rows_grow(client, administrator, 
             CmsMeasureValue.objects.create(contract=national, edition=c01, score=Decimal(70))
             PortfolioSnapshot.objects.create(
                 contract=contract, measurement_year=2026, star_year=2028, data={"overall": None}
+            )
+            PortfolioRun.objects.create(
+                kind=PortfolioRun.Kind.OPTIMIZE, contract=contract, created_by=administrator, **PLAN
             )
 
     grow(2)
@@ -223,3 +232,236 @@ def test_cut_points_read_as_thresholds_a_person_can_use(client, analyst, small_2
     assert rows["C01"] == ["≥ 58", "≥ 71", "≥ 76", "≥ 84"]
     assert rows["C18"] == ["≤ 12", "≤ 10", "≤ 9", "≤ 7"]
     assert "58.000000" not in page.content.decode()
+
+
+# An optimizer run as the optimizer stores it, cut to the figures its pages show.
+PLAN = {
+    "measurement_year": 2026,
+    "parameters": {
+        "budget": 25000.0,
+        "objective": "p_at_least_4",
+        "draws": 10000,
+        "seed": 7,
+        "time_limit": 60.0,
+    },
+    "inputs": {
+        "star_year": "2028",
+        "cut_point_star_year": "2026",
+        "measures": {"C01": {"code": "BCS", "open": 1289, "eligible": 4012}},
+        "contract_level_measures": {"C03": 4},
+        "open_gaps": 1289,
+        "gaps_without_prediction": 0,
+        "notes": [],
+    },
+    "result": {
+        "objective_used": "p_at_least_4",
+        "budget": 25000.0,
+        "total_cost": 24917.0,
+        "expected_overall_before": 4.0519,
+        "expected_overall_after": 4.49985,
+        "p_overall_at_least_4_before": 0.5612,
+        "p_overall_at_least_4_after": 0.9997,
+        "overall_probabilities_before": {"3.5": 0.4388, "4.0": 0.5612},
+        "overall_probabilities_after": {"4.0": 0.0003, "4.5": 0.9997},
+        "target_rating": 4.5,
+        "solver_status": "optimal",
+        "optimality_gap": 0.0000024264799876050347,
+        "measures": [
+            {
+                "cms_id": "C01",
+                "current_star": 3,
+                "planned_extra_closures": 61.4,
+                "expected_star_before": 3.2,
+                "expected_star_after": 4.05,
+                "target_star": 4,
+            }
+        ],
+        "interventions": [
+            {"member": 1, "intervention": "1", "cost": 12.5, "gaps": [{"cms_id": "C01", "uplift": 0.6}]},
+            {"member": 2, "intervention": "1", "cost": 12.5, "gaps": [{"cms_id": "C01", "uplift": 0.6}]},
+        ],
+        "notes": [],
+    },
+    "solver_status": "optimal",
+    "optimality_gap": 0.0000024264799876050347,
+    "duration_ms": 4193.3,
+}
+
+
+def _text(response) -> str:
+    """A page's words with its markup removed and its spaces collapsed."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
+
+
+def _raw_json(response) -> str:
+    """What the page keeps behind its collapsed "stored JSON" toggle."""
+    found = re.search(r'<details class="raw-documents">(.*?)</details>', response.content.decode(), re.S)
+    assert found, "no collapsed raw JSON on the page"
+    return found.group(1)
+
+
+def test_the_run_list_reads_each_plan_before_and_after_in_stars_percent_and_dollars(
+    client, analyst, contract
+):
+    plan = PortfolioRun.objects.create(kind=PortfolioRun.Kind.OPTIMIZE, contract=contract, **PLAN)
+    forecast = PortfolioRun.objects.create(
+        kind=PortfolioRun.Kind.FORECAST,
+        contract=contract,
+        measurement_year=2026,
+        parameters={"draws": 2000, "seed": 0},
+        inputs={},
+        result={"expected_overall": 3.874, "p_overall_at_least_4": 0.0003},
+        duration_ms=12.0,
+    )
+    page = logged_in(client, analyst).get(f"{ADMIN}/portfoliorun/")
+    rows = {
+        row.pk: [getattr(page.context["cl"].model_admin, name)(row) for name in COLUMNS]
+        for row in page.context["cl"].result_list
+    }
+    assert rows[plan.pk] == ["4.05 ★ → 4.50 ★", "56% → >99%", "$25,000 · $24,917"]
+    assert rows[forecast.pk] == ["3.87 ★", "<1%", "—"]
+    text = _text(page)
+    assert "4.05 ★ → 4.50 ★" in text and "0.0000024" not in text
+    assert f'href="/admin/star-ratings/runs/{plan.pk}/"' in page.content.decode()
+
+
+COLUMNS = ("expected_overall", "p_at_least_4", "budget_and_cost")
+
+
+def test_a_run_page_reads_as_sections_with_the_raw_json_collapsed(client, analyst, contract):
+    plan = PortfolioRun.objects.create(kind=PortfolioRun.Kind.OPTIMIZE, contract=contract, **PLAN)
+    page = logged_in(client, analyst).get(f"{ADMIN}/portfoliorun/{plan.pk}/change/")
+    text = _text(page)
+    for figure in [
+        "Budget $25,000",
+        "Objective Maximize the probability of 4 stars or more",
+        "Monte Carlo draws 10,000",
+        "Seed 7",
+        "Solver time limit 60 s per target",
+        "Expected overall rating 4.05 ★ → 4.50 ★",
+        "P(4 stars or more) 56% → >99%",
+        "Planned cost $24,917",
+        "Left unspent $83",
+        "Optimality gap under 0.1 percentage points",
+        "Took: 4.2 s",
+        "3.5 ★ 44% 0%",  # the distribution before and after
+        "C01 BCS 3 ★ 61.4 3.20 ★ 4.05 ★ 4 ★",  # the measure without and with the plan
+        "Type 1 2 2 $25 1.2",  # the plan per intervention type: members, gaps, cost, closures
+        "C01 BCS 1,289 4,012",  # what the run saw
+    ]:
+        assert figure in text, figure
+    assert "2.4264799876050347e-06" in _raw_json(page)
+    assert "2.4264799876050347e-06" not in _shown(page) and "0.0000024" not in _shown(page)
+    assert f'href="/admin/star-ratings/runs/{plan.pk}/"' in page.content.decode()
+
+
+def _shown(response) -> str:
+    """The page's words before the collapsed raw JSON: what a person reads without opening it."""
+    return response.content.decode().split('<details class="raw-documents">')[0]
+
+
+def test_a_real_what_if_and_plan_read_with_their_stored_figures(client, analyst, planned):  # noqa: F811
+    scenario = what_if_run_create(
+        contract=planned,
+        measurement_year=2026,
+        user=analyst,
+        name="BCS to 90%",
+        assumptions={"C01": {"target_rate": "90"}},
+        draws=2000,
+    )
+    plan = optimizer_run_create(
+        contract=planned, measurement_year=2026, user=analyst, budget=1000, draws=2000
+    )
+    browser = logged_in(client, analyst)
+    text = _text(browser.get(f"{ADMIN}/portfoliorun/{scenario.pk}/change/"))
+    assert "Assumed for C01 BCS a rate of 90.0%" in text
+    assert f"Expected overall rating {formats.stars(scenario.result['expected_overall'], 2)}" in text
+    bcs = next(m for m in scenario.result["measures"] if m["cms_id"] == "C01")
+    assert f"C01 BCS {formats.percent(bcs['current_rate'])} {formats.stars(bcs['current_star'])}" in text
+    text = _text(browser.get(f"{ADMIN}/portfoliorun/{plan.pk}/change/"))
+    assert "Budget $1,000" in text and "Mobile mammography" in text
+    assert f"Planned cost {formats.money(plan.result['total_cost'])}" in text
+
+
+SNAPSHOT = {
+    "notes": [],
+    "overall": {
+        "rating": 4.0,
+        "status": None,
+        "rated_measures": 40,
+        "path": "without_improvement",
+        "without_improvement": {
+            "weighted_mean": 3.8731,
+            "reward_factor": 0.2,
+            "cai": 0.0179,
+            "value_before_rounding": 4.091,
+        },
+    },
+    "part_c": {
+        "rating": 3.5,
+        "status": None,
+        "rated_measures": 28,
+        "path": "with_improvement",
+        "with_improvement": {},
+    },
+    "part_d": None,
+    "measures": [
+        {
+            "measure": "BCS",
+            "cms_id": "C01",
+            "weight": 1,
+            "member_level": True,
+            "rate": 73.9766,
+            "score": 74,
+            "star": 3,
+            "next_star": 4,
+            "next_cut_point": 76,
+            "members_to_next_cut_point": 7,
+            "open": 1289,
+            "denominator": 4012,
+        },
+        {
+            "measure": "CTM",
+            "cms_id": "C28",
+            "weight": 4,
+            "member_level": False,
+            "rate": None,
+            "score": 0.71,
+            "star": 2,
+        },
+    ],
+    "projection": {
+        "run": 12,
+        "created_at": "2026-11-30T14:05:00+00:00",
+        "expected_overall": 4.0519,
+        "p_overall_at_least_4": 0.5612,
+        "overall_probabilities": {"3.5": 0.4388, "4.0": 0.5612},
+    },
+    "plan": None,
+}
+
+
+def test_a_snapshot_page_reads_as_ratings_and_measures_with_the_raw_json_collapsed(
+    client, care_manager, contract
+):
+    snapshot = PortfolioSnapshot.objects.create(
+        contract=contract, measurement_year=2026, star_year=2028, data=SNAPSHOT
+    )
+    browser = logged_in(client, care_manager)
+    assert "4.0 ★" in _text(browser.get(f"{ADMIN}/portfoliosnapshot/"))
+    page = browser.get(f"{ADMIN}/portfoliosnapshot/{snapshot.pk}/change/")
+    text = _text(page)
+    for figure in [
+        "Overall 4.0 ★",
+        "Part C 3.5 ★",
+        "Part D —",
+        "Overall 4.0 ★ 40 without the improvement measures (the higher of the two) 3.87 0.2 0.02 4.09",
+        "C01 BCS 1 74.0% 3 ★ 4 ★ at 76 7 1,289 4,012",
+        "C28 CTM 4 0.71 2 ★",
+        "Expected overall rating 4.05 ★",
+        "P(4 stars or more) 56%",
+        "run #12 of 2026-11-30 14:05",
+    ]:
+        assert figure in text, figure
+    assert "73.9766" in _raw_json(page) and "73.9766" not in _shown(page)
+    assert 'href="/admin/star-ratings/H1001/2026/"' in page.content.decode()
