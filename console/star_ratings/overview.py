@@ -213,9 +213,11 @@ def latest_forecast(contract, measurement_year: int) -> dict | None:
     distribution = [
         {"rating": float(level), "probability": probabilities.get(level, 0.0)} for level in HALF_STARS
     ]
+    # The forecast rates the contract's highest-level rating: Part C for an MA-only contract.
+    rating_label = {"part_c": "Part C", "part_d": "Part D"}.get(run.result.get("rating_type"), "overall")
     chart = Chart(
         id="forecast-distribution",
-        title=f"Year-end overall rating, {formats.count(run.result['draws'])} simulated years",
+        title=f"Year-end {rating_label} rating, {formats.count(run.result['draws'])} simulated years",
         config={
             "type": "bar",
             "data": {
@@ -242,6 +244,7 @@ def latest_forecast(contract, measurement_year: int) -> dict | None:
     )
     return {
         "run": run,
+        "rating_label": rating_label,
         "p_at_least_4": run.result["p_overall_at_least_4"],
         "expected_overall": run.result["expected_overall"],
         "current_rating": run.result.get("current_rating"),

@@ -1,6 +1,21 @@
-"""The sentences that explain a rating: true to the engine's figures and its improvement-measure rule."""
+"""The overview: projected stars explained in CMS terms (sentences true to the engine's figures and
+its improvement-measure rule), the latest forecast, data freshness, and the measures cheapest star first."""
+
+import html
+import re
+from decimal import Decimal
+
+import pytest
 
 from console.star_ratings.explain import before_rounding, half_star, rating_sentence
+from hedis_portal import formats
+from members.models import Contract
+from ratings.models import ContractMeasureScore, StarYearMeasure
+from ratings.planning.services import forecast_run_create
+from tests.conftest import query_count
+from tests.factories import ContractFactory, PredictionFactory, UserFactory, measure
+from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
+from tests.ratings.test_live import FOUR_STAR_SCORES, add_gaps
 
 OVERALL_THRESHOLDS = {
     "with_improvement": {
@@ -16,6 +31,9 @@ OVERALL_THRESHOLDS = {
         "variance_high_from": 1.26961,
     },
 }
+
+
+pytestmark = pytest.mark.django_db
 
 
 def calculation(measures, *, mean, variance, reward, cai, value, rating, weight_sum):
@@ -197,3 +215,131 @@ def test_the_value_before_rounding_never_reads_as_another_half_star():
     assert before_rounding(3.748103) == "3.748"
     assert before_rounding(3.249999) == "3.249999"
     assert before_rounding(3.551127) == "3.55"
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ma_only(cut_points_2026, analyst):  # noqa: F811 (fixture)
+    """An MA-only contract (LIS/DE 10%, disability 10%), 15 Part C measures at 4 stars, the analyst's."""
+    contract = ContractFactory(
+        contract_id="H2001",
+        organization_type=Contract.OrganizationType.MA_ONLY,
+        lis_de_percent=Decimal(10),
+        disability_percent=Decimal(10),
+    )
+    analyst.contracts.add(contract)
+    add_gaps(contract, "BCS", closed=8, open=2)  # 80% → 4 stars; 5 stars (84) needs 1 more
+    add_gaps(contract, "COL", closed=35, open=15, lis_de=True)  # 70% → 4 stars; 5 stars (78) needs 4 more
+    for cms_id, score in FOUR_STAR_SCORES.items():
+        ContractMeasureScore.objects.create(
+            contract=contract,
+            star_year=2028,
+            measure=StarYearMeasure.objects.get(star_year=2026, cms_id=cms_id).measure,
+            score=Decimal(score),
+            entered_by=analyst,
+        )
+    return contract
+
+
+def text(response) -> str:
+    """What a reader sees: the page's text without tags, scripts or repeated spaces."""
+    body = re.sub(r"<script.*?</script>", " ", response.content.decode(), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_projected_part_c_is_explained_in_cms_terms(client, analyst, ma_only):
+    client.force_login(analyst)
+    page = text(client.get("/admin/star-ratings/H2001/2026/"))
+    # 15 measures at 4 stars (weights 23): mean 4, variance 0; Table 8 with improvement: 4.000000
+    # reaches the 85th percentile, Table 9: low variance → 0.4; CAI −0.036927 (FAC 2);
+    # 4.363073 → 4.5. No improvement measure is rated, so both paths are the same calculation.
+    assert (
+        "Part C 4.5 ★: the weighted mean of 15 measures' stars (weights summing to 23) is 4.00, a 0.4 "
+        "reward factor (mean at or above the 85th percentile, 4.00; variance 0.00 below the 30th "
+        "percentile, 0.92), CAI −0.037: 4.36. 4.36 rounds to 4.5 ★."
+    ) in page
+    assert "Part D, projected" not in page and "Overall, projected" not in page
+
+
+def test_measures_are_sorted_by_stars_gained_per_member_and_link_to_their_open_gaps(client, analyst, ma_only):
+    client.force_login(analyst)
+    response = client.get("/admin/star-ratings/H2001/2026/")
+    rows = [row["measure"]["measure"] for row in response.context["rows"]]
+    # BCS: 1 × 1 star ÷ 1 member ÷ 23 = 0.0435; COL: 1 ÷ 4 ÷ 23 = 0.0109; contract-level after.
+    assert rows[:2] == ["BCS", "COL"]
+    page = text(response)
+    assert "BCS C01 · Breast Cancer Screening 80.0% 4 ★" in page
+    assert "1 for 5 ★ +0.0435 ★" in page and "4 for 5 ★ +0.0109 ★" in page
+    # COL's gaps are all LIS/DE members: no one without the factor to compare with.
+    assert "C18 Plan All-Cause Readmissions 9 4 ★" in page
+    assert "contract-level" in page
+    content = response.content.decode()
+    assert (
+        'href="/admin/gaps/caregap/?contract=H2001&amp;measure=BCS&amp;measurement_year=2026'
+        '&amp;compliance_status=open"'
+    ) in content
+    # BCS's 2026 cut points 58/71/76/84, with a third of their 26-point span either side.
+    band = next(row["band"] for row in response.context["rows"] if row["measure"]["measure"] == "BCS")
+    assert [d["data"] for d in band.config["data"]["datasets"]] == [
+        [[49.3333, 58.0]],
+        [[58.0, 71.0]],
+        [[71.0, 76.0]],
+        [[76.0, 84.0]],
+        [[84.0, 92.6667]],
+    ]
+    assert band.config["options"]["plugins"]["consoleLines"]["lines"][0]["value"] == 80.0
+
+
+def test_lower_is_better_bands_run_the_other_way(client, analyst, ma_only):
+    client.force_login(analyst)
+    rows = client.get("/admin/star-ratings/H2001/2026/").context["rows"]
+    pcr = next(row for row in rows if row["measure"]["cms_id"] == "C18")
+    labels = [d["label"] for d in pcr["band"].config["data"]["datasets"]]
+    assert labels == ["5 ★", "4 ★", "3 ★", "2 ★", "1 ★"]
+
+
+def test_forecast_figures_and_freshness(client, analyst, ma_only):
+    PredictionFactory(member=ma_only.members.first(), measure=measure("BCS"), model_version="gbm-2026.1")
+    forecast_run_create(contract=ma_only, measurement_year=2026, user=analyst, draws=500, seed=1)
+    client.force_login(analyst)
+    response = client.get("/admin/star-ratings/H2001/2026/")
+    forecast = response.context["forecast"]
+    page = text(response)
+    assert f"P(≥ 4 ★) at year end {formats.probability(forecast['p_at_least_4'])} Expected overall" in page
+    assert "by analyst, 500 simulated years, on 17 open gaps (17 without a prediction" in page
+    # An MA-only contract's highest rating is its Part C summary: that is what the forecast rates.
+    assert "Year-end Part C rating, 500 simulated years" in page
+    assert sum(row["probability"] for row in forecast["distribution"]) == pytest.approx(1.0)
+    assert forecast["chart"].config["data"]["datasets"][0]["data"] == [
+        row["probability"] for row in forecast["distribution"]
+    ]
+    assert "model gbm-2026.1: 1 prediction." in page
+    assert "No import job recorded for 2026; the gaps last changed" in page
+
+
+def test_without_a_forecast_the_page_says_so_and_links_the_scenarios(client, analyst, ma_only):
+    client.force_login(analyst)
+    response = client.get("/admin/star-ratings/H2001/2026/")
+    assert "No forecast has been run for H2001 2026 yet" in text(response)
+    assert 'href="/admin/star-ratings/H2001/2026/scenarios/"' in response.content.decode()
+
+
+def test_another_contract_is_404_and_a_user_without_the_permission_403(
+    client, analyst, ma_only, other_contract
+):
+    client.force_login(analyst)
+    assert client.get(f"/admin/star-ratings/{other_contract.contract_id}/2026/").status_code == 404
+    client.force_login(UserFactory(username="no-role", contracts=[ma_only]))
+    assert client.get("/admin/star-ratings/H2001/2026/").status_code == 403
+
+
+def test_the_overview_query_count_does_not_grow_with_gaps_or_measures(client, analyst, ma_only):
+    client.force_login(analyst)
+    forecast_run_create(contract=ma_only, measurement_year=2026, user=analyst, draws=200, seed=1)
+    before = query_count(lambda: client.get("/admin/star-ratings/H2001/2026/"))
+    add_gaps(ma_only, "CBP", closed=30, open=20)
+    add_gaps(ma_only, "KED", closed=10, open=5, disability=True)
+    add_gaps(ma_only, "BCS", closed=40, open=40)
+    assert query_count(lambda: client.get("/admin/star-ratings/H2001/2026/")) == before
