@@ -32,8 +32,9 @@ GROUP_COLOURS = {
 
 
 def _group(stratum: dict, key: str, label: str) -> dict:
-    """One group's rate and eligible count, flagged when too small to compare."""
-    return {"label": label, "name": GROUP_NAMES[key], **stratum, "small": stratum["eligible"] < SMALL_GROUP}
+    """One group's rate and eligible count, flagged when too small to compare (an empty group has no rate)."""
+    small = 0 < stratum["eligible"] < SMALL_GROUP
+    return {"label": label, "name": GROUP_NAMES[key], **stratum, "small": small}
 
 
 def equity_rows(measures: list[dict]) -> list[dict]:
