@@ -191,8 +191,9 @@ class ScenariosView(ConsoleView):
 
 
 class CompareView(ConsoleView):
-    """2–4 saved scenarios side by side: expected rating, P(≥ 4 ★), the distribution of the
-    overall rating as one chart, cost, what each assumed, and each one's difference from the first."""
+    """2–4 saved scenarios side by side, oldest first: expected rating, P(≥ 4 ★), the distribution
+    of the overall rating as one chart, cost, what each assumed, and each one's difference from the
+    oldest."""
 
     template_name = "console/star_ratings/compare.html"
     permission = RUN_VIEW
@@ -230,7 +231,8 @@ class CompareView(ConsoleView):
         if len(rows) != len(self.chosen):
             raise Http404("No such scenario of this contract and year.")
         codes = _codes_by_cms_id(self.measurement_year)
-        scenarios = [_scenario(rows[pk], codes) for pk in self.chosen]
+        oldest_first = sorted(rows.values(), key=lambda row: (row["created_at"], row["pk"]))
+        scenarios = [_scenario(row, codes) for row in oldest_first]
         first = scenarios[0]
         for scenario in scenarios:
             scenario["expected_change"] = _difference(scenario["expected"], first["expected"])
