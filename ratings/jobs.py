@@ -92,6 +92,9 @@ def optimize(job: Job, context: JobContext) -> dict:
         draws=parameters["draws"],
         seed=parameters["seed"],
         time_limit=min(parameters["time_limit"], context.seconds_left()),
+        name=parameters.get("name", ""),
+        # Jobs queued before runs recorded their types take the active types as stored.
+        intervention_types=parameters.get("intervention_types"),
         progress=context.progress,
     )
     return _run_links(run)
@@ -325,9 +328,20 @@ def optimize_start(
     draws: int,
     seed: int,
     time_limit: float,
+    name: str = "",
+    intervention_types: list[dict] | None = None,
     idempotency_key: str = "",
 ) -> Job:
-    """Start an `optimize` job (the API's and the admin's start); the budget is kept as its text."""
+    """Start an `optimize` job (the API's and the admin's start); the budget is kept as its text.
+
+    `name` names the run; `intervention_types` are the types it may use with the run's own costs,
+    capacities and uplifts (`planning.run_intervention_types`; None: the active types as stored).
+    They are checked here (a problem is an `ApplicationError` in words, before any job exists) and
+    the job's parameters hold the figures the run will use, money as text.
+    """
+    types = planning.run_intervention_types(
+        measurement_year=measurement_year, intervention_types=intervention_types
+    )
     job, _ = job_start(
         kind="optimize",
         user=user,
@@ -339,6 +353,8 @@ def optimize_start(
             "draws": draws,
             "seed": seed,
             "time_limit": time_limit,
+            "name": name.strip(),
+            "intervention_types": types,
         },
         idempotency_key=idempotency_key,
     )

@@ -127,8 +127,29 @@ def _by_cms_id(assumptions: dict, measurement_year: int) -> dict:
     return by_cms_id
 
 
+class RunInterventionTypeSerializer(serializers.Serializer):
+    """One intervention type an optimizer run may use, with the run's own figures for it."""
+
+    id = serializers.IntegerField(min_value=1, help_text="An active intervention type's id.")
+    unit_cost = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text='Dollars per intervention for this run, e.g. "85.00".',
+    )
+    capacity = serializers.IntegerField(
+        min_value=0, allow_null=True, help_text="How many this run may plan; null for no limit."
+    )
+    uplifts = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=1),
+        help_text="Added closure probability (more than 0, at most 1) per measure, named by its measure "
+        "code (`BCS`) or its CMS ID in the star year's catalog (`C01` in 2026). Only these measures.",
+    )
+
+
 class OptimizerRequestSerializer(serializers.Serializer):
-    """An optimizer run: a budget and the objective to maximize."""
+    """An optimizer run: a budget and the objective to maximize; optionally a name and the
+    intervention types it may use with their costs, capacities and uplifts for this run."""
 
     contract = serializers.CharField(max_length=5)
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
@@ -137,6 +158,22 @@ class OptimizerRequestSerializer(serializers.Serializer):
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, default=0)
     time_limit = serializers.FloatField(min_value=1, max_value=600, default=60)
+    name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='The run\'s name, e.g. "$25k, phone first".',
+    )
+    intervention_types = RunInterventionTypeSerializer(
+        many=True,
+        required=False,
+        allow_empty=False,
+        help_text="Exactly the types this run may use, each with its cost, capacity and uplifts for "
+        "the run (an id that is not an active type, or a measure not rated that year, is refused). "
+        "Left out: the active types as stored. The run's `parameters.intervention_types` records the "
+        "figures it used either way.",
+    )
 
 
 class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

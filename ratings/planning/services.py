@@ -11,11 +11,12 @@ the same contract and year; if no gap of that measure has a prediction, the sett
 `FORECAST_FALLBACK_PROBABILITY`. Each run records how many gaps used either fallback.
 """
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 from auditlog.models import LogEntry
@@ -29,7 +30,7 @@ from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
 from interventions.models import InterventionType
 from interventions.services import interventions_create_for_gaps
-from ratings.live.rating import contract_live_rating
+from ratings.live.rating import contract_live_rating, rated_measure_ids
 from ratings.models import PortfolioRun
 from ratings.portfolio.forecast import Assumption, forecast, what_if
 from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError
@@ -39,6 +40,8 @@ from ratings.portfolio.plan import Plan
 from ratings.portfolio.priority import gap_priorities
 
 OBJECTIVES = ("expected_overall", "p_at_least_4")
+NAME_LENGTH = PortfolioRun._meta.get_field("name").max_length
+CENT = Decimal("0.01")
 
 
 class PlanningUnavailable(ApplicationError):
@@ -77,8 +80,14 @@ def _open_gaps(contract, measurement_year: int) -> dict[int, tuple[np.ndarray, n
     }
 
 
-def portfolio_context(*, contract, measurement_year: int) -> PortfolioContext:
-    """Build the core's input for a contract and measurement year from the database."""
+def portfolio_context(
+    *, contract, measurement_year: int, intervention_types: list[dict] | None = None
+) -> PortfolioContext:
+    """Build the core's input for a contract and measurement year from the database.
+
+    `intervention_types` is the catalog as `run_intervention_types` gives it (None: the active
+    types as stored, none for a forecast is fine).
+    """
     live = contract_live_rating(contract=contract, measurement_year=measurement_year)
     if live.methodology is None or live.engine_profile is None:
         raise PlanningUnavailable(
@@ -126,20 +135,21 @@ def portfolio_context(*, contract, measurement_year: int) -> PortfolioContext:
     if not member_measures:
         raise PlanningUnavailable("This contract has no gaps for that measurement year.")
 
-    cms_by_measure = {r.measure_pk: r.edition.cms_id for r in live.measures if r.edition is not None}
+    if intervention_types is None:
+        intervention_types = _stored_types(rated_measure_ids(measurement_year))
+    cms_by_code = {r.measure_code: r.edition.cms_id for r in live.measures if r.edition is not None}
     types, type_ids = [], {}
-    for kind in InterventionType.objects.filter(active=True).prefetch_related("uplifts").order_by("pk"):
-        uplift = {
-            cms_by_measure[u.measure_id]: u.uplift
-            for u in kind.uplifts.all()
-            if u.measure_id in cms_by_measure
-        }
+    for kind in intervention_types:
+        uplift = {cms_by_code[code]: u for code, u in kind["uplifts"].items() if code in cms_by_code}
         types.append(
             PlannedType(
-                code=str(kind.pk), unit_cost=float(kind.unit_cost), uplift=uplift, capacity=kind.capacity
+                code=str(kind["id"]),
+                unit_cost=float(kind["unit_cost"]),
+                uplift=uplift,
+                capacity=kind["capacity"],
             )
         )
-        type_ids[str(kind.pk)] = kind.pk
+        type_ids[str(kind["id"])] = kind["id"]
     summary = {
         "star_year": live.star_year,
         "cut_point_star_year": live.cut_point_star_year,
@@ -162,6 +172,152 @@ def portfolio_context(*, contract, measurement_year: int) -> PortfolioContext:
     return PortfolioContext(portfolio=portfolio, gap_ids=gap_ids, type_ids=type_ids, summary=summary)
 
 
+def _type_figures(kind: InterventionType, unit_cost: Decimal, capacity, uplifts: dict) -> dict:
+    """An intervention type as a run records it: money as text, uplifts by measure code."""
+    return {
+        "id": kind.pk,
+        "name": kind.name,
+        "unit_cost": str(unit_cost.quantize(CENT)),
+        "capacity": capacity,
+        "uplifts": uplifts,
+    }
+
+
+def run_intervention_types(
+    *, measurement_year: int, intervention_types: list[dict] | None = None
+) -> list[dict]:
+    """The intervention types an optimizer run uses, as its parameters record them.
+
+    None: the active types as stored, with their uplifts on the measures rated that year. Given:
+    exactly those types, each `{"id", "unit_cost", "capacity", "uplifts": {measure: uplift}}` with
+    the run's own figures — an active type's id, a cost in dollars (more than 0, whole cents), a
+    capacity (a whole number, 0 or more; None for no limit), and uplifts (more than 0, at most 1)
+    on measures rated that year, named by measure code (BCS) or CMS ID (C01). Each is recorded as
+    `{"id", "name", "unit_cost": "100.00", "capacity", "uplifts": {"BCS": 0.6}}`. A problem is an
+    `ApplicationError` that names the type by its name and the measure by its code.
+    """
+    rated = rated_measure_ids(measurement_year)
+    if intervention_types is None:
+        stored = _stored_types(rated)
+        if not stored:
+            raise _types_refused(
+                ["No intervention type is active: activate one in the catalog, or give the run its own."]
+            )
+        return stored
+    if not intervention_types:
+        raise _types_refused(["An optimizer run needs at least one intervention type."])
+    ids = [given.get("id") for given in intervention_types if isinstance(given, dict)]
+    known = InterventionType.objects.in_bulk(
+        [pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool)]
+    )
+    chosen, problems, seen = [], [], set()
+    for position, given in enumerate(intervention_types, start=1):
+        kind = known.get(given.get("id")) if isinstance(given, dict) else None
+        if kind is None:
+            shown = given.get("id") if isinstance(given, dict) else given
+            problems.append(f"Intervention type {position}: no intervention type has the id {shown!r}.")
+            continue
+        if not kind.active:
+            problems.append(f"{kind.name} is not active: activate it in the catalog to plan with it.")
+            continue
+        if kind.pk in seen:
+            problems.append(f"{kind.name} is listed twice.")
+            continue
+        seen.add(kind.pk)
+        figures, refusals = _given_type(kind, given, rated=rated, measurement_year=measurement_year)
+        problems.extend(refusals)
+        if not refusals:
+            chosen.append(figures)
+    if problems:
+        raise _types_refused(problems)
+    return chosen
+
+
+def _stored_types(rated: dict[str, str]) -> list[dict]:
+    """The active intervention types as stored, with their uplifts on the `rated` measures."""
+    stored = InterventionType.objects.filter(active=True).prefetch_related("uplifts__measure").order_by("pk")
+    return [
+        _type_figures(
+            kind,
+            kind.unit_cost,
+            kind.capacity,
+            {u.measure.code: u.uplift for u in kind.uplifts.all() if u.measure.code in rated},
+        )
+        for kind in stored
+    ]
+
+
+def _given_type(
+    kind: InterventionType, given: dict, *, rated: dict[str, str], measurement_year: int
+) -> tuple[dict, list[str]]:
+    """One given type's figures as the run records them, and what is wrong with them (in words)."""
+    if (
+        not {"unit_cost", "capacity", "uplifts"}
+        <= set(given)
+        <= {"id", "name", "unit_cost", "capacity", "uplifts"}
+    ):
+        return {}, [f"{kind.name}: give exactly id, unit_cost, capacity and uplifts."]
+    problems = []
+    unit_cost = _dollars(given["unit_cost"])
+    if unit_cost is None:
+        problems.append(
+            f"{kind.name}: the unit cost must be an amount of dollars more than 0, in whole cents "
+            f"(got {given['unit_cost']})."
+        )
+    capacity = given["capacity"]
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0):
+        problems.append(
+            f"{kind.name}: the capacity must be a whole number, 0 or more, or null for no limit "
+            f"(got {capacity})."
+        )
+    if not isinstance(given["uplifts"], dict):
+        return {}, [*problems, f"{kind.name}: the uplifts must be an object of measure codes and uplifts."]
+    code_by_cms_id = {cms_id: name for name, cms_id in rated.items() if name != cms_id}
+    uplifts = {}
+    for name, uplift in given["uplifts"].items():
+        code = code_by_cms_id.get(rated.get(str(name).strip().upper()))
+        if code is None:
+            problems.append(
+                f"{kind.name}: no measure {name} is rated for measurement year {measurement_year}."
+            )
+        elif code in uplifts:
+            problems.append(f"{kind.name}: {code} has an uplift already, under another name.")
+        elif not _is_uplift(uplift):
+            problems.append(
+                f"{kind.name}: the uplift on {code} must be more than 0 and at most 1 (got {uplift})."
+            )
+        else:
+            uplifts[code] = float(uplift)
+    if problems:
+        return {}, problems
+    return _type_figures(kind, unit_cost, capacity, uplifts), []
+
+
+def _types_refused(problems: list[str]) -> ApplicationError:
+    """The refusal of a run's intervention types: each problem in words, under the field's name."""
+    return ApplicationError(" ".join(problems), {"fields": {"intervention_types": problems}})
+
+
+def _dollars(value) -> Decimal | None:
+    """An amount more than 0 in whole cents from a Decimal, text or number; None if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | str | int | float):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+        return None
+    return amount
+
+
+def _is_uplift(value) -> bool:
+    """Whether `value` is a number more than 0 and at most 1."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        return False
+    return math.isfinite(float(value)) and 0 < float(value) <= 1
+
+
 def no_progress(fraction: float, stage: str) -> None:
     """The progress report of work that nobody follows (a command, a test)."""
 
@@ -178,14 +334,18 @@ def _run(
     parameters: dict,
     compute,
     name: str = "",
+    intervention_types: list[dict] | None = None,
     progress: Progress = no_progress,
     then=None,
 ):
-    """Build the input, compute, and store the run whole (with what `then` writes from it, in the
-    same transaction); input problems answer 400. `progress(fraction, stage)` hears each step."""
+    """Build the input (with `intervention_types` as `run_intervention_types` gives them), compute,
+    and store the run whole (with what `then` writes from it, in the same transaction); input
+    problems answer 400. `progress(fraction, stage)` hears each step."""
     started = time.perf_counter()
     progress(0.02, "reading the contract's gaps, predictions and cut points")
-    context = portfolio_context(contract=contract, measurement_year=measurement_year)
+    context = portfolio_context(
+        contract=contract, measurement_year=measurement_year, intervention_types=intervention_types
+    )
     try:
         outcome = compute(context)
     except PortfolioInputError as exc:
@@ -288,23 +448,36 @@ def optimizer_run_create(
     draws: int = 10_000,
     seed: int = 0,
     time_limit: float = 60.0,
+    name: str = "",
+    intervention_types: list[dict] | None = None,
     progress: Progress = no_progress,
 ):
     """Choose interventions within the budget; store the plan and re-score the worklist from it.
 
-    The run and the worklist's new priorities are written in one transaction: both or neither.
+    `name` names the run (a saved scenario); `intervention_types` are the types the run may use
+    with its own costs, capacities and uplifts (None: the active types as stored; see
+    `run_intervention_types`). Either way the run's parameters record the figures it used. The
+    run and the worklist's new priorities are written in one transaction: both or neither.
     """
     if objective not in OBJECTIVES:
         raise ApplicationError(
             f"Unknown objective {objective!r}.",
             {"fields": {"objective": [f"one of {', '.join(OBJECTIVES)}"]}},
         )
+    name = name.strip()
+    if len(name) > NAME_LENGTH:
+        raise ApplicationError(
+            f"A run's name is at most {NAME_LENGTH} characters.",
+            {"fields": {"name": [f"at most {NAME_LENGTH} characters"]}},
+        )
+    types = run_intervention_types(measurement_year=measurement_year, intervention_types=intervention_types)
     parameters = {
         "budget": float(budget),
         "objective": objective,
         "draws": draws,
         "seed": seed,
         "time_limit": time_limit,
+        "intervention_types": types,
     }
 
     def compute(context: PortfolioContext):
@@ -323,6 +496,8 @@ def optimizer_run_create(
 
     return _run(
         PortfolioRun.Kind.OPTIMIZE,
+        name=name,
+        intervention_types=types,
         contract=contract,
         measurement_year=measurement_year,
         user=user,

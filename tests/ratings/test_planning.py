@@ -8,8 +8,9 @@ from django.core.management import CommandError, call_command
 
 from gaps.models import CareGap
 from hedis_portal import roles
+from hedis_portal.errors import ApplicationError
 from hedis_portal.models import Job
-from interventions.models import Intervention, InterventionStatus
+from interventions.models import Intervention, InterventionStatus, InterventionType
 from interventions.services import intervention_type_create
 from members.models import Contract
 from ratings.models import ContractMeasureScore, PortfolioRun
@@ -217,6 +218,23 @@ def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once
     assert all(i["cost"] == 100 for i in result["interventions"])
     assert result["expected_overall_after"] >= result["expected_overall_before"]
     assert result["p_overall_at_least_4_after"] >= result["p_overall_at_least_4_before"]
+    # Ten $100 vans spend the $1,000; the next $10,000 is valued by re-solving at $11,000.
+    assert result["budget_left"] == {
+        "unspent": 0.0,
+        "reason": "The budget is spent: the plan uses $1,000 of $1,000.",
+    }
+    assert result["marginal_value"]["budget_step"] == 10_000.0
+    # No types given: the run records the stored figures it used.
+    stored = [
+        {
+            "id": InterventionType.objects.get().pk,
+            "name": "Mobile mammography",
+            "unit_cost": "100.00",
+            "capacity": None,
+            "uplifts": {"BCS": 0.6},
+        }
+    ]
+    assert job["parameters"]["intervention_types"] == run["parameters"]["intervention_types"] == stored
 
     # The worklist's priorities come from the same model.
     bcs = CareGap.objects.filter(contract=planned, measure=measure("BCS"), compliance_status="open")
@@ -252,13 +270,155 @@ def test_bad_optimizer_requests_are_400(api, analyst, planned, run_jobs, extra, 
     assert not Job.objects.exists()
 
 
-def test_a_catalog_with_no_applicable_intervention_fails_the_job(api, analyst, planned, run_jobs):
-    from interventions.models import InterventionType
-
-    InterventionType.objects.update(active=False)
+def test_an_optimizer_run_plans_with_its_own_costs_capacities_and_uplifts_and_records_them(
+    api, analyst, planned, run_jobs
+):
+    vans = InterventionType.objects.get(name="Mobile mammography")
+    figures = [{"id": vans.pk, "unit_cost": "80", "capacity": 5, "uplifts": {"bcs": 0.5}}]
     client = api(analyst)
-    error = _failed(client, _optimize(client, run_jobs))
-    assert error == {"message": "the intervention catalog is empty", "extra": {}}
+    job, run = _succeeded(
+        client, _optimize(client, run_jobs, name="Five vans at $80", intervention_types=figures)
+    )
+    recorded = [
+        {
+            "id": vans.pk,
+            "name": "Mobile mammography",
+            "unit_cost": "80.00",
+            "capacity": 5,
+            "uplifts": {"BCS": 0.5},
+        }
+    ]
+    assert job["parameters"]["intervention_types"] == run["parameters"]["intervention_types"] == recorded
+    assert (job["parameters"]["name"], run["name"]) == ("Five vans at $80", "Five vans at $80")
+    result = run["result"]
+    # Five interventions at the run's $80 (not the catalog's $100), each lifting a BCS gap by 0.5.
+    assert [i["cost"] for i in result["interventions"]] == [80.0] * 5
+    gaps = [gap for i in result["interventions"] for gap in i["gaps"]]
+    assert {gap["cms_id"] for gap in gaps} == {"C01"}
+    assert all(gap["uplift"] == pytest.approx(min(0.5, 1 - gap["probability_before"])) for gap in gaps)
+    assert result["budget_left"] == {"unspent": 600.0, "reason": "The interventions' capacities are used up."}
+    vans.refresh_from_db()
+    assert (vans.unit_cost, vans.capacity) == (Decimal(100), None)
+
+
+@pytest.fixture
+def home_visits():
+    """An inactive intervention type."""
+    return intervention_type_create(
+        name="Home visit", channel="home_visit", unit_cost=Decimal(150), uplifts={measure("BCS"): 0.4}
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "problems"),
+    [
+        ({"id": 999}, ["Intervention type 1: no intervention type has the id 999."]),
+        ({"id": "visits"}, ["Home visit is not active: activate it in the catalog to plan with it."]),
+        (
+            {"uplifts": {"XYZ": 0.5, "BCS": 0}},
+            [
+                "Mobile mammography: no measure XYZ is rated for measurement year 2026.",
+                "Mobile mammography: the uplift on BCS must be more than 0 and at most 1 (got 0.0).",
+            ],
+        ),
+        (
+            {"uplifts": {"BCS": 0.5, "C01": 0.4}},
+            ["Mobile mammography: BCS has an uplift already, under another name."],
+        ),
+    ],
+)
+def test_bad_intervention_figures_are_400_in_words(
+    api, analyst, planned, home_visits, run_jobs, given, problems
+):
+    home_visits.active = False
+    home_visits.save()
+    vans = InterventionType.objects.get(name="Mobile mammography")
+    figures = {"id": vans.pk, "unit_cost": "80", "capacity": None, "uplifts": {"BCS": 0.5}} | given
+    if figures["id"] == "visits":
+        figures["id"] = home_visits.pk
+    response = _optimize(api(analyst), run_jobs, intervention_types=[figures])
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": " ".join(problems),
+        "extra": {"fields": {"intervention_types": problems}},
+    }
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        (
+            {"unit_cost": "0"},
+            "the unit cost must be an amount of dollars more than 0, in whole cents (got 0).",
+        ),
+        (
+            {"unit_cost": 12.345},
+            "the unit cost must be an amount of dollars more than 0, in whole cents (got 12.345).",
+        ),
+        ({"capacity": -1}, "the capacity must be a whole number, 0 or more, or null for no limit (got -1)."),
+        (
+            {"capacity": True},
+            "the capacity must be a whole number, 0 or more, or null for no limit (got True).",
+        ),
+        ({"uplifts": {"BCS": 1.5}}, "the uplift on BCS must be more than 0 and at most 1 (got 1.5)."),
+        ({"uplifts": ["BCS"]}, "the uplifts must be an object of measure codes and uplifts."),
+        ({"cost": 5}, "give exactly id, unit_cost, capacity and uplifts."),
+    ],
+)
+def test_the_service_refuses_bad_figures_naming_the_type(planned, given, problem):
+    from ratings.planning.services import run_intervention_types
+
+    vans = InterventionType.objects.get(name="Mobile mammography")
+    figures = {"id": vans.pk, "unit_cost": Decimal(80), "capacity": 3, "uplifts": {"C01": 0.5}} | given
+    with pytest.raises(ApplicationError) as refused:
+        run_intervention_types(measurement_year=2026, intervention_types=[figures])
+    assert refused.value.extra == {"fields": {"intervention_types": [f"Mobile mammography: {problem}"]}}
+
+
+def test_the_service_takes_a_list_of_types_in_its_order_and_refuses_an_empty_one(planned, home_visits):
+    from ratings.planning.services import run_intervention_types
+
+    vans = InterventionType.objects.get(name="Mobile mammography")
+    given = [
+        {"id": home_visits.pk, "unit_cost": 120.5, "capacity": 0, "uplifts": {"C01": 0.25}},
+        {"id": vans.pk, "name": "ignored", "unit_cost": Decimal("99.90"), "capacity": None, "uplifts": {}},
+    ]
+    assert run_intervention_types(measurement_year=2026, intervention_types=given) == [
+        {
+            "id": home_visits.pk,
+            "name": "Home visit",
+            "unit_cost": "120.50",
+            "capacity": 0,
+            "uplifts": {"BCS": 0.25},
+        },
+        {"id": vans.pk, "name": "Mobile mammography", "unit_cost": "99.90", "capacity": None, "uplifts": {}},
+    ]
+    with pytest.raises(ApplicationError, match=r"^An optimizer run needs at least one intervention type\.$"):
+        run_intervention_types(measurement_year=2026, intervention_types=[])
+
+
+def test_an_optimizer_run_without_an_active_intervention_type_is_400(api, analyst, planned, run_jobs):
+    InterventionType.objects.update(active=False)
+    response = _optimize(api(analyst), run_jobs)
+    problem = "No intervention type is active: activate one in the catalog, or give the run its own."
+    assert (response.status_code, response.json()) == (
+        400,
+        {"message": problem, "extra": {"fields": {"intervention_types": [problem]}}},
+    )
+    assert not Job.objects.exists()
+
+
+def test_types_with_no_uplift_on_the_contracts_open_gaps_fail_the_job(api, analyst, planned, run_jobs):
+    vans = InterventionType.objects.get()
+    figures = [{"id": vans.pk, "unit_cost": "100", "capacity": None, "uplifts": {"CBP": 0.3}}]
+    client = api(analyst)
+    error = _failed(client, _optimize(client, run_jobs, intervention_types=figures))
+    assert error == {
+        "message": "no intervention in the catalog has an uplift on a measure with open gaps "
+        "(measures: C01, C02)",
+        "extra": {},
+    }
     assert not PortfolioRun.objects.exists()
 
 
@@ -320,10 +480,12 @@ def test_forecast_and_optimize_commands_print_the_documented_json(planned, capsy
         measurement_year=2026,
         budget="1000",
         draws=2000,
+        name="From the command",
         propose="planner",
         as_json=True,
     )
     plan = json.loads(capsys.readouterr().out)
+    assert PortfolioRun.objects.get(pk=plan["run"]).name == "From the command"
     assert {
         "total_cost",
         "expected_overall_before",

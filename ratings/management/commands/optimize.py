@@ -1,4 +1,5 @@
-"""`manage.py optimize --contract H1234 --measurement-year 2026 --budget 250000 [--json] [--propose USER]`."""
+"""`manage.py optimize --contract H1234 --measurement-year 2026 --budget 250000 [--name NAME] [--json]
+[--propose USER]`."""
 
 import json
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--draws", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--time-limit", type=float, default=60.0, help="Seconds per solver call.")
+        parser.add_argument("--name", default="", help='The run\'s name, e.g. "25k, phone first".')
         parser.add_argument(
             "--propose",
             metavar="USERNAME",
@@ -44,6 +46,7 @@ class Command(BaseCommand):
         draws,
         seed,
         time_limit,
+        name,
         propose,
         as_json,
         **options,
@@ -72,6 +75,7 @@ class Command(BaseCommand):
                 draws=draws,
                 seed=seed,
                 time_limit=time_limit,
+                name=name,
             )
             proposed = planning.optimizer_run_propose(run=run, user=proposer) if proposer else None
         except ApplicationError as exc:
@@ -89,6 +93,7 @@ class Command(BaseCommand):
             "  P(≥ 4.0) {p_overall_at_least_4_before:.3f} → {p_overall_at_least_4_after:.3f}".format(
                 **result
             ),
+            f"  ${result['budget_left']['unspent']:,.2f} unspent: {result['budget_left']['reason']}",
             f"  solver {result['solver_status']}, optimality gap {result['optimality_gap']} "
             f"({result['bound_method']})",
             f"  run #{run.pk} in {run.duration_ms / 1000:.1f} s",
