@@ -180,15 +180,16 @@ def solver_sentence(run: PortfolioRun) -> str:
 
 
 def budget_sentence(result: dict) -> str:
-    """How much of the budget the plan spends, and why the rest was left when the run says."""
+    """How much of the budget the plan spends, and why the rest was left when the run says
+    (`budget_left`, a sentence of the optimizer's)."""
     budget, spent = result.get("budget", 0.0), result.get("total_cost", 0.0)
-    sentence = f"Spends {formats.money(spent)} of {formats.money(budget)}"
     left = result.get("budget_left") or {}
-    if budget - spent >= 0.5:
-        sentence += f"; {formats.money(left.get('unspent', budget - spent))} is left"
-        if left.get("reason"):
-            return f"{sentence}: {left['reason'].rstrip('.')}."
-    return sentence + "."
+    unspent = left.get("unspent", budget - spent)
+    sentence = f"Spends {formats.money(spent)} of {formats.money(budget)}"
+    if unspent < 0.5:
+        return f"{sentence}."
+    sentence = f"{sentence}, leaving {formats.money(unspent)}."
+    return f"{sentence} {left['reason']}" if left.get("reason") else sentence
 
 
 def assumption_words(assumptions: dict, labels: dict[str, str]) -> list[str]:

@@ -224,3 +224,18 @@ def test_a_what_ifs_page_says_its_assumptions_and_its_forecast(client, analyst, 
         for level, p in result["overall_probabilities"].items()
     }
     assert 'details class="console-raw"' in page and "Propose" not in page
+
+
+def test_a_plan_that_leaves_budget_says_why_and_shows_the_types_figures_it_used(client, analyst, planned):  # noqa: F811
+    run = planning.optimizer_run_create(
+        contract=planned, measurement_year=2026, user=analyst, budget=Decimal(20_000), draws=2000
+    )
+    left = run.result["budget_left"]
+
+    page = _page(client, analyst, run).content.decode()
+
+    assert left["unspent"] >= 0.5
+    spent, unspent = formats.money(run.result["total_cost"]), formats.money(left["unspent"])
+    assert f"Spends {spent} of $20,000, leaving {unspent}. {left['reason']}" in page
+    assert '<td>Mobile mammography</td><td class="number">$100</td><td class="number">no limit</td>' in page
+    assert "BCS +60%" in page
