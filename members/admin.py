@@ -2,6 +2,9 @@
 
 from django import forms
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
 
 from gaps.models import CareGap
 from hedis_portal.admin import (
@@ -12,6 +15,7 @@ from hedis_portal.admin import (
     visible_contract_choices,
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
+from hedis_portal.formats import count, money, percent, probability
 from interventions.models import Intervention
 from members import services
 from members.filters import MemberFilter
@@ -20,22 +24,80 @@ from members.models import Contract, Member
 from predictions.models import Prediction
 
 
+def _console_url(route: str, *args) -> str:
+    """The Star Ratings console's page `star_ratings:<route>`, or "" when the console is not installed
+    (it sits above this app and is linked by name)."""
+    try:
+        return reverse(f"star_ratings:{route}", args=args)
+    except NoReverseMatch:
+        return ""
+
+
 @admin.register(Contract)
 class ContractAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
-    """CMS contracts and who is assigned to them."""
+    """CMS contracts and who is assigned to them, each linked to its Star Ratings console pages."""
 
     list_display = [
         "contract_id",
         "name",
         "organization_type",
         "snp",
-        "enrollment",
-        "lis_de_percent",
-        "disability_percent",
+        "enrollment_count",
+        "lis_de",
+        "disability",
+        "star_ratings_link",
     ]
     list_filter = ["organization_type", "snp"]
     search_fields = ["contract_id", "name"]
     filter_horizontal = ["users"]
+    readonly_fields = ["star_ratings"]
+
+    def get_queryset(self, request):
+        # Each row links its latest measurement year's console overview: the year is read in the
+        # list's own query (the newest gap's year), not with a query per row.
+        newest_gap = CareGap.objects.filter(contract=OuterRef("pk")).order_by("-measurement_year")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(latest_year=Subquery(newest_gap.values("measurement_year")[:1]))
+        )
+
+    @admin.display(description="enrollment", ordering="enrollment")
+    def enrollment_count(self, contract):
+        return count(contract.enrollment)
+
+    @admin.display(description="LIS/DE", ordering="lis_de_percent")
+    def lis_de(self, contract):
+        return percent(contract.lis_de_percent)
+
+    @admin.display(description="disability", ordering="disability_percent")
+    def disability(self, contract):
+        return percent(contract.disability_percent)
+
+    @admin.display(description="Star Ratings")
+    def star_ratings_link(self, contract):
+        if contract.latest_year is None:
+            return format_html('<a href="{}">Console</a>', _console_url("index"))
+        url = _console_url("overview", contract.contract_id, contract.latest_year)
+        return format_html('<a href="{}">MY{} overview</a>', url, contract.latest_year)
+
+    @admin.display(description="Star Ratings console")
+    def star_ratings(self, contract):
+        """The console's overview for each measurement year the contract has gaps in."""
+        if contract.pk is None:
+            return "—"
+        years = (
+            CareGap.objects.filter(contract=contract)
+            .order_by("-measurement_year")
+            .values_list("measurement_year", flat=True)
+            .distinct()
+        )
+        links = format_html_join(
+            " · ",
+            '<a href="{}">Measurement year {} overview</a>',
+            ((_console_url("overview", contract.contract_id, year), year) for year in years),
+        )
+        return links or format_html('<a href="{}">The Star Ratings console</a>', _console_url("index"))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -94,7 +156,6 @@ class GapHistoryInline(_HistoryInline):
         "compliance_status",
         "workflow_state",
         "assignee",
-        "priority_score",
     ]
     ordering = ["measure__code", "-measurement_year"]
 
@@ -104,8 +165,12 @@ class GapHistoryInline(_HistoryInline):
 
 class PredictionHistoryInline(_HistoryInline):
     model = Prediction
-    fields = ["measure", "measurement_year", "model_version", "probability", "risk_tier", "predicted_at"]
+    fields = ["measure", "measurement_year", "model_version", "closure", "risk_tier", "predicted_at"]
     ordering = ["-predicted_at"]
+
+    @admin.display(description="P(close)")
+    def closure(self, prediction):
+        return probability(prediction.probability)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("measure")
@@ -113,8 +178,12 @@ class PredictionHistoryInline(_HistoryInline):
 
 class InterventionHistoryInline(_HistoryInline):
     model = Intervention
-    fields = ["intervention_type", "status", "cost", "scheduled_for", "completed_at", "created_at"]
+    fields = ["intervention_type", "status", "cost_in_dollars", "scheduled_for", "completed_at", "created_at"]
     ordering = ["-created_at"]
+
+    @admin.display(description="cost")
+    def cost_in_dollars(self, intervention):
+        return money(intervention.cost)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("intervention_type")

@@ -484,8 +484,13 @@ class StarYearMeasureInline(ReadOnlyAdminMixin, admin.TabularInline):
     """A measure's editions per star year."""
 
     model = StarYearMeasure
-    fields = ["star_year", "cms_id", "name", "weight", "display_precision", "improvement", "source"]
+    fields = ["star_year", "cms_id", "name", "measure_weight", "display_precision", "improvement", "source"]
     readonly_fields = fields
+
+    @admin.display(description="weight")
+    def measure_weight(self, edition):
+        return plain(edition.weight)
+
     extra = 0
 
 
@@ -503,10 +508,25 @@ class MeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class StarYearMeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Measure editions: each star year's ID, weight and display precision."""
 
-    list_display = ["star_year", "cms_id", "name", "measure", "weight", "display_precision", "source"]
+    list_display = ["star_year", "cms_id", "name", "measure", "measure_weight", "display_precision", "source"]
     list_filter = ["star_year", "source", "measure__part"]
     list_select_related = ["measure"]
     search_fields = ["cms_id", "name", "measure__code"]
+    fields = [
+        "measure",
+        "star_year",
+        "cms_id",
+        "name",
+        "measure_weight",
+        "display_precision",
+        "improvement",
+        "source",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="weight", ordering="weight")
+    def measure_weight(self, edition):
+        return plain(edition.weight)
 
 
 class MultipleFileInput(forms.FileInput):
@@ -591,6 +611,8 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = _api_filters(CutPointFilter, CutPoint, ["star_year", "org_type", "direction", "part"])
     list_select_related = ["edition"]
     search_fields = ["edition__cms_id", "edition__name", "edition__measure__code"]
+    fields = ["edition", "org_type", "direction", "two_stars", "three_stars", "four_stars", "five_stars"]
+    readonly_fields = fields
 
     @staticmethod
     def _threshold(cut: CutPoint, level: str) -> str:
@@ -598,7 +620,7 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         higher = cut.direction == Direction.HIGHER
         inclusive = getattr(cut, f"{level}_inclusive")
         sign = ("≥" if inclusive else ">") if higher else ("≤" if inclusive else "<")
-        return f"{sign} {format(getattr(cut, level).normalize(), 'f')}"
+        return f"{sign} {plain(getattr(cut, level))}"
 
     @admin.display(description="2 stars", ordering="two_star")
     def two_stars(self, cut):
@@ -617,17 +639,37 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._threshold(cut, "five_star")
 
 
+def _score(value: CmsMeasureValue) -> str:
+    """A published score to its measure's display precision that year: 0.010000 → "0.01", 87.000000 → "87"."""
+    if value.score is None:
+        return "—"
+    return decimal(value.score, value.edition.display_precision)
+
+
 class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The contract's published score and star on every measure."""
 
     model = CmsMeasureValue
-    fields = ["edition", "score", "score_status", "star", "star_status"]
+    fields = ["edition", "measure_score", "score_status", "measure_star", "star_status"]
     readonly_fields = fields
     extra = 0
 
     def get_queryset(self, request):
         # The edition's name is shown on every row: one join instead of a query per row.
         return super().get_queryset(request).select_related("edition")
+
+    @admin.display(description="score")
+    def measure_score(self, value):
+        return _score(value)
+
+    @admin.display(description="star")
+    def measure_star(self, value):
+        return stars(value.star)
+
+
+def _published(rating, status: str) -> str:
+    """A rating CMS published ("3.5 ★"), or its status when it published none."""
+    return stars(rating) if rating is not None else status or "—"
 
 
 @admin.register(CmsContract)
@@ -640,26 +682,47 @@ class CmsContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "organization_type",
         "marketing_name",
         "snp",
-        "part_c_summary",
-        "part_d_summary",
-        "overall",
-        "overall_status",
+        "part_c",
+        "part_d",
+        "overall_rating",
     ]
     list_filter = _api_filters(CmsContractFilter, CmsContract, ["star_year", "organization_type", "snp"])
     search_fields = ["=contract_id", "contract_name", "marketing_name", "parent_organization"]
     show_full_result_count = False
     inlines = [CmsMeasureValueInline]
 
+    @admin.display(description="Part C", ordering="part_c_summary")
+    def part_c(self, contract):
+        return _published(contract.part_c_summary, contract.part_c_summary_status)
+
+    @admin.display(description="Part D", ordering="part_d_summary")
+    def part_d(self, contract):
+        return _published(contract.part_d_summary, contract.part_d_summary_status)
+
+    @admin.display(description="overall", ordering="overall")
+    def overall_rating(self, contract):
+        return _published(contract.overall, contract.overall_status)
+
 
 @admin.register(CmsMeasureValue)
 class CmsMeasureValueAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The national benchmark: every contract's score and star per measure."""
 
-    list_display = ["contract", "edition", "score", "score_status", "star", "star_status"]
+    list_display = ["contract", "edition", "measure_score", "score_status", "measure_star", "star_status"]
     list_filter = _api_filters(CmsMeasureValueFilter, CmsMeasureValue, ["star_year", "star", "part"])
     list_select_related = ["contract", "edition"]
     search_fields = ["=contract__contract_id", "=edition__cms_id"]
     show_full_result_count = False
+    fields = ["contract", "edition", "measure_score", "score_status", "measure_star", "star_status"]
+    readonly_fields = fields
+
+    @admin.display(description="score", ordering="score")
+    def measure_score(self, value):
+        return _score(value)
+
+    @admin.display(description="star", ordering="star")
+    def measure_star(self, value):
+        return stars(value.star)
 
 
 @admin.register(ContractRatingProfile)
@@ -714,7 +777,7 @@ class ContractRatingProfileAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
 class ContractMeasureScoreAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     """Contract-level scores for the measures not computed from gaps (CAHPS, complaints, …)."""
 
-    list_display = ["contract", "star_year", "measure", "score", "status", "entered_by", "entered_at"]
+    list_display = ["contract", "star_year", "measure", "measure_score", "status", "entered_by", "entered_at"]
     list_filter = [
         *_api_filters(ContractMeasureScoreFilter, ContractMeasureScore, ["contract", "star_year"]),
         "measure__part",
@@ -725,6 +788,10 @@ class ContractMeasureScoreAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="score", ordering="score")
+    def measure_score(self, entry):
+        return plain(entry.score)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "measure":
