@@ -7,10 +7,11 @@ app_name = "star_ratings"
 
 urlpatterns = [
     *index.urlpatterns,
+    # Before the contract pages, whose first segment would otherwise take "runs" and "jobs".
+    *runs.urlpatterns,
     *overview.urlpatterns,
     *trend.urlpatterns,
     *scenarios.urlpatterns,
-    *runs.urlpatterns,
     *equity.urlpatterns,
     *benchmark.urlpatterns,
 ]
