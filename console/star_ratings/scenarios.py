@@ -51,13 +51,14 @@ def job_url(job) -> str:
 
 
 def _headline(row: dict) -> dict:
-    """A run's figures people compare, from the result keys read with it."""
+    """A run's figures people compare, from the result keys read with it; an unnamed run is
+    labelled by its kind and number ("Forecast #12"), as the admin numbers it."""
     after = row["kind"] == PortfolioRun.Kind.OPTIMIZE
     return {
         "pk": row["pk"],
         "kind": row["kind"],
         "kind_label": PortfolioRun.Kind(row["kind"]).label,
-        "label": row["name"] or PortfolioRun.Kind(row["kind"]).label,
+        "label": row["name"] or f"{PortfolioRun.Kind(row['kind']).label} #{row['pk']}",
         "created_at": row["created_at"],
         "created_by": row["created_by__username"] or "—",
         "expected": row[HEADLINE["expected"][after]],

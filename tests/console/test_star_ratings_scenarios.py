@@ -102,7 +102,7 @@ def test_the_saved_scenarios_are_listed_newest_first_with_their_headline(client,
     listed = response.context["runs"]
     assert [run["pk"] for run in listed] == [runs["optimize"].pk, runs["what_if"].pk, runs["forecast"].pk]
     optimized, what_if = runs["optimize"].result, runs["what_if"].result
-    assert listed[0]["label"] == "Optimizer run"
+    assert listed[0]["label"] == f"Optimizer run #{runs['optimize'].pk}"
     assert listed[0]["expected"] == optimized["expected_overall_after"]
     assert listed[0]["p_at_least_4"] == optimized["p_overall_at_least_4_after"]
     assert (listed[0]["cost"], listed[0]["budget"]) == (optimized["total_cost"], 1000.0)
@@ -326,7 +326,11 @@ def test_comparing_shows_each_scenario_oldest_first_with_its_difference_from_the
 
     assert response.status_code == 200
     scenarios = response.context["scenarios"]
-    assert [each["label"] for each in scenarios] == ["Forecast", "BCS at 80%", "Optimizer run"]
+    assert [each["label"] for each in scenarios] == [
+        f"Forecast #{forecast.pk}",
+        "BCS at 80%",
+        f"Optimizer run #{optimized.pk}",
+    ]
     after = optimized.result["expected_overall_after"]
     assert scenarios[2]["expected_change"] == pytest.approx(after - forecast.result["expected_overall"])
     assert scenarios[2]["p_change"] == pytest.approx(
@@ -359,8 +363,8 @@ def test_the_comparison_chart_has_a_dataset_per_scenario_over_the_overall_rating
     assert config["type"] == "bar"
     assert config["data"]["labels"] == [formats.stars(float(level)) for level in levels]
     assert [(each["label"], each["data"]) for each in config["data"]["datasets"]] == [
-        ("Forecast", [round(before.get(level, 0) * 100, 1) for level in levels]),
-        ("Optimizer run", [round(after.get(level, 0) * 100, 1) for level in levels]),
+        (f"Forecast #{forecast.pk}", [round(before.get(level, 0) * 100, 1) for level in levels]),
+        (f"Optimizer run #{optimized.pk}", [round(after.get(level, 0) * 100, 1) for level in levels]),
     ]
 
 
@@ -416,11 +420,11 @@ def test_an_analyst_starts_a_what_if_then_compares_two_scenarios_in_a_browser(
     )
     assert watched.chart_series("compare-distribution") == [
         {
-            "label": "Forecast",
+            "label": f"Forecast #{runs['forecast'].pk}",
             "data": [round(forecast["overall_probabilities"].get(x, 0) * 100, 1) for x in levels],
         },
         {
-            "label": "Optimizer run",
+            "label": f"Optimizer run #{runs['optimize'].pk}",
             "data": [round(optimized["overall_probabilities_after"].get(x, 0) * 100, 1) for x in levels],
         },
     ]
