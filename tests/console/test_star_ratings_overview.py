@@ -6,12 +6,15 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from console.star_ratings.explain import before_rounding, half_star, rating_sentence
-from hedis_portal import formats
+from hedis_portal import formats, roles
 from members.models import Contract
+from ratings.live.rating import contract_live_rating
 from ratings.models import ContractMeasureScore, StarYearMeasure
 from ratings.planning.services import forecast_run_create
+from tests.browser import chromium, log_in, watched  # noqa: F401 (fixture)
 from tests.conftest import query_count
 from tests.factories import ContractFactory, PredictionFactory, UserFactory, measure
 from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
@@ -343,3 +346,35 @@ def test_the_overview_query_count_does_not_grow_with_gaps_or_measures(client, an
     add_gaps(ma_only, "KED", closed=10, open=5, disability=True)
     add_gaps(ma_only, "BCS", closed=40, open=40)
     assert query_count(lambda: client.get("/admin/star-ratings/H2001/2026/")) == before
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_overview_answers_the_projected_overall_and_the_cheapest_stars_in_a_browser(watched, live_server):  # noqa: F811
+    call_command("load_demo_data")
+    contract = Contract.objects.get(contract_id="H9002")
+    UserFactory(username="overview-analyst", role=roles.QUALITY_ANALYST, contracts=[contract])
+    run = forecast_run_create(contract=contract, measurement_year=2026, user=None, draws=500, seed=1)
+    overall = contract_live_rating(contract=contract, measurement_year=2026).as_dict()["overall"]
+    log_in(watched.page, live_server, "overview-analyst", "test-password")
+    watched.page.goto(f"{live_server.url}/admin/star-ratings/H9002/2026/")
+    watched.page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('#forecast-distribution canvas'))"
+    )
+    assert watched.page.inner_text("#rating-overall .value") == formats.stars(overall["rating"])
+    assert watched.page.inner_text("#rating-overall p").startswith(
+        f"Overall {formats.stars(overall['rating'])}: the weighted mean of "
+    )
+    distribution = watched.chart_series("forecast-distribution")[0]["data"]
+    probabilities = run.result["overall_probabilities"]
+    assert distribution == [probabilities.get(f"{n / 2:.1f}", 0.0) for n in range(2, 11)]
+    first = watched.page.locator(".overview-measures tbody tr").first
+    band_id = first.locator("figure").get_attribute("id")
+    bands = watched.chart_series(band_id)
+    assert [series["label"] for series in bands] in (
+        ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"],
+        ["5 ★", "4 ★", "3 ★", "2 ★", "1 ★"],
+    )
+    # The cheapest three stars are on the first screen, under the headline figures.
+    assert watched.page.locator(".overview-measures tbody tr").nth(2).bounding_box()["y"] < 768
+    assert watched.problems() == []
