@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from hedis_portal import formats
 from hedis_portal.backends import get_contract_model
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
@@ -504,6 +505,28 @@ def form_changes(form: forms.ModelForm) -> tuple[models.Model, dict]:
     return stored, {name: form.cleaned_data[name] for name in form.changed_data if name in concrete}
 
 
+def _parameter(name: str, value) -> str:
+    """A job parameter as people read it: a budget in dollars, counts with separators, yes or no,
+    a time limit in seconds, a mapping as "key: value" pairs."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "—"
+    if name == "budget":
+        return formats.money(value)
+    if name == "time_limit":
+        return f"{formats.decimal(value, 0)} s"
+    if isinstance(value, int) and not name.endswith("year"):
+        return formats.count(value)
+    if isinstance(value, float):
+        return formats.decimal(value, 2)
+    if isinstance(value, dict):
+        return "; ".join(f"{key.replace('_', ' ')}: {_parameter(key, item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_parameter(name, item) for item in value)
+    return str(value)
+
+
 def _job_kind_choices(request):
     """The kinds of job the user's role may see, by label."""
     kinds = [
@@ -534,7 +557,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "progress_bar",
         "stage",
         "contract",
-        "parameters_document",
+        "parameters_table",
         "result_links",
         "error_message",
         "cancel_requested",
@@ -562,8 +585,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, job):
-        kind = job_kinds().get(job.kind)
-        return kind.label if kind else job.kind
+        return job.kind_label
 
     @admin.display(description="progress")
     def progress_bar(self, job):
@@ -579,8 +601,19 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html("{}<br>{}", self.progress_bar(job), job.stage)
 
     @admin.display(description="parameters")
-    def parameters_document(self, job):
-        return format_html("<pre>{}</pre>", json.dumps(job.parameters, indent=2))
+    def parameters_table(self, job):
+        """What the job was started with, one row per parameter in words (the JSON is below, collapsed)."""
+        if not job.parameters:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td></tr>',
+            (
+                (name.replace("_", " ").capitalize(), _parameter(name, value))
+                for name, value in job.parameters.items()
+            ),
+        )
+        return format_html('<table class="job-parameters"><tbody>{}</tbody></table>', rows)
 
     @admin.display(description="result")
     def result_links(self, job):
@@ -619,6 +652,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if job is not None:
             active = job.status in Job.ACTIVE
             extra = {
+                "raw_documents": [("parameters", json.dumps(job.parameters, indent=2))],
                 "subtitle": self.described(job),
                 "job_active": active,
                 "can_cancel_job": active and self._may_cancel(request, job) and not job.cancel_requested,
@@ -627,9 +661,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def described(self, job) -> str:
         """The job in words: "Optimizer run for H9002, running"."""
-        label = self.kind_label(job)
-        where = f" for {job.contract}" if job.contract_id else ""
-        return f"{label[:1].upper()}{label[1:]}{where}, {job.get_status_display().lower()}"
+        return str(job)
 
     def get_urls(self):
         cancel = path(

@@ -16,6 +16,7 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
+from hedis_portal.formats import count, money
 from interventions import services, workflow
 from interventions.filters import InterventionFilter
 from interventions.models import (
@@ -48,10 +49,18 @@ class InterventionUpliftInline(admin.TabularInline):
 class InterventionTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     """The outreach catalog: channel, unit cost, yearly capacity and uplift per measure."""
 
-    list_display = ["name", "channel", "unit_cost", "capacity", "active"]
+    list_display = ["name", "channel", "cost_each", "yearly_capacity", "active"]
     list_filter = ["channel", "active"]
     search_fields = ["name"]
     inlines = [InterventionUpliftInline]
+
+    @admin.display(description="unit cost", ordering="unit_cost")
+    def cost_each(self, intervention_type):
+        return money(intervention_type.unit_cost)
+
+    @admin.display(description="capacity", ordering="capacity")
+    def yearly_capacity(self, intervention_type):
+        return count(intervention_type.capacity)
 
     def save_model(self, request, obj, form, change):
         """Nothing yet: `save_related` writes the type and its uplifts in one service call."""
@@ -185,7 +194,15 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
     Each page of the list and each intervention opened is recorded in the audit log as an access.
     """
 
-    list_display = ["id", "member", "intervention_type", "status", "cost", "scheduled_for", "created_at"]
+    list_display = [
+        "id",
+        "member",
+        "intervention_type",
+        "status",
+        "cost_in_dollars",
+        "scheduled_for",
+        "created_at",
+    ]
     # The interventions API's filters, by the API's names (`InterventionFilter`).
     list_filter = [
         filterset_list_filter(InterventionFilter, "contract", choices=visible_contract_choices),
@@ -219,7 +236,7 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
         "member",
         "contract",
         "intervention_type",
-        "cost",
+        "cost_in_dollars",
         "status",
         "scheduled_for",
         "notes",
@@ -235,7 +252,7 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
         "member",
         "contract",
         "intervention_type",
-        "cost",
+        "cost_in_dollars",
         "approved_by",
         "approved_at",
         "completed_at",
@@ -244,6 +261,10 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
         "updated_at",
         "version",
     ]
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_in_dollars(self, intervention):
+        return money(intervention.cost)
 
     def has_approve_permission(self, request):
         return request.user.has_perm(services.APPROVE_PERMISSION)

@@ -13,6 +13,7 @@ from hedis_portal.admin import (
     visible_contract_choices,
 )
 from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
+from hedis_portal.formats import probability
 from predictions.filters import PredictionFilter
 from predictions.importing import FORMATS
 from predictions.jobs import file_format_of, predictions_import_start
@@ -94,7 +95,7 @@ class PredictionAdmin(
         "measure",
         "measurement_year",
         "model_version",
-        "probability",
+        "closure",
         "risk_tier",
         "predicted_at",
     ]
@@ -115,13 +116,17 @@ class PredictionAdmin(
         "measure",
         "measurement_year",
         "model_version",
-        "probability",
+        "closure",
         "risk_tier",
         "top_features",
         "predicted_at",
         "created_at",
     ]
     actions = None
+
+    @admin.display(description="P(close by year end)", ordering="probability")
+    def closure(self, prediction):
+        return probability(prediction.probability)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         prediction = self.get_object(request, object_id)

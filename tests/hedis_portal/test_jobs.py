@@ -371,6 +371,36 @@ def test_a_job_page_says_what_the_job_is_and_cancels_it_with_a_button(kinds, cli
     assert "Cancel this job" not in client.get(response["Location"]).content.decode()
 
 
+def test_a_job_page_lists_its_parameters_in_words_with_the_json_collapsed(kinds, client, analyst, contract):
+    kinds("plan", _renamed, label="optimizer run")
+    parameters = {
+        "measurement_year": 2026,
+        "budget": "25000.00",
+        "draws": 10000,
+        "seed": 0,
+        "time_limit": 60.0,
+        "full_snapshot": False,
+        "assumptions": {"C14": {"extra_closures": 40}},
+    }
+    job = job_start(kind="plan", user=analyst, contract=contract, parameters=parameters)[0]
+    assert str(job) == "Optimizer run for H1001, queued"  # the kind's label, not its name
+    client.force_login(analyst)
+    page = client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
+    table, _, raw = page.partition('<details class="raw-documents">')
+    for row in [
+        ("Measurement year", "2026"),
+        ("Budget", "$25,000"),
+        ("Draws", "10,000"),
+        ("Seed", "0"),
+        ("Time limit", "60 s"),
+        ("Full snapshot", "no"),
+        ("Assumptions", "C14: extra closures: 40"),
+    ]:
+        assert '<tr><th scope="row">{}</th><td>{}</td></tr>'.format(*row) in table, row
+    assert "&quot;budget&quot;: &quot;25000.00&quot;" in raw.partition("</details>")[0]
+    assert "&quot;budget&quot;" not in table
+
+
 def test_only_who_may_start_a_kind_cancels_its_jobs_from_their_page(kinds, client, analyst, contract):
     kinds("rename", _renamed, start_permission="ratings.add_cmsdataimport")
     job = job_start(kind="rename", user=analyst, contract=contract, parameters={})[0]
