@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from console.star_ratings import forms
 from console.star_ratings.base import Chart, ConsoleView, console_path
@@ -34,22 +34,6 @@ ASSUMED_AS = {
 }
 
 
-def run_url(run_id: int) -> str:
-    """A run's console page (`star_ratings:run`), or its admin page where the console has none."""
-    try:
-        return reverse("star_ratings:run", args=[run_id])
-    except NoReverseMatch:
-        return reverse("admin:ratings_portfoliorun_change", args=[run_id])
-
-
-def job_url(job) -> str:
-    """A job's console progress page (`star_ratings:job`), or its admin page where the console has none."""
-    try:
-        return reverse("star_ratings:job", args=[job.pk])
-    except NoReverseMatch:
-        return reverse("admin:hedis_portal_job_change", args=[job.pk])
-
-
 def _headline(row: dict) -> dict:
     """A run's figures people compare, from the result keys read with it; an unnamed run is
     labelled by its kind and number ("Forecast #12"), as the admin numbers it."""
@@ -65,7 +49,7 @@ def _headline(row: dict) -> dict:
         "p_at_least_4": row[HEADLINE["p_at_least_4"][after]],
         "cost": row["result__total_cost"] if after else None,
         "budget": row["parameters__budget"] if after else None,
-        "url": run_url(row["pk"]),
+        "url": reverse("star_ratings:run", args=[row["pk"]]),
     }
 
 
@@ -144,7 +128,7 @@ class ScenariosView(ConsoleView):
             else:
                 if job is not None:
                     messages.success(request, f"{STARTED[which]} has started.")
-                    return redirect(job_url(job))
+                    return redirect("star_ratings:job", job.pk)
         return self.render_to_response(self.get_context_data(bound=bound, posted=which, **kwargs))
 
     def _common(self) -> dict:

@@ -6,8 +6,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
-from console.star_ratings.scenarios import job_url, run_url
 from hedis_portal import formats, roles
 from hedis_portal.models import Job
 from interventions.models import InterventionType
@@ -111,7 +111,7 @@ def test_the_saved_scenarios_are_listed_newest_first_with_their_headline(client,
     html = response.content.decode()
     assert f'{formats.money(optimized["total_cost"])} <span class="console-note">of $1,000</span>' in html
     assert formats.stars(what_if["expected_overall"], 2) in html
-    assert f'href="{run_url(runs["forecast"].pk)}"' in html
+    assert f'href="{reverse("star_ratings:run", args=[runs["forecast"].pk])}"' in html
     assert f'name="run" value="{runs["what_if"].pk}"' in html
 
 
@@ -172,7 +172,7 @@ def test_the_forecast_form_starts_a_forecast_job_and_goes_to_its_page(client, an
     assert (job.kind, job.contract, job.created_by) == ("forecast", planned, analyst)
     assert job.parameters == {"measurement_year": 2026, "draws": 3000, "seed": 11}
     assert response.status_code == 302
-    assert response["Location"] == job_url(job)
+    assert response["Location"] == reverse("star_ratings:job", args=[job.pk])
 
 
 def test_the_what_if_form_starts_the_scenario_with_its_assumptions_by_cms_id(client, analyst, planned):
@@ -310,7 +310,7 @@ def test_the_optimizer_form_refuses_figures_out_of_range_in_words(client, analys
 def test_a_runs_link_opens_its_page(client, analyst, runs):
     client.force_login(analyst)
 
-    assert client.get(run_url(runs["what_if"].pk)).status_code == 200
+    assert client.get(reverse("star_ratings:run", args=[runs["what_if"].pk])).status_code == 200
 
 
 # --- comparing ------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def test_an_analyst_starts_a_what_if_then_compares_two_scenarios_in_a_browser(
     page.wait_for_url("**/jobs/**")
 
     job = Job.objects.get(kind="forecast")
-    assert page.url == f"{live_server.url}{job_url(job)}"
+    assert page.url == live_server.url + reverse("star_ratings:job", args=[job.pk])
     assert job.parameters["assumptions"] == {"C01": {"extra_closures": 10}, "C03": {"star": 5}}
 
     page.goto(f"{live_server.url}{PAGE}")
