@@ -19,7 +19,7 @@ from ratings.api.fields import (
     ContractIdField,
     MeasurementYearSerializer,
 )
-from ratings.api.live import LiveRatingSerializer
+from ratings.api.live import LIVE_RATING_EXAMPLE, LiveRatingSerializer
 from ratings.live import selectors
 from ratings.models import PortfolioSnapshot
 
@@ -49,9 +49,88 @@ class PortfolioSnapshotListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema_field(LiveRatingSerializer)
-class LiveRatingDocumentField(serializers.JSONField):
-    """The live rating document a snapshot stored, as it was (the shape of `LiveRatingSerializer`)."""
+class SnapshotMeasureForecastSerializer(serializers.Serializer):
+    """One measure's year-end forecast: its expected rate and the chance of each star."""
+
+    expected_rate = serializers.FloatField(help_text="Percent, 0–100.")
+    star_probabilities = serializers.DictField(
+        child=serializers.FloatField(), help_text='By star, "1" to "5": a probability, 0–1.'
+    )
+
+
+class SnapshotProjectionSerializer(serializers.Serializer):
+    """The year-end projection of the contract's latest forecast run when the snapshot was taken."""
+
+    run = serializers.IntegerField(help_text="The forecast run.")
+    created_at = serializers.DateTimeField()
+    expected_overall = serializers.FloatField(help_text="Expected overall stars.")
+    p_overall_at_least_4 = serializers.FloatField(help_text="P(overall ≥ 4 stars), 0–1.")
+    overall_probabilities = serializers.DictField(
+        child=serializers.FloatField(), help_text='By overall rating, e.g. "4.0": a probability, 0–1.'
+    )
+    measures = serializers.DictField(
+        child=SnapshotMeasureForecastSerializer(), help_text="By CMS measure ID, e.g. C01."
+    )
+
+
+class SnapshotPlanSerializer(serializers.Serializer):
+    """The contract's latest optimizer plan when the snapshot was taken."""
+
+    run = serializers.IntegerField(help_text="The optimizer run.")
+    created_at = serializers.DateTimeField()
+    budget = serializers.FloatField(help_text="Dollars.")
+    objective = serializers.CharField()
+    total_cost = serializers.FloatField(help_text="Dollars the plan spends.")
+    interventions = serializers.IntegerField(help_text="Interventions in the plan.")
+    expected_overall_after = serializers.FloatField()
+    p_overall_at_least_4_after = serializers.FloatField()
+    proposed_at = serializers.DateTimeField(allow_null=True)
+
+
+class PortfolioSnapshotDocumentSerializer(LiveRatingSerializer):
+    """A snapshot's document: the live rating, and the latest forecast's projection and optimizer
+    plan as they stood (null without such a run; absent from snapshots taken before they were kept)."""
+
+    # Snapshot 1 of the demo data (H9002, measurement year 2026), trimmed as the rating's example.
+    schema_example = {
+        **LIVE_RATING_EXAMPLE,
+        "projection": {
+            "run": 4,
+            "created_at": "2026-12-06T07:10:41.030275+00:00",
+            "expected_overall": 4.05525,
+            "p_overall_at_least_4": 1.0,
+            "overall_probabilities": {"4.0": 0.8895, "4.5": 0.1105},
+            "measures": {
+                "C01": {
+                    "expected_rate": 79.90848,
+                    "star_probabilities": {"1": 0.0, "2": 0.0, "3": 0.0, "4": 0.998, "5": 0.002},
+                },
+                "C02": {
+                    "expected_rate": 70.171384,
+                    "star_probabilities": {"1": 0.0, "2": 0.0, "3": 0.196, "4": 0.804, "5": 0.0},
+                },
+            },
+        },
+        "plan": {
+            "run": 1,
+            "created_at": "2026-12-06T07:04:32.273077+00:00",
+            "budget": 25000.0,
+            "objective": "expected_overall",
+            "total_cost": 24917.0,
+            "interventions": 599,
+            "expected_overall_after": 4.49985,
+            "p_overall_at_least_4_after": 1.0,
+            "proposed_at": None,
+        },
+    }
+
+    projection = SnapshotProjectionSerializer(required=False, allow_null=True)
+    plan = SnapshotPlanSerializer(required=False, allow_null=True)
+
+
+@extend_schema_field(PortfolioSnapshotDocumentSerializer)
+class SnapshotDocumentField(serializers.JSONField):
+    """The document a snapshot stored, as it was (the shape of `PortfolioSnapshotDocumentSerializer`)."""
 
 
 class PortfolioSnapshotSerializer(serializers.ModelSerializer):
@@ -59,7 +138,7 @@ class PortfolioSnapshotSerializer(serializers.ModelSerializer):
 
     contract = serializers.CharField(source="contract.contract_id", read_only=True)
     taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    data = LiveRatingDocumentField(
+    data = SnapshotDocumentField(
         read_only=True, help_text="The contract's live rating when the snapshot was taken."
     )
 
