@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from hedis_portal import formats
+from hedis_portal import formats, roles
 from ratings.models import (
     CmsContract,
     CmsMeasureValue,
@@ -18,7 +18,9 @@ from ratings.models import (
 )
 from ratings.models import StarYearMeasure as Edition
 from ratings.planning.services import optimizer_run_create, what_if_run_create
+from tests.browser import chromium, log_in, watched  # noqa: F401 (fixtures)
 from tests.conftest import query_count
+from tests.factories import ContractFactory, UserFactory
 from tests.ratings.test_planning import planned  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -465,3 +467,47 @@ def test_a_snapshot_page_reads_as_ratings_and_measures_with_the_raw_json_collaps
         assert figure in text, figure
     assert "73.9766" in _raw_json(page) and "73.9766" not in _shown(page)
     assert 'href="/admin/star-ratings/H1001/2026/"' in page.content.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_and_a_snapshot_page_fit_a_laptop_screen_in_a_browser(watched, live_server):  # noqa: F811
+    """At 1366 × 768, each page is a few screens (the run's was 74,739 px of JSON), and loads clean."""
+    contract = ContractFactory(contract_id="H9002")
+    UserFactory(username="page-analyst", role=roles.QUALITY_ANALYST, contracts=[contract])
+    ids = [f"C{n:02d}" for n in range(1, 29)] + [f"D{n:02d}" for n in range(1, 13)]  # 2026's 40 measures
+    measures = [{**PLAN["result"]["measures"][0], "cms_id": cms_id} for cms_id in ids]
+    run = PortfolioRun.objects.create(
+        kind=PortfolioRun.Kind.OPTIMIZE,
+        contract=contract,
+        **{
+            **PLAN,
+            "inputs": {
+                **PLAN["inputs"],
+                "measures": {i: {"code": i, "open": 90, "eligible": 400} for i in ids},
+            },
+            "result": {
+                **PLAN["result"],
+                "measures": measures,
+                "interventions": PLAN["result"]["interventions"] * 300,
+            },
+        },
+    )
+    snapshot = PortfolioSnapshot.objects.create(
+        contract=contract,
+        measurement_year=2026,
+        star_year=2028,
+        data={**SNAPSHOT, "measures": [{**SNAPSHOT["measures"][0], "cms_id": cms_id} for cms_id in ids]},
+    )
+    page = watched.page
+    log_in(page, live_server, "page-analyst", "test-password")
+    for url, figure in [
+        (f"/admin/ratings/portfoliorun/{run.pk}/change/", "4.05 ★ → 4.50 ★"),
+        (f"/admin/ratings/portfoliosnapshot/{snapshot.pk}/change/", "74.0%"),
+    ]:
+        page.goto(f"{live_server.url}{url}")
+        assert figure in page.inner_text("#content")
+        assert not page.is_visible("details.raw-documents pre")  # the raw JSON stays folded away
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 6000, (url, height)
+        assert watched.problems() == []
