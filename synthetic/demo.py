@@ -8,6 +8,7 @@ have something to decide. Everything is written through the same services the AP
 imports use.
 """
 
+import itertools
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,17 +17,23 @@ import numpy as np
 from auditlog.models import LogEntry
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
-from gaps.models import CareGap
+from gaps.models import CareGap, ComplianceStatus
 from gaps.services import gaps_create_bulk, gaps_set_weighted_priorities
 from hedis_portal import roles
 from hedis_portal.audit import log_batch
 from interventions.models import InterventionStatus, InterventionType
 from interventions.services import interventions_create_for_gaps, interventions_transition_bulk
+from members.identifiers import member_id_hash
 from members.models import Contract, Member
 from predictions.services import predictions_bulk_upsert
-from ratings.models import StarYearMeasure
+from ratings.live.rating import star_year_for
+from ratings.live.services import contract_measure_score_create, portfolio_snapshot_create
+from ratings.models import ContractMeasureScore, PortfolioRun, PortfolioSnapshot, StarYearMeasure
+from ratings.planning.services import forecast_run_create
+from synthetic.history import snapshots_backfill
 from synthetic.plan import (
     INTERVENTION_TYPES,
     TOP_FEATURES,
@@ -62,6 +69,23 @@ DEMO_CONTRACTS = [
         lis_de_percent=Decimal("38.50"),
         disability_percent=Decimal("27.10"),
         members=3000,
+        rates={
+            "BCS": 77.0,
+            "COL": 72.0,
+            "COA-MR": 94.0,
+            "COA-PS": 96.0,
+            "EED": 81.0,
+            "GSD": 88.0,
+            "KED": 63.0,
+            "CBP": 81.0,
+            "SPC": 88.5,
+            "TRC": 70.0,
+            "ADH-DIAB": 89.5,
+            "ADH-RAS": 91.5,
+            "ADH-STATIN": 90.5,
+            "SUPD": 89.5,
+        },
+        score_stars=(4, 4, 5),
     ),
     ContractSpec(
         contract_id="H9002",
@@ -70,8 +94,30 @@ DEMO_CONTRACTS = [
         lis_de_percent=Decimal("12.40"),
         disability_percent=Decimal("14.80"),
         members=2000,
+        rates={
+            "BCS": 73.5,
+            "COL": 68.0,
+            "EED": 77.0,
+            "GSD": 84.5,
+            "KED": 58.0,
+            "CBP": 75.5,
+            "SPC": 86.0,
+            "TRC": 63.0,
+            "ADH-DIAB": 86.5,
+            "ADH-RAS": 88.5,
+            "ADH-STATIN": 87.5,
+            "SUPD": 86.5,
+        },
+        score_stars=(3, 4, 4),
     ),
 ]
+
+# Points a year each contract's member-level rates have gained: H9001 has been climbing, H9002
+# has stood still. The snapshots of the earlier measurement years follow it.
+DEMO_YEARLY_GAIN = {"H9001": 1.5, "H9002": 0.3}
+DEMO_HISTORY_YEARS = 2
+# How many demo member IDs to offer for the search box, by contract.
+DEMO_SEARCH_MEMBERS = {"H9001": 3, "H9002": 2}
 
 # username → (role, contracts assigned)
 DEMO_USERS = {
@@ -104,8 +150,8 @@ DEMO = Recipe(
     measures_per_member=None,
     closed_offsets=(-0.09, -0.06, -0.04, -0.02, 0.01),
     not_applicable_share=0.0,
-    # Late in the year most open gaps will stay open: mean closure probability about 0.2.
-    closure_beta=(1.5, 6),
+    # Late in the year most open gaps will stay open: mean closure probability about 0.13.
+    closure_beta=(1.2, 8),
     score_stars=(3, 4, 4, 5),
     outreach_share=0.05,
 )
@@ -121,6 +167,8 @@ class DemoResult:
     gaps_created: int = 0
     predictions_created: int = 0
     interventions_created: int = 0
+    forecasts_created: int = 0
+    snapshots_created: int = 0
     new_credentials: dict[str, str] = field(default_factory=dict)
 
 
@@ -261,10 +309,82 @@ def _priorities_set(contract: Contract) -> None:
     gaps_set_weighted_priorities(contract=contract, weights=weights)
 
 
+def _earlier_scores_create(contract: Contract, analyst: User) -> None:
+    """The contract-level scores of the star years before the demo's, as this year's (for history).
+
+    Only for star years that have none yet.
+    """
+    star_year = star_year_for(DEMO_MEASUREMENT_YEAR)
+    current = list(ContractMeasureScore.objects.filter(contract=contract, star_year=star_year))
+    for earlier in range(star_year - DEMO_HISTORY_YEARS, star_year):
+        if ContractMeasureScore.objects.filter(contract=contract, star_year=earlier).exists():
+            continue
+        for entry in current:
+            contract_measure_score_create(
+                contract=contract,
+                star_year=earlier,
+                measure=entry.measure,
+                score=entry.score,
+                status=entry.status,
+                note=entry.note,
+                entered_by=analyst,
+            )
+
+
+def _history_create(contract: Contract, *, index: int, seed: int, analyst: User, result: DemoResult) -> None:
+    """Today's forecast and the portfolio snapshots, for each part that does not exist yet.
+
+    The snapshots: the quarter ends of the earlier measurement years and of this one so far,
+    then one now (through the service, quoting the forecast).
+    """
+    year = DEMO_MEASUREMENT_YEAR
+    runs = PortfolioRun.objects.filter(contract=contract, measurement_year=year)
+    if not runs.filter(kind=PortfolioRun.Kind.FORECAST).exists():
+        forecast_run_create(contract=contract, measurement_year=year, user=analyst)
+        result.forecasts_created += 1
+    if PortfolioSnapshot.objects.filter(contract=contract).exists():
+        return
+    _earlier_scores_create(contract, analyst)
+    result.snapshots_created += snapshots_backfill(
+        contract=contract,
+        measurement_year=year,
+        earlier_years=DEMO_HISTORY_YEARS,
+        yearly_gain=DEMO_YEARLY_GAIN[contract.contract_id],
+        rng=np.random.default_rng([seed, index, 2]),
+    )
+    portfolio_snapshot_create(contract=contract, measurement_year=year)
+    result.snapshots_created += 1
+
+
+def demo_member_ids() -> dict[str, list[str]]:
+    """Raw demo member IDs to type in a search box, by contract: the first members with two or more
+    open gaps (`DEMO_SEARCH_MEMBERS` of each loaded demo contract). Made up, like every demo ID."""
+    found = {}
+    for contract_id, wanted in DEMO_SEARCH_MEMBERS.items():
+        contract = Contract.objects.filter(contract_id=contract_id).first()
+        if contract is None:
+            continue
+        with_open_gaps = set(
+            CareGap.objects.filter(
+                contract=contract,
+                measurement_year=DEMO_MEASUREMENT_YEAR,
+                compliance_status=ComplianceStatus.OPEN,
+            )
+            .values("member__id_hash")
+            .annotate(gaps=Count("id"))
+            .filter(gaps__gte=2)
+            .values_list("member__id_hash", flat=True)
+        )
+        raw_ids = (DEMO.raw_member_id(contract_id, number) for number in range(contract.enrollment))
+        found[contract_id] = list(
+            itertools.islice((raw for raw in raw_ids if member_id_hash(raw) in with_open_gaps), wanted)
+        )
+    return found
+
+
 @transaction.atomic
 def load_demo_data(*, seed: int = 2026) -> DemoResult:
     """Create whatever part of the demo plan does not exist yet."""
-    rng = np.random.default_rng(seed)
     result = DemoResult()
     roles.sync_roles()
     for spec in DEMO_CONTRACTS:
@@ -275,9 +395,16 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
     kinds = intervention_types_ensure(DEMO_INTERVENTION_TYPES)
     cms_star_data_ensure(source="load_demo_data")
     measures = rated_measures(DEMO)
-    for contract in Contract.objects.filter(contract_id__in=[spec.contract_id for spec in DEMO_CONTRACTS]):
+    specs = {spec.contract_id: spec for spec in DEMO_CONTRACTS}
+    for index, contract in enumerate(
+        Contract.objects.filter(contract_id__in=list(specs)).order_by("contract_id")
+    ):
+        spec = specs[contract.contract_id]
         if contract.members.exists():
             continue
+        # One stream per contract for its plan and one for its contract-level scores, so tuning
+        # one contract's rates changes nothing else.
+        rng = np.random.default_rng([seed, index, 0])
         # Outreach is recorded by the contract's care manager where it has one.
         worker = (
             users["care.manager"]
@@ -293,6 +420,7 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
             measures=measures,
             measurement_year=DEMO_MEASUREMENT_YEAR,
             snp=contract.snp,
+            rates=spec.rates,
         )
         probability = closure_probabilities(rng, recipe=DEMO, gaps=gaps)
         created_gaps = _gaps_create(contract, members, gaps, measures, worker)
@@ -310,7 +438,12 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
             measurement_year=DEMO_MEASUREMENT_YEAR,
             analyst=users["quality.analyst"],
             recipe=DEMO,
-            rng=rng,
+            rng=np.random.default_rng([seed, index, 1]),
+            stars=spec.score_stars,
         )
         _priorities_set(contract)
+    for index, contract in enumerate(
+        Contract.objects.filter(contract_id__in=list(specs)).order_by("contract_id")
+    ):
+        _history_create(contract, index=index, seed=seed, analyst=users["quality.analyst"], result=result)
     return result

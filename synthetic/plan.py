@@ -16,7 +16,7 @@ the intervention catalog, contract-level scores) goes through the services that 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -138,7 +138,13 @@ class Recipe:
 
 @dataclass(frozen=True)
 class ContractSpec:
-    """A synthetic MA-PD contract (Part C and Part D measures both apply) and its member count."""
+    """A synthetic MA-PD contract (Part C and Part D measures both apply) and its member count.
+
+    `rates` sets a member-level measure's rate today (a percentage, closed ÷ eligible), by
+    measure code; a measure not named there gets the recipe's draw around its 4-star cut point.
+    `score_stars` are the star levels its contract-level scores are drawn from (empty: the
+    recipe's).
+    """
 
     contract_id: str
     name: str
@@ -146,6 +152,8 @@ class ContractSpec:
     lis_de_percent: Decimal
     disability_percent: Decimal
     members: int
+    rates: Mapping[str, float] = field(default_factory=dict)
+    score_stars: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -312,12 +320,18 @@ def intervention_types_ensure(
 
 
 def contract_scores_create(
-    *, contract: Contract, measurement_year: int, analyst: User, recipe: Recipe, rng: np.random.Generator
+    *,
+    contract: Contract,
+    measurement_year: int,
+    analyst: User,
+    recipe: Recipe,
+    rng: np.random.Generator,
+    stars: tuple[int, ...] = (),
 ) -> int:
     """Scores for the measures not computed from gaps (CAHPS, HOS, complaints, …); how many.
 
     Without them a contract has too few rated measures for an overall rating. Each measure the
-    contract's type is rated on gets one of the recipe's star levels, its score sitting on the
+    contract's type is rated on gets one of `stars` (or the recipe's star levels), its score sitting on the
     latest cut points' threshold for that level (just past it, in the better direction, when the
     threshold is exclusive), for star year = measurement year + 2.
     """
@@ -333,8 +347,8 @@ def contract_scores_create(
     for cut in cut_points:
         if not methodology.measure(cut.edition.cms_id).required_for.get(contract_type):
             continue  # e.g. SNP Care Management for a contract without a SNP
-        stars = int(rng.choice(recipe.score_stars))
-        name = levels[stars]
+        star = int(rng.choice(stars or recipe.score_stars))
+        name = levels[star]
         score = getattr(cut, name)
         if not getattr(cut, f"{name}_inclusive"):
             step = Decimal(1).scaleb(-cut.decimals)
@@ -344,7 +358,7 @@ def contract_scores_create(
             star_year=measurement_year + 2,
             measure=cut.edition.measure,
             score=score,
-            note=f"{recipe.name} figure at the {stars}-star level",
+            note=f"{recipe.name} figure at the {star}-star level",
             entered_by=analyst,
         )
         created += 1
@@ -421,13 +435,16 @@ def gaps_draw(
     measures: Mapping[str, RatedMeasure],
     measurement_year: int,
     snp: bool,
+    rates: Mapping[str, float] | None = None,
 ) -> Gaps:
     """The members' gaps: denominators, compliance, evidence and workflow, member by member.
 
     Each measure's closed share is its 4-star cut point plus one of the recipe's offsets. Of
     every gap, 3 % are excluded (with a reason), the recipe's share is no longer in the
-    denominator, and the rest is closed (with evidence this year) at that share or open. Open
-    gaps are spread over the workflow states.
+    denominator, and the rest is closed (with evidence this year) at that share or open. A
+    measure named in `rates` (code → percentage) instead has exactly that share of its counted
+    gaps closed (to the nearest member), drawn at random. Open gaps are spread over the workflow
+    states.
     """
     codes = sorted(measures)
     denominators = [recipe.denominators[code] for code in codes]
@@ -449,6 +466,8 @@ def gaps_draw(
     status[draw < outside + closed_share[code_index] * (1 - outside)] = ComplianceStatus.CLOSED.value
     status[draw < outside] = ComplianceStatus.NOT_APPLICABLE.value
     status[draw < EXCLUDED_SHARE] = ComplianceStatus.EXCLUDED.value
+    for code, rate in sorted((rates or {}).items()):
+        _close_exactly(rng, status, code_index == codes.index(code), rate)
     is_open = status == ComplianceStatus.OPEN.value
     is_closed = status == ComplianceStatus.CLOSED.value
 
@@ -480,6 +499,16 @@ def gaps_draw(
         workflow_state=workflow,
         assigned=is_open & (workflow != WorkflowState.NEW.value),
     )
+
+
+def _close_exactly(rng: np.random.Generator, status: np.ndarray, measure: np.ndarray, rate: float) -> None:
+    """Close `rate` % of the measure's counted (open or closed) gaps, chosen at random; open the rest."""
+    counted = np.flatnonzero(
+        measure & np.isin(status, [ComplianceStatus.OPEN.value, ComplianceStatus.CLOSED.value])
+    )
+    closing = rng.permutation(counted)[: round(rate / 100 * len(counted))]
+    status[counted] = ComplianceStatus.OPEN.value
+    status[closing] = ComplianceStatus.CLOSED.value
 
 
 def closure_probabilities(rng: np.random.Generator, *, recipe: Recipe, gaps: Gaps) -> np.ndarray:
