@@ -585,7 +585,8 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, job):
-        return job.kind_label
+        kind = job_kinds().get(job.kind)
+        return kind.label if kind else job.kind
 
     @admin.display(description="progress")
     def progress_bar(self, job):
@@ -661,7 +662,9 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def described(self, job) -> str:
         """The job in words: "Optimizer run for H9002, running"."""
-        return str(job)
+        label = self.kind_label(job)
+        where = f" for {job.contract}" if job.contract_id else ""
+        return f"{label[:1].upper()}{label[1:]}{where}, {job.get_status_display().lower()}"
 
     def get_urls(self):
         cancel = path(
@@ -696,7 +699,9 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for job in queryset:
             if not request.user.has_perm(job_kinds()[job.kind].start_permission):
                 self.message_user(
-                    request, f"{job}: your role may not cancel this kind of job.", messages.ERROR
+                    request,
+                    f"{self.described(job)}: your role may not cancel this kind of job.",
+                    messages.ERROR,
                 )
                 continue
             try:

@@ -110,18 +110,8 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        """The job in words: "Optimizer run for H9002, running"."""
-        label = self.kind_label
         where = f" for {self.contract}" if self.contract_id else ""
-        return f"{label[:1].upper()}{label[1:]}{where}, {self.get_status_display().lower()}"
-
-    @property
-    def kind_label(self) -> str:
-        """The kind as people read it ("optimizer run"), as its app registered it; the name if none did."""
-        from hedis_portal.jobs import job_kinds  # the registry's module imports this one
-
-        kind = job_kinds().get(self.kind)
-        return kind.label if kind else self.kind
+        return f"{self.kind} job{where}, {self.get_status_display().lower()}"
 
 
 class JobFile(models.Model):
