@@ -1,11 +1,20 @@
-"""The demo plan that `make run` loads: two contracts, members, gaps, predictions and outreach.
+"""The demo plan that `make run` loads: two contracts, members, gaps, predictions, outreach, a
+forecast each and three measurement years of snapshots.
 
 Drawn by `synthetic.plan` with the `DEMO` recipe: deterministic (seeded) and idempotent, a
 second run adds nothing. Raw member IDs are made up (`DEMO-…`) and hashed like real ones.
 Members are in the denominators their age, sex and conditions put them in, and each measure's
-current rate sits a few points around the real 4-star cut point, so the worklist and the ratings
-have something to decide. Everything is written through the same services the API and the
-imports use.
+rate today is set per contract, near real national figures, to tell one story:
+
+- H9001, a D-SNP that has gained about 1.5 points a year, sits at or just past every 4-star cut
+  point: 4.5 stars today and safely 4+ at year end.
+- H9002 sits a point or two under the 4-star cut points, CBP and the adherence measures
+  (weight 3) among them: 3.5 stars today and a 45 % chance of 4 at year end, which a $25,000
+  plan (mostly rides to PCP visits for blood pressure and kidney checks, FIT kits and calls)
+  turns into near certainty.
+
+Everything is written through the same services the API and the imports use, but the earlier
+snapshots (`synthetic.history`), which are rated by the same engine.
 """
 
 import itertools
