@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from gaps.models import CareGap
@@ -22,15 +22,6 @@ from members.filters import MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
 from members.models import Contract, Member
 from predictions.models import Prediction
-
-
-def _console_url(route: str, *args) -> str:
-    """The Star Ratings console's page `star_ratings:<route>`, or "" when the console is not installed
-    (it sits above this app and is linked by name)."""
-    try:
-        return reverse(f"star_ratings:{route}", args=args)
-    except NoReverseMatch:
-        return ""
 
 
 @admin.register(Contract)
@@ -77,8 +68,8 @@ class ContractAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
     @admin.display(description="Star Ratings")
     def star_ratings_link(self, contract):
         if contract.latest_year is None:
-            return format_html('<a href="{}">Console</a>', _console_url("index"))
-        url = _console_url("overview", contract.contract_id, contract.latest_year)
+            return format_html('<a href="{}">Console</a>', reverse("star_ratings:index"))
+        url = reverse("star_ratings:overview", args=[contract.contract_id, contract.latest_year])
         return format_html('<a href="{}">MY{} overview</a>', url, contract.latest_year)
 
     @admin.display(description="Star Ratings console")
@@ -95,9 +86,10 @@ class ContractAdmin(ServiceFormAdminMixin, ContractScopedAdmin):
         links = format_html_join(
             " · ",
             '<a href="{}">Measurement year {} overview</a>',
-            ((_console_url("overview", contract.contract_id, year), year) for year in years),
+            ((reverse("star_ratings:overview", args=[contract.contract_id, year]), year) for year in years),
         )
-        return links or format_html('<a href="{}">The Star Ratings console</a>', _console_url("index"))
+        console = reverse("star_ratings:index")
+        return links or format_html('<a href="{}">The Star Ratings console</a>', console)
 
     def save_model(self, request, obj, form, change):
         if change:
