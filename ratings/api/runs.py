@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,12 +20,335 @@ from ratings.live import rating as live
 from ratings.models import PortfolioRun
 from ratings.planning import services as planning
 
+# One run of each kind, trimmed (a measure, an intervention, a few contract-level stars): real
+# output for the contract of tests/ratings/test_planning.py — BCS and COL gaps, one outreach type.
+_CUT_POINT_NOTE = (
+    "Cut points for star year 2028 are not loaded; stars use the star year 2026 cut points, the latest "
+    "loaded, and ratings that year's catalog and methodology (weights, reward factor thresholds, CAI values)."
+)
+FORECAST_EXAMPLE = {
+    "id": 41,
+    "kind": "forecast",
+    "name": "",
+    "contract": "H2001",
+    "measurement_year": 2026,
+    "parameters": {"draws": 10000, "seed": 0},
+    "inputs": {
+        "star_year": 2028,
+        "cut_point_star_year": 2026,
+        "methodology_star_year": 2026,
+        "measures": {
+            "C01": {"code": "BCS", "open": 30, "eligible": 100},
+            "C02": {"code": "COL", "open": 3, "eligible": 10},
+        },
+        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
+        "open_gaps": 33,
+        "gaps_without_prediction": 33,
+        "intervention_types": [{"id": 1, "code": "1"}],
+        "notes": [_CUT_POINT_NOTE],
+    },
+    "result": {
+        "rating_type": "part_c",
+        "draws": 10000,
+        "seed": 0,
+        "current_rating": 4.0,
+        "expected_overall": 4.4591,
+        "expected_overall_stderr": 0.00137,
+        "overall_probabilities": {"4.0": 0.0818, "4.5": 0.9182},
+        "p_overall_at_least_4": 1.0,
+        "p_overall_at_least_4_stderr": 0.0,
+        "reward_factor_probabilities": {"0.2": 0.0818, "0.4": 0.9182},
+        "measures": [
+            {
+                "cms_id": "C01",
+                "eligible": 100,
+                "closed": 70,
+                "open_gaps": 30,
+                "current_rate": 70.0,
+                "current_star": 2,
+                "closures_to_next_star": 1,
+                "expected_closures": 7.5,
+                "expected_rate": 77.5,
+                "expected_star": 3.8061,
+                "star_probabilities": {"1": 0.0, "2": 0.0001, "3": 0.2029, "4": 0.7878, "5": 0.0092},
+                "method": "exact",
+                "error_bound": 0.0,
+            }
+        ],
+        "contract_measure_stars": {"C03": 4, "C04": 4, "C05": 4},
+        "assumptions": {},
+        "elapsed_seconds": 0.0101,
+    },
+    "solver_status": "",
+    "optimality_gap": None,
+    "duration_ms": 36.8,
+    "created_by": "analyst",
+    "created_at": "2026-12-06T07:28:44Z",
+    "proposed_at": None,
+}
+WHAT_IF_EXAMPLE = {
+    "id": 42,
+    "kind": "what_if",
+    "name": "BCS to 80%",
+    "contract": "H2001",
+    "measurement_year": 2026,
+    "parameters": {"draws": 10000, "seed": 0, "assumptions": {"C01": {"target_rate": "80.000"}}},
+    "inputs": {
+        "star_year": 2028,
+        "cut_point_star_year": 2026,
+        "methodology_star_year": 2026,
+        "measures": {
+            "C01": {"code": "BCS", "open": 30, "eligible": 100},
+            "C02": {"code": "COL", "open": 3, "eligible": 10},
+        },
+        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
+        "open_gaps": 33,
+        "gaps_without_prediction": 33,
+        "intervention_types": [{"id": 1, "code": "1"}],
+        "notes": [_CUT_POINT_NOTE],
+    },
+    "result": {
+        "rating_type": "part_c",
+        "draws": 10000,
+        "seed": 0,
+        "current_rating": 4.0,
+        "expected_overall": 4.5,
+        "expected_overall_stderr": 0.0,
+        "overall_probabilities": {"4.5": 1.0},
+        "p_overall_at_least_4": 1.0,
+        "p_overall_at_least_4_stderr": 0.0,
+        "reward_factor_probabilities": {"0.4": 1.0},
+        "measures": [
+            {
+                "cms_id": "C01",
+                "eligible": 100,
+                "closed": 70,
+                "open_gaps": 30,
+                "current_rate": 70.0,
+                "current_star": 2,
+                "closures_to_next_star": 1,
+                "expected_closures": 10.0,
+                "expected_rate": 80.0,
+                "expected_star": 4.0,
+                "star_probabilities": {"1": 0.0, "2": 0.0, "3": 0.0, "4": 1.0, "5": 0.0},
+                "method": "assumed",
+                "error_bound": 0.0,
+            }
+        ],
+        "contract_measure_stars": {"C03": 4, "C04": 4, "C05": 4},
+        "assumptions": {"C01": {"target_rate": "80.000"}},
+        "elapsed_seconds": 0.0061,
+    },
+    "solver_status": "",
+    "optimality_gap": None,
+    "duration_ms": 30.9,
+    "created_by": "analyst",
+    "created_at": "2026-12-06T07:28:44Z",
+    "proposed_at": None,
+}
+OPTIMIZER_RUN_EXAMPLE = {
+    "id": 43,
+    "kind": "optimize",
+    "name": "Vans, $5,000",
+    "contract": "H2001",
+    "measurement_year": 2026,
+    "parameters": {
+        "budget": 5000.0,
+        "objective": "expected_overall",
+        "draws": 10000,
+        "seed": 0,
+        "time_limit": 60,
+        "intervention_types": [
+            {
+                "id": 1,
+                "name": "Mobile mammography",
+                "unit_cost": "100.00",
+                "capacity": None,
+                "uplifts": {"BCS": 0.6},
+            }
+        ],
+    },
+    "inputs": {
+        "star_year": 2028,
+        "cut_point_star_year": 2026,
+        "methodology_star_year": 2026,
+        "measures": {
+            "C01": {"code": "BCS", "open": 30, "eligible": 100},
+            "C02": {"code": "COL", "open": 3, "eligible": 10},
+        },
+        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
+        "open_gaps": 33,
+        "gaps_without_prediction": 33,
+        "intervention_types": [{"id": 1, "code": "1"}],
+        "notes": [_CUT_POINT_NOTE],
+    },
+    "result": {
+        "objective": "expected_overall",
+        "objective_used": "expected_overall",
+        "budget": 5000.0,
+        "total_cost": 2700.0,
+        "expected_overall_before": 4.4591,
+        "expected_overall_after": 4.5,
+        "p_overall_at_least_4_before": 1.0,
+        "p_overall_at_least_4_after": 1.0,
+        "overall_probabilities_before": {"4.0": 0.0818, "4.5": 0.9182},
+        "overall_probabilities_after": {"4.5": 1.0},
+        "solver_status": "optimal",
+        "solver_message": "Optimization terminated successfully. (HiGHS Status 7: Optimal)",
+        "objective_value": 4.5,
+        "objective_bound": 4.5,
+        "optimality_gap": 0.0,
+        "relative_gap": 0.0,
+        "bound_method": (
+            "HiGHS dual bounds per target level on a relaxation (classes of one type and set of worked "
+            "measures merged at their members' largest gains), tightened by the exact "
+            "one-binary-per-member MILP's own dual bounds"
+        ),
+        "mip_gap": 0.0,
+        "milp_runs": [
+            {
+                "min_rating": 4.5,
+                "relaxation_status": "optimal",
+                "relaxation_bound": 4.5,
+                "relaxation_seconds": 0.0104,
+                "pruned": False,
+                "status": "optimal",
+                "log_probability": 0.0,
+                "value": 4.5,
+                "mip_gap": 0.0,
+                "seconds": 0.0106,
+                "nodes": 1,
+            }
+        ],
+        "target_rating": 4.5,
+        "target_probability": 1.0,
+        "marginal_value": {
+            "units": "stars per dollar",
+            "dual_value_per_dollar": 0.0,
+            "dual_method": "LP dual of the budget row with the chosen target star vector held",
+            "budget_step": 10000.0,
+            "objective_at_budget": 4.5,
+            "objective_at_budget_plus_step": 4.5,
+            "step_value_per_dollar": 0.0,
+            "step_method": "first stage re-solved at budget + step",
+            "step_statuses": ["optimal"],
+        },
+        "budget_left": {
+            "unspent": 2300.0,
+            "reason": (
+                "5 stars is out of reach: the best plan reaches an expected 4.50 stars, "
+                "and more outreach would not raise it."
+            ),
+        },
+        "aggregated": False,
+        "candidate_count": 30,
+        "class_count": 30,
+        "milp_size": {"variables": 50, "constraints": 146, "frontier_cells": 3, "reachable_cells": 7},
+        "measures": [
+            {
+                "cms_id": "C01",
+                "in_rating": True,
+                "current_star": 2,
+                "expected_closures_before": 7.5,
+                "planned_extra_closures": 16.2,
+                "expected_closures_after": 23.7,
+                "star_at_expectation_before": 4,
+                "star_at_expectation_after": 5,
+                "target_star": 4,
+                "target_probability": 1.0,
+                "expected_star_before": 3.8061,
+                "expected_star_after": 5.0,
+                "star_probabilities_before": {"1": 0.0, "2": 0.0001, "3": 0.2029, "4": 0.7878, "5": 0.0092},
+                "star_probabilities_after": {"1": 0.0, "2": 0.0, "3": 0.0, "4": 0.0, "5": 1.0},
+                "value_per_closure": 1.3729195881686543e-14,
+            }
+        ],
+        "interventions": [
+            {
+                "member": 74,
+                "intervention": "1",
+                "cost": 100.0,
+                "gaps": [
+                    {"cms_id": "C01", "probability_before": 0.25, "probability_after": 0.85, "uplift": 0.6}
+                ],
+                "value_per_dollar": 8.237517529011925e-17,
+            }
+        ],
+        "draws": 10000,
+        "seed": 0,
+        "timings": {
+            "prepare": 0.0008,
+            "forecast_before": 0.0484,
+            "candidates": 0.0003,
+            "milp": 0.0309,
+            "expand": 0.0014,
+            "marginal": 0.0426,
+            "forecast_after": 0.0075,
+            "total": 0.1327,
+        },
+        "notes": [],
+    },
+    "solver_status": "optimal",
+    "optimality_gap": 0.0,
+    "duration_ms": 155.7,
+    "created_by": "analyst",
+    "created_at": "2026-12-06T07:28:44Z",
+    "proposed_at": None,
+}
+RUN_EXAMPLES = {"forecast": FORECAST_EXAMPLE, "what_if": WHAT_IF_EXAMPLE, "optimize": OPTIMIZER_RUN_EXAMPLE}
+
+
+def _run_object(description: str, part: str) -> serializers.JSONField:
+    """A run's JSON part documented as an object: what it holds for each kind, and an example of each."""
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": {},
+            "description": description,
+            # OpenAPI 3.0 has one example per schema: the optimizer run's, the fullest.
+            "example": OPTIMIZER_RUN_EXAMPLE[part],
+        }
+    )
+    class RunObjectField(serializers.JSONField):
+        pass
+
+    return RunObjectField(read_only=True, help_text=description)
+
 
 class PortfolioRunSerializer(serializers.ModelSerializer):
     """A stored run: what it saw, its parameters, its result, solver status and time taken."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    parameters = _run_object(
+        "What the run was asked. Every kind: `draws`, `seed`. A what-if: `assumptions` by CMS ID (each "
+        "one of `extra_closures`, `target_rate`, `star`, `score`; decimals as text). An optimizer run: "
+        "`budget` (dollars), `objective`, `time_limit` (seconds) and `intervention_types`, the types it "
+        "used with its figures: `id`, `name`, `unit_cost` (dollars as text), `capacity` (null: no "
+        "limit), `uplifts` by measure code.",
+        "parameters",
+    )
+    inputs = _run_object(
+        "What the run saw: `star_year`, `cut_point_star_year`, `methodology_star_year`; `measures` "
+        "(per CMS ID: `code`, `open` gaps, `eligible`); `contract_level_measures` (CMS ID → star); "
+        "`open_gaps`, `gaps_without_prediction` (they took the fallback probability); "
+        "`intervention_types` (`id`, `code`); `notes`.",
+        "inputs",
+    )
+    result = _run_object(
+        "A forecast or what-if: `current_rating`, `expected_overall` (± `expected_overall_stderr`), "
+        "`overall_probabilities` (rating → probability), `p_overall_at_least_4`, "
+        "`reward_factor_probabilities`, `measures` (per measure: counts, rates, `star_probabilities`, "
+        "`method`), `contract_measure_stars`, `assumptions`. An optimizer run: `total_cost`, the "
+        "expected rating and P(≥ 4) `_before` and `_after`, `overall_probabilities_before`/`_after`, "
+        "`solver_status`, `objective_value`, `objective_bound`, `optimality_gap` (in stars for "
+        "`expected_overall`), `target_rating`, `marginal_value` (the value of the next `budget_step` "
+        "dollars: `objective_at_budget`, `objective_at_budget_plus_step`), `budget_left` (`unspent` "
+        "dollars and the `reason` in a sentence), `measures` (per measure before and after), "
+        "`interventions` (member key, type id, cost, the gaps it works), `milp_runs`, `timings`, `notes`.",
+        "result",
+    )
 
     class Meta:
         model = PortfolioRun
@@ -212,6 +535,19 @@ class _RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return job_accepted(job, self.request)
 
 
+def _run_examples(*kinds: str) -> dict:
+    """The retrieve action's response examples: one stored run of each kind."""
+    titles = {"forecast": "A forecast", "what_if": "A what-if scenario", "optimize": "An optimizer run"}
+    return {
+        "retrieve": extend_schema(
+            examples=[
+                OpenApiExample(titles[kind], value=RUN_EXAMPLES[kind], response_only=True) for kind in kinds
+            ]
+        )
+    }
+
+
+@extend_schema_view(**_run_examples("forecast", "what_if"))
 class ForecastViewSet(_RunViewSet):
     """Year-end forecasts and named what-if scenarios (Monte Carlo, seeded; draws stated)."""
 
@@ -240,6 +576,7 @@ class ForecastViewSet(_RunViewSet):
         return job_accepted(job, request)
 
 
+@extend_schema_view(**_run_examples("optimize"))
 class OptimizerRunViewSet(_RunViewSet):
     """Optimizer runs: which interventions to propose, within a budget, to move the rating most."""
 
