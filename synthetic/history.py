@@ -105,7 +105,6 @@ def _with_counts(result: MeasureResult, counts: GapCounts, cut: CutPoint) -> Mea
             cut=cms_cut,
             precision=precision,
         ),
-        percentile=None,
         notes=[],
     )
 
@@ -121,20 +120,16 @@ def _snapshot_data(
     }
     measures = [
         _with_counts(r, counted[r.edition.pk], cuts[r.edition.pk])
-        if r.edition and r.edition.pk in counted
+        if r.edition is not None and r.edition.pk in counted
         else r
         for r in base.measures
     ]
+    rated = [r for r in measures if r.edition is not None and r.edition.pk in counted]
     found = national_percentiles(
-        {
-            r.edition.pk: (r.rounded_score, cuts[r.edition.pk].direction)
-            for r in measures
-            if r.edition.pk in counted
-        }
+        {r.edition.pk: (r.rounded_score, cuts[r.edition.pk].direction) for r in rated}
     )
-    for r in measures:
-        if r.edition is not None and r.edition.pk in counted and found[r.edition.pk].contracts:
-            r.percentile = found[r.edition.pk]
+    for r in rated:
+        r.percentile = found[r.edition.pk] if found[r.edition.pk].contracts else None
     stars = {r.edition.cms_id: r.star for r in measures if r.edition is not None and r.star is not None}
     ratings = rate_contract(stars, base.engine_profile, base.methodology)
     data = replace(base, measures=measures, ratings=ratings).as_dict()
