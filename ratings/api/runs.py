@@ -453,7 +453,9 @@ def _by_cms_id(assumptions: dict, measurement_year: int) -> dict:
 class RunInterventionTypeSerializer(serializers.Serializer):
     """One intervention type an optimizer run may use, with the run's own figures for it."""
 
-    id = serializers.IntegerField(min_value=1, help_text="An active intervention type's id.")
+    id = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="An active intervention type's id."
+    )
     unit_cost = serializers.DecimalField(
         max_digits=9,
         decimal_places=2,

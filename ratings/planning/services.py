@@ -207,8 +207,9 @@ def run_intervention_types(
     if not intervention_types:
         raise _types_refused(["An optimizer run needs at least one intervention type."])
     ids = [given.get("id") for given in intervention_types if isinstance(given, dict)]
+    # Only ids a database key can hold: a larger number names no type (and would overflow SQLite's).
     known = InterventionType.objects.in_bulk(
-        [pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool)]
+        [pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool) and 0 < pk < 2**63]
     )
     chosen, problems, seen = [], [], set()
     for position, given in enumerate(intervention_types, start=1):
