@@ -76,12 +76,14 @@ class ConsoleView(TemplateView):
             measurement_year=self.measurement_year,
             tabs=self.tabs(),
             active_tab=self.tab,
+            # The console's tables and charts take the page's whole width, not the admin's app list.
+            is_nav_sidebar_enabled=False,
         )
         return context
 
     def tabs(self) -> list[dict]:
         """The contract's tabs this user may open, each with its link."""
-        if self.contract is None:
+        if self.contract is None or self.measurement_year is None:
             return []
         user, args = self.request.user, [self.contract.contract_id, self.measurement_year]
         return [

@@ -433,12 +433,17 @@ class JobView(ConsoleView):
         self.job = visible_job(request.user, pk)
         self.kind = job_kinds()[self.job.kind]
         self.permission = self.kind.view_permission
-        contract = self.job.contract
+        contract, parameters = self.job.contract, self.job.parameters
+        year = parameters.get("measurement_year")
+        if year is None and "portfolio_run" in parameters:
+            # A proposal names its run, not the year: the run's year places the page.
+            runs = PortfolioRun.objects.filter(pk=parameters["portfolio_run"])
+            year = runs.values_list("measurement_year", flat=True).first()
         return super().dispatch(
             request,
             *args,
             contract_id=contract.contract_id if contract else None,
-            year=self.job.parameters.get("measurement_year"),
+            year=year,
             **kwargs,
         )
 

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from hedis_portal.models import Job
+from ratings.models import PortfolioRun
 from ratings.planning import services as planning
 from tests.browser import chromium, log_in, watched  # noqa: F401 (fixtures)
 from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
@@ -65,6 +66,27 @@ def test_a_failed_job_says_why_and_a_finished_one_links_its_run(client, analyst,
 
     assert "It failed: No cut points." in failed_page and 'id="job-cancel"' not in failed_page
     assert '<a href="/admin/star-ratings/runs/7/" id="job-run">open the result</a>' in done_page
+
+
+@pytest.mark.django_db
+def test_a_proposals_page_is_placed_in_its_runs_measurement_year(client, analyst, contract):
+    run = PortfolioRun.objects.create(
+        kind=PortfolioRun.Kind.OPTIMIZE,
+        contract=contract,
+        measurement_year=2025,
+        parameters={},
+        inputs={},
+        result={},
+        duration_ms=1.0,
+    )
+    job = _job(contract, analyst, kind="propose", parameters={"portfolio_run": run.pk})
+    client.force_login(analyst)
+
+    response = client.get(f"/admin/star-ratings/jobs/{job.pk}/")
+
+    assert response.status_code == 200
+    assert response.context["measurement_year"] == 2025
+    assert '<a href="/admin/star-ratings/H1001/2025/">H1001 · 2025</a>' in response.content.decode()
 
 
 @pytest.mark.django_db
