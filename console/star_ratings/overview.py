@@ -23,6 +23,9 @@ RATINGS = (("part_c", "Part C"), ("part_d", "Part D"), ("overall", "Overall"))
 # Star band colours, 1 to 5 stars: red to green, readable in light and dark mode.
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7dbb52", "#2e8b57")
 HALF_STARS = [Decimal(n) / 2 for n in range(2, 11)]
+# A contract-level score shows at most two decimals (CMS publishes improvement scores to six, 0.202884);
+# the band chart's caption keeps the exact figure.
+SCORE_PLACES_SHOWN = 2
 
 
 def _columns(rated_as: RatedAs) -> dict[str, RatingColumn]:
@@ -173,7 +176,7 @@ def measure_rows(rating, contract_id: str) -> list[dict]:
                 "score_text": (
                     formats.percent(measure["rate"])
                     if measure["source"] == "gaps"
-                    else formats.decimal(score, result.precision or 0)
+                    else formats.decimal(score, min(result.precision or 0, SCORE_PLACES_SHOWN))
                 ),
                 "percentile": (
                     ordinal(measure["national_percentile"])
