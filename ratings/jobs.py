@@ -65,7 +65,7 @@ def forecast(job: Job, context: JobContext) -> dict:
         }
         run = planning.what_if_run_create(name=parameters["name"], assumptions=assumptions, **common)
     else:
-        run = planning.forecast_run_create(**common)
+        run = planning.forecast_run_create(name=parameters.get("name", ""), **common)
     return _run_links(run)
 
 
@@ -299,12 +299,14 @@ def forecast_start(
     assumptions: dict | None = None,
     idempotency_key: str = "",
 ) -> Job:
-    """Start a `forecast` job (a what-if scenario with `name` and `assumptions`); the API's and the
-    admin's start. Assumptions' decimals are kept as their text, read back exactly by the job."""
+    """Start a `forecast` job (a what-if scenario with `assumptions`, which needs a `name`; a plain
+    forecast's name is optional); the API's, the admin's and the console's start. Assumptions'
+    decimals are kept as their text, read back exactly by the job."""
     parameters = {"measurement_year": measurement_year, "draws": draws, "seed": seed}
+    if name:
+        parameters["name"] = name
     if assumptions:
         parameters |= {
-            "name": name,
             "assumptions": {
                 cms_id: {
                     key: str(value) if isinstance(value, Decimal) else value for key, value in assumed.items()

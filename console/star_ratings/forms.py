@@ -67,7 +67,12 @@ class _RunForm(forms.Form):
 
 
 class ForecastForm(_RunForm):
-    """A year-end forecast from today's gaps and scores."""
+    """A year-end forecast from today's gaps and scores, saved by name when given one."""
+
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Optional: the name the forecast is saved and compared by."
+    )
+    field_order = ["name", "draws", "seed"]
 
 
 class WhatIfForm(_RunForm):

@@ -143,7 +143,10 @@ class ScenariosView(ConsoleView):
         if not form.is_valid():
             return None
         return forecast_start(
-            **self._common(), draws=form.cleaned_data["draws"], seed=form.cleaned_data["seed"]
+            **self._common(),
+            draws=form.cleaned_data["draws"],
+            seed=form.cleaned_data["seed"],
+            name=form.cleaned_data["name"],
         )
 
     def _what_if(self, bound: dict):

@@ -379,9 +379,10 @@ def forecast_run_create(
     user,
     draws: int = 10_000,
     seed: int = 0,
+    name: str = "",
     progress: Progress = no_progress,
 ):
-    """Forecast the year-end rating and store the run."""
+    """Forecast the year-end rating and store the run (named, when the analyst saves it by name)."""
 
     def compute(context: PortfolioContext):
         progress(0.1, f"forecasting the year end ({draws:,} draws)")
@@ -389,6 +390,7 @@ def forecast_run_create(
 
     return _run(
         PortfolioRun.Kind.FORECAST,
+        name=name.strip(),
         contract=contract,
         measurement_year=measurement_year,
         user=user,

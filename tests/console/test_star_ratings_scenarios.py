@@ -175,6 +175,26 @@ def test_the_forecast_form_starts_a_forecast_job_and_goes_to_its_page(client, an
     assert response["Location"] == reverse("star_ratings:job", args=[job.pk])
 
 
+def test_a_named_forecast_is_saved_by_its_name(client, analyst, planned, run_jobs):
+    client.force_login(analyst)
+
+    with run_jobs():
+        client.post(
+            PAGE,
+            {
+                "start": "forecast",
+                "forecast-name": "Before the fall push",
+                "forecast-draws": "500",
+                "forecast-seed": "0",
+            },
+        )
+
+    assert Job.objects.get().parameters["name"] == "Before the fall push"
+    run = PortfolioRun.objects.get()
+    assert (run.kind, run.name) == (PortfolioRun.Kind.FORECAST, "Before the fall push")
+    assert "Before the fall push" in client.get(PAGE).content.decode()
+
+
 def test_the_what_if_form_starts_the_scenario_with_its_assumptions_by_cms_id(client, analyst, planned):
     client.force_login(analyst)
     page = client.get(PAGE)
