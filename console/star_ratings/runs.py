@@ -249,10 +249,15 @@ class RunView(ConsoleView):
     def get_title(self) -> str:
         run = self.run
         if run.kind == PortfolioRun.Kind.OPTIMIZE:
-            return f"Optimizer run #{run.pk}: a {formats.money(run.parameters.get('budget'))} plan"
+            plan = f"a {formats.money(run.parameters.get('budget'))} plan"
+            return (
+                f"Optimizer run “{run.name}”, {plan} (run #{run.pk})"
+                if run.name
+                else f"Optimizer run #{run.pk}: {plan}"
+            )
         if run.kind == PortfolioRun.Kind.WHAT_IF:
             return f"What-if “{run.name}” (run #{run.pk})"
-        return f"Forecast #{run.pk}"
+        return f"Forecast “{run.name}” (run #{run.pk})" if run.name else f"Forecast #{run.pk}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
