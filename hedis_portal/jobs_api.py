@@ -81,6 +81,23 @@ JOB_EXAMPLES = [
             "draws": 10000,
             "seed": 0,
             "time_limit": 60.0,
+            "name": "Budget $25k",
+            "intervention_types": [
+                {
+                    "id": 1,
+                    "name": "Care manager phone call",
+                    "unit_cost": "25.00",
+                    "capacity": None,
+                    "uplifts": {"BCS": 0.08, "CBP": 0.05, "COL": 0.08, "EED": 0.06},
+                },
+                {
+                    "id": 3,
+                    "name": "Mobile mammography event",
+                    "unit_cost": "120.00",
+                    "capacity": 300,
+                    "uplifts": {"BCS": 0.35},
+                },
+            ],
         },
         {
             "portfolio_run": 8,
@@ -231,11 +248,24 @@ class JobFileFactsSerializer(serializers.Serializer):
     size_bytes = serializers.IntegerField()
 
 
+class JobInterventionTypeSerializer(serializers.Serializer):
+    """An intervention type as an optimizer run used it: the stored figures, or the run's own."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    unit_cost = serializers.CharField(help_text="Dollars, a decimal string.")
+    capacity = serializers.IntegerField(allow_null=True, help_text="null: no limit.")
+    uplifts = serializers.DictField(
+        child=serializers.FloatField(), help_text="Added closure probability per measure code."
+    )
+
+
 class JobParametersSerializer(serializers.Serializer):
     """What the job was asked to do, as the API accepted it; which keys depends on its `kind`.
 
-    forecast: `measurement_year`, `draws`, `seed` (a what-if adds `name` and `assumptions`);
-    optimize: those and `budget`, `objective`, `time_limit`; propose: `portfolio_run`; snapshot
+    forecast: `measurement_year`, `draws`, `seed`, a `name` when saved by one (a what-if always
+    is) and a what-if's `assumptions`; optimize: those but `assumptions`, and `budget`,
+    `objective`, `time_limit`, `intervention_types`; propose: `portfolio_run`; snapshot
     and snapshot_all: `measurement_year`; gap_import: `measurement_year`, `full_snapshot`,
     `sha256`, `rows`; predictions_import: `format`, `sha256`, `rows`; cms_import: `star_year`,
     `source`, `files`.
@@ -246,13 +276,18 @@ class JobParametersSerializer(serializers.Serializer):
     measurement_year = serializers.IntegerField(required=False)
     draws = serializers.IntegerField(required=False, help_text="Monte Carlo draws.")
     seed = serializers.IntegerField(required=False)
-    name = serializers.CharField(required=False, help_text="The what-if scenario's name.")
+    name = serializers.CharField(required=False, help_text="The name the run is saved by.")
     assumptions = serializers.DictField(
         child=JobAssumptionSerializer(), required=False, help_text="Per CMS measure ID, e.g. C14."
     )
     budget = serializers.CharField(required=False, help_text="Dollars, a decimal string.")
     objective = serializers.CharField(required=False)
     time_limit = serializers.FloatField(required=False, help_text="The solver's limit in seconds.")
+    intervention_types = JobInterventionTypeSerializer(
+        many=True,
+        required=False,
+        help_text="The intervention types the optimizer run used, with its figures.",
+    )
     portfolio_run = serializers.IntegerField(required=False, help_text="The optimizer run to propose.")
     full_snapshot = serializers.BooleanField(required=False)
     sha256 = serializers.CharField(required=False, help_text="The uploaded file's SHA-256.")

@@ -10,10 +10,11 @@ from drf_spectacular.generators import SchemaGenerator
 
 from hedis_portal import roles
 from hedis_portal.jobs import job_kinds
+from interventions.services import intervention_type_create
 from members.models import Contract
 from ratings.models import ContractMeasureScore, StarYearMeasure
 from tests.conftest import finished_job
-from tests.factories import ContractFactory, MemberFactory, UserFactory
+from tests.factories import ContractFactory, MemberFactory, UserFactory, measure
 from tests.ratings.conftest import national_2026  # noqa: F401 (fixture)
 from tests.ratings.test_live import FOUR_STAR_SCORES, add_gaps
 
@@ -282,6 +283,40 @@ def test_a_what_if_job_answers_in_its_documented_shape(schema, api, rated, run_j
         set(example["result"]),
     )
     assert job["parameters"]["assumptions"] == {"C01": {"extra_closures": 1}}
+
+
+def test_an_optimizer_job_answers_in_its_documented_shape(schema, api, rated, run_jobs):
+    contract, analyst = rated
+    intervention_type_create(
+        name="Mobile mammography", channel="provider", unit_cost=Decimal(100), uplifts={measure("BCS"): 0.6}
+    )
+    client = api(analyst)
+    with run_jobs():
+        started = client.post(
+            "/api/optimizer/runs/",
+            {
+                "contract": contract.contract_id,
+                "measurement_year": 2026,
+                "budget": "300",
+                "draws": 100,
+                "name": "Vans",
+            },
+            format="json",
+        )
+    job = finished_job(client, started)
+    assert job["status"] == "succeeded"
+    assert _problems(job, _component(schema, "Job")) == []
+    content = schema["paths"]["/api/jobs/{id}/"]["get"]["responses"]["200"]["content"]["application/json"]
+    example = next(
+        item["value"] for item in content["examples"].values() if item["value"]["kind"] == "optimize"
+    )
+    assert (set(job["parameters"]), set(job["result"])) == (
+        set(example["parameters"]),
+        set(example["result"]),
+    )
+    assert [set(each) for each in job["parameters"]["intervention_types"]] == [
+        set(example["parameters"]["intervention_types"][0])
+    ]
 
 
 def test_cms_contracts_and_predictions_answer_in_their_documented_shape(schema, api, rated):
