@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from gaps.importing import gaps_import_checked, gaps_upload_check
 from hedis_portal.errors import PayloadTooLarge
-from hedis_portal.jobs import Job, JobContext, job_kind, job_start
+from hedis_portal.job_registry import job_kind
+from hedis_portal.jobs import Job, JobContext, job_start
 from hedis_portal.models import JobFile
 from members.models import Contract
 

@@ -31,7 +31,8 @@ from hedis_portal.backends import get_contract_model
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import FilterSet, IntegerFilter
 from hedis_portal.import_errors import ImportRejected
-from hedis_portal.jobs import job_cancel, job_kinds, jobs_reap_stale, jobs_visible_to
+from hedis_portal.job_registry import job_kinds, job_label
+from hedis_portal.jobs import job_cancel, jobs_reap_stale, jobs_visible_to
 from hedis_portal.jobs_api import JobFilter
 from hedis_portal.models import ApiRequestLog, Job
 from hedis_portal.users import (
@@ -585,8 +586,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, job):
-        kind = job_kinds().get(job.kind)
-        return kind.label if kind else job.kind
+        return job_label(job.kind)
 
     @admin.display(description="progress")
     def progress_bar(self, job):
@@ -654,17 +654,11 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             active = job.status in Job.ACTIVE
             extra = {
                 "raw_documents": [("parameters", json.dumps(job.parameters, indent=2))],
-                "subtitle": self.described(job),
+                "subtitle": str(job),
                 "job_active": active,
                 "can_cancel_job": active and self._may_cancel(request, job) and not job.cancel_requested,
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
-
-    def described(self, job) -> str:
-        """The job in words: "Optimizer run for H9002, running"."""
-        label = self.kind_label(job)
-        where = f" for {job.contract}" if job.contract_id else ""
-        return f"{label[:1].upper()}{label[1:]}{where}, {job.get_status_display().lower()}"
 
     def get_urls(self):
         cancel = path(
@@ -700,7 +694,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if not request.user.has_perm(job_kinds()[job.kind].start_permission):
                 self.message_user(
                     request,
-                    f"{self.described(job)}: your role may not cancel this kind of job.",
+                    f"{job}: your role may not cancel this kind of job.",
                     messages.ERROR,
                 )
                 continue

@@ -1,6 +1,7 @@
 """Background jobs: long work run by a task worker, with progress, cancellation and a lease.
 
-Each app registers the kinds of long work it offers in its `jobs` module (`job_kind`), found at
+Each app registers the kinds of long work it offers in its `jobs` module (`job_kind`, from
+`hedis_portal.job_registry`), found at
 start-up the way the admin finds `admin` modules. `job_start` records a `Job` and, once the
 transaction commits, enqueues `run_job` through Django's Tasks API (the `django-tasks`
 backport): the database backend and its `db_worker` by default, Redis-backed workers at scale
@@ -43,6 +44,7 @@ from django_tasks import task
 from hedis_portal.audit import job_actor
 from hedis_portal.backends import visible_contract_ids
 from hedis_portal.errors import ApplicationError, ConflictError, database_trouble
+from hedis_portal.job_registry import JobKind, job_kinds
 from hedis_portal.models import Job, JobFile
 
 logger = logging.getLogger(__name__)
@@ -61,44 +63,6 @@ class JobStopped(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class JobKind:
-    """One kind of long work: its function, who may see and start it, and how it may run."""
-
-    name: str
-    label: str
-    run: Callable[["Job", "JobContext"], dict]
-    view_permission: str
-    start_permission: str
-    lane: str = ""
-    retry_once: bool = False
-    time_limit: float = 1800.0
-
-    def seconds_allowed(self) -> float:
-        """The time limit, from `JOB_TIME_LIMITS` when the settings name this kind."""
-        return float(settings.JOB_TIME_LIMITS.get(self.name, self.time_limit))
-
-
-_KINDS: dict[str, JobKind] = {}
-
-
-def job_kind(name: str, **options) -> Callable:
-    """Register the decorated function as the job kind `name` (options as in `JobKind`)."""
-
-    def register(function: Callable) -> Callable:
-        if name in _KINDS:
-            raise ValueError(f"Job kind {name!r} is registered twice")
-        _KINDS[name] = JobKind(name=name, run=function, **options)
-        return function
-
-    return register
-
-
-def job_kinds() -> dict[str, JobKind]:
-    """Every registered kind, by name (the apps' `jobs` modules are imported at start-up)."""
-    return _KINDS
-
-
 def discover_job_kinds() -> None:
     """Import each installed app's `jobs` module, where it registers its kinds."""
     autodiscover_modules("jobs")
@@ -111,7 +75,7 @@ def jobs_visible_to(user):
     """Jobs of the kinds `user`'s role may see: on their contracts, or their own contract-less ones."""
     if not user.is_authenticated:
         return Job.objects.none()
-    kinds = [kind.name for kind in _KINDS.values() if user.has_perm(kind.view_permission)]
+    kinds = [kind.name for kind in job_kinds().values() if user.has_perm(kind.view_permission)]
     jobs = Job.objects.filter(kind__in=kinds).select_related("contract", "created_by")
     if user.is_superuser:
         return jobs
@@ -135,7 +99,7 @@ def job_start(
     The same `idempotency_key` from the same user returns the first job (`created` False); a
     queued or running job in the kind's lane for the contract refuses the new one with 409.
     """
-    spec = _KINDS[kind]
+    spec = job_kinds()[kind]
     if idempotency_key:
         existing = Job.objects.filter(created_by=user, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -186,7 +150,7 @@ def _refuse_if_busy(spec: JobKind, contract) -> None:
     busy = Job.objects.filter(contract=contract, lane=spec.lane, status__in=Job.ACTIVE).first()
     if busy is not None:
         raise ConflictError(
-            f"{contract} already has a job in progress ({_KINDS[busy.kind].label}, {busy.status}); "
+            f"{contract} already has a job in progress ({job_kinds()[busy.kind].label}, {busy.status}); "
             "wait for it to finish or cancel it.",
             {"job": str(busy.pk)},
         )
@@ -219,7 +183,7 @@ def jobs_reap_stale() -> int:
     for job in Job.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).only(
         "pk", "kind", "attempts"
     ):
-        spec = _KINDS.get(job.kind)
+        spec = job_kinds().get(job.kind)
         stale = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at__lt=cutoff)
         if spec is not None and spec.retry_once and job.attempts < 2:
             if stale.update(status=Status.QUEUED, stage="queued again: its worker stopped", progress=0.0):
@@ -361,7 +325,7 @@ def run_job(job_id: str) -> None:
     if not claimed:
         return  # cancelled before it started, or another worker has it
     job = Job.objects.select_related("contract", "created_by").get(pk=job_id)
-    spec = _KINDS[job.kind]
+    spec = job_kinds()[job.kind]
     context = JobContext(job_id=job.pk, deadline=time.monotonic() + spec.seconds_allowed())
     heartbeat = _Heartbeat(context, threading.get_ident())
     heartbeat.start()

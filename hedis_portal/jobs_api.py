@@ -24,7 +24,8 @@ from rest_framework.response import Response
 
 from hedis_portal.errors import ErrorResponseSerializer
 from hedis_portal.filters import FilterSet
-from hedis_portal.jobs import job_cancel, job_kinds, jobs_reap_stale, jobs_visible_to
+from hedis_portal.job_registry import job_kinds
+from hedis_portal.jobs import job_cancel, jobs_reap_stale, jobs_visible_to
 from hedis_portal.models import Job
 
 IDEMPOTENCY_KEY = OpenApiParameter(

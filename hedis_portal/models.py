@@ -6,6 +6,8 @@ import zlib
 from django.conf import settings
 from django.db import models
 
+from hedis_portal.job_registry import job_label
+
 
 class ApiRequestLog(models.Model):
     """One API request: method, resolved route, user, status, duration, error class, request ID.
@@ -110,8 +112,9 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
+        label = job_label(self.kind)
         where = f" for {self.contract}" if self.contract_id else ""
-        return f"{self.kind} job{where}, {self.get_status_display().lower()}"
+        return f"{label[:1].upper()}{label[1:]}{where}, {self.get_status_display().lower()}"
 
 
 class JobFile(models.Model):

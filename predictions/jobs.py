@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
 from hedis_portal.errors import PayloadTooLarge
-from hedis_portal.jobs import Job, JobContext, job_kind, job_start
+from hedis_portal.job_registry import job_kind
+from hedis_portal.jobs import Job, JobContext, job_start
 from hedis_portal.models import JobFile
 from predictions.importing import FORMATS, predictions_import_checked, predictions_upload_check
 

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from hedis_portal.errors import PayloadTooLarge
-from hedis_portal.jobs import Job, JobContext, job_kind, job_start
+from hedis_portal.job_registry import job_kind
+from hedis_portal.jobs import Job, JobContext, job_start
 from hedis_portal.models import JobFile
 from members.selectors import contracts_for
 from ratings.benchmark.importing import cms_star_data_import

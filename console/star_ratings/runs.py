@@ -18,7 +18,8 @@ from hedis_portal import formats
 from hedis_portal.audit import log_access, log_read
 from hedis_portal.errors import ConflictError
 from hedis_portal.exports import CsvWriter
-from hedis_portal.jobs import job_cancel, job_kinds, job_start, jobs_reap_stale, jobs_visible_to
+from hedis_portal.job_registry import job_kinds
+from hedis_portal.jobs import job_cancel, job_start, jobs_reap_stale, jobs_visible_to
 from hedis_portal.middleware import route_pattern
 from hedis_portal.models import Job
 from interventions.models import Intervention, InterventionType

@@ -301,7 +301,7 @@ EVERY_KIND = [
 
 
 def test_every_kind_of_job_is_listed_here():
-    from hedis_portal.jobs import job_kinds
+    from hedis_portal.job_registry import job_kinds
 
     assert {kind for kind, *_ in EVERY_KIND} == set(job_kinds())
 

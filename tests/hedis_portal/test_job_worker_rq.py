@@ -128,7 +128,7 @@ def test_an_rq_worker_runs_an_optimizer_job_in_its_work_horse_and_links_the_run(
 LIMITS = """
 import json
 from django.conf import settings
-from hedis_portal.jobs import job_kinds
+from hedis_portal.job_registry import job_kinds
 longest = max(kind.seconds_allowed() for kind in job_kinds().values()) + settings.JOB_OVERRUN_GRACE_SECONDS
 print(json.dumps([settings.RQ_QUEUES["default"]["DEFAULT_TIMEOUT"], longest]))
 """

@@ -11,9 +11,9 @@ from auditlog.models import LogEntry
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from hedis_portal import jobs
+from hedis_portal import job_registry, jobs
 from hedis_portal.errors import ApplicationError, ConflictError
-from hedis_portal.jobs import JobKind, job_cancel, job_start, jobs_reap_stale, run_job
+from hedis_portal.jobs import job_cancel, job_start, jobs_reap_stale, run_job
 from hedis_portal.models import Job
 from hedis_portal.postgresql.base import NoAnswer
 from members.models import Contract
@@ -31,7 +31,9 @@ def kinds(monkeypatch):
 
     def register(name: str, run, **options) -> None:
         options = {"label": name, "view_permission": SEEN, "start_permission": STARTED_BY, **options}
-        monkeypatch.setitem(jobs._KINDS, name, JobKind(name=name, run=run, **options))
+        monkeypatch.setitem(
+            job_registry.job_kinds(), name, job_registry.JobKind(name=name, run=run, **options)
+        )
 
     return register
 
@@ -383,6 +385,7 @@ def test_a_job_page_lists_its_parameters_in_words_with_the_json_collapsed(kinds,
         "assumptions": {"C14": {"extra_closures": 40}},
     }
     job = job_start(kind="plan", user=analyst, contract=contract, parameters=parameters)[0]
+    assert str(job) == "Optimizer run for H1001, queued"  # the kind's label, not its name
     client.force_login(analyst)
     page = client.get(f"/admin/hedis_portal/job/{job.pk}/change/").content.decode()
     assert "<h2>Optimizer run for H1001, queued</h2>" in page  # the kind's label, not its name
@@ -461,7 +464,6 @@ def test_a_job_the_task_queue_cannot_take_fails_at_once_and_frees_its_lane(
 
 
 def test_the_jobs_kind_filter_offers_the_kinds_the_role_may_see(client, care_manager, analyst, administrator):
-    from hedis_portal.jobs import job_kinds
 
     def offered(user):
         client.force_login(user)
@@ -470,7 +472,7 @@ def test_the_jobs_kind_filter_offers_the_kinds_the_role_may_see(client, care_man
             choice["display"] for choice in page.context["cl"].filter_specs[0].choices(page.context["cl"])
         ][1:]
 
-    labels = {name: kind.label for name, kind in job_kinds().items()}
+    labels = {name: kind.label for name, kind in job_registry.job_kinds().items()}
     care = ["forecast", "gap_import", "optimize", "predictions_import", "propose", "snapshot", "snapshot_all"]
     assert offered(care_manager) == sorted(labels[name] for name in care)
     assert offered(administrator) == sorted(labels.values())

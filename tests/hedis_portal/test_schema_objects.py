@@ -9,7 +9,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from hedis_portal import roles
-from hedis_portal.jobs import job_kinds
+from hedis_portal.job_registry import job_kinds
 from interventions.services import intervention_type_create
 from members.models import Contract
 from ratings.models import ContractMeasureScore, StarYearMeasure
