@@ -1,4 +1,5 @@
-"""Admin screens that compose several apps: the worklist with its record-an-intervention action."""
+"""Admin screens that compose several apps: the front page with the Star Ratings console, and the
+worklist with its record-an-intervention action."""
 
 from django import forms
 from django.contrib import admin
@@ -13,6 +14,10 @@ from interventions.services import interventions_create_for_gaps
 class InterventionActionForm(forms.Form):
     intervention_type = forms.ModelChoiceField(queryset=InterventionType.objects.filter(active=True))
     notes = forms.CharField(max_length=500, required=False, help_text="No names, IDs or clinical details.")
+
+
+# The admin's front page opens with the Star Ratings console: each contract and year one click away.
+admin.site.index_template = "admin/star_ratings_index.html"
 
 
 @admin.register(CareGap)

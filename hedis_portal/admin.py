@@ -99,10 +99,6 @@ def measurement_year_choices(request):
     return [(str(year), str(year)) for year in range(this_year, this_year - 4, -1)]
 
 
-# The front page lists the Star Ratings console first (its template is found twice by name, from
-# DIRS and the app's folder, so it has a name of its own rather than overriding admin/index.html).
-admin.site.index_template = "admin/portal_index.html"
-
 JOB_ERRORS_SHOWN = 100  # of an import's refused rows, on its upload or job page
 
 

@@ -7,6 +7,31 @@ from gaps.models import CareGap
 from members.selectors import contracts_for
 
 
+def contract_years(user) -> list[dict]:
+    """Each of the user's contracts with the measurement years it has gaps for, newest first, each
+    linked to its overview."""
+    contracts = list(contracts_for(user).order_by("contract_id"))
+    years = {}
+    rows = (
+        CareGap.objects.filter(contract__in=contracts)
+        .values_list("contract_id", "measurement_year")
+        .distinct()
+        .order_by("contract_id", "-measurement_year")
+    )
+    for contract_pk, year in rows:
+        years.setdefault(contract_pk, []).append(year)
+    return [
+        {
+            "contract": contract,
+            "years": [
+                {"year": year, "url": reverse("star_ratings:overview", args=[contract.contract_id, year])}
+                for year in years.get(contract.pk, [])
+            ],
+        }
+        for contract in contracts
+    ]
+
+
 class IndexView(ConsoleView):
     """Each of the user's contracts and the measurement years with gaps, newest first."""
 
@@ -15,26 +40,7 @@ class IndexView(ConsoleView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        contracts = list(contracts_for(self.request.user).order_by("contract_id"))
-        years = {}
-        rows = (
-            CareGap.objects.filter(contract__in=contracts)
-            .values_list("contract_id", "measurement_year")
-            .distinct()
-            .order_by("contract_id", "-measurement_year")
-        )
-        for contract_pk, year in rows:
-            years.setdefault(contract_pk, []).append(year)
-        context["contracts"] = [
-            {
-                "contract": contract,
-                "years": [
-                    {"year": year, "url": reverse("star_ratings:overview", args=[contract.contract_id, year])}
-                    for year in years.get(contract.pk, [])
-                ],
-            }
-            for contract in contracts
-        ]
+        context["contracts"] = contract_years(self.request.user)
         return context
 
 

@@ -1,6 +1,9 @@
-"""`{% chart chart %}`: a `console.star_ratings.base.Chart` as a titled canvas and its JSON config."""
+"""`{% chart chart %}`: a `console.star_ratings.base.Chart` as a titled canvas and its JSON config;
+`{% star_ratings_contract_years as contracts %}`: the user's contracts and years, linked."""
 
 from django import template
+
+from console.star_ratings.index import contract_years
 
 register = template.Library()
 
@@ -9,3 +12,9 @@ register = template.Library()
 def chart(chart):
     """The figure, its canvas, and the configuration `console/charts.js` draws it from."""
     return {"chart": chart, "config_id": f"{chart.id}-config"}
+
+
+@register.simple_tag(takes_context=True)
+def star_ratings_contract_years(context) -> list[dict]:
+    """The signed-in user's contracts and measurement years, each linked to its overview."""
+    return contract_years(context["request"].user)

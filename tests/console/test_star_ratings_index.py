@@ -1,5 +1,7 @@
 """The console's front page: the user's contracts and their measurement years, nobody else's."""
 
+import re
+
 import pytest
 
 from hedis_portal import roles
@@ -25,6 +27,31 @@ def test_lists_each_of_the_users_contracts_with_its_years(client, analyst, contr
     ] == [("H1001", [2026, 2025])]
     assert b'href="/admin/star-ratings/H1001/2026/"' in response.content
     assert b"H1002" not in response.content
+
+
+def test_the_admin_front_page_opens_each_contract_year_in_one_click(
+    client, analyst, contract, other_contract
+):
+    member = MemberFactory(contract=contract)
+    for year in (2025, 2026):
+        CareGapFactory(member=member, measurement_year=year)
+    CareGapFactory(member=MemberFactory(contract=other_contract), measurement_year=2026)
+    client.force_login(analyst)
+
+    page = client.get("/admin/").content.decode()
+
+    module = page[page.index('id="content-main-star-ratings"') : page.index("</table>")]
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', module) == [
+        ("/admin/star-ratings/H1001/2026/", "H1001 · measurement year 2026"),
+        ("/admin/star-ratings/H1001/2025/", "H1001 · measurement year 2025"),
+        ("/admin/star-ratings/", "Ratings, forecasts and plans of all your contracts"),
+    ]
+
+
+def test_the_front_page_has_no_console_for_a_role_without_ratings(client, contract):
+    nobody = UserFactory(username="nobody", role=None, contracts=[contract], is_staff=True)
+    client.force_login(nobody)
+    assert "content-main-star-ratings" not in client.get("/admin/").content.decode()
 
 
 def test_another_contracts_pages_are_404(client, analyst, other_contract):
