@@ -399,7 +399,7 @@ class RunProposeView(View):
             return redirect(here)
         running = active_proposal(run)
         if running is not None:
-            return redirect("star_ratings:job", pk=running.pk)
+            return redirect(followed(running))
         try:
             job, _ = job_start(
                 kind="propose", user=request.user, contract=run.contract, parameters={"portfolio_run": run.pk}
@@ -407,7 +407,7 @@ class RunProposeView(View):
         except ConflictError as busy:
             messages.error(request, busy.message)
             return redirect(here)
-        return redirect("star_ratings:job", pk=job.pk)
+        return redirect(followed(job))
 
 
 def duration(seconds: float) -> str:
@@ -420,6 +420,12 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def followed(job: Job) -> str:
+    """The page of a job just started: its progress, then the run it made as soon as it is done
+    (even when it finished before the page opened)."""
+    return f"{reverse('star_ratings:job', args=[job.pk])}?follow"
 
 
 def visible_job(user, pk) -> Job:
@@ -452,6 +458,12 @@ class JobView(ConsoleView):
             year=year,
             **kwargs,
         )
+
+    def get(self, request, *args, **kwargs):
+        run_id = self.job.result.get("portfolio_run")
+        if "follow" in request.GET and self.job.status == Job.Status.SUCCEEDED and run_id:
+            return redirect("star_ratings:run", pk=run_id)
+        return super().get(request, *args, **kwargs)
 
     def get_title(self) -> str:
         label = self.kind.label[:1].upper() + self.kind.label[1:]

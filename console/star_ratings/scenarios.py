@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from console.star_ratings import forms
 from console.star_ratings.base import Chart, ConsoleView, console_path
+from console.star_ratings.runs import followed
 from hedis_portal import formats
 from hedis_portal.errors import ApplicationError
 from ratings.jobs import RUN_START, RUN_VIEW, forecast_start, optimize_start
@@ -128,7 +129,7 @@ class ScenariosView(ConsoleView):
             else:
                 if job is not None:
                     messages.success(request, f"{STARTED[which]} has started.")
-                    return redirect("star_ratings:job", job.pk)
+                    return redirect(followed(job))
         return self.render_to_response(self.get_context_data(bound=bound, posted=which, **kwargs))
 
     def _common(self) -> dict:

@@ -69,6 +69,20 @@ def test_a_failed_job_says_why_and_a_finished_one_links_its_run(client, analyst,
 
 
 @pytest.mark.django_db
+def test_a_job_just_started_opens_its_run_as_soon_as_it_is_done(client, analyst, contract):
+    done = _job(contract, analyst, status=Job.Status.SUCCEEDED, progress=1.0, result={"portfolio_run": 7})
+    running = _job(contract, analyst, status=Job.Status.RUNNING, progress=0.5, lane="")
+    client.force_login(analyst)
+
+    followed = client.get(f"/admin/star-ratings/jobs/{done.pk}/?follow")
+    looked_at = client.get(f"/admin/star-ratings/jobs/{done.pk}/")
+    still_running = client.get(f"/admin/star-ratings/jobs/{running.pk}/?follow")
+
+    assert (followed.status_code, followed["Location"]) == (302, "/admin/star-ratings/runs/7/")
+    assert (looked_at.status_code, still_running.status_code) == (200, 200)
+
+
+@pytest.mark.django_db
 def test_a_proposals_page_is_placed_in_its_runs_measurement_year(client, analyst, contract):
     run = PortfolioRun.objects.create(
         kind=PortfolioRun.Kind.OPTIMIZE,

@@ -152,7 +152,7 @@ def test_proposing_starts_one_job_then_the_page_says_when_it_was_proposed(client
     again = client.post(f"/admin/star-ratings/runs/{plan.pk}/propose/")
 
     job = Job.objects.get(kind="propose")
-    assert (first.status_code, first["Location"]) == (302, f"/admin/star-ratings/jobs/{job.pk}/")
+    assert (first.status_code, first["Location"]) == (302, f"/admin/star-ratings/jobs/{job.pk}/?follow")
     assert again["Location"] == first["Location"]
     assert job.parameters == {"portfolio_run": plan.pk}
     assert "follow the job" in _page(client, analyst, plan).content.decode()

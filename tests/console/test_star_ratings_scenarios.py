@@ -172,7 +172,7 @@ def test_the_forecast_form_starts_a_forecast_job_and_goes_to_its_page(client, an
     assert (job.kind, job.contract, job.created_by) == ("forecast", planned, analyst)
     assert job.parameters == {"measurement_year": 2026, "draws": 3000, "seed": 11}
     assert response.status_code == 302
-    assert response["Location"] == reverse("star_ratings:job", args=[job.pk])
+    assert response["Location"] == reverse("star_ratings:job", args=[job.pk]) + "?follow"
 
 
 def test_a_named_forecast_is_saved_by_its_name(client, analyst, planned, run_jobs):
@@ -421,10 +421,10 @@ def test_an_analyst_starts_a_what_if_then_compares_two_scenarios_in_a_browser(
     page.fill("#id_what_if-name", "Ten more mammograms")
     page.fill("#id_what_if-draws", "1000")
     page.click("text=Start the what-if")
-    page.wait_for_url("**/jobs/**")
+    page.wait_for_url("**/runs/**")
 
     job = Job.objects.get(kind="forecast")
-    assert page.url == live_server.url + reverse("star_ratings:job", args=[job.pk])
+    assert page.url == live_server.url + reverse("star_ratings:run", args=[job.result["portfolio_run"]])
     assert job.parameters["assumptions"] == {"C01": {"extra_closures": 10}, "C03": {"star": 5}}
 
     page.goto(f"{live_server.url}{PAGE}")
