@@ -19,6 +19,11 @@ def _number(value) -> Decimal | None:
         return None
 
 
+def _sign(number: Decimal) -> str:
+    """A change's sign as people write it: +, − (a true minus) or ± for none."""
+    return "+" if number > 0 else ("−" if number < 0 else "±")
+
+
 def stars(value, places: int = 1) -> str:
     """A rating to `places` decimals, 4.0 → "4.0 ★"; a measure's star (an int) whole, 3 → "3 ★"."""
     number = _number(value)
@@ -34,8 +39,7 @@ def stars_change(value, places: int = 2) -> str:
     number = _number(value)
     if number is None:
         return MISSING
-    sign = "+" if number > 0 else ("−" if number < 0 else "±")
-    return f"{sign}{abs(number):.{places}f} {STAR}"
+    return f"{_sign(number)}{abs(number):.{places}f} {STAR}"
 
 
 def percent(value, places: int = 1) -> str:
@@ -51,8 +55,7 @@ def points(value, places: int = 1) -> str:
     number = _number(value)
     if number is None:
         return MISSING
-    sign = "+" if number > 0 else ("−" if number < 0 else "±")
-    return f"{sign}{abs(number):.{places}f} pts"
+    return f"{_sign(number)}{abs(number):.{places}f} pts"
 
 
 def probability(value) -> str:

@@ -26,6 +26,21 @@ _CUT_POINT_NOTE = (
     "Cut points for star year 2028 are not loaded; stars use the star year 2026 cut points, the latest "
     "loaded, and ratings that year's catalog and methodology (weights, reward factor thresholds, CAI values)."
 )
+# What each of the three runs saw: the same contract on the same day.
+_EXAMPLE_INPUTS = {
+    "star_year": 2028,
+    "cut_point_star_year": 2026,
+    "methodology_star_year": 2026,
+    "measures": {
+        "C01": {"code": "BCS", "open": 30, "eligible": 100},
+        "C02": {"code": "COL", "open": 3, "eligible": 10},
+    },
+    "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
+    "open_gaps": 33,
+    "gaps_without_prediction": 33,
+    "intervention_types": [{"id": 1, "code": "1"}],
+    "notes": [_CUT_POINT_NOTE],
+}
 FORECAST_EXAMPLE = {
     "id": 41,
     "kind": "forecast",
@@ -33,20 +48,7 @@ FORECAST_EXAMPLE = {
     "contract": "H2001",
     "measurement_year": 2026,
     "parameters": {"draws": 10000, "seed": 0},
-    "inputs": {
-        "star_year": 2028,
-        "cut_point_star_year": 2026,
-        "methodology_star_year": 2026,
-        "measures": {
-            "C01": {"code": "BCS", "open": 30, "eligible": 100},
-            "C02": {"code": "COL", "open": 3, "eligible": 10},
-        },
-        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
-        "open_gaps": 33,
-        "gaps_without_prediction": 33,
-        "intervention_types": [{"id": 1, "code": "1"}],
-        "notes": [_CUT_POINT_NOTE],
-    },
+    "inputs": _EXAMPLE_INPUTS,
     "result": {
         "rating_type": "part_c",
         "draws": 10000,
@@ -93,20 +95,7 @@ WHAT_IF_EXAMPLE = {
     "contract": "H2001",
     "measurement_year": 2026,
     "parameters": {"draws": 10000, "seed": 0, "assumptions": {"C01": {"target_rate": "80.000"}}},
-    "inputs": {
-        "star_year": 2028,
-        "cut_point_star_year": 2026,
-        "methodology_star_year": 2026,
-        "measures": {
-            "C01": {"code": "BCS", "open": 30, "eligible": 100},
-            "C02": {"code": "COL", "open": 3, "eligible": 10},
-        },
-        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
-        "open_gaps": 33,
-        "gaps_without_prediction": 33,
-        "intervention_types": [{"id": 1, "code": "1"}],
-        "notes": [_CUT_POINT_NOTE],
-    },
+    "inputs": _EXAMPLE_INPUTS,
     "result": {
         "rating_type": "part_c",
         "draws": 10000,
@@ -168,20 +157,7 @@ OPTIMIZER_RUN_EXAMPLE = {
             }
         ],
     },
-    "inputs": {
-        "star_year": 2028,
-        "cut_point_star_year": 2026,
-        "methodology_star_year": 2026,
-        "measures": {
-            "C01": {"code": "BCS", "open": 30, "eligible": 100},
-            "C02": {"code": "COL", "open": 3, "eligible": 10},
-        },
-        "contract_level_measures": {"C03": 4, "C04": 4, "C05": 4},
-        "open_gaps": 33,
-        "gaps_without_prediction": 33,
-        "intervention_types": [{"id": 1, "code": "1"}],
-        "notes": [_CUT_POINT_NOTE],
-    },
+    "inputs": _EXAMPLE_INPUTS,
     "result": {
         "objective": "expected_overall",
         "objective_used": "expected_overall",
