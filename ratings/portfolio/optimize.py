@@ -93,8 +93,8 @@ MARGINAL_TIME_LIMIT = 5.0
 MARGINAL_MIP_GAP = 1e-4
 # "The value of the next $10,000": the step the marginal re-solve adds to the budget, in dollars.
 MARGINAL_STEP = 10_000.0
-# Money left below this share of the budget is rounding, not a decision worth explaining.
-UNSPENT_SHARE_EXPLAINED = 0.01
+# Money left below half a cent is rounding: the budget is spent.
+UNSPENT_ROUNDING = 0.005
 
 
 def _check_request(prepared: Prepared, budget: float, objective: str) -> None:
@@ -582,14 +582,15 @@ def _budget_left(
 ) -> dict:
     """The budget the plan leaves unspent, and why, in a sentence for people.
 
-    The first reason that holds, from what the optimizer knows: every candidate (member, type) is
-    in the plan; the types with candidates left are at capacity; what is left costs more than the
-    money left; or more outreach would not raise the objective — the next target level above the
-    plan's was out of reach within the budget (not among the levels the relaxation reaches, or its
-    LP infeasible), or reachable but too unlikely to be worth more than the plan.
+    The first reason that holds, from what the optimizer knows: every candidate (member, type)
+    is in the plan (candidates are the open gaps on rated measures below 5 stars); the types with
+    candidates left are at capacity; what is left costs more than the money left; or more
+    outreach would not raise the objective — the next target level above the plan's was out of
+    reach within the budget (not among the levels the relaxation reaches, or its LP infeasible),
+    or reachable but too unlikely to be worth more than the plan.
     """
     unspent = max(budget - total_cost, 0.0)
-    if unspent < UNSPENT_SHARE_EXPLAINED * budget:
+    if unspent < UNSPENT_ROUNDING:
         reason = f"The budget is spent: the plan uses {_dollars(total_cost)} of {_dollars(budget)}."
         return {"unspent": round(unspent, 2), "reason": reason}
     count = len(prepared.types)
@@ -604,7 +605,9 @@ def _budget_left(
     open_types = offered > used
     available = open_types & (capacity_left > 0)
     if not open_types.any():
-        reason = "Every gap an intervention can reach is already in the plan."
+        reason = (
+            "Every open gap the interventions reach on a rated measure below 5 stars is already in the plan."
+        )
     elif not available.any():
         reason = "The interventions' capacities are used up."
     elif prepared.costs[available].min() > unspent + 1e-9:

@@ -33,6 +33,15 @@ def test_money_left_below_the_cheapest_intervention_is_explained_by_its_price():
     }
 
 
+def test_a_few_cents_left_are_not_called_spent():
+    # $0.40 is under 1% of the budget, but it is left, and the reason is the price of a call.
+    plan = optimize(greedy_trap(), 50.4, draws=1_000)
+    assert plan.budget_left == {
+        "unspent": 0.4,
+        "reason": "The $0.40 left buys no further intervention: the cheapest costs $10.",
+    }
+
+
 def test_a_higher_rating_out_of_reach_leaves_the_rest_unspent():
     portfolio = greedy_trap()
     plan = optimize(portfolio, 200.0, draws=20_000)
@@ -95,7 +104,8 @@ def test_every_reachable_gap_in_the_plan_leaves_the_rest_unspent():
     assert (len(plan.interventions), plan.total_cost) == (10, 100.0)
     assert plan.budget_left == {
         "unspent": 900.0,
-        "reason": "Every gap an intervention can reach is already in the plan.",
+        "reason": "Every open gap the interventions reach on a rated measure below 5 stars "
+        "is already in the plan.",
     }
 
 
