@@ -12,6 +12,7 @@ from console.star_ratings.base import Chart, ConsoleView, console_path
 from console.star_ratings.runs import followed
 from hedis_portal import formats
 from hedis_portal.errors import ApplicationError
+from hedis_portal.filters import MAX_ID
 from ratings.jobs import RUN_START, RUN_VIEW, forecast_start, optimize_start
 from ratings.live.rating import rated_measure_ids
 from ratings.models import PortfolioRun
@@ -194,13 +195,17 @@ class CompareView(ConsoleView):
     def get(self, request, *args, **kwargs):
         chosen = list(dict.fromkeys(request.GET.getlist("run")))
         least, most = COMPARED
-        if not least <= len(chosen) <= most or not all(each.isdigit() for each in chosen):
+        if not least <= len(chosen) <= most:
             messages.warning(
                 request,
                 f"Choose two to four scenarios to compare (you chose {len(chosen)}): "
                 "tick them in the list, then press Compare selected.",
             )
             return redirect("star_ratings:scenarios", self.contract.contract_id, self.measurement_year)
+        # Only ASCII digits up to the largest key name a run ("²" is a digit to str.isdigit, not to
+        # int(); a larger number overflows the database driver): anything else names no scenario.
+        if not all(each.isascii() and each.isdigit() and int(each) <= MAX_ID for each in chosen):
+            raise Http404("No such scenario of this contract and year.")
         self.chosen = [int(each) for each in chosen]
         return super().get(request, *args, **kwargs)
 

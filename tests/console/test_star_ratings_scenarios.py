@@ -399,6 +399,39 @@ def test_comparing_fewer_than_two_or_more_than_four_says_so(client, analyst, run
     assert f"Choose two to four scenarios to compare (you chose {chosen})" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "odd",
+    ["abc", "", "%C2%B2", "%D9%A1", "-1", "1.0", str(2**63), "9" * 40],
+    ids=["letters", "empty", "superscript-2", "arabic-1", "negative", "decimal", "past-bigint", "40-digits"],
+)
+def test_a_run_id_that_names_no_run_is_404_not_a_server_error(client, analyst, runs, odd):
+    client.force_login(analyst)
+
+    response = client.get(f"{COMPARE}?run={runs['forecast'].pk}&run={odd}")
+
+    assert response.status_code == 404
+
+
+def test_a_run_of_another_measurement_year_is_not_compared(client, analyst, runs):
+    client.force_login(analyst)
+    forecast, what_if = runs["forecast"], runs["what_if"]
+    PortfolioRun.objects.filter(pk=what_if.pk).update(measurement_year=2025)
+
+    response = client.get(f"{COMPARE}?run={forecast.pk}&run={what_if.pk}")
+
+    assert response.status_code == 404
+
+
+def test_the_same_run_twice_counts_once(client, analyst, runs):
+    client.force_login(analyst)
+    pk = runs["forecast"].pk
+
+    response = client.get(f"{COMPARE}?run={pk}&run={pk}", follow=True)
+
+    assert response.redirect_chain == [(PAGE, 302)]
+    assert "Choose two to four scenarios to compare (you chose 1)" in response.content.decode()
+
+
 # --- in a browser ---------------------------------------------------------------------------------
 
 
