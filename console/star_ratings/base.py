@@ -64,7 +64,10 @@ class ConsoleView(TemplateView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_title(self) -> str:
-        return self.title
+        """The page's `title`, then its contract and year: "Trend · H9001 · measurement year 2026"."""
+        if self.contract is None or self.measurement_year is None:
+            return self.title
+        return f"{self.title} · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.urls import reverse
 
 from console.star_ratings.base import Chart, ConsoleView, console_path
+from console.star_ratings.charts import cut_point_lines
 from hedis_portal.formats import count, decimal, percent
 from hedis_portal.routers import analytics_reads
 from ratings.live.rating import LiveRating, MeasureResult, contract_live_rating, star_year_for
@@ -145,16 +146,11 @@ def histogram_chart(row: dict, scores: list[Decimal], contract_id: str) -> Chart
     for score in scores:
         counts[int((score - start) // width)] += 1
     own_bar = int((row["score"] - start) // width)
-    lines = [
-        {
-            "axis": "x",
-            "value": float(threshold.value),
-            "label": f"{star} ★",
-            "color": CUT_POINT_COLOUR,
-            "dash": [4, 4],
-        }
-        for star, threshold in sorted(thresholds.items())
-    ]
+    lines = (
+        cut_point_lines(result.cut_points, dict.fromkeys(thresholds, CUT_POINT_COLOUR), "x")
+        if result.cut_points is not None
+        else []
+    )
     # Unlabelled: its label would print over a nearby cut point's; the subtitle names it.
     lines.append({"axis": "x", "value": float(row["score"]), "color": CONTRACT_COLOUR, "width": 3})
     unit = "%" if row["score_text"].endswith("%") else ""
@@ -227,10 +223,8 @@ class BenchmarkView(ConsoleView):
 
     template_name = "console/star_ratings/benchmark.html"
     permission = "ratings.view_cmsmeasurevalue"
+    title = "National benchmark"
     tab = "benchmark"
-
-    def get_title(self) -> str:
-        return f"National benchmark · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

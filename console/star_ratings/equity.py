@@ -115,10 +115,8 @@ class EquityView(ConsoleView):
 
     template_name = "console/star_ratings/equity.html"
     permission = "ratings.view_contract_rating"
+    title = "Equity"
     tab = "equity"
-
-    def get_title(self) -> str:
-        return f"Equity · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -293,10 +293,8 @@ class OverviewView(ConsoleView):
 
     template_name = "console/star_ratings/overview.html"
     permission = "ratings.view_contract_rating"
+    title = "Overview"
     tab = "overview"
-
-    def get_title(self) -> str:
-        return f"Overview · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from console.star_ratings.base import Chart, ConsoleView, console_path
+from console.star_ratings.base import ConsoleView, console_path
+from console.star_ratings.charts import distribution_chart
 from hedis_portal import formats
 from hedis_portal.audit import log_access, log_read
 from hedis_portal.errors import ConflictError
@@ -73,45 +74,6 @@ def measure_labels(run: PortfolioRun) -> dict[str, str]:
         cms_id: f"{code if member_level else cms_id} – {name}"
         for cms_id, code, member_level, name in editions
     }
-
-
-def distribution_chart(chart_id: str, title: str, series: list[tuple[str, dict, str]]) -> tuple[Chart, list]:
-    """A bar chart of overall-rating probabilities (each series: label, {"4.0": p}, colour) and its
-    table rows: each rating with each series' probability in words."""
-    levels = sorted({float(level) for _, probabilities, _ in series for level in probabilities})
-    data = [
-        [round(100 * probabilities.get(f"{level:.1f}", 0.0), 2) for level in levels]
-        for _, probabilities, _ in series
-    ]
-    config = {
-        "type": "bar",
-        "data": {
-            "labels": [formats.stars(level) for level in levels],
-            "datasets": [
-                {"label": label, "data": values, "backgroundColor": colour}
-                for (label, _, colour), values in zip(series, data, strict=True)
-            ],
-        },
-        "options": {
-            "scales": {"y": {"min": 0, "max": 100, "title": {"display": True, "text": "Probability (%)"}}},
-            "plugins": {"legend": {"position": "bottom"}},
-        },
-    }
-    rows = [
-        {
-            "level": formats.stars(level),
-            "values": [
-                formats.probability(probabilities.get(f"{level:.1f}", 0.0)) for _, probabilities, _ in series
-            ],
-        }
-        for level in levels
-    ]
-    likeliest = ", ".join(
-        f"{label}: most likely {formats.stars(max(probabilities, key=probabilities.get))}"
-        for label, probabilities, _ in series
-        if probabilities
-    )
-    return Chart(id=chart_id, title=title, config=config, summary=likeliest + "."), rows
 
 
 def plan_by_type(run: PortfolioRun, labels: dict[str, str]) -> list[dict]:

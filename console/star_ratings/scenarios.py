@@ -8,8 +8,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from console.star_ratings import forms
-from console.star_ratings.base import Chart, ConsoleView, console_path
-from console.star_ratings.runs import followed
+from console.star_ratings.base import ConsoleView, console_path
+from console.star_ratings.charts import distribution_chart
+from console.star_ratings.runs import assumption_words, followed
 from hedis_portal import formats
 from hedis_portal.errors import ApplicationError
 from hedis_portal.filters import MAX_ID
@@ -28,12 +29,6 @@ HEADLINE = {
 }
 FORM_OF = {"forecast": "forecast_form", "what_if": "what_if_form", "optimize": "optimizer_form"}
 STARTED = {"forecast": "The forecast", "what_if": "The what-if scenario", "optimize": "The optimizer run"}
-ASSUMED_AS = {
-    "extra_closures": lambda value: f"{formats.count(value)} more gaps closed",
-    "target_rate": lambda value: f"a rate of {formats.percent(value)}",
-    "star": lambda value: f"{formats.stars(int(value))}",
-    "score": lambda value: f"a score of {formats.decimal(value)}",
-}
 
 
 def _headline(row: dict) -> dict:
@@ -74,10 +69,8 @@ class ScenariosView(ConsoleView):
 
     template_name = "console/star_ratings/scenarios.html"
     permission = RUN_VIEW
+    title = "Scenarios"
     tab = "scenarios"
-
-    def get_title(self) -> str:
-        return f"Scenarios · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def runs(self):
         return PortfolioRun.objects.filter(contract=self.contract, measurement_year=self.measurement_year)
@@ -187,10 +180,8 @@ class CompareView(ConsoleView):
 
     template_name = "console/star_ratings/compare.html"
     permission = RUN_VIEW
+    title = "Compare scenarios"
     tab = "scenarios"
-
-    def get_title(self) -> str:
-        return f"Compare scenarios · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get(self, request, *args, **kwargs):
         chosen = list(dict.fromkeys(request.GET.getlist("run")))
@@ -231,19 +222,20 @@ class CompareView(ConsoleView):
         for scenario in scenarios:
             scenario["expected_change"] = _difference(scenario["expected"], first["expected"])
             scenario["p_change"] = _difference(scenario["p_at_least_4"], first["p_at_least_4"], scale=100)
-        levels = sorted({level for each in scenarios for level in each["distribution"]}, key=float)
+        chart, distribution = distribution_chart(
+            "compare-distribution",
+            "Chance of each year-end overall rating, by scenario",
+            [
+                (each["label"], each["distribution"], COLOURS[index % len(COLOURS)])
+                for index, each in enumerate(scenarios)
+            ],
+        )
         context.update(
             scenarios=scenarios,
             others=scenarios[1:],
-            levels=[
-                {
-                    "label": formats.stars(float(level)),
-                    "chances": [each["distribution"].get(level) for each in scenarios],
-                }
-                for level in levels
-            ],
+            distribution=distribution,
             any_optimizer=any(each["kind"] == PortfolioRun.Kind.OPTIMIZE for each in scenarios),
-            chart=_distribution_chart(scenarios, levels),
+            chart=chart,
         )
         return context
 
@@ -269,11 +261,8 @@ def _scenario(row: dict, codes: dict[str, str]) -> dict:
         aim = dict(forms.OBJECTIVES).get(parameters.get("objective"), parameters.get("objective"))
         assumed = [f"A budget of {formats.money(parameters.get('budget'))}, aiming for {aim.lower()}."]
     elif parameters.get("assumptions"):
-        assumed = [
-            f"{codes.get(cms_id, cms_id)} ({cms_id}): {ASSUMED_AS[kind](value)}."
-            for cms_id, assumption in parameters["assumptions"].items()
-            for kind, value in assumption.items()
-        ]
+        labels = {cms_id: f"{code} ({cms_id})" for cms_id, code in codes.items()}
+        assumed = assumption_words(parameters["assumptions"], labels)
     else:
         assumed = ["Nothing assumed: today's gaps and scores, as they are forecast to close."]
     scenario["assumed"] = assumed
@@ -283,43 +272,6 @@ def _scenario(row: dict, codes: dict[str, str]) -> dict:
 
 def _difference(value, first, scale: int = 1):
     return None if value is None or first is None else (value - first) * scale
-
-
-def _distribution_chart(scenarios: list[dict], levels: list[str]) -> Chart:
-    """One bar group per overall rating, a bar per scenario: the chance (%) of ending on it."""
-    labels = [formats.stars(float(level)) for level in levels]
-    datasets = [
-        {
-            "label": scenario["label"],
-            "data": [round(scenario["distribution"].get(level, 0) * 100, 1) for level in levels],
-            "backgroundColor": COLOURS[index % len(COLOURS)],
-        }
-        for index, scenario in enumerate(scenarios)
-    ]
-    return Chart(
-        id="compare-distribution",
-        title="Chance of each year-end overall rating, by scenario",
-        config={
-            "type": "bar",
-            "data": {"labels": labels, "datasets": datasets},
-            "options": {
-                "scales": {
-                    "x": {"title": {"display": True, "text": "Overall rating"}},
-                    "y": {"min": 0, "max": 100, "title": {"display": True, "text": "Chance (%)"}},
-                },
-                "plugins": {"legend": {"position": "bottom"}},
-            },
-        },
-        summary="; ".join(
-            f"{scenario['label']}: "
-            + ", ".join(
-                f"{label} {formats.probability(scenario['distribution'].get(level, 0))}"
-                for label, level in zip(labels, levels, strict=True)
-            )
-            for scenario in scenarios
-        ),
-        height=260,
-    )
 
 
 urlpatterns = [

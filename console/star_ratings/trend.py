@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from console.star_ratings.base import Chart, ConsoleView, console_path
+from console.star_ratings.charts import cut_point_lines
 from hedis_portal import formats
 from ratings.live.rating import contract_live_rating
 from ratings.live.selectors import snapshots_for
@@ -77,18 +78,7 @@ def measure_score(measure: dict | None) -> float | None:
 def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart:
     """One measure's score at each snapshot, with the rating year's cut points as reference lines."""
     scores = [measure_score(point["measures"].get(code)) for point in points]
-    lines = []
-    if cut_points is not None:
-        lines = [
-            {
-                "axis": "y",
-                "value": float(cut_points.thresholds[star].value),
-                "label": f"{star} ★",
-                "color": CUT_COLOURS[star],
-                "dash": [4, 4],
-            }
-            for star in range(2, 6)
-        ]
+    lines = cut_point_lines(cut_points, CUT_COLOURS, "y") if cut_points is not None else []
     values = [score for score in scores if score is not None] + [line["value"] for line in lines]
     span = (max(values) - min(values)) if values else 0
     scale = {"title": {"display": True, "text": "Score"}}
@@ -122,10 +112,8 @@ class TrendView(ConsoleView):
 
     template_name = "console/star_ratings/trend.html"
     permission = "ratings.view_portfoliosnapshot"
+    title = "Trend"
     tab = "trend"
-
-    def get_title(self) -> str:
-        return f"Trend · {self.contract.contract_id} · measurement year {self.measurement_year}"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

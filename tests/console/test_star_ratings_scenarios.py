@@ -358,7 +358,7 @@ def test_comparing_shows_each_scenario_oldest_first_with_its_difference_from_the
     )
     html = response.content.decode()
     assert formats.stars_change(after - forecast.result["expected_overall"]) in html
-    assert "BCS (C01): a rate of 80.0%." in html
+    assert "BCS (C01): its rate reaches 80.0% by the year end." in html
     assert "A budget of $1,000, aiming for expected overall stars." in html
     assert (
         formats.money(optimized.result["total_cost"]) + ' <span class="console-note">of a $1,000 budget'
@@ -383,8 +383,8 @@ def test_the_comparison_chart_has_a_dataset_per_scenario_over_the_overall_rating
     assert config["type"] == "bar"
     assert config["data"]["labels"] == [formats.stars(float(level)) for level in levels]
     assert [(each["label"], each["data"]) for each in config["data"]["datasets"]] == [
-        (f"Forecast #{forecast.pk}", [round(before.get(level, 0) * 100, 1) for level in levels]),
-        (f"Optimizer run #{optimized.pk}", [round(after.get(level, 0) * 100, 1) for level in levels]),
+        (f"Forecast #{forecast.pk}", [round(before.get(level, 0) * 100, 2) for level in levels]),
+        (f"Optimizer run #{optimized.pk}", [round(after.get(level, 0) * 100, 2) for level in levels]),
     ]
 
 
@@ -474,11 +474,11 @@ def test_an_analyst_starts_a_what_if_then_compares_two_scenarios_in_a_browser(
     assert watched.chart_series("compare-distribution") == [
         {
             "label": f"Forecast #{runs['forecast'].pk}",
-            "data": [round(forecast["overall_probabilities"].get(x, 0) * 100, 1) for x in levels],
+            "data": [round(forecast["overall_probabilities"].get(x, 0) * 100, 2) for x in levels],
         },
         {
             "label": f"Optimizer run #{runs['optimize'].pk}",
-            "data": [round(optimized["overall_probabilities_after"].get(x, 0) * 100, 1) for x in levels],
+            "data": [round(optimized["overall_probabilities_after"].get(x, 0) * 100, 2) for x in levels],
         },
     ]
     assert watched.problems() == []

@@ -127,7 +127,7 @@ def test_a_quality_analyst_answers_the_six_questions(demo, watched, live_server)
     series = _drawn(watched, "compare-distribution")
     assert [each["label"] for each in series][1] == "A $25,000 plan"
     assert [round(sum(each["data"])) for each in series] == [100, 100]
-    assert series[1]["data"][-1] == round(100 * plan.result["overall_probabilities_after"]["4.0"], 1)
+    assert series[1]["data"][-1] == round(100 * plan.result["overall_probabilities_after"]["4.0"], 2)
 
     # (e) The equity gap per measure.
     walk.start().click("text=H9002 · measurement year 2026")
