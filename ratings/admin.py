@@ -141,22 +141,37 @@ def _optimality_gap(gap, objective: str) -> str:
 
 
 def _distribution(before: dict, after: dict | None = None) -> dict:
-    """The overall rating's probabilities (before and after a plan) as a table."""
-    levels = sorted({*before, *(after or {})}, key=float)
-    if after is None:
-        return {
-            "caption": "Probability of each overall rating at year end",
-            "headers": ["Overall rating", "Probability"],
-            "rows": [[stars(float(level)), probability(before.get(level, 0))] for level in levels],
-        }
+    """The overall rating's probabilities (before and, for a plan, after it) as a table."""
+    columns = (
+        [("Probability", before)]
+        if after is None
+        else [("Without the plan", before), ("With the plan", after)]
+    )
+    levels = sorted({level for _, probabilities in columns for level in probabilities}, key=float)
+    caption = "Probability of each overall rating at year end"
     return {
-        "caption": "Probability of each overall rating at year end, without and with the plan",
-        "headers": ["Overall rating", "Without the plan", "With the plan"],
+        "caption": caption if after is None else f"{caption}, without and with the plan",
+        "headers": ["Overall rating", *(name for name, _ in columns)],
         "rows": [
-            [stars(float(level)), probability(before.get(level, 0)), probability(after.get(level, 0))]
+            [stars(float(level)), *(probability(probabilities.get(level, 0)) for _, probabilities in columns)]
             for level in levels
         ],
     }
+
+
+def _objective(name: str | None) -> str:
+    """What a plan maximizes, in words: "Maximize the expected overall rating"."""
+    return f"Maximize {OBJECTIVES.get(name, name)}"
+
+
+def _before_after(write, before, after) -> str:
+    """A figure before and after a plan, each written by `write`: "3.45 ★ → 3.98 ★"."""
+    return f"{write(before)} → {write(after)}"
+
+
+def _stars_2(value) -> str:
+    """An expected rating, to two decimals: "3.98 ★"."""
+    return stars(value, 2)
 
 
 def run_sections(run: PortfolioRun, type_names: dict[str, str]) -> list[dict]:
@@ -168,9 +183,7 @@ def run_sections(run: PortfolioRun, type_names: dict[str, str]) -> list[dict]:
     codes = {cms_id: row.get("code") for cms_id, row in inputs.get("measures", {}).items()}
     settings_rows = [
         ("Budget", money(parameters["budget"])) if "budget" in parameters else None,
-        ("Objective", f"Maximize {OBJECTIVES.get(parameters['objective'], parameters['objective'])}")
-        if "objective" in parameters
-        else None,
+        ("Objective", _objective(parameters["objective"])) if "objective" in parameters else None,
         ("Monte Carlo draws", count(parameters.get("draws"))),
         ("Seed", count(parameters.get("seed"))),
         ("Solver time limit", f"{decimal(parameters['time_limit'], 0)} s per target")
@@ -237,13 +250,17 @@ def _plan_sections(result: dict, codes: dict, type_names: dict[str, str]) -> lis
         "figures": [
             (
                 "Expected overall rating",
-                f"{stars(result.get('expected_overall_before'), 2)} → "
-                f"{stars(result.get('expected_overall_after'), 2)}",
+                _before_after(
+                    _stars_2, result.get("expected_overall_before"), result.get("expected_overall_after")
+                ),
             ),
             (
                 "P(4 stars or more)",
-                f"{probability(result.get('p_overall_at_least_4_before'))} → "
-                f"{probability(result.get('p_overall_at_least_4_after'))}",
+                _before_after(
+                    probability,
+                    result.get("p_overall_at_least_4_before"),
+                    result.get("p_overall_at_least_4_after"),
+                ),
             ),
             ("Budget", money(budget)),
             ("Planned cost", money(cost)),
@@ -259,7 +276,7 @@ def _plan_sections(result: dict, codes: dict, type_names: dict[str, str]) -> lis
         "table": _distribution(
             result.get("overall_probabilities_before", {}), result.get("overall_probabilities_after", {})
         ),
-        "notes": [*result.get("notes", []), result.get("solver_message", "")],
+        "notes": [note for note in [*result.get("notes", []), result.get("solver_message")] if note],
     }
     by_type = defaultdict(lambda: {"members": 0, "gaps": 0, "cost": 0.0, "closures": 0.0})
     for intervention in planned:
@@ -338,11 +355,14 @@ def _inputs_section(inputs: dict, codes: dict) -> dict:
     }
 
 
+def _published(rating, status: str | None) -> str:
+    """A rating ("3.5 ★"), or its status when there is none."""
+    return stars(rating) if rating is not None else status or "—"
+
+
 def _rating_text(rating: dict | None) -> str:
-    """A summary or overall rating: "4.0 ★", or CMS's status when there is none."""
-    if not rating:
-        return "—"
-    return stars(rating["rating"]) if rating.get("rating") is not None else rating.get("status") or "—"
+    """A snapshot's summary or overall rating: "4.0 ★", or CMS's status when there is none."""
+    return _published(rating.get("rating"), rating.get("status")) if rating else "—"
 
 
 def snapshot_sections(data: dict) -> list[dict]:
@@ -420,7 +440,7 @@ def snapshot_sections(data: dict) -> list[dict]:
                 "title": "The latest optimizer plan",
                 "figures": [
                     ("Budget", money(plan.get("budget"))),
-                    ("Objective", f"Maximize {OBJECTIVES.get(plan.get('objective'), plan.get('objective'))}"),
+                    ("Objective", _objective(plan.get("objective"))),
                     ("Planned cost", money(plan.get("total_cost"))),
                     ("Interventions planned", count(plan.get("interventions"))),
                     ("Expected overall rating with the plan", stars(plan.get("expected_overall_after"), 2)),
@@ -474,12 +494,11 @@ class StarYearMeasureInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StarYearMeasure
     fields = ["star_year", "cms_id", "name", "measure_weight", "display_precision", "improvement", "source"]
     readonly_fields = fields
+    extra = 0
 
     @admin.display(description="weight")
     def measure_weight(self, edition):
         return plain(edition.weight)
-
-    extra = 0
 
 
 @admin.register(Measure)
@@ -551,7 +570,7 @@ class CmsDataImportAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     """Which CMS files each star year's benchmark was imported from, when and by whom; and an
     "Import CMS data tables" page that uploads a year's tables as a job."""
 
-    list_display = ["star_year", "imported_at", "imported_by", "contract_count", "measure_value_count"]
+    list_display = ["star_year", "imported_at", "imported_by", "contracts", "measure_values"]
     list_select_related = ["imported_by"]
     job_pages = (
         JobPage(
@@ -569,6 +588,14 @@ class CmsDataImportAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             submit="Upload and import",
         ),
     )
+
+    @admin.display(description="contracts", ordering="contract_count")
+    def contracts(self, data_import):
+        return count(data_import.contract_count)
+
+    @admin.display(description="measure values", ordering="measure_value_count")
+    def measure_values(self, data_import):
+        return count(data_import.measure_value_count)
 
     def upload_form(self, request, data=None, files=None):
         return CmsImportForm(data, files)
@@ -653,11 +680,6 @@ class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="star")
     def measure_star(self, value):
         return stars(value.star)
-
-
-def _published(rating, status: str) -> str:
-    """A rating CMS published ("3.5 ★"), or its status when it published none."""
-    return stars(rating) if rating is not None else status or "—"
 
 
 @admin.register(CmsContract)
@@ -835,9 +857,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdminMixin, ContractScopedAdmin):
 
     @admin.display(description="overall")
     def overall_rating(self, snapshot):
-        if snapshot.overall_value is not None:
-            return stars(snapshot.overall_value)
-        return snapshot.overall_status or "—"
+        return _published(snapshot.overall_value, snapshot.overall_status)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         snapshot = self.get_object(request, object_id)
@@ -1016,13 +1036,13 @@ class PortfolioRunAdmin(JobPagesAdminMixin, ReadOnlyAdminMixin, ContractScopedAd
     @admin.display(description="expected overall")
     def expected_overall(self, run):
         if run.kind == PortfolioRun.Kind.OPTIMIZE:
-            return f"{stars(run.expected_before, 2)} → {stars(run.expected_after, 2)}"
-        return stars(run.expected, 2)
+            return _before_after(_stars_2, run.expected_before, run.expected_after)
+        return _stars_2(run.expected)
 
     @admin.display(description="P(≥ 4 stars)")
     def p_at_least_4(self, run):
         if run.kind == PortfolioRun.Kind.OPTIMIZE:
-            return f"{probability(run.p_4_before)} → {probability(run.p_4_after)}"
+            return _before_after(probability, run.p_4_before, run.p_4_after)
         return probability(run.p_4)
 
     @admin.display(description="budget · cost")

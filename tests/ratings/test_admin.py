@@ -9,6 +9,7 @@ import pytest
 from hedis_portal import formats, roles
 from ratings.models import (
     CmsContract,
+    CmsDataImport,
     CmsMeasureValue,
     ContractMeasureScore,
     ContractRatingProfile,
@@ -222,6 +223,12 @@ def test_reference_changelists_filter_by_the_apis_names_with_the_apis_rows(
         row["id"] for row in listed.json()["results"]
     )
     assert 0 < len(page.context["cl"].result_list) < page.context["cl"].root_queryset.count()
+
+
+def test_a_cms_import_lists_its_contracts_and_measure_values_with_separators(client, administrator):
+    CmsDataImport.objects.create(star_year=2019, contract_count=1_234, measure_value_count=45_678)
+    page = logged_in(client, administrator).get(f"{ADMIN}/cmsdataimport/").content.decode()
+    assert re.search(r"<td[^>]*>1,234</td>", page) and re.search(r"<td[^>]*>45,678</td>", page)
 
 
 def test_cut_points_read_as_thresholds_a_person_can_use(client, analyst, small_2026):
