@@ -41,6 +41,16 @@ _EXAMPLE_INPUTS = {
     "intervention_types": [{"id": 1, "code": "1"}],
     "notes": [_CUT_POINT_NOTE],
 }
+# BCS as the forecast and the what-if found it today.
+_EXAMPLE_C01_TODAY = {
+    "cms_id": "C01",
+    "eligible": 100,
+    "closed": 70,
+    "open_gaps": 30,
+    "current_rate": 70.0,
+    "current_star": 2,
+    "closures_to_next_star": 1,
+}
 FORECAST_EXAMPLE = {
     "id": 41,
     "kind": "forecast",
@@ -62,13 +72,7 @@ FORECAST_EXAMPLE = {
         "reward_factor_probabilities": {"0.2": 0.0818, "0.4": 0.9182},
         "measures": [
             {
-                "cms_id": "C01",
-                "eligible": 100,
-                "closed": 70,
-                "open_gaps": 30,
-                "current_rate": 70.0,
-                "current_star": 2,
-                "closures_to_next_star": 1,
+                **_EXAMPLE_C01_TODAY,
                 "expected_closures": 7.5,
                 "expected_rate": 77.5,
                 "expected_star": 3.8061,
@@ -109,13 +113,7 @@ WHAT_IF_EXAMPLE = {
         "reward_factor_probabilities": {"0.4": 1.0},
         "measures": [
             {
-                "cms_id": "C01",
-                "eligible": 100,
-                "closed": 70,
-                "open_gaps": 30,
-                "current_rate": 70.0,
-                "current_star": 2,
-                "closures_to_next_star": 1,
+                **_EXAMPLE_C01_TODAY,
                 "expected_closures": 10.0,
                 "expected_rate": 80.0,
                 "expected_star": 4.0,
