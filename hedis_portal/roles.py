@@ -30,6 +30,8 @@ _READ = [
     "interventions.view_interventionuplift",
     "interventions.view_intervention",
     "interventions.view_interventiongap",
+    "interventions.view_outreachrecord",
+    "interventions.view_outreachgap",
 ]
 # Working gaps: assign, move through the workflow, remark, record outreach.
 _WORK_GAPS = [
@@ -39,6 +41,8 @@ _WORK_GAPS = [
     "interventions.change_intervention",
     "interventions.add_interventiongap",
     "interventions.change_interventiongap",
+    # Outreach already made, recorded as done (no approval): moves the gaps' workflow.
+    "interventions.add_outreachrecord",
 ]
 
 # Analysing ratings: the national benchmark, contract-level scores, rating profiles, snapshots.

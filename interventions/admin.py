@@ -1,8 +1,10 @@
-"""Admin pages for the outreach catalog and interventions; every write goes through the services."""
+"""Admin pages for the outreach catalog, interventions and outreach records; every write goes
+through the services (outreach records are made from the worklist, `console.admin`, and the API)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ManyToManyRawIdWidget
+from django.db.models import Prefetch
 from django.template.defaultfilters import pluralize
 
 from gaps.models import CareGap
@@ -18,13 +20,17 @@ from hedis_portal.audit import AccessAuditedChangelistMixin, log_access
 from hedis_portal.errors import ApplicationError
 from hedis_portal.formats import count, money
 from interventions import services, workflow
-from interventions.filters import InterventionFilter
+from interventions.filters import InterventionFilter, OutreachRecordFilter
 from interventions.models import (
     Intervention,
     InterventionGap,
     InterventionStatus,
     InterventionType,
     InterventionUplift,
+    OutreachChannel,
+    OutreachGap,
+    OutreachOutcome,
+    OutreachRecord,
 )
 from members.models import Member
 from ratings.models import Measure
@@ -332,3 +338,72 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
                 actor=request.user,
                 expected_version=version,
             )
+
+
+class OutreachGapInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The gaps an outreach record covers and how it moved each one's workflow."""
+
+    model = OutreachGap
+    fields = ["gap", "measure", "state_before", "state_after"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("gap__measure")
+
+    @admin.display(description="measure")
+    def measure(self, row):
+        return row.gap.measure.code
+
+
+@admin.register(OutreachRecord)
+class OutreachRecordAdmin(ReadOnlyAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
+    """Outreach already made to members of your contracts, as recorded: read-only once recorded.
+
+    Recorded from the worklist (Care gaps → select a member's gaps → "Record outreach done") or
+    `POST /api/outreach-records/`. Each page of the list and each record opened is an audited access.
+    """
+
+    list_display = ["contacted_on", "member", "contract", "channel", "outcome", "moves_made", "recorded_by"]
+    list_filter = [
+        filterset_list_filter(OutreachRecordFilter, "contract", choices=visible_contract_choices),
+        filterset_list_filter(
+            OutreachRecordFilter, "channel", choices=lambda request: OutreachChannel.choices
+        ),
+        filterset_list_filter(
+            OutreachRecordFilter, "outcome", choices=lambda request: OutreachOutcome.choices
+        ),
+    ]
+    list_select_related = ["member", "contract", "recorded_by"]
+    fields = [
+        "member",
+        "contract",
+        "channel",
+        "outcome",
+        "contacted_on",
+        "note",
+        "recorded_by",
+        "recorded_at",
+    ]
+    readonly_fields = fields
+    inlines = [OutreachGapInline]
+    actions = None
+
+    def get_queryset(self, request):
+        # The list shows each record's moves: one query for the page's gaps and measures.
+        moves = OutreachGap.objects.select_related("gap__measure").order_by("gap_id")
+        return super().get_queryset(request).prefetch_related(Prefetch("moves", queryset=moves))
+
+    @admin.display(description="gaps moved")
+    def moves_made(self, record):
+        return "; ".join(
+            f"{move.gap.measure.code}: {move.get_state_before_display()} → {move.get_state_after_display()}"
+            for move in record.moves.all()
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record = self.get_object(request, object_id)
+        if record is not None:
+            log_access(record)
+        return super().change_view(request, object_id, form_url, extra_context)

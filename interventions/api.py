@@ -1,4 +1,5 @@
-"""REST API for the intervention catalog and interventions (proposals, workflow, outcomes)."""
+"""REST API for the intervention catalog, interventions (proposals, workflow, outcomes) and outreach
+records (outreach already done, which moves the gaps' workflow)."""
 
 from collections import defaultdict
 
@@ -14,7 +15,7 @@ from hedis_portal.errors import MISSING_OBJECT
 from hedis_portal.filters import MAX_ID
 from hedis_portal.rows import serializer_columns
 from interventions import selectors, services
-from interventions.filters import InterventionFilter, InterventionTypeFilter
+from interventions.filters import InterventionFilter, InterventionTypeFilter, OutreachRecordFilter
 from interventions.models import (
     Channel,
     GapOutcome,
@@ -22,6 +23,10 @@ from interventions.models import (
     InterventionGap,
     InterventionStatus,
     InterventionType,
+    OutreachChannel,
+    OutreachGap,
+    OutreachOutcome,
+    OutreachRecord,
 )
 from members.models import Member
 from ratings.models import Measure
@@ -339,3 +344,123 @@ class InterventionViewSet(
             intervention=intervention, outcomes=payload.validated_data["outcomes"]
         )
         return Response(self._shown(intervention))
+
+
+class OutreachMoveSerializer(serializers.ModelSerializer):
+    """A gap an outreach record covers: the workflow state it had, the one it took, its version now."""
+
+    gap = serializers.IntegerField(source="gap_id")
+    measure = serializers.CharField(source="gap.measure.code")
+    measurement_year = serializers.IntegerField(source="gap.measurement_year")
+    version = serializers.IntegerField(
+        source="gap.version", help_text="The gap's version now, for the next write on it."
+    )
+
+    class Meta:
+        model = OutreachGap
+        fields = ["gap", "measure", "measurement_year", "state_before", "state_after", "version"]
+        read_only_fields = fields
+
+
+class OutreachRecordSerializer(serializers.ModelSerializer):
+    """Outreach already made to one member, and how it moved each gap it covers."""
+
+    contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    gaps = OutreachMoveSerializer(source="moves", many=True, read_only=True)
+
+    class Meta:
+        model = OutreachRecord
+        fields = [
+            "id",
+            "member",
+            "contract",
+            "channel",
+            "outcome",
+            "contacted_on",
+            "note",
+            "recorded_by",
+            "recorded_at",
+            "gaps",
+        ]
+        read_only_fields = fields
+
+
+class GapVersionSerializer(serializers.Serializer):
+    """A gap and the version the client read (a stale version is a 409)."""
+
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    version = serializers.IntegerField(min_value=1)
+
+
+class OutreachRecordCreateSerializer(serializers.Serializer):
+    """Outreach made to one member about some of their open gaps: channel, outcome, day and note."""
+
+    gaps = GapVersionSerializer(many=True, allow_empty=False, max_length=services.MAX_OUTREACH_GAPS)
+    channel = serializers.ChoiceField(choices=OutreachChannel.choices)
+    outcome = serializers.ChoiceField(choices=OutreachOutcome.choices)
+    contacted_on = serializers.DateField(help_text="The day of the outreach: today or earlier.")
+    note = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=OutreachRecord._meta.get_field("note").help_text,
+    )
+
+    def validate_gaps(self, value):
+        ids = [entry["id"] for entry in value]
+        repeated = sorted({pk for pk in ids if ids.count(pk) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                f"Give each gap once; repeated: {', '.join(map(str, repeated))}."
+            )
+        return {entry["id"]: entry["version"] for entry in value}
+
+
+class OutreachRecordViewSet(
+    AccessAuditedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Outreach already made (no approval needed), for your contracts' members: list, read, record.
+
+    Reads are audited (member-level data): each page of the list is one access entry, each
+    record opened another.
+    """
+
+    serializer_class = OutreachRecordSerializer
+    filterset_class = OutreachRecordFilter
+    ordering_fields = ["id", "recorded_at", "contacted_on"]
+
+    def get_queryset(self):
+        return selectors.outreach_records_for(self.request.user)
+
+    def retrieve(self, request, *args, **kwargs):
+        record = self.get_object()
+        log_access(record)
+        return Response(self.get_serializer(record).data)
+
+    @extend_schema(
+        request=OutreachRecordCreateSerializer,
+        responses={201: OutreachRecordSerializer},
+        description=(
+            "Each gap moves as the outcome says (README, Recording outreach done). 400: a date in the "
+            "future, or gaps of several members; 404: a gap you cannot see; 409: a stale version, or a "
+            "move the workflow forbids from a gap's state (the message names each gap). Nothing is "
+            "recorded unless every gap can move."
+        ),
+    )
+    def create(self, request):
+        """Record outreach made to one member and move each named gap's workflow as its outcome says."""
+        payload = OutreachRecordCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        (record,) = services.outreach_records_create(
+            actor=request.user,
+            versions=data["gaps"],
+            channel=data["channel"],
+            outcome=data["outcome"],
+            contacted_on=data["contacted_on"],
+            note=data["note"],
+        )
+        shown = self.get_serializer(self.get_queryset().get(pk=record.pk)).data
+        return Response(shown, status=status.HTTP_201_CREATED)

@@ -3,7 +3,15 @@
 import django_filters
 
 from hedis_portal.filters import FilterSet, IntegerFilter
-from interventions.models import Channel, Intervention, InterventionStatus, InterventionType
+from interventions.models import (
+    Channel,
+    Intervention,
+    InterventionStatus,
+    InterventionType,
+    OutreachChannel,
+    OutreachOutcome,
+    OutreachRecord,
+)
 
 
 class InterventionTypeFilter(FilterSet):
@@ -28,3 +36,18 @@ class InterventionFilter(FilterSet):
     class Meta:
         model = Intervention
         fields = ["contract", "member", "status", "intervention_type", "channel"]
+
+
+class OutreachRecordFilter(FilterSet):
+    """Outreach records by contract (CMS ID), member, channel, outcome and outreach date."""
+
+    contract = django_filters.CharFilter(field_name="contract__contract_id")
+    member = IntegerFilter(field_name="member_id")
+    channel = django_filters.ChoiceFilter(choices=OutreachChannel.choices)
+    outcome = django_filters.ChoiceFilter(choices=OutreachOutcome.choices)
+    contacted_after = django_filters.DateFilter(field_name="contacted_on", lookup_expr="gte")
+    contacted_before = django_filters.DateFilter(field_name="contacted_on", lookup_expr="lte")
+
+    class Meta:
+        model = OutreachRecord
+        fields = ["contract", "member", "channel", "outcome"]

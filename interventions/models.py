@@ -1,11 +1,12 @@
-"""Outreach: the intervention catalog and interventions, each covering one or more gaps."""
+"""Outreach: the intervention catalog, interventions (planned, paid, approved) and outreach records
+(what a care manager already did, recorded as done), each covering one or more of a member's gaps."""
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from gaps.models import CareGap
+from gaps.models import CareGap, WorkflowState
 from members.models import Contract, ContractScopedQuerySet, Member
 from ratings.models import Measure
 
@@ -159,7 +160,86 @@ class InterventionGap(models.Model):
         return f"gap #{self.gap_id} in intervention #{self.intervention_id}: {self.outcome}"
 
 
+class OutreachChannel(models.TextChoices):
+    """How a care manager reached out (or tried to)."""
+
+    CALL = "call", "Call"
+    LETTER = "letter", "Letter"
+    TEXT = "text", "Text message"
+    HOME_VISIT = "home_visit", "Home visit"
+    PROVIDER_OUTREACH = "provider_outreach", "Provider outreach"
+
+
+class OutreachOutcome(models.TextChoices):
+    """What came of it; each moves the gaps' workflow as `interventions.workflow.OUTCOME_STATES` says."""
+
+    REACHED = "reached", "Reached"
+    SCHEDULED = "scheduled", "Scheduled"
+    REFUSED = "refused", "Refused"
+    UNABLE_TO_REACH = "unable_to_reach", "Unable to reach"
+    LEFT_MESSAGE = "left_message", "Left message"
+
+
+class OutreachRecordQuerySet(ContractScopedQuerySet):
+    """Outreach records, scoped by their (denormalized) contract."""
+
+
+class OutreachRecord(models.Model):
+    """Outreach a care manager has already made to one member about some of their open gaps.
+
+    Recorded as done: no approval (approval is for planned, paid interventions such as the
+    optimizer's proposals). Written once by `interventions.services.outreach_record_create`,
+    which moves each gap's workflow as the outcome says; never changed afterwards.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="outreach_records")
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="outreach_records")
+    channel = models.CharField(max_length=20, choices=OutreachChannel.choices)
+    outcome = models.CharField(max_length=20, choices=OutreachOutcome.choices)
+    contacted_on = models.DateField(help_text="The day of the outreach (today or earlier).")
+    note = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="No PHI: no names, member IDs, phone numbers, addresses or clinical details.",
+    )
+    gaps = models.ManyToManyField(CareGap, through="OutreachGap", related_name="outreach_records")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OutreachRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(fields=["contract", "-recorded_at"], name="outreach_contract_recorded"),
+            models.Index(fields=["member", "-contacted_on"], name="outreach_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} on {self.contacted_on:%Y-%m-%d}: {self.get_outcome_display()}"
+
+
+class OutreachGap(models.Model):
+    """A gap an outreach record covers, with the workflow state it had and the one it took."""
+
+    record = models.ForeignKey(OutreachRecord, on_delete=models.CASCADE, related_name="moves")
+    gap = models.ForeignKey(CareGap, on_delete=models.PROTECT, related_name="outreach_moves")
+    state_before = models.CharField(max_length=20, choices=WorkflowState.choices)
+    state_after = models.CharField(max_length=20, choices=WorkflowState.choices)
+
+    class Meta:
+        ordering = ["gap_id"]
+        constraints = [models.UniqueConstraint(fields=["record", "gap"], name="outreachgap_unique")]
+
+    def __str__(self) -> str:
+        return f"gap #{self.gap_id}: {self.state_before} → {self.state_after}"
+
+
 auditlog.register(InterventionType, m2m_fields={"measures"})
 auditlog.register(InterventionUplift)
 auditlog.register(Intervention)
 auditlog.register(InterventionGap)
+auditlog.register(OutreachRecord)
+auditlog.register(OutreachGap)

@@ -5,7 +5,14 @@ from collections.abc import Iterable
 from django.db.models import Prefetch
 
 from gaps.models import CareGap
-from interventions.models import Intervention, InterventionGap, InterventionType, InterventionUplift
+from interventions.models import (
+    Intervention,
+    InterventionGap,
+    InterventionType,
+    InterventionUplift,
+    OutreachGap,
+    OutreachRecord,
+)
 
 
 def intervention_types():
@@ -23,6 +30,17 @@ def interventions_for(user):
         Intervention.objects.visible_to(user)
         .select_related("contract", "intervention_type", "approved_by", "created_by")
         .prefetch_related(Prefetch("covered", queryset=covered))
+    )
+
+
+def outreach_records_for(user):
+    """Outreach records of the contracts `user` may see, with each covered gap's move."""
+    # Each record lists its gaps with measure code and current version: one query for the page.
+    moves = OutreachGap.objects.select_related("gap__measure").order_by("gap_id")
+    return (
+        OutreachRecord.objects.visible_to(user)
+        .select_related("contract", "recorded_by")
+        .prefetch_related(Prefetch("moves", queryset=moves))
     )
 
 

@@ -9,7 +9,7 @@ Nothing here changes a gap's compliance status: only data closes gaps.
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -21,8 +21,9 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
 
-from gaps.models import CareGap, ComplianceStatus
-from gaps.services import gaps_stamp_outreach
+from gaps import workflow as gap_workflow
+from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from gaps.services import gap_set_workflow_state, gaps_stamp_outreach
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError, ConflictError
 from hedis_portal.services import model_update
@@ -34,6 +35,9 @@ from interventions.models import (
     InterventionStatus,
     InterventionType,
     InterventionUplift,
+    OutreachGap,
+    OutreachOutcome,
+    OutreachRecord,
 )
 from members.models import Member
 from ratings.models import Measure
@@ -461,3 +465,173 @@ def intervention_record_outcomes(*, intervention: Intervention, outcomes: Mappin
             row.outcome = outcome
             row.save(update_fields=["outcome"])
     return current
+
+
+# --- Recording outreach already done -------------------------------------------------------
+
+# Most gaps one recording may cover: outreach is made member by member, a few gaps each.
+MAX_OUTREACH_GAPS = 100
+
+
+class GapsNotFound(ApplicationError):
+    """Gaps that do not exist, or belong to a contract the user cannot see; answered as 404."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+def _state_label(state: str) -> str:
+    return WorkflowState(state).label
+
+
+def outreach_time(contacted_on: date) -> datetime:
+    """The moment `last_outreach_at` records for outreach made on `contacted_on`: now for today,
+    noon of the day for an earlier one."""
+    now = timezone.now()
+    if contacted_on == timezone.localdate(now):
+        return now
+    return timezone.make_aware(datetime.combine(contacted_on, time(12)))
+
+
+def _locked_gaps(*, actor: AbstractBaseUser, versions: Mapping[int, int]) -> list[CareGap]:
+    """The user's gaps named in `versions`, locked in id order (no deadlock between two
+    recordings), each still at the version the user read."""
+    if not versions:
+        raise _gap_error("Choose at least one of the member's open gaps.", [])
+    if len(versions) > MAX_OUTREACH_GAPS:
+        raise _gap_error(f"Record outreach for at most {MAX_OUTREACH_GAPS} gaps at a time.", [])
+    gaps = list(
+        CareGap.objects.visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("measure")
+        .filter(pk__in=list(versions))
+        .order_by("pk")
+    )
+    missing = sorted(set(versions) - {gap.pk for gap in gaps})
+    if missing:
+        raise GapsNotFound(f"Gaps {_ids_text(missing)} do not exist.", {"gap_ids": missing})
+    stale = [gap for gap in gaps if gap.version != versions[gap.pk]]
+    if stale:
+        raise ConflictError(
+            f"{', '.join(str(gap) for gap in stale)} changed since you read "
+            f"{'it' if len(stale) == 1 else 'them'}; reload and try again. Nothing was recorded.",
+            {
+                "gap_ids": [gap.pk for gap in stale],
+                "current_versions": {str(gap.pk): gap.version for gap in stale},
+            },
+        )
+    return gaps
+
+
+def _move_refusal(gap: CareGap, *, outcome: str, target: str) -> str | None:
+    """Why the outcome may not move this gap to `target`, in words; None when it may (or it stays)."""
+    if gap.compliance_status != ComplianceStatus.OPEN:
+        return f"{gap} is {gap.get_compliance_status_display().lower()}: only open gaps are worked"
+    if gap.workflow_state == target:
+        return None
+    try:
+        gap_workflow.check_transition(
+            from_state=gap.workflow_state, to_state=target, compliance_status=gap.compliance_status
+        )
+    except gap_workflow.InvalidTransition:
+        allowed = [s for s in WorkflowState.values if s in gap_workflow.TRANSITIONS[gap.workflow_state]]
+        return (
+            f"outcome “{OutreachOutcome(outcome).label}” would move {gap} from "
+            f"{_state_label(gap.workflow_state)} to {_state_label(target)}, which the workflow does not "
+            f"allow (from {_state_label(gap.workflow_state)}: "
+            f"{', '.join(_state_label(s) for s in allowed) or 'no move'})"
+        )
+    return None
+
+
+def _check_moves(gaps: list[CareGap], *, outcome: str, target: str) -> None:
+    refusals = [
+        (gap.pk, reason)
+        for gap in gaps
+        if (reason := _move_refusal(gap, outcome=outcome, target=target)) is not None
+    ]
+    if refusals:
+        message = "Nothing was recorded: " + "; ".join(reason for _, reason in refusals) + "."
+        raise gap_workflow.InvalidTransition(
+            message, {"fields": {"gaps": [message]}, "gap_ids": [pk for pk, _ in refusals]}
+        )
+
+
+def _check_contacted_on(contacted_on: date) -> None:
+    if contacted_on > timezone.localdate():
+        message = "The outreach date is in the future; record outreach once it is done."
+        raise ApplicationError(message, {"fields": {"contacted_on": [message]}})
+
+
+def _stamp_last_outreach(*, gaps: list[CareGap], at: datetime, record_ids: list[int]) -> None:
+    """Each gap's last outreach becomes the later of the one it had and `at` (through `gaps`)."""
+    by_time: dict[datetime, list[int]] = defaultdict(list)
+    for gap in gaps:
+        by_time[max(gap.last_outreach_at or at, at)].append(gap.pk)
+    for when, gap_ids in sorted(by_time.items()):
+        gaps_stamp_outreach(
+            gaps=CareGap.objects.filter(pk__in=gap_ids),
+            at=when,
+            details={"outreach_record_ids": record_ids},
+        )
+
+
+@transaction.atomic
+def outreach_records_create(
+    *,
+    actor: AbstractBaseUser,
+    versions: Mapping[int, int],
+    channel: str,
+    outcome: str,
+    contacted_on: date,
+    note: str = "",
+    one_member: bool = True,
+) -> list[OutreachRecord]:
+    """Record outreach already made, one record per member, and move each gap as its outcome says.
+
+    `versions` maps each gap id to the version the user read (a stale one is a 409). Gaps the
+    user cannot see are a 404. Each gap moves to `workflow.OUTCOME_STATES[outcome]` (staying
+    put if it is there already) and its last outreach is stamped; if the workflow forbids the
+    move for any gap, or a gap is not open, nothing is recorded and the refusal names each gap.
+    With `one_member`, the gaps must all be one member's (the API's one record). Audited: the
+    records, each covered gap's move and the gaps' workflow changes entry by entry, the last
+    outreach stamps in one batch entry per record set.
+    """
+    _check_contacted_on(contacted_on)
+    if outcome not in workflow.OUTCOME_STATES:
+        raise ApplicationError(
+            f"Unknown outcome {outcome!r}.",
+            {"fields": {"outcome": [f"use one of {', '.join(OutreachOutcome.values)}"]}},
+        )
+    gaps = _locked_gaps(actor=actor, versions=versions)
+    by_member: dict[int, list[CareGap]] = defaultdict(list)
+    for gap in gaps:
+        by_member[gap.member_id].append(gap)
+    if one_member and len(by_member) > 1:
+        raise _gap_error(
+            "These gaps belong to different members; record each member's outreach on its own.",
+            [gap.pk for gap in gaps],
+        )
+    target = workflow.OUTCOME_STATES[outcome]
+    _check_moves(gaps, outcome=outcome, target=target)
+    records = []
+    for member_id, member_gaps in sorted(by_member.items()):
+        record = OutreachRecord(
+            member_id=member_id,
+            contract_id=member_gaps[0].contract_id,
+            channel=channel,
+            outcome=outcome,
+            contacted_on=contacted_on,
+            note=note,
+            recorded_by=actor,
+        )
+        record.full_clean(exclude=["member", "contract", "recorded_by"])
+        record.save()
+        # A few gaps per member: each move is saved on its own, so each is audited with its actor.
+        for gap in member_gaps:
+            before = gap.workflow_state
+            if before != target:
+                gap_set_workflow_state(gap=gap, workflow_state=target, expected_version=gap.version)
+            OutreachGap(record=record, gap=gap, state_before=before, state_after=target).save()
+        records.append(record)
+    _stamp_last_outreach(gaps=gaps, at=outreach_time(contacted_on), record_ids=[r.pk for r in records])
+    return records

@@ -1,12 +1,18 @@
-"""The intervention workflow: which status may follow which, defined once.
+"""The intervention workflow (which status may follow which) and the outreach outcome table, each
+defined once.
 
 proposed → approved | cancelled; approved → scheduled | completed | failed | cancelled;
 scheduled → completed | failed | cancelled; completed, failed and cancelled are final.
 An approved intervention may be completed without being scheduled (a call made at once).
+
+Outreach already done (an `OutreachRecord`) needs no approval: its outcome moves each gap it
+covers to the workflow state `OUTCOME_STATES` names, if `gaps.workflow` allows that move from
+the gap's current state. The README's "Recording outreach done" table is this one.
 """
 
+from gaps.models import WorkflowState
 from hedis_portal.errors import ConflictError
-from interventions.models import InterventionStatus
+from interventions.models import InterventionStatus, OutreachOutcome
 
 S = InterventionStatus
 
@@ -64,3 +70,15 @@ def check_transition(*, from_status: str, to_status: str) -> None:
                 "to_status": to_status,
             },
         )
+
+
+# What an outreach outcome does to each gap it covers. A member who was reached, or not, or who
+# got a message, has had outreach attempted; `unable_to_reach` stays the care manager's own call,
+# made by hand after repeated attempts. A gap already in the outcome's state stays there.
+OUTCOME_STATES: dict[str, str] = {
+    OutreachOutcome.REACHED: WorkflowState.OUTREACH_ATTEMPTED,
+    OutreachOutcome.SCHEDULED: WorkflowState.SCHEDULED,
+    OutreachOutcome.REFUSED: WorkflowState.REFUSED,
+    OutreachOutcome.UNABLE_TO_REACH: WorkflowState.OUTREACH_ATTEMPTED,
+    OutreachOutcome.LEFT_MESSAGE: WorkflowState.OUTREACH_ATTEMPTED,
+}
