@@ -41,7 +41,8 @@ class Chart:
 
 
 class ConsoleView(TemplateView):
-    """A console page. `permission` is what the page needs; out-of-scope contracts are 404.
+    """A console page. `permission` is what the page needs; out-of-scope contracts are 404; `title`
+    names the page (`get_title` adds the contract and year).
 
     Pages about a contract and measurement year take both from the URL (`contract_id`, `year`)
     and find the contract within the user's own: `self.contract`, `self.measurement_year`.
