@@ -2,7 +2,8 @@
 forecast each and three measurement years of snapshots.
 
 Drawn by `synthetic.plan` with the `DEMO` recipe: deterministic (seeded) and idempotent, a
-second run adds nothing. Raw member IDs are made up (`DEMO-…`) and hashed like real ones.
+second run adds nothing; only the earlier snapshots follow the day it is loaded (the quarter
+ends before it). Raw member IDs are made up (`DEMO-…`) and hashed like real ones.
 Members are in the denominators their age, sex and conditions put them in, and each measure's
 rate today is set per contract, near real national figures, to tell one story:
 
@@ -347,8 +348,10 @@ def _history_create(contract: Contract, *, index: int, seed: int, analyst: User,
     then one now (through the service, quoting the forecast).
     """
     year = DEMO_MEASUREMENT_YEAR
-    runs = PortfolioRun.objects.filter(contract=contract, measurement_year=year)
-    if not runs.filter(kind=PortfolioRun.Kind.FORECAST).exists():
+    forecasts = PortfolioRun.objects.filter(
+        contract=contract, measurement_year=year, kind=PortfolioRun.Kind.FORECAST
+    )
+    if not forecasts.exists():
         forecast_run_create(contract=contract, measurement_year=year, user=analyst)
         result.forecasts_created += 1
     if PortfolioSnapshot.objects.filter(contract=contract).exists():
