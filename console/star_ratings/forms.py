@@ -11,6 +11,7 @@ from django import forms
 
 from interventions.models import InterventionType
 from ratings.live.rating import contract_live_rating
+from ratings.planning.services import MAX_CAPACITY, MAX_SEED
 
 DRAWS = {"min_value": 100, "max_value": 200_000, "initial": 10_000}
 # What-if assumptions: the job's key for each, and how a person names it.
@@ -63,7 +64,9 @@ class _RunForm(forms.Form):
     """What every run takes: its Monte Carlo draws and seed."""
 
     draws = forms.IntegerField(**DRAWS, help_text="Monte Carlo draws of the year-end rating.")
-    seed = forms.IntegerField(min_value=0, initial=0, help_text="The same seed gives the same draws.")
+    seed = forms.IntegerField(
+        min_value=0, max_value=MAX_SEED, initial=0, help_text="The same seed gives the same draws."
+    )
 
 
 class ForecastForm(_RunForm):
@@ -180,7 +183,9 @@ class OptimizerForm(forms.Form):
     )
     objective = forms.ChoiceField(label="Aim for", choices=OBJECTIVES, widget=forms.RadioSelect)
     draws = forms.IntegerField(**DRAWS, help_text="Monte Carlo draws of the year-end rating.")
-    seed = forms.IntegerField(min_value=0, initial=0, help_text="The same seed gives the same draws.")
+    seed = forms.IntegerField(
+        min_value=0, max_value=MAX_SEED, initial=0, help_text="The same seed gives the same draws."
+    )
     time_limit = forms.FloatField(
         label="Time limit (seconds)",
         min_value=1,
@@ -196,7 +201,10 @@ class InterventionTypeForm(forms.Form):
 
     unit_cost = forms.DecimalField(label="Unit cost ($)", max_digits=9, decimal_places=2, min_value=0)
     capacity = forms.IntegerField(
-        min_value=0, required=False, help_text="How many can be done this year (blank: no limit)."
+        min_value=0,
+        max_value=MAX_CAPACITY,
+        required=False,
+        help_text="How many can be done this year (blank: no limit).",
     )
 
     def __init__(self, *args, intervention_type: InterventionType, **kwargs):

@@ -385,7 +385,7 @@ class ForecastRequestSerializer(serializers.Serializer):
     contract = serializers.CharField(max_length=5)
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
-    seed = serializers.IntegerField(min_value=0, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
     name = serializers.CharField(max_length=200, required=False, allow_blank=False)
     assumptions = serializers.DictField(
         child=AssumptionSerializer(),
@@ -437,7 +437,10 @@ class RunInterventionTypeSerializer(serializers.Serializer):
         help_text='Dollars per intervention for this run, e.g. "85.00".',
     )
     capacity = serializers.IntegerField(
-        min_value=0, allow_null=True, help_text="How many this run may plan; null for no limit."
+        min_value=0,
+        max_value=planning.MAX_CAPACITY,
+        allow_null=True,
+        help_text="How many this run may plan; null for no limit.",
     )
     uplifts = serializers.DictField(
         child=serializers.FloatField(min_value=0, max_value=1),
@@ -455,7 +458,7 @@ class OptimizerRequestSerializer(serializers.Serializer):
     budget = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     objective = serializers.ChoiceField(choices=planning.OBJECTIVES, default="expected_overall")
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
-    seed = serializers.IntegerField(min_value=0, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
     time_limit = serializers.FloatField(min_value=1, max_value=600, default=60)
     name = serializers.CharField(
         max_length=200,

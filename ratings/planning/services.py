@@ -42,6 +42,10 @@ from ratings.portfolio.priority import gap_priorities
 OBJECTIVES = ("expected_overall", "p_at_least_4")
 NAME_LENGTH = PortfolioRun._meta.get_field("name").max_length
 CENT = Decimal("0.01")
+# The largest seed a run takes (NumPy takes any, but a seed is typed by a person and kept in JSON)
+# and the largest capacity (an intervention type's, stored in a PositiveIntegerField).
+MAX_SEED = 2**32 - 1
+MAX_CAPACITY = 2**31 - 1
 
 
 class PlanningUnavailable(ApplicationError):

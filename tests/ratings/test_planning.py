@@ -261,7 +261,20 @@ def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once
 
 @pytest.mark.parametrize(
     ("extra", "field"),
-    [({"budget": "0"}, "budget"), ({"budget": "-5"}, "budget"), ({"objective": "cheapest"}, "objective")],
+    [
+        ({"budget": "0"}, "budget"),
+        ({"budget": "-5"}, "budget"),
+        ({"objective": "cheapest"}, "objective"),
+        ({"seed": 2**32}, "seed"),
+        (
+            {
+                "intervention_types": [
+                    {"id": 1, "unit_cost": "10", "capacity": 2**31, "uplifts": {"BCS": 0.1}}
+                ]
+            },
+            "intervention_types",
+        ),
+    ],
 )
 def test_bad_optimizer_requests_are_400(api, analyst, planned, run_jobs, extra, field):
     response = _optimize(api(analyst), run_jobs, **extra)
