@@ -146,7 +146,9 @@ class WorklistAdmin(CareGapAdmin):
                 one_member=False,
             )
             moves = (
-                OutreachGap.objects.filter(record__in=records).select_related("gap__measure").order_by("gap")
+                OutreachGap.objects.filter(record__in=records)
+                .select_related("gap__measure")
+                .order_by("gap_id")
             )
             said = "; ".join(
                 f"{move.gap}: {move.get_state_before_display()} → {move.get_state_after_display()}"

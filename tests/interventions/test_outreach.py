@@ -11,6 +11,7 @@ from django.utils import timezone
 from gaps import workflow as gap_workflow
 from gaps.models import CareGap
 from interventions.models import OutreachGap, OutreachRecord
+from interventions.services import outreach_records_create
 from interventions.workflow import OUTCOME_STATES
 from tests.conftest import query_count
 from tests.interventions.conftest import closed_gap, open_gap
@@ -277,3 +278,57 @@ def test_records_are_listed_per_contract_filtered_and_read_in_constant_queries(
     few = query_count(lambda: client.get(URL))
     admin_client.post(URL, _body(open_gap(member, "COL"), open_gap(member, "CBP")), format="json")
     assert query_count(lambda: client.get(URL)) == few
+
+
+# --- The admin's list of records ---------------------------------------------------------------
+
+RECORDS = "/admin/interventions/outreachrecord/"
+
+
+def _record(actor, *gaps, outcome="scheduled", channel="call"):
+    (record,) = outreach_records_create(
+        actor=actor,
+        versions={gap.pk: gap.version for gap in gaps},
+        channel=channel,
+        outcome=outcome,
+        contacted_on=timezone.localdate(),
+    )
+    return record
+
+
+def test_admin_lists_the_contracts_records_with_their_moves_filtered(
+    client, care_manager, administrator, member, foreign_member
+):
+    scheduled = _record(
+        care_manager, open_gap(member, "EED"), open_gap(member, "KED", workflow_state="assigned")
+    )
+    refused = _record(care_manager, open_gap(member, "GSD"), outcome="refused", channel="letter")
+    foreign = _record(administrator, open_gap(foreign_member, "EED"))
+    client.force_login(care_manager)
+    page = client.get(RECORDS)
+    rows = {record.pk: record for record in page.context["cl"].result_list}
+    assert set(rows) == {scheduled.pk, refused.pk}
+    admin = page.context["cl"].model_admin
+    assert admin.moves_made(rows[scheduled.pk]) == "EED: New → Scheduled; KED: Assigned → Scheduled"
+    by_outcome = client.get(RECORDS, {"outcome": "refused"}).context["cl"].result_list
+    assert [record.pk for record in by_outcome] == [refused.pk]
+    by_channel = client.get(RECORDS, {"channel": "call"}).context["cl"].result_list
+    assert [record.pk for record in by_channel] == [scheduled.pk]
+    by_contract = client.get(RECORDS, {"contract": member.contract.contract_id}).context["cl"].result_list
+    assert {record.pk for record in by_contract} == {scheduled.pk, refused.pk}
+    assert client.get(f"{RECORDS}{foreign.pk}/change/").status_code == 302  # absent: back to the list
+    few = query_count(lambda: client.get(RECORDS))
+    _record(care_manager, open_gap(member, "COL"), open_gap(member, "CBP"), open_gap(member, "BCS"))
+    assert query_count(lambda: client.get(RECORDS)) == few
+
+
+def test_admin_records_are_read_only(client, care_manager, member):
+    record = _record(care_manager, open_gap(member, "EED"))
+    client.force_login(care_manager)
+    assert client.get(f"{RECORDS}add/").status_code == 403
+    page = client.get(f"{RECORDS}{record.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert client.post(f"{RECORDS}{record.pk}/change/", {"note": "changed"}).status_code == 403
+    assert client.post(f"{RECORDS}{record.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert OutreachRecord.objects.get().note == ""
