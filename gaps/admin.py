@@ -29,8 +29,8 @@ from hedis_portal.errors import ApplicationError
 from hedis_portal.exports import CsvWriter
 from hedis_portal.formats import decimal, probability
 from hedis_portal.middleware import route_pattern
-from members.identifiers import InvalidMemberId, member_id_hash
 from members.models import Contract
+from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import RiskTier
 from ratings.models import Measure
 
@@ -236,8 +236,9 @@ class CareGapAdmin(
     list_select_related = ["member", "measure", "assignee", "current_prediction"]
     ordering = ["-priority_score", "-id"]
     list_per_page = 50
-    search_fields = ["member__id_hash"]  # see get_search_results: the box takes a raw member ID
-    search_help_text = "Enter a plan member ID (exact); it is hashed before searching."
+    # See get_search_results: the box takes a raw member ID (hashed) or a pseudonym's start.
+    search_fields = ["member__pseudonym"]
+    search_help_text = MEMBER_SEARCH_HELP
     form = CareGapChangeForm
     inlines = [GapRemarkInline]
     readonly_fields = [
@@ -313,13 +314,7 @@ class CareGapAdmin(
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        try:
-            return queryset.filter(member__id_hash=member_id_hash(term)), False
-        except InvalidMemberId:
-            return queryset.none(), False
+        return members_matching(queryset, search_term, path="member__"), False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         gap = self.get_object(request, object_id)

@@ -50,6 +50,7 @@ class CareGapSerializer(serializers.ModelSerializer):
     """A worklist row: the gap, its workflow, and the current prediction's probability and tier."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    member_pseudonym = serializers.CharField(source="member.pseudonym", read_only=True)
     measure = serializers.SlugRelatedField(slug_field="code", read_only=True)
     assignee_username = serializers.CharField(
         source="assignee.username", read_only=True, default=None, allow_null=True
@@ -74,6 +75,7 @@ class CareGapSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "member",
+            "member_pseudonym",
             "contract",
             "measure",
             "measurement_year",
@@ -161,7 +163,10 @@ class GapImportSerializer(serializers.Serializer):
 
 EXPORT_COLUMNS = [
     ("gap_id", "id"),
-    ("member", "member_id"),
+    # People and vendors read the pseudonym; systems join on the full member key. Never the
+    # portal's internal member ID.
+    ("member", "member__pseudonym"),
+    ("member_key", "member__id_hash"),
     ("contract", "contract__contract_id"),
     ("measure", "measure__code"),
     ("measurement_year", "measurement_year"),
@@ -387,7 +392,7 @@ class CareGapViewSet(
     @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
-        """The filtered worklist as CSV (streamed; no member identifiers beyond the portal's IDs).
+        """The filtered worklist as CSV (streamed; members by pseudonym and member key, never a raw ID).
 
         Recorded as one access entry with the filters and the number of rows, counted before
         the first row is sent: the entry is committed even if the stream is cut or its worker

@@ -21,6 +21,7 @@ from members import services
 from members.filters import MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
 from members.models import Contract, Member
+from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import Prediction
 
 
@@ -187,13 +188,14 @@ def _yes_no(request):
 
 @admin.register(Member)
 class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
-    """Members of your contracts. Search with a plan member ID: it is hashed before the query.
+    """Members of your contracts. Search with a plan member ID (hashed before the query) or the
+    start of a pseudonym.
 
     Each page of the list and each member opened is recorded in the audit log as an access
     (the search term never is).
     """
 
-    list_display = ["__str__", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
+    list_display = ["pseudonym", "contract", "birth_year", "sex", "lis_de", "disability", "active"]
     inlines = [GapHistoryInline, PredictionHistoryInline, InterventionHistoryInline]
     # The members API's filters, by the API's names (`MemberFilter`).
     list_filter = [
@@ -205,12 +207,13 @@ class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractS
         filterset_list_filter(MemberFilter, "sex", choices=lambda request: Member.Sex.choices),
     ]
     list_select_related = ["contract"]
-    search_fields = ["id_hash"]  # the search box takes a raw member ID; see get_search_results
-    search_help_text = "Enter a plan member ID (exact); it is hashed before searching."
+    search_fields = ["pseudonym"]  # the box takes a raw member ID or a pseudonym; see get_search_results
+    search_help_text = MEMBER_SEARCH_HELP
     # A member's contract is fixed once enrolled: their gaps, predictions and interventions carry
     # it too, and the member history reads them by it.
-    readonly_fields = ["id_hash", "contract", "created_at", "updated_at"]
+    readonly_fields = ["pseudonym", "id_hash", "contract", "created_at", "updated_at"]
     fields = [
+        "pseudonym",
         "id_hash",
         "contract",
         "birth_year",
@@ -240,13 +243,7 @@ class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractS
         return super().get_inline_instances(request, obj) if obj else []
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        try:
-            return queryset.filter(id_hash=member_id_hash(term)), False
-        except InvalidMemberId:
-            return queryset.none(), False
+        return members_matching(queryset, search_term), False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         member = self.get_object(request, object_id)

@@ -29,14 +29,22 @@ class ContractSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    """A member as the API shows it: no identifier beyond the portal's own primary key."""
+    """A member as the API shows it: the portal's primary key, the pseudonym people read and search,
+    and the full member key (the keyed hash) for systems to join on. Never a raw member ID."""
 
     contract = serializers.SlugRelatedField(slug_field="contract_id", read_only=True)
+    member_key = serializers.CharField(
+        source="id_hash",
+        read_only=True,
+        help_text="HMAC-SHA256 of the plan's member ID with the portal's key (64 hex digits).",
+    )
 
     class Meta:
         model = Member
         fields = [
             "id",
+            "pseudonym",
+            "member_key",
             "contract",
             "birth_year",
             "sex",
@@ -87,7 +95,8 @@ class ContractViewSet(
 
 
 class MemberViewSet(AccessAuditedListMixin, viewsets.ReadOnlyModelViewSet):
-    """Members of your contracts, and the lookup by raw member ID.
+    """Members of your contracts (`?pseudonym=K7QD-2M` finds them by a pseudonym's start), and
+    the lookup by raw member ID.
 
     Served with each member's history by `console.api.MemberHistoryViewSet`, which composes
     the gaps, predictions and interventions apps. Reads are audited: each page of the list is

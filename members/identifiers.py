@@ -64,3 +64,84 @@ def member_id_hash(raw_member_id: str) -> str:
     """The 64-hex-character HMAC-SHA256 of a raw member ID's normalised form (`normalize_member_id`)."""
     key = settings.MEMBER_ID_HASH_KEY.encode()
     return hmac.new(key, normalize_member_id(raw_member_id).encode(), hashlib.sha256).hexdigest()
+
+
+# A member's pseudonym: what people read, say and search for. Crockford's base 32 (digits and
+# capitals without I, L, O, U) so that a code read aloud or copied by hand is not misread, written
+# in groups of four characters. Each group is 20 bits, five hex digits, of the keyed hash: three
+# groups (60 bits) tell apart the members of any contract but for a rare collision, where the
+# later member's code is a group longer (`pseudonyms_allocate`). Thirteen groups spell the whole
+# hash (the last one padded), so two members' full codes always differ.
+PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+PSEUDONYM_GROUP = 4
+PSEUDONYM_GROUPS = 3
+PSEUDONYM_MAX_GROUPS = 13
+PSEUDONYM_MAX_LENGTH = PSEUDONYM_MAX_GROUPS * (PSEUDONYM_GROUP + 1) - 1
+# The shortest search term read as the start of a pseudonym: one group.
+PSEUDONYM_MIN_PREFIX = PSEUDONYM_GROUP
+_HEX_PER_GROUP = 5
+# Crockford's reading of the letters it leaves out: O is zero, I and L are one.
+_PSEUDONYM_READING = str.maketrans("OIL", "011")
+_PSEUDONYM_SEPARATORS = str.maketrans("", "", "- \t")
+
+
+def _grouped(code: str) -> str:
+    return "-".join(code[start : start + PSEUDONYM_GROUP] for start in range(0, len(code), PSEUDONYM_GROUP))
+
+
+def pseudonym(id_hash: str, groups: int = PSEUDONYM_GROUPS) -> str:
+    """The member's readable code from their keyed hash: `groups` groups of four, e.g. `K7QD-2M9X-HT4P`.
+
+    Derived from the hash alone (never from the raw ID), so the same member has the same code
+    wherever it is computed; a longer code starts with the shorter one.
+    """
+    hex_digits = id_hash.ljust(PSEUDONYM_MAX_GROUPS * _HEX_PER_GROUP, "0")[: groups * _HEX_PER_GROUP]
+    number = int(hex_digits, 16)
+    length = groups * PSEUDONYM_GROUP
+    return _grouped(
+        "".join(PSEUDONYM_ALPHABET[(number >> (5 * (length - 1 - n))) & 31] for n in range(length))
+    )
+
+
+def pseudonym_prefix(term: str) -> str | None:
+    """A search term as the start of a pseudonym (with its dashes), or None when it cannot be one.
+
+    Case, dashes and spaces are ignored, and O is read as 0, I and L as 1, so "k7qd2m", "K7QD-2M"
+    and "k7qd 2m" all find `K7QD-2M9X-HT4P`. At least `PSEUDONYM_MIN_PREFIX` characters.
+    """
+    compact = unicodedata.normalize("NFKC", term).translate(_PSEUDONYM_SEPARATORS).upper()
+    compact = compact.translate(_PSEUDONYM_READING)
+    too_long = len(compact) > PSEUDONYM_MAX_GROUPS * PSEUDONYM_GROUP
+    if len(compact) < PSEUDONYM_MIN_PREFIX or too_long or not set(compact) <= set(PSEUDONYM_ALPHABET):
+        return None
+    return _grouped(compact)
+
+
+def pseudonyms_allocate(id_hashes: list[str], contract_members) -> list[str]:
+    """Pseudonyms for new members of one contract, in the order of `id_hashes`.
+
+    Each is the shortest of its member's codes (three groups, then four, …) that no member in
+    `contract_members` (a queryset of the contract's members) has and no earlier hash in the list
+    took. One query per 5,000 hashes, and one more round only for hashes whose code was taken.
+    """
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    pending = list(id_hashes)
+    for groups in range(PSEUDONYM_GROUPS, PSEUDONYM_MAX_GROUPS + 1):
+        codes = [pseudonym(id_hash, groups) for id_hash in pending]
+        for start in range(0, len(codes), 5000):
+            chunk = codes[start : start + 5000]
+            taken.update(contract_members.filter(pseudonym__in=chunk).values_list("pseudonym", flat=True))
+        retry = []
+        for id_hash, code in zip(pending, codes, strict=True):
+            # The full code spells the whole hash: only the same member could have it, which the
+            # hash's own unique constraint refuses; it is never lengthened past that.
+            if code in taken and groups < PSEUDONYM_MAX_GROUPS:
+                retry.append(id_hash)
+            else:
+                taken.add(code)
+                chosen[id_hash] = code
+        pending = retry
+        if not pending:
+            break
+    return [chosen[id_hash] for id_hash in id_hashes]

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from hedis_portal.backends import visible_contract_ids
+from members.identifiers import PSEUDONYM_MAX_LENGTH, pseudonyms_allocate
 
 CONTRACT_ID_PATTERN = r"^[HRSE][0-9]{4}$"
 
@@ -103,6 +104,16 @@ class Contract(models.Model):
 class MemberQuerySet(ContractScopedQuerySet):
     """Members, scoped by their contract."""
 
+    def bulk_create(self, objs, *args, **kwargs):
+        """Create the members, giving those without a pseudonym theirs first (set-based, per contract).
+
+        Imports and the demo create members in bulk, where `save()` is not called: the pseudonym
+        is allocated here so that no member is ever written without one.
+        """
+        members = list(objs)
+        pseudonyms_assign([member for member in members if not member.pseudonym])
+        return super().bulk_create(members, *args, **kwargs)
+
 
 class Member(models.Model):
     """A member, known only by the keyed hash of their plan member ID and what measures need.
@@ -123,6 +134,11 @@ class Member(models.Model):
         editable=False,
         help_text="HMAC-SHA256 of the plan's member ID with MEMBER_ID_HASH_KEY.",
     )
+    pseudonym = models.CharField(
+        max_length=PSEUDONYM_MAX_LENGTH,
+        editable=False,
+        help_text="A short code from the member ID hash (e.g. K7QD-2M9X-HT4P), unique within the contract.",
+    )
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="members")
     birth_year = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1900), MaxValueValidator(2100)]
@@ -138,8 +154,20 @@ class Member(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["contract", "active"], name="member_contract_active")]
+        indexes = [
+            models.Index(fields=["contract", "active"], name="member_contract_active"),
+            # Pseudonyms are searched by prefix (LIKE 'K7QD-2M%'); PostgreSQL uses an index for
+            # that only with the pattern operator class. Other databases ignore `opclasses`.
+            models.Index(
+                fields=["pseudonym"], name="member_pseudonym_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "pseudonym"],
+                name="member_pseudonym_unique_in_contract",
+                violation_error_message="Another member of this contract has this pseudonym.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(birth_year__gte=1900, birth_year__lte=2100),
                 name="member_birth_year_range",
@@ -148,7 +176,25 @@ class Member(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Member {self.id_hash[:10]}…"
+        return f"Member {self.pseudonym}"
+
+    def save(self, *args, **kwargs):
+        if not self.pseudonym:
+            pseudonyms_assign([self])
+        super().save(*args, **kwargs)
+
+
+def pseudonyms_assign(members: list[Member]) -> None:
+    """Give each of these new members their pseudonym: the shortest code free in their contract."""
+    by_contract: dict[int, list[Member]] = {}
+    for member in members:
+        by_contract.setdefault(member.contract_id, []).append(member)
+    for contract_id, group in by_contract.items():
+        codes = pseudonyms_allocate(
+            [member.id_hash for member in group], Member.objects.filter(contract_id=contract_id)
+        )
+        for member, code in zip(group, codes, strict=True):
+            member.pseudonym = code
 
 
 auditlog.register(Contract, m2m_fields={"users"})

@@ -1,9 +1,17 @@
 """Reads of contracts and members, always through the user's scope."""
 
+from contextlib import suppress
+
+from django.db.models import Q
 from django.http import Http404
 
-from members.identifiers import InvalidMemberId, member_id_hash
+from members.identifiers import InvalidMemberId, member_id_hash, pseudonym_prefix
 from members.models import Contract, Member
+
+MEMBER_SEARCH_HELP = (
+    "Enter a plan member ID (exact; it is hashed before searching) or the start of a pseudonym "
+    "(at least four characters, e.g. K7QD or k7qd-2m)."
+)
 
 
 def contracts_for(user):
@@ -26,3 +34,27 @@ def member_get_by_raw_id(*, user, raw_member_id: str) -> Member:
         return members_for(user).get(id_hash=id_hash)
     except Member.DoesNotExist:
         raise Http404 from None
+
+
+def member_search_condition(term: str, *, path: str = "") -> Q:
+    """The members a search term names: the one whose plan member ID it is (hashed here), and
+    those whose pseudonym starts with it (any case, with or without dashes).
+
+    `path` leads from the searched model to the member (`"member__"` for gaps). A term that is
+    neither a valid member ID nor a pseudonym's start matches nothing.
+    """
+    term = term.strip()
+    condition = Q(pk__in=[])
+    with suppress(InvalidMemberId):  # not a valid member ID: only a pseudonym can match
+        condition |= Q(**{f"{path}id_hash": member_id_hash(term)})
+    prefix = pseudonym_prefix(term)
+    if prefix is not None:
+        condition |= Q(**{f"{path}pseudonym__startswith": prefix})
+    return condition
+
+
+def members_matching(queryset, term: str, *, path: str = ""):
+    """`queryset` narrowed to what `member_search_condition` finds; all of it for a blank term."""
+    if not term.strip():
+        return queryset
+    return queryset.filter(member_search_condition(term, path=path))

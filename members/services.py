@@ -4,7 +4,7 @@ from django.db import transaction
 
 from hedis_portal.services import model_update
 from members.identifiers import member_id_hash
-from members.models import Contract, Member
+from members.models import Contract, Member, pseudonyms_assign
 
 # What the API's PATCH and the admin's change form may change. The contract's users are not
 # here: the admin writes that many-to-many relation itself.
@@ -17,8 +17,8 @@ CONTRACT_UPDATE_FIELDS = (
     "lis_de_percent",
     "disability_percent",
 )
-# Never the hash (a member's identity does not change) nor the contract (their gaps,
-# predictions and interventions carry it too).
+# Never the hash nor the pseudonym (a member's identity does not change), nor the contract
+# (their gaps, predictions and interventions carry it too).
 MEMBER_UPDATE_FIELDS = ("birth_year", "sex", "lis_de", "disability", "active")
 
 
@@ -41,8 +41,12 @@ def contract_update(*, contract: Contract, **fields) -> Contract:
 
 @transaction.atomic
 def member_create(*, member: Member, raw_member_id: str) -> Member:
-    """Save a new member keyed by a raw plan member ID, hashed here and then forgotten."""
+    """Save a new member keyed by a raw plan member ID, hashed here and then forgotten.
+
+    The member's pseudonym is derived from the hash (the shortest code free in the contract).
+    """
     member.id_hash = member_id_hash(raw_member_id)
+    pseudonyms_assign([member])
     member.full_clean()
     member.save()
     return member

@@ -37,6 +37,7 @@ from gaps.services import gaps_copy_in, gaps_delete_for_contract
 from hedis_portal import roles
 from hedis_portal.models import ApiRequestLog
 from interventions.models import Intervention, InterventionGap, InterventionType
+from members.identifiers import pseudonyms_allocate
 from members.models import Contract, Member
 from predictions.models import Prediction
 from synthetic.plan import (
@@ -257,15 +258,17 @@ def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> Ben
 
 
 def _copy_members(cursor, contract: Contract, members: Members, now: str) -> np.ndarray:
-    """COPY the members; return their primary keys in member-number order."""
+    """COPY the members, each with their pseudonym; return their primary keys in member-number order."""
     count = len(members)
     pks = _reserve_ids(cursor, Member, count)
+    pseudonyms = pseudonyms_allocate(members.id_hash, Member.objects.filter(contract=contract))
     _copy(
         cursor,
         Member,
         [
             "id",
             "id_hash",
+            "pseudonym",
             "contract_id",
             "birth_year",
             "sex",
@@ -278,6 +281,7 @@ def _copy_members(cursor, contract: Contract, members: Members, now: str) -> np.
         zip(
             pks.tolist(),
             members.id_hash,
+            pseudonyms,
             [contract.pk] * count,
             members.birth_year.tolist(),
             members.sex.tolist(),
