@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 
 from gaps.importing import gaps_import_csv
 from members.identifiers import member_id_hash, pseudonym, pseudonym_prefix
@@ -81,6 +82,22 @@ def test_bulk_creation_gives_colliding_members_of_one_batch_different_codes(cont
         crockford(colliding_hash(first_hash, 15), 16),
         crockford(member_id_hash("RAW-BULK-2"), 12),
     ]
+
+
+def test_an_import_sized_batch_checks_the_contracts_codes_in_one_read(contract):
+    hashes = [member_id_hash(f"RAW-BATCH-{n}") for n in range(1500)]
+    squatter = MemberFactory(contract=contract, id_hash=colliding_hash(hashes[700], 15))
+    with CaptureQueriesContext(connection) as queries:
+        Member.objects.bulk_create(Member(id_hash=h, contract=contract, birth_year=1950) for h in hashes)
+    reads = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SELECT")]
+    # The contract's codes once, then the one taken code's longer form looked up in the index.
+    assert len(reads) == 2
+    assert " IN " not in reads[0]
+    assert " IN " in reads[1]
+    stored = dict(Member.objects.filter(id_hash__in=hashes).values_list("id_hash", "pseudonym"))
+    assert stored[hashes[700]] == crockford(hashes[700], 16)
+    assert stored[hashes[700]].startswith(squatter.pseudonym)
+    assert sum(len(code) == 14 for code in stored.values()) == 1499
 
 
 def test_the_database_refuses_two_members_of_a_contract_with_one_pseudonym(contract, other_contract):
