@@ -350,6 +350,10 @@ SPECTACULAR_SETTINGS = {
         "WorkflowMoveEnum": "gaps.api.MOVE_TARGETS",
         "JobStatusEnum": "hedis_portal.jobs.Status",
         "InterventionStatusEnum": "interventions.models.InterventionStatus",
+        "InterventionChannelEnum": "interventions.models.Channel",
+        "GapOutcomeEnum": "interventions.models.GapOutcome",
+        "OutreachChannelEnum": "interventions.models.OutreachChannel",
+        "OutreachOutcomeEnum": "interventions.models.OutreachOutcome",
     },
 }
 
