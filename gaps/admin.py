@@ -4,9 +4,14 @@ from math import floor, log10
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import HttpResponse
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import ngettext
 
 from gaps import services, workflow
@@ -34,29 +39,108 @@ from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import RiskTier
 from ratings.models import Measure
 
+MEASURE_NAME_LENGTH = 38
+
+
+def measure_label(code: str, name: str) -> str:
+    """A measure as people name it: its code and a short name, "EED – Eye Exam",
+    "FMC – Follow-up after Emergency…" (the part after a family's dash, the code's own
+    parentheses dropped, cut at a word with "…" past 38 characters)."""
+    short = name.rsplit(" – ", 1)[-1].removesuffix(f" ({code})")
+    if len(short) > MEASURE_NAME_LENGTH:
+        short = short[: short.rfind(" ", 0, MEASURE_NAME_LENGTH + 1)] + "…"
+    return f"{code} – {short}"
+
+
+# The sidebar offers only values some of the user's gaps have: one query per filter, however
+# many gaps (each reads an index: caregap_rates, caregap_worklist or caregap_assignee).
+def _gaps_of(request):
+    return CareGap.objects.visible_to(request.user).order_by()
+
+
+def _with_data(choices, request, field):
+    """The `choices` ([(value, label)]) that at least one of the user's gaps has in `field`."""
+    found = {str(value) for value in _gaps_of(request).values_list(field, flat=True).distinct()}
+    return [(value, label) for value, label in choices if value in found]
+
+
+def _contract_choices(request):
+    """My contracts that have gaps."""
+    contracts = Contract.objects.visible_to(request.user).filter(
+        Exists(CareGap.objects.filter(contract=OuterRef("pk")))
+    )
+    return [(code, code) for code in contracts.order_by("contract_id").values_list("contract_id", flat=True)]
+
 
 def _measure_choices(request):
-    """Member-level measures only (the ones that have gaps)."""
-    return [
-        (code, code)
-        for code in Measure.objects.filter(member_level=True).order_by("code").values_list("code", flat=True)
-    ]
+    """The member-level measures my contracts have gaps in, by code and short name."""
+    measures = Measure.objects.filter(member_level=True, pk__in=_gaps_of(request).values("measure_id"))
+    rows = measures.order_by("code").values_list("code", "name")
+    return [(code, measure_label(code, name)) for code, name in rows]
+
+
+def _year_choices(request):
+    """The measurement years my contracts have gaps in, latest first."""
+    years = _gaps_of(request).values_list("measurement_year", flat=True).distinct()
+    return [(str(year), str(year)) for year in sorted(years, reverse=True)]
 
 
 def _assignee_choices(request):
-    """Me, unassigned, or a colleague on my contracts."""
-    colleagues = (
-        get_user_model()
-        .objects.filter(contracts__in=request.user.contracts.all())
-        .exclude(pk=request.user.pk)
-        .distinct()
-        .order_by("username")
-    )
-    return [("me", "Me"), ("unassigned", "Unassigned"), *[(str(u.pk), u.username) for u in colleagues]]
+    """Me, unassigned and colleagues, each only if some of my contracts' gaps are theirs."""
+    assigned = set(_gaps_of(request).values_list("assignee_id", flat=True).distinct())
+    colleagues = get_user_model().objects.filter(pk__in=assigned - {None, request.user.pk})
+    return [
+        *([("me", "Me")] if request.user.pk in assigned else []),
+        *([("unassigned", "Unassigned")] if None in assigned else []),
+        *[(str(pk), name) for pk, name in colleagues.order_by("username").values_list("pk", "username")],
+    ]
+
+
+def _outreach_choices(request):
+    """ "No outreach yet" and "Outreach done", each only if some of my contracts' gaps are so."""
+    none_yet = ExpressionWrapper(Q(last_outreach_at__isnull=True), output_field=BooleanField())
+    found = set(_gaps_of(request).annotate(none_yet=none_yet).values_list("none_yet", flat=True).distinct())
+    offered = [(True, "true", "No outreach yet"), (False, "false", "Outreach done")]
+    return [(value, label) for flag, value, label in offered if flag in found]
+
+
+class _AppliedWhenGiven:
+    """A worklist filter given in the URL filters even when the sidebar offers none of its values:
+    `?measure=KED` with no KED gaps lists no gaps, not every gap."""
+
+    def has_output(self):
+        return super().has_output() or self.value() is not None
 
 
 def _gap_filter(name, choices, title=None):
-    return filterset_list_filter(CareGapFilter, name, title=title, choices=choices)
+    base = filterset_list_filter(CareGapFilter, name, title=title, choices=choices)
+    return type(base.__name__, (_AppliedWhenGiven, base), {})
+
+
+class WorklistChangeList(ChangeList):
+    """Django's changelist, saying what it ignored: a page that does not exist (Django sends
+    the user to the unfiltered list) or a sort by a column the list does not have (Django
+    drops it quietly). The page shows the filtered list, with a warning."""
+
+    def get_results(self, request):
+        asked = request.GET.get(PAGE_VAR)
+        try:
+            super().get_results(request)
+        except IncorrectLookupParameters:  # a page number past the last page, or below 1
+            self.page_num = 1
+            super().get_results(request)
+        if not 1 <= self.page_num <= self.paginator.num_pages:  # one page: shown whatever the number
+            self.page_num = 1
+        if asked is not None and asked.strip() != str(self.page_num):
+            messages.warning(request, f"Ignored the page number: showing page {self.page_num}.")
+        sorts = request.GET.get(ORDER_VAR)
+        if sorts is not None and not all(map(self._sortable, sorts.split("."))):
+            messages.warning(request, "Ignored a sort by a column this list does not have.")
+
+    def _sortable(self, term: str) -> bool:
+        columns = {str(index): name for index, name in enumerate(self.list_display)}
+        name = columns.get(term.removeprefix("-"))
+        return name is not None and self.get_ordering_field(name) is not None
 
 
 def with_top_priority(gaps):
@@ -205,35 +289,53 @@ class CareGapAdmin(
             full_snapshot=data["full_snapshot"],
         )
 
+    # Short headers, and no column of internal gap IDs (the measure opens the gap): the list fits a
+    # 1366 px screen beside the admin's navigation (gaps/static/gaps/worklist.css).
     list_display = [
-        "id",
         "member",
         "measure_code",
-        "measurement_year",
-        "compliance_status",
-        "workflow_state",
+        "year",
+        "compliance",
+        "workflow",
         "assignee",
         "priority",
         "closure_probability",
         "risk_tier",
-        "last_outreach_at",
+        "last_outreach",
     ]
+    list_display_links = ["measure_code"]
     # The worklist API's filters, by the API's names (`CareGapFilter`).
+    # The sidebar offers only values with data; `member`, `unassigned` and `priority_min` are
+    # given in links only (the sidebar shows them while they filter).
     list_filter = [
-        _gap_filter("contract", visible_contract_choices),
+        _gap_filter("contract", _contract_choices),
         _gap_filter("measure", _measure_choices),
-        _gap_filter("measurement_year", measurement_year_choices),
-        _gap_filter("compliance_status", lambda request: ComplianceStatus.choices, title="compliance"),
-        _gap_filter("workflow_state", lambda request: WorkflowState.choices, title="workflow"),
-        _gap_filter("assignee", _assignee_choices),
-        _gap_filter("risk_tier", lambda request: RiskTier.choices),
+        _gap_filter("measurement_year", _year_choices, title="measurement year"),
         _gap_filter(
-            "no_outreach",
-            lambda request: [("true", "No outreach yet"), ("false", "Outreach done")],
-            title="outreach",
+            "compliance_status",
+            lambda request: _with_data(ComplianceStatus.choices, request, "compliance_status"),
+            title="compliance",
         ),
+        _gap_filter(
+            "workflow_state",
+            lambda request: _with_data(WorkflowState.choices, request, "workflow_state"),
+            title="workflow",
+        ),
+        _gap_filter("assignee", _assignee_choices),
+        _gap_filter(
+            "risk_tier",
+            lambda request: _with_data(RiskTier.choices, request, "current_prediction__risk_tier"),
+        ),
+        _gap_filter("no_outreach", _outreach_choices, title="outreach"),
+        _gap_filter("member", lambda request: []),
+        _gap_filter("unassigned", lambda request: []),
+        _gap_filter("priority_min", lambda request: [], title="priority at least"),
     ]
     list_select_related = ["member", "measure", "assignee", "current_prediction"]
+
+    class Media:
+        css = {"all": ["gaps/worklist.css"]}
+
     ordering = ["-priority_score", "-id"]
     list_per_page = 50
     # See get_search_results: the box takes a raw member ID (hashed) or a pseudonym's start.
@@ -290,7 +392,35 @@ class CareGapAdmin(
 
     @admin.display(description="measure", ordering="measure__code")
     def measure_code(self, gap):
-        return gap.measure.code
+        """Code and short name; the full name shows on hover."""
+        return format_html(
+            '<span title="{}">{}</span>', gap.measure.name, measure_label(gap.measure.code, gap.measure.name)
+        )
+
+    @admin.display(description="year", ordering="measurement_year")
+    def year(self, gap):
+        return gap.measurement_year
+
+    @admin.display(description="compliance", ordering="compliance_status")
+    def compliance(self, gap):
+        return gap.get_compliance_status_display()
+
+    @admin.display(description="workflow", ordering="workflow_state")
+    def workflow(self, gap):
+        return gap.get_workflow_state_display()
+
+    @admin.display(description="last outreach", ordering="last_outreach_at")
+    def last_outreach(self, gap):
+        """The day of the last outreach ("Mar 1, 2026"), in the portal's time zone."""
+        return gap.last_outreach_at and date_format(localtime(gap.last_outreach_at), "M j, Y")
+
+    def get_changelist(self, request, **kwargs):
+        return WorklistChangeList
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Only the worklist's filters: any other parameter is a 400 naming it, never a raw database
+        lookup (`?member=99999999999999999999` overflowed SQLite's driver, a 500)."""
+        return lookup in {list_filter.parameter_name for list_filter in self.list_filter}
 
     def get_queryset(self, request):
         return with_top_priority(super().get_queryset(request))
@@ -305,7 +435,8 @@ class CareGapAdmin(
 
     @admin.display(description="risk tier")
     def risk_tier(self, gap):
-        return None if gap.current_prediction is None else gap.current_prediction.risk_tier
+        """ "Low", "Medium" or "High", as the filter names them."""
+        return None if gap.current_prediction is None else gap.current_prediction.get_risk_tier_display()
 
     def has_add_permission(self, request):
         return False  # gaps come from the HEDIS engine's file (import_gaps), never by hand
