@@ -295,8 +295,8 @@ class CareGapAdmin(
         "member",
         "measure_code",
         "year",
-        "compliance",
-        "workflow",
+        "compliance_status",
+        "workflow_state",
         "assignee",
         "priority",
         "closure_probability",
@@ -400,14 +400,6 @@ class CareGapAdmin(
     @admin.display(description="year", ordering="measurement_year")
     def year(self, gap):
         return gap.measurement_year
-
-    @admin.display(description="compliance", ordering="compliance_status")
-    def compliance(self, gap):
-        return gap.get_compliance_status_display()
-
-    @admin.display(description="workflow", ordering="workflow_state")
-    def workflow(self, gap):
-        return gap.get_workflow_state_display()
 
     @admin.display(description="last outreach", ordering="last_outreach_at")
     def last_outreach(self, gap):
