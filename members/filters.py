@@ -2,9 +2,10 @@
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from hedis_portal.filters import FilterSet, IntegerFilter
-from members.identifiers import pseudonym_prefix
+from members.identifiers import PSEUDONYM_PREFIX_PATTERN, pseudonym_prefix
 from members.models import Contract, Member
 
 
@@ -24,6 +25,7 @@ class PseudonymPrefixField(forms.CharField):
         return prefix
 
 
+@extend_schema_field({"type": "string", "pattern": PSEUDONYM_PREFIX_PATTERN})
 class PseudonymFilter(django_filters.CharFilter):
     """Members whose pseudonym starts with the value (`K7QD`, `k7qd-2m`, `K7QD2M9X`)."""
 

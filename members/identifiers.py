@@ -10,6 +10,7 @@ so one person is one member whichever door the ID came through.
 
 import hashlib
 import hmac
+import re
 import string
 import unicodedata
 
@@ -88,6 +89,10 @@ _PAIRS = [first + second for first in PSEUDONYM_ALPHABET for second in PSEUDONYM
 # Crockford's reading of the letters it leaves out: O is zero, I and L are one.
 _PSEUDONYM_READING = str.maketrans("OIL", "011")
 _PSEUDONYM_SEPARATORS = str.maketrans("", "", "- \t")
+# A pseudonym's start as people type it: ASCII letters but U, digits, and separators anywhere.
+_PSEUDONYM_LENGTHS = f"{{{PSEUDONYM_MIN_PREFIX},{PSEUDONYM_MAX_GROUPS * PSEUDONYM_GROUP}}}"
+PSEUDONYM_PREFIX_PATTERN = rf"^[ \t-]*(?:[0-9A-TV-Za-tv-z][ \t-]*){_PSEUDONYM_LENGTHS}$"
+_PSEUDONYM_PREFIX = re.compile(PSEUDONYM_PREFIX_PATTERN)
 
 
 def _grouped(code: str) -> str:
@@ -109,15 +114,13 @@ def pseudonym(id_hash: str, groups: int = PSEUDONYM_GROUPS) -> str:
 def pseudonym_prefix(term: str) -> str | None:
     """A search term as the start of a pseudonym (with its dashes), or None when it cannot be one.
 
-    Case, dashes and spaces are ignored, and O is read as 0, I and L as 1, so "k7qd2m", "K7QD-2M"
-    and "k7qd 2m" all find `K7QD-2M9X-HT4P`. At least `PSEUDONYM_MIN_PREFIX` characters.
+    Case, dashes, spaces and tabs are ignored, and O is read as 0, I and L as 1, so "k7qd2m",
+    "K7QD-2M" and "k7qd 2m" all find `K7QD-2M9X-HT4P`. At least `PSEUDONYM_MIN_PREFIX` characters
+    (`PSEUDONYM_PREFIX_PATTERN`, which the API documents).
     """
-    compact = unicodedata.normalize("NFKC", term).translate(_PSEUDONYM_SEPARATORS).upper()
-    compact = compact.translate(_PSEUDONYM_READING)
-    too_long = len(compact) > PSEUDONYM_MAX_GROUPS * PSEUDONYM_GROUP
-    if len(compact) < PSEUDONYM_MIN_PREFIX or too_long or not set(compact) <= set(PSEUDONYM_ALPHABET):
+    if not _PSEUDONYM_PREFIX.fullmatch(term):
         return None
-    return _grouped(compact)
+    return _grouped(term.translate(_PSEUDONYM_SEPARATORS).upper().translate(_PSEUDONYM_READING))
 
 
 def pseudonyms_allocate(id_hashes: list[str], contract_members) -> list[str]:
