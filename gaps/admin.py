@@ -292,7 +292,7 @@ class CareGapAdmin(
     # Short headers, and no column of internal gap IDs (the measure opens the gap): the list fits a
     # 1366 px screen beside the admin's navigation (gaps/static/gaps/worklist.css).
     list_display = [
-        "member",
+        "member_pseudonym",
         "measure_code",
         "year",
         "compliance_status",
@@ -389,6 +389,11 @@ class CareGapAdmin(
         "add_remark",
         "export_csv",
     ]
+
+    @admin.display(description="member", ordering="member__pseudonym")
+    def member_pseudonym(self, gap):
+        """The member's pseudonym alone (the column says what it is): one line, searchable as typed."""
+        return gap.member.pseudonym
 
     @admin.display(description="measure", ordering="measure__code")
     def measure_code(self, gap):

@@ -29,8 +29,6 @@ from ratings.models import PortfolioRun, StarYearMeasure
 
 VIEW_RUNS = "ratings.view_portfoliorun"
 PROPOSE = ("ratings.add_portfoliorun", "interventions.add_intervention")
-# The worklist shows a member as the first characters of their ID hash (`Member.__str__`).
-MEMBER_PREFIX = 10
 BEFORE_COLOUR, AFTER_COLOUR = "#9aa5b1", "#2f6f9f"
 
 SOLVER_STATUS = {
@@ -41,13 +39,16 @@ SOLVER_STATUS = {
     "unbounded": "The solver could not bound the problem",
     "error": "The solver failed",
 }
+# Members as the worklist and its export name them (pseudonym, and the full key for systems);
+# the plan's value per $1,000 in fixed decimals, never in scientific notation.
 CSV_HEADER = [
     "member",
+    "member_key",
     "intervention_type",
     "measures",
     "cost",
     "expected_extra_closures",
-    "value_per_dollar",
+    "stars_per_1000_dollars",
 ]
 
 
@@ -298,18 +299,19 @@ class RunView(ConsoleView):
 
 
 class RunCsvView(View):
-    """An optimizer run's plan as CSV: one row per planned intervention, members by hash prefix."""
+    """An optimizer run's plan as CSV: one row per planned intervention, members by pseudonym."""
 
     def get(self, request, pk):
         if not request.user.has_perm(VIEW_RUNS):
             raise PermissionDenied
         run = get_object_or_404(visible_runs(request.user), pk=pk, kind=PortfolioRun.Kind.OPTIMIZE)
         planned = run.result.get("interventions", [])
-        hashes = dict(
-            Member.objects.filter(
+        members = {
+            pk: (pseudonym, key)
+            for pk, pseudonym, key in Member.objects.filter(
                 contract=run.contract, pk__in={chosen["member"] for chosen in planned}
-            ).values_list("pk", "id_hash")
-        )
+            ).values_list("pk", "pseudonym", "id_hash")
+        }
         types = dict(
             InterventionType.objects.filter(
                 pk__in={int(chosen["intervention"]) for chosen in planned}
@@ -325,14 +327,14 @@ class RunCsvView(View):
         for chosen in planned:
             writer.writerow(
                 [
-                    hashes.get(chosen["member"], "")[:MEMBER_PREFIX],
+                    *members.get(chosen["member"], ("", "")),
                     types.get(int(chosen["intervention"]), chosen["intervention"]),
                     "; ".join(codes.get(gap["cms_id"], gap["cms_id"]) for gap in chosen["gaps"]),
                     chosen["cost"],
                     round(
                         sum(gap["probability_after"] - gap["probability_before"] for gap in chosen["gaps"]), 6
                     ),
-                    float(f"{chosen.get('value_per_dollar', 0.0):.6g}"),
+                    f"{1000 * chosen.get('value_per_dollar', 0.0):.6f}",
                 ]
             )
         # The rows are planned interventions, one per member and type: recorded as such.

@@ -103,7 +103,7 @@ def test_the_solver_and_the_next_dollars_are_said_in_words_with_sensible_precisi
     assert _figure_near(next_dollars.group(2), gain)
 
 
-def test_the_plan_csv_has_a_row_per_intervention_members_by_hash_prefix_and_is_audited(client, analyst, plan):
+def test_the_plan_csv_has_a_row_per_intervention_members_by_pseudonym_and_is_audited(client, analyst, plan):
     client.force_login(analyst)
 
     response = client.get(f"/admin/star-ratings/runs/{plan.pk}/plan.csv")
@@ -113,21 +113,29 @@ def test_the_plan_csv_has_a_row_per_intervention_members_by_hash_prefix_and_is_a
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == [
         "member",
+        "member_key",
         "intervention_type",
         "measures",
         "cost",
         "expected_extra_closures",
-        "value_per_dollar",
+        "stars_per_1000_dollars",
     ]
     planned_rows = plan.result["interventions"]
     assert len(rows) - 1 == len(planned_rows)
-    hashes = dict(Member.objects.values_list("pk", "id_hash"))
+    members = {
+        pk: [pseudonym, key]
+        for pk, pseudonym, key in Member.objects.values_list("pk", "pseudonym", "id_hash")
+    }
     first = planned_rows[0]
-    assert rows[1][0] == hashes[first["member"]][:10]
-    assert float(rows[1][3]) == first["cost"]
-    assert sum(float(row[3]) for row in rows[1:]) == pytest.approx(plan.result["total_cost"])
-    assert {row[1] for row in rows[1:]} <= {"Mobile mammography", "Care manager call"}
-    assert {row[2] for row in rows[1:]} <= {"BCS", "COL", "BCS; COL"}
+    assert rows[1][:2] == members[first["member"]]
+    assert float(rows[1][4]) == first["cost"]
+    assert float(rows[1][6]) == pytest.approx(1000 * first["value_per_dollar"], abs=1e-6)
+    assert sum(float(row[4]) for row in rows[1:]) == pytest.approx(plan.result["total_cost"])
+    assert {row[2] for row in rows[1:]} <= {"Mobile mammography", "Care manager call"}
+    assert {row[3] for row in rows[1:]} <= {"BCS", "COL", "BCS; COL"}
+    # No figure in scientific notation, no internal member ID.
+    assert not any("e-" in cell or "e+" in cell for row in rows[1:] for cell in row[4:])
+    assert str(first["member"]) not in {row[0] for row in rows[1:]}
     entry = LogEntry.objects.get(
         content_type=ContentType.objects.get_for_model(Intervention), object_pk="export", actor=analyst
     )
