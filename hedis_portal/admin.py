@@ -57,6 +57,11 @@ class FilterSetListFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return self.offered(request)
 
+    def has_output(self):
+        # A filter that offers nothing (a correlation ID is typed, not chosen) still filters by a
+        # value in the URL: the changelist applies only the filters that have output.
+        return super().has_output() or self.value() is not None
+
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -103,6 +104,22 @@ def test_administrator_reads_audit_log_but_care_manager_does_not(client, adminis
     assert client.get("/admin/auditlog/logentry/").status_code == 200
     client.force_login(care_manager)
     assert client.get("/admin/auditlog/logentry/").status_code == 403
+
+
+def test_the_audit_log_filters_by_a_typed_correlation_id(client, administrator, contract):
+    client.force_login(administrator)
+    for cid in ("request-one", "request-two"):
+        LogEntry.objects.create(
+            content_type=ContentType.objects.get_for_model(contract),
+            object_pk=str(contract.pk),
+            object_repr=str(contract),
+            action=LogEntry.Action.ACCESS,
+            cid=cid,
+        )
+
+    page = client.get("/admin/auditlog/logentry/?cid=request-two")
+
+    assert [entry.cid for entry in page.context["cl"].result_list] == ["request-two"]
 
 
 def test_no_api_route_exposes_audit_entries(api, administrator):
