@@ -4,10 +4,12 @@ import sqlite3
 import sys
 
 from django.conf import settings
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -179,6 +181,15 @@ def page_not_found(request, exception):
     if request.path.startswith("/api/"):
         return JsonResponse(_body("Not found."), status=404)
     return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request, exception):
+    """`handler403`: JSON under /api/; elsewhere a page in the admin's frame that says what is refused,
+    with the way home (a plain "403 Forbidden" page left a person nowhere to go)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(_body("You do not have permission to do this."), status=403)
+    context = {**admin.site.each_context(request), "title": "Not part of your role"}
+    return render(request, "admin/permission_denied.html", context, status=403)
 
 
 def bad_request(request, exception):

@@ -23,6 +23,7 @@ admin.site.index_title = "Care gaps, ratings and outreach"
 FAVICON = "hedis_portal/favicon.svg"
 
 handler400 = "hedis_portal.errors.bad_request"
+handler403 = "hedis_portal.errors.permission_denied"
 handler404 = "hedis_portal.errors.page_not_found"
 handler500 = "hedis_portal.errors.server_error"
 

@@ -82,3 +82,14 @@ def test_the_front_page_in_a_browser_links_each_year(watched, live_server, contr
 
     assert watched.page.url == f"{live_server.url}/admin/star-ratings/H1001/2026/"
     assert watched.problems() == []
+
+
+def test_a_page_beyond_the_role_says_so_in_the_admins_frame(client, care_manager, contract):
+    client.force_login(care_manager)
+
+    response = client.get("/admin/star-ratings/H1001/2026/benchmark/")
+
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "Not part of your role" in page and '<a href="/admin/">Back to the front page</a>' in page
+    assert 'id="site-name"' in page  # the admin's header, not a bare "403 Forbidden"
