@@ -327,14 +327,19 @@ def test_the_run_list_reads_each_plan_before_and_after_in_stars_percent_and_doll
         row.pk: [getattr(page.context["cl"].model_admin, name)(row) for name in COLUMNS]
         for row in page.context["cl"].result_list
     }
-    assert rows[plan.pk] == ["4.05 ★ → 4.50 ★", "56% → >99%", "$25,000 · $24,917"]
-    assert rows[forecast.pk] == ["3.87 ★", "<1%", "—"]
+    assert rows[plan.pk] == [
+        f"{contract.contract_id} · 2026",
+        "4.05 ★ → 4.50 ★",
+        "56% → >99%",
+        "$25,000 · $24,917",
+    ]
+    assert rows[forecast.pk] == [f"{contract.contract_id} · 2026", "3.87 ★", "<1%", "—"]
     text = _text(page)
     assert "4.05 ★ → 4.50 ★" in text and "0.0000024" not in text
     assert f'href="/admin/star-ratings/runs/{plan.pk}/"' in page.content.decode()
 
 
-COLUMNS = ("expected_overall", "p_at_least_4", "budget_and_cost")
+COLUMNS = ("contract_year", "expected_overall", "p_at_least_4", "budget_and_cost")
 
 
 def test_a_run_page_reads_as_sections_with_the_raw_json_collapsed(client, analyst, contract):
