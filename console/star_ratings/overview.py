@@ -59,7 +59,7 @@ def headline(rating) -> list[dict]:
                 "key": key,
                 "label": label,
                 "rating": result["rating"],
-                "sentence": rating_sentence(label, result, thresholds=thresholds),
+                "sentence": rating_sentence(label, result, methodology, thresholds=thresholds),
             }
         )
     return figures

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from console.star_ratings.explain import before_rounding, half_star, rating_sentence
+from console.star_ratings.explain import before_rounding, rating_sentence
 from hedis_portal import formats, roles
 from members.models import Contract
+from ratings.cms.methodology import Methodology
 from ratings.live.rating import contract_live_rating
 from ratings.models import ContractMeasureScore, StarYearMeasure
 from ratings.planning.services import forecast_run_create
@@ -20,6 +21,8 @@ from tests.factories import ContractFactory, PredictionFactory, UserFactory, mea
 from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
 from tests.ratings.test_live import FOUR_STAR_SCORES, add_gaps
 
+# The methodology the hand-built ratings below were computed with (half-star bands, hold harmless).
+METHODOLOGY = Methodology.for_star_year(2026)
 OVERALL_THRESHOLDS = {
     "with_improvement": {
         "mean_relatively_high": 3.649351,
@@ -97,7 +100,7 @@ def test_overall_on_the_edge_names_the_mean_the_other_path_the_cai_and_the_round
             weight_sum=61.0,
         ),
     )
-    assert rating_sentence("Overall", overall, thresholds=OVERALL_THRESHOLDS) == (
+    assert rating_sentence("Overall", overall, METHODOLOGY, thresholds=OVERALL_THRESHOLDS) == (
         "Overall 3.5 ★: the weighted mean of 37 measures' stars (weights summing to 71) is 3.59, "
         "no reward factor (the mean is below the 65th percentile, 3.65), CAI −0.040: 3.55; "
         "without the improvement measures (C30, D04), 35 measures give 3.69, a 0.1 reward factor: "
@@ -138,7 +141,7 @@ def test_the_without_improvement_path_says_why_cms_took_it():
             "variance_high_from": 1.328432,
         },
     }
-    sentence = rating_sentence("Part C", part_c, thresholds=thresholds)
+    sentence = rating_sentence("Part C", part_c, METHODOLOGY, thresholds=thresholds)
     # 4.0 is below the 85th percentile 4.020408: relatively high mean, low variance → 0.2 by
     # the table, but the engine's figure is what the sentence must repeat (0.4 here).
     assert sentence.startswith(
@@ -177,7 +180,7 @@ def test_a_higher_rating_without_improvement_below_four_stars_is_not_used():
             weight_sum=4.0,
         ),
     )
-    sentence = rating_sentence("Part D", part_d)
+    sentence = rating_sentence("Part D", part_d, METHODOLOGY)
     assert "3.50 → 3.5 ★, higher, but below 4.0 ★, so CMS keeps the rating with them" in sentence
     assert sentence.startswith(
         "Part D 3.0 ★: the weighted mean of 3 measures' stars (weights summing to 9) is 3.00"
@@ -197,27 +200,27 @@ def test_a_high_variance_denies_the_reward_factor_and_says_so():
     assert (
         "no reward factor: mean at or above the 85th percentile, 3.93, but the variance 1.40 is at or "
         "above the 70th percentile, 1.26"
-    ) in rating_sentence("Overall", overall, thresholds=OVERALL_THRESHOLDS)
+    ) in rating_sentence("Overall", overall, METHODOLOGY, thresholds=OVERALL_THRESHOLDS)
 
 
 def test_unrated_and_not_applicable_ratings_say_why():
-    assert rating_sentence("Part D", None) == "Part D: not rated for this kind of contract."
+    assert rating_sentence("Part D", None, METHODOLOGY) == "Part D: not rated for this kind of contract."
     unrated = {
         "rating": None,
         "status": "Not enough data available",
         "rated_measures": 4,
         "minimum_required": 15,
     }
-    assert rating_sentence("Part C", unrated) == (
+    assert rating_sentence("Part C", unrated, METHODOLOGY) == (
         "Part C: Not enough data available — 4 measures have a star, 15 are needed."
     )
 
 
 def test_the_value_before_rounding_never_reads_as_another_half_star():
-    assert (half_star(3.75), half_star(3.748103), half_star(3.25), half_star(3.249999)) == (4, 3.5, 3.5, 3)
-    assert before_rounding(3.748103) == "3.748"
-    assert before_rounding(3.249999) == "3.249999"
-    assert before_rounding(3.551127) == "3.55"
+    assert before_rounding(3.75, METHODOLOGY) == "3.75"
+    assert before_rounding(3.748103, METHODOLOGY) == "3.748"
+    assert before_rounding(3.249999, METHODOLOGY) == "3.249999"
+    assert before_rounding(3.551127, METHODOLOGY) == "3.55"
 
 
 # --- the page ------------------------------------------------------------------------------------
