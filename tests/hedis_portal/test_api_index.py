@@ -34,6 +34,7 @@ INDEX = [
     "members",
     "members/lookup",
     "optimizer/runs",
+    "outreach-records",
     "predictions",
     "predictions/bulk",
     "predictions/import",
