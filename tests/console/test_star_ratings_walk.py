@@ -173,7 +173,7 @@ def test_a_care_manager_sees_her_contracts_rating_but_plans_nothing(demo, watche
     assert (benchmark.status, other_contract.status) == (403, 404)
 
 
-def test_an_administrator_walks_every_tab_of_both_contracts(demo, watched, live_server):
+def test_an_administrator_walks_every_tab_of_both_contracts_and_plans_for_h9001(demo, watched, live_server):
     page = watched.page
     log_in(page, live_server, "administrator", PASSWORD)
     charts = {
@@ -188,4 +188,22 @@ def test_an_administrator_walks_every_tab_of_both_contracts(demo, watched, live_
         for tab, chart_id in charts.items():
             page.click(f"nav.console-tabs >> text={tab}")
             assert _drawn(watched, chart_id), (contract_id, tab)
+
+    # A plan for the contract already safe at 4 stars, then it against the demo's forecast.
+    page.goto(f"{live_server.url}/admin/")
+    page.click("text=H9001 · measurement year 2026")
+    page.click("nav.console-tabs >> text=Scenarios")
+    page.fill("#id_optimize-name", "H9001 at $10,000")
+    page.fill("#id_optimize-budget", "10000")
+    page.click("text=Start the optimizer")
+    page.wait_for_url("**/admin/star-ratings/runs/*/", timeout=120_000)
+    plan = PortfolioRun.objects.get(name="H9001 at $10,000")
+    assert plan.contract.contract_id == "H9001" and plan.result["total_cost"] <= 10_000
+    assert _drawn(watched, "run-distribution")
+    page.click("nav.console-tabs >> text=Scenarios")
+    boxes = page.locator("input[type=checkbox][name=run]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("text=Compare selected")
+    assert [series["label"] for series in _drawn(watched, "compare-distribution")][1] == "H9001 at $10,000"
     assert watched.problems() == []
