@@ -93,12 +93,9 @@ class InterventionTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         form.instance.pk = created.pk
 
 
-class InterventionGapInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The gaps an intervention covers and each one's outcome (written by the data feed only)."""
+class _CoveredGapInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Read-only rows of the gaps a record covers, each with its gap's measure code."""
 
-    model = InterventionGap
-    fields = ["gap", "measure", "compliance_status", "outcome"]
-    readonly_fields = fields
     extra = 0
     can_delete = False
 
@@ -109,6 +106,14 @@ class InterventionGapInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="measure")
     def measure(self, row):
         return row.gap.measure.code
+
+
+class InterventionGapInline(_CoveredGapInline):
+    """The gaps an intervention covers and each one's outcome (written by the data feed only)."""
+
+    model = InterventionGap
+    fields = ["gap", "measure", "compliance_status", "outcome"]
+    readonly_fields = fields
 
     @admin.display(description="compliance")
     def compliance_status(self, row):
@@ -340,21 +345,12 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
             )
 
 
-class OutreachGapInline(ReadOnlyAdminMixin, admin.TabularInline):
+class OutreachGapInline(_CoveredGapInline):
     """The gaps an outreach record covers and how it moved each one's workflow."""
 
     model = OutreachGap
     fields = ["gap", "measure", "state_before", "state_after"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gap__measure")
-
-    @admin.display(description="measure")
-    def measure(self, row):
-        return row.gap.measure.code
 
 
 @admin.register(OutreachRecord)
