@@ -36,8 +36,9 @@ RECOVERY_SECONDS = 5.0
 # The portal's bound on a web request's wait for a database that does not answer is
 # DB_STATEMENT_TIMEOUT + DB_WAIT_GRACE (5 + 1 s, the defaults the stack runs with). A request
 # either waits that long itself or queues behind requests that do, not both: once one wait has
-# ended, the process answers 503 at once for DB_NO_ANSWER_BACKOFF. So every answer, the readiness
-# probe's included, comes within 6 s and a margin for this loaded 2-core machine.
+# ended, the process's other waits end within 0.1 s and it answers 503 at once for
+# DB_NO_ANSWER_BACKOFF. So every answer, the readiness probe's included, comes within 6 s and a
+# margin for this loaded 2-core machine.
 API_BOUND = 8.0
 READY_BOUND = 8.0
 SUCCESS = (200, 201)

@@ -12,7 +12,11 @@ answers as 503 with Retry-After.
 Every thread would then spend that long on the same silent server, and the requests queued behind
 them longer still; so once the database has given no answer (or no connection within
 `DB_CONNECT_TIMEOUT`), the process opens no new connection to it for `DB_NO_ANSWER_BACKOFF`
-seconds: those requests fail at once with `NoAnswer`.
+seconds: those requests fail at once with `NoAnswer`. A thread already waiting on a connection it
+holds stops waiting too, within psycopg's wake-up interval (0.1 s), when another thread of the
+process has since found the server silent: each thread's wait would otherwise run its own full
+`DB_WAIT_TIMEOUT` from whenever it began, and a request that a busy thread took late would wait
+for more than that.
 
 The bound uses psycopg's own `Connection.wait(timeout=…)` and the exception it raises,
 `psycopg.errors._WaitTimeout`, a private name: psycopg is pinned in requirements.txt, and
@@ -24,9 +28,12 @@ import time
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
+from psycopg.waiting import Ready
 
-# Per database alias: the monotonic time before which this process opens no new connection to it.
+# Per database alias: the monotonic time before which this process opens no new connection to it,
+# and when it last found the server silent.
 _silent_until: dict[str, float] = {}
+_silent_since: dict[str, float] = {}
 
 
 class NoAnswer(psycopg.OperationalError):
@@ -47,21 +54,44 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return connection
 
     def _silent(self) -> None:
-        _silent_until[self.alias] = time.monotonic() + settings.DB_NO_ANSWER_BACKOFF
+        now = time.monotonic()
+        _silent_since[self.alias] = now
+        _silent_until[self.alias] = now + settings.DB_NO_ANSWER_BACKOFF
 
     def _bounded(self, connection: psycopg.Connection, seconds: float):
-        """`connection.wait`, giving up after `seconds` unless the caller set its own timeout."""
+        """`connection.wait`, giving up after `seconds`, or once another thread found the server
+        silent since it began, unless the caller set its own timeout."""
         unbounded = connection.wait
 
         def wait(gen, *args, timeout=None, **kwargs):
+            if timeout is not None:
+                return unbounded(gen, *args, timeout=timeout, **kwargs)
             try:
-                return unbounded(gen, *args, timeout=seconds if timeout is None else timeout, **kwargs)
+                return unbounded(self._watched(gen, time.monotonic()), *args, timeout=seconds, **kwargs)
             except psycopg.errors._WaitTimeout:
-                if timeout is not None:
-                    raise
                 # The server may still answer this query later; the connection cannot be used again.
                 connection.close()
                 self._silent()
                 raise NoAnswer(f"no answer from the database within {seconds:g} s") from None
+            except _SilentMeanwhile:
+                connection.close()
+                raise NoAnswer("the database gave another request no answer meanwhile") from None
 
         return wait
+
+    def _watched(self, gen, began: float):
+        """`gen`, ended with `_SilentMeanwhile` at a wake-up with nothing to read (psycopg sends
+        `Ready.NONE` every interval) once the server has been found silent after `began`."""
+        try:
+            state = next(gen)
+            while True:
+                ready = yield state
+                if ready == Ready.NONE and _silent_since.get(self.alias, 0.0) > began:
+                    raise _SilentMeanwhile
+                state = gen.send(ready)
+        except StopIteration as done:
+            return done.value
+
+
+class _SilentMeanwhile(Exception):
+    """Another thread found the server silent while this one waited for it."""

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,41 @@ def test_a_server_that_does_not_answer_ends_the_wait_and_the_connection(settings
             assert cursor.fetchone() == (1,)
     finally:
         waiting.close()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_wait_already_under_way_ends_when_another_thread_finds_the_server_silent(settings):
+    """Two threads of one process, each on its own connection, wait for a server that gives neither an
+    answer (pg_sleep stands for a frozen server). The first gives up at DB_WAIT_TIMEOUT; the second,
+    which began later, gives up with it rather than at its own DB_WAIT_TIMEOUT."""
+    settings.DB_WAIT_TIMEOUT = 2.0
+    settings.DB_NO_ANSWER_BACKOFF = 0.5
+    ended: dict[str, tuple[float, str]] = {}
+    started = time.monotonic()
+
+    def wait(name: str, after: float) -> None:
+        waiting = connections.create_connection("default")
+        try:
+            waiting.ensure_connection()
+            time.sleep(max(after - (time.monotonic() - started), 0))
+            with pytest.raises(OperationalError) as raised, waiting.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(5)")
+            ended[name] = (time.monotonic() - started, str(raised.value))
+        finally:
+            waiting.close()
+
+    threads = [threading.Thread(target=wait, args=args) for args in [("first", 0.0), ("second", 1.0)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    time.sleep(settings.DB_NO_ANSWER_BACKOFF)  # the test database's teardown connects again
+    (first, first_said), (second, second_said) = ended["first"], ended["second"]
+    assert first_said == "no answer from the database within 2 s"
+    assert second_said == "the database gave another request no answer meanwhile"
+    # Its own timeout would have ended it at 3 s; it ended on psycopg's next wake-up after the first.
+    assert first <= second < 2.8
 
 
 @pytest.mark.django_db
