@@ -1,13 +1,11 @@
 """The care managers' worklist: their contracts' gaps, filters, workflow actions and bulk work."""
 
-from math import floor, log10
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.contrib.auth import get_user_model
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpResponse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
@@ -19,6 +17,7 @@ from gaps.api import EXPORT_COLUMNS
 from gaps.filters import CareGapFilter
 from gaps.jobs import gap_import_start
 from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, WorkflowState
+from gaps.priorities import PriorityRun, priority_figure, priority_reason, priority_runs
 from hedis_portal.admin import (
     ContractScopedAdmin,
     JobPage,
@@ -32,7 +31,7 @@ from hedis_portal.admin import (
 from hedis_portal.audit import AccessAuditedChangelistMixin, changelist_filters, log_access, log_read
 from hedis_portal.errors import ApplicationError
 from hedis_portal.exports import CsvWriter
-from hedis_portal.formats import decimal, probability
+from hedis_portal.formats import probability
 from hedis_portal.middleware import route_pattern
 from members.models import Contract
 from members.selectors import MEMBER_SEARCH_HELP, members_matching
@@ -143,27 +142,21 @@ class WorklistChangeList(ChangeList):
         return name is not None and self.get_ordering_field(name) is not None
 
 
-def with_top_priority(gaps):
-    """Gaps with their contract's highest priority score beside each (`top_priority`), read in the same
-    query: one index lookup per row on `caregap_contract_priority`."""
-    top = CareGap.objects.filter(contract=OuterRef("contract")).order_by("-priority_score")
-    return gaps.annotate(top_priority=Subquery(top.values("priority_score")[:1]))
+PRIORITY_TITLE = "priority rank (1 = top 1%)"
 
 
-PRIORITY_TITLE = "priority (% of the contract's top)"
+def _priority_run(gap) -> PriorityRun | None:
+    """The run that set `gap`'s priority: the worklist reads every row's at once (`priority_runs`),
+    a gap's page its own."""
+    if not hasattr(gap, "priority_run"):
+        gap.priority_run = priority_runs([(gap.contract_id, gap.measurement_year)]).get(
+            (gap.contract_id, gap.measurement_year)
+        )
+    return gap.priority_run
 
 
-def priority_share(gap) -> str:
-    """A gap's priority as a share of its contract's top gap's, to 3 significant digits: "100", "87.3",
-    "0.0243"; "<0.01" below. Priority scores are stars per dollar (often 0.0000024…) or, before any
-    plan, weight × closure probability: only their order means something to a person."""
-    top, score = gap.top_priority, gap.priority_score
-    if not top or top <= 0 or score <= 0:
-        return "0"
-    share = 100 * score / top
-    if share < 0.01:
-        return "<0.01"
-    return decimal(share, max(0, 2 - floor(log10(share))))
+def _probability_of(gap) -> float | None:
+    return None if gap.current_prediction is None else gap.current_prediction.probability
 
 
 class GapRemarkInline(admin.TabularInline):
@@ -261,6 +254,7 @@ class CareGapAdmin(
     Each page of the list, each export and each gap opened is recorded as an access.
     """
 
+    change_list_template = "admin/gaps/caregap/change_list.html"
     job_pages = (
         JobPage(
             slug="upload",
@@ -353,7 +347,7 @@ class CareGapAdmin(
         "exclusion_reason",
         "evidence_date",
         "evidence_source",
-        "priority",
+        "priority_detail",
         "closure_probability",
         "risk_tier",
         "last_outreach_at",
@@ -376,7 +370,7 @@ class CareGapAdmin(
             },
         ),
         ("Workflow", {"fields": ["assignee", "workflow_state", "expected_version", "last_outreach_at"]}),
-        ("Priority", {"fields": ["priority", "closure_probability", "risk_tier"]}),
+        ("Priority", {"fields": ["priority_detail", "closure_probability", "risk_tier"]}),
         ("Record", {"fields": ["version", "created_at", "updated_at"]}),
     ]
     actions = [
@@ -419,12 +413,44 @@ class CareGapAdmin(
         lookup (`?member=99999999999999999999` overflowed SQLite's driver, a 500)."""
         return lookup in {list_filter.parameter_name for list_filter in self.list_filter}
 
-    def get_queryset(self, request):
-        return with_top_priority(super().get_queryset(request))
+    def changelist_view(self, request, extra_context=None):
+        """The list, above it when each contract year's priorities were set, by which optimizer run,
+        and whether gap or predictions files imported since have made them stale."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            gaps = list(changelist.result_list)
+            runs = priority_runs({(gap.contract_id, gap.measurement_year) for gap in gaps})
+            for gap in gaps:
+                gap.priority_run = runs.get((gap.contract_id, gap.measurement_year))
+            shown = {(gap.contract.contract_id, gap.measurement_year): gap.priority_run for gap in gaps}
+            response.context_data["priority_runs"] = [
+                {"contract": contract, "year": year, "run": run}
+                for (contract, year), run in sorted(shown.items())
+            ]
+        return response
 
     @admin.display(description=PRIORITY_TITLE, ordering="-priority_score")
     def priority(self, gap):
-        return priority_share(gap)
+        """The rank, with the priority in its unit and why on hover; "—" before any optimizer run."""
+        if gap.priority_rank is None:
+            return None
+        why = priority_reason(_priority_run(gap), gap.measure.code, _probability_of(gap))
+        return format_html(
+            '<span title="{}">{}</span>',
+            " — ".join(filter(None, [priority_figure(gap.priority_score), why])),
+            gap.priority_rank,
+        )
+
+    @admin.display(description="priority")
+    def priority_detail(self, gap):
+        """The change page's priority: rank, figure, why and the run that set it."""
+        if gap.priority_rank is None:
+            return "Not ranked yet: the next optimizer run of this contract and year ranks it."
+        run = _priority_run(gap)
+        parts = [f"Rank {gap.priority_rank} of 100", priority_figure(gap.priority_score)]
+        parts.append(priority_reason(run, gap.measure.code, _probability_of(gap)))
+        return " · ".join(filter(None, parts)) + (f" (set by {run.label})" if run else "")
 
     @admin.display(description="P(close)")
     def closure_probability(self, gap):

@@ -48,6 +48,10 @@ class RemarkCode(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# `CareGap.priority_score`'s unit: expected overall stars gained per this many dollars of outreach.
+PRIORITY_DOLLARS = 1_000
+
+
 class CareGapQuerySet(ContractScopedQuerySet):
     """Care gaps, scoped by their (denormalized) contract."""
 
@@ -85,7 +89,13 @@ class CareGap(models.Model):
         db_index=False,
     )
     priority_score = models.FloatField(
-        default=0, help_text="Expected contribution to the Star Rating per dollar of outreach."
+        default=0,
+        help_text="Expected overall stars gained per $1,000 of outreach on this gap (set by optimizer runs).",
+    )
+    priority_rank = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rank 1-100 within the contract and year at the last optimizer run (1: its top 1%).",
     )
     current_prediction = models.ForeignKey(
         "predictions.Prediction",

@@ -9,7 +9,8 @@
   stale write is a 409, never a lost update) and are audited per change by django-auditlog.
   Bulk writes and outreach stamping are set-based (one UPDATE) and audited with one batch entry
   (`hedis_portal.audit.log_batch`).
-- Derived fields (`current_prediction`, the pointer at the latest prediction; `priority_score`)
+- Derived fields (`current_prediction`, the pointer at the latest prediction; `priority_score` and
+  `priority_rank`)
   do not bump `version` and are not audited per gap: the system recomputes them after every
   prediction upsert or optimizer run, and a recomputation must not make a care manager's open
   form stale. The prediction batch and the optimizer run that caused them are the record.
@@ -20,6 +21,7 @@
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+import numpy as np
 from auditlog.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -284,42 +286,45 @@ def gaps_point_at_latest_predictions_from_table(*, cursor: CursorWrapper, keys_t
     return cursor.rowcount
 
 
-def gaps_set_priorities(*, gap_ids: Sequence[int], priorities: Sequence[float]) -> int:
-    """Store each gap's priority score: one set-based statement (PostgreSQL) or batches (SQLite).
+def priority_ranks(gap_ids: Sequence[int], priorities: Sequence[float]) -> list[int]:
+    """Each gap's rank 1-100 among `gap_ids`, in the worklist's order (highest priority first, then
+    the newest gap): the gap at position i of n ranks i × 100 // n + 1, so 1 is the top 1 %."""
+    ids, scores = np.asarray(gap_ids, dtype=np.int64), np.asarray(priorities, dtype=np.float64)
+    ranks = np.empty(ids.size, dtype=np.int64)
+    ranks[np.lexsort((-ids, -scores))] = np.arange(ids.size) * 100 // max(ids.size, 1) + 1
+    return ranks.tolist()
 
-    A derived field, recomputed by every optimizer run: no version bump, no audit.
+
+def gaps_set_priorities(
+    *, contract: Contract, measurement_year: int, gap_ids: Sequence[int], priorities: Sequence[float]
+) -> int:
+    """Store the priority of every open gap of a contract's measurement year, in expected stars per
+    `PRIORITY_DOLLARS`, with its rank (`priority_ranks`); the year's other gaps (closed, excluded,
+    not applicable) lose theirs. One set-based statement each (PostgreSQL) or batches (SQLite).
+
+    Derived fields, recomputed by every optimizer run: no version bump, no audit.
     """
+    gap_ids, priorities = [int(pk) for pk in gap_ids], [float(score) for score in priorities]
+    ranks = priority_ranks(gap_ids, priorities)
+    CareGap.objects.filter(contract=contract, measurement_year=measurement_year).exclude(
+        compliance_status=ComplianceStatus.OPEN
+    ).exclude(priority_rank=None).update(priority_score=0, priority_rank=None)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE gaps_caregap AS gap SET priority_score = new.score "
-                "FROM unnest(%s::bigint[], %s::double precision[]) AS new (id, score) "
-                "WHERE gap.id = new.id AND gap.priority_score IS DISTINCT FROM new.score",
-                [list(gap_ids), list(priorities)],
+                "UPDATE gaps_caregap AS gap SET priority_score = new.score, priority_rank = new.rank "
+                "FROM unnest(%s::bigint[], %s::double precision[], %s::smallint[]) AS new (id, score, rank) "
+                "WHERE gap.id = new.id AND (gap.priority_score, gap.priority_rank) "
+                "IS DISTINCT FROM (new.score, new.rank)",
+                [gap_ids, priorities, ranks],
             )
             return cursor.rowcount
     gaps = [
-        CareGap(pk=int(pk), priority_score=float(score))
-        for pk, score in zip(gap_ids, priorities, strict=True)
+        CareGap(pk=pk, priority_score=score, priority_rank=rank)
+        for pk, score, rank in zip(gap_ids, priorities, ranks, strict=True)
     ]
-    CareGap.objects.bulk_update(gaps, ["priority_score"], batch_size=2000)
+    CareGap.objects.bulk_update(gaps, ["priority_score", "priority_rank"], batch_size=2000)
     return len(gaps)
-
-
-def gaps_set_weighted_priorities(*, contract: Contract, weights: Mapping[int, float]) -> None:
-    """An interim priority until the optimizer scores gaps: measure weight × closure probability.
-
-    `weights` maps measure ids to their weight; one UPDATE per distinct weight. A derived
-    field: no version bump, no audit.
-    """
-    probability = Subquery(
-        Prediction.objects.filter(pk=OuterRef("current_prediction_id")).values("probability")
-    )
-    for weight in set(weights.values()):
-        measure_ids = [pk for pk, w in weights.items() if w == weight]
-        CareGap.objects.filter(
-            contract=contract, measure_id__in=measure_ids, current_prediction__isnull=False
-        ).update(priority_score=probability * float(weight))
 
 
 def gaps_copy_in(

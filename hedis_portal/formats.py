@@ -104,3 +104,16 @@ def decimal(value, places: int = 2) -> str:
     if number is None:
         return MISSING
     return f"{number:,.{places}f}"
+
+
+def significant(value, digits: int = 3) -> str:
+    """A figure to `digits` significant digits, never in scientific notation: 6.2e-05 → "0.000062",
+    0.012345 → "0.0123", 1234.5 → "1,230", 0 → "0"."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    if not number:
+        return "0"
+    rounded = Decimal(f"{number:.{digits}g}")
+    places = max(-rounded.as_tuple().exponent, 0)
+    return f"{rounded:,.{places}f}"

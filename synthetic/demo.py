@@ -31,7 +31,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from gaps.models import CareGap, ComplianceStatus
-from gaps.services import gaps_create_bulk, gaps_set_weighted_priorities
+from gaps.services import gaps_create_bulk
 from hedis_portal import roles
 from hedis_portal.audit import log_batch
 from interventions.models import InterventionStatus, InterventionType
@@ -41,8 +41,8 @@ from members.models import Contract, Member
 from predictions.services import predictions_bulk_upsert
 from ratings.live.rating import star_year_for
 from ratings.live.services import contract_measure_score_create, portfolio_snapshot_create
-from ratings.models import ContractMeasureScore, PortfolioRun, PortfolioSnapshot, StarYearMeasure
-from ratings.planning.services import forecast_run_create
+from ratings.models import ContractMeasureScore, PortfolioRun, PortfolioSnapshot
+from ratings.planning.services import forecast_run_create, optimizer_run_create
 from synthetic.history import snapshots_backfill
 from synthetic.plan import (
     INTERVENTION_TYPES,
@@ -60,7 +60,6 @@ from synthetic.plan import (
     contract_scores_create,
     gaps_draw,
     intervention_types_ensure,
-    latest_cut_points,
     members_draw,
     outreach_draw,
     rated_measures,
@@ -126,6 +125,8 @@ DEMO_CONTRACTS = [
 # has stood still. The snapshots of the earlier measurement years follow it.
 DEMO_YEARLY_GAIN = {"H9001": 1.5, "H9002": 0.3}
 DEMO_HISTORY_YEARS = 2
+# The budget of each contract's demo optimizer run, which sets the worklist's priorities.
+DEMO_PLAN_BUDGET = 25_000
 # How many demo member IDs to offer for the search box, by contract.
 DEMO_SEARCH_MEMBERS = {"H9001": 3, "H9002": 2}
 
@@ -178,6 +179,7 @@ class DemoResult:
     predictions_created: int = 0
     interventions_created: int = 0
     forecasts_created: int = 0
+    plans_created: int = 0
     snapshots_created: int = 0
     new_credentials: dict[str, str] = field(default_factory=dict)
 
@@ -312,13 +314,6 @@ def _interventions_create(
     return len(proposed)
 
 
-def _priorities_set(contract: Contract) -> None:
-    """An interim priority until the optimizer scores gaps: measure weight × closure probability."""
-    star_year = latest_cut_points().values_list("edition__star_year", flat=True).first()
-    weights = dict(StarYearMeasure.objects.filter(star_year=star_year).values_list("measure_id", "weight"))
-    gaps_set_weighted_priorities(contract=contract, weights=weights)
-
-
 def _earlier_scores_create(contract: Contract, analyst: User) -> None:
     """The contract-level scores of the star years before the demo's, as this year's (for history).
 
@@ -354,6 +349,15 @@ def _history_create(contract: Contract, *, index: int, seed: int, analyst: User,
     if not forecasts.exists():
         forecast_run_create(contract=contract, measurement_year=year, user=analyst)
         result.forecasts_created += 1
+    # The worklist's priorities come from an optimizer run, as in production.
+    plans = PortfolioRun.objects.filter(
+        contract=contract, measurement_year=year, kind=PortfolioRun.Kind.OPTIMIZE
+    )
+    if not plans.exists():
+        optimizer_run_create(
+            contract=contract, measurement_year=year, user=analyst, budget=DEMO_PLAN_BUDGET, name="Demo plan"
+        )
+        result.plans_created += 1
     if PortfolioSnapshot.objects.filter(contract=contract).exists():
         return
     _earlier_scores_create(contract, analyst)
@@ -453,7 +457,6 @@ def load_demo_data(*, seed: int = 2026) -> DemoResult:
             rng=np.random.default_rng([seed, index, 1]),
             stars=spec.score_stars,
         )
-        _priorities_set(contract)
     for index, contract in enumerate(
         Contract.objects.filter(contract_id__in=list(specs)).order_by("contract_id")
     ):

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gaps.models import CareGap, ComplianceStatus
+from gaps.models import PRIORITY_DOLLARS, CareGap, ComplianceStatus
 from gaps.services import gaps_set_priorities
 from hedis_portal.audit import log_batch
 from hedis_portal.errors import ApplicationError
@@ -35,6 +35,7 @@ from ratings.models import PortfolioRun
 from ratings.portfolio.forecast import Assumption, forecast, what_if
 from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError
 from ratings.portfolio.inputs import InterventionType as PlannedType
+from ratings.portfolio.model import closures_needed
 from ratings.portfolio.optimize import optimize
 from ratings.portfolio.plan import Plan
 from ratings.portfolio.priority import gap_priorities
@@ -372,7 +373,7 @@ def _run(
             created_by=user,
         )
         if then is not None:
-            then(context, outcome)
+            then(context, run, outcome)
     return run
 
 
@@ -499,7 +500,9 @@ def optimizer_run_create(
             progress=lambda fraction, stage: progress(0.05 + 0.8 * fraction, stage),
         )
         progress(0.87, "scoring each gap's priority from the plan")
-        return _Optimized(plan, gap_priorities(context.portfolio, plan, seed=seed))
+        return _Optimized(
+            plan, gap_priorities(context.portfolio, plan, seed=seed), _priority_facts(context, plan, types)
+        )
 
     return _run(
         PortfolioRun.Kind.OPTIMIZE,
@@ -511,25 +514,55 @@ def optimizer_run_create(
         parameters=parameters,
         compute=compute,
         progress=progress,
-        then=lambda context, optimized: _write_priorities(context, optimized.priorities),
+        then=lambda context, run, optimized: _write_priorities(context, run, optimized.priorities),
     )
 
 
 @dataclass(frozen=True)
 class _Optimized:
-    """An optimizer plan with the gap priorities scored from it."""
+    """An optimizer plan with the gap priorities scored from it and what they rest on per measure."""
 
     plan: Plan
     priorities: np.ndarray
+    facts: dict
 
     def as_dict(self) -> dict:
-        return self.plan.as_dict()
+        return {**self.plan.as_dict(), "priorities": self.facts}
 
 
-def _write_priorities(context: PortfolioContext, priorities: np.ndarray) -> int:
-    """Store the plan's gap priorities, in the portfolio's gap order, through `gaps`."""
+def _priority_facts(context: PortfolioContext, plan: Plan, types: list[dict]) -> dict:
+    """Per measure code, what its gaps' priorities rest on, for the worklist's "why" of each gap:
+    its star today, the closures the next star needs, its weight, the stars one more expected
+    closure adds under the plan, and the intervention types that work it."""
+    planned = {m.cms_id: m for m in plan.measures}
+    names = {str(kind["id"]): kind["name"] for kind in types}
+    measures = {}
+    for source in context.portfolio.member_measures:
+        needed = closures_needed(source)
+        star = int(np.count_nonzero(needed[1:] == 0))
+        following = needed[star + 1] if star < 5 else math.inf
+        measures[context.summary["measures"][source.cms_id]["code"]] = {
+            "star": star,
+            "closures_to_next_star": math.ceil(following) if math.isfinite(following) else None,
+            "weight": str(context.portfolio.methodology.measure(source.cms_id).weight),
+            "stars_per_closure": planned[source.cms_id].value_per_closure,
+            "interventions": [
+                names[kind.code] for kind in context.portfolio.interventions if kind.uplift.get(source.cms_id)
+            ],
+        }
+    return {"unit_dollars": PRIORITY_DOLLARS, "measures": measures}
+
+
+def _write_priorities(context: PortfolioContext, run: PortfolioRun, priorities: np.ndarray) -> int:
+    """Store the plan's gap priorities (rating points per dollar, in the portfolio's gap order) through
+    `gaps`, in its unit: expected stars per `PRIORITY_DOLLARS`."""
     ids = np.concatenate([context.gap_ids[m.cms_id] for m in context.portfolio.member_measures])
-    return gaps_set_priorities(gap_ids=ids.tolist(), priorities=priorities.tolist())
+    return gaps_set_priorities(
+        contract=run.contract,
+        measurement_year=run.measurement_year,
+        gap_ids=ids,
+        priorities=priorities * PRIORITY_DOLLARS,
+    )
 
 
 @transaction.atomic

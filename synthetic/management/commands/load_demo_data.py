@@ -21,6 +21,7 @@ class Command(BaseCommand):
             f"Contracts created: {created}; members created: {result.members_created}; "
             f"gaps: {result.gaps_created}; predictions: {result.predictions_created}; "
             f"interventions: {result.interventions_created}; forecasts: {result.forecasts_created}; "
+            f"optimizer runs: {result.plans_created}; "
             f"snapshots: {result.snapshots_created}"
         )
         if result.new_credentials:
