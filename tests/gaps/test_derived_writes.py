@@ -13,13 +13,19 @@ from tests.factories import CareGapFactory, MemberFactory
 
 
 def test_setting_priorities_neither_bumps_the_version_nor_audits(db):
-    gaps = CareGapFactory.create_batch(2)
+    member = MemberFactory()
+    gaps = CareGapFactory.create_batch(2, member__contract=member.contract)
     entries = LogEntry.objects.count()
 
-    changed = gaps_set_priorities(gap_ids=[g.pk for g in gaps], priorities=[0.5, 1.5])
+    changed = gaps_set_priorities(
+        contract=member.contract, measurement_year=2026, gap_ids=[g.pk for g in gaps], priorities=[0.5, 1.5]
+    )
 
     assert changed == 2
-    assert sorted(CareGap.objects.values_list("priority_score", "version")) == [(0.5, 1), (1.5, 1)]
+    assert sorted(CareGap.objects.values_list("priority_score", "priority_rank", "version")) == [
+        (0.5, 51, 1),
+        (1.5, 1, 1),
+    ]
     assert LogEntry.objects.count() == entries
 
 

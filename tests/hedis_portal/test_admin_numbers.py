@@ -63,40 +63,50 @@ def test_a_contract_links_its_console_overview_for_each_year_it_has_gaps(client,
     assert '<a href="/admin/star-ratings/H1001/2025/">Measurement year 2025 overview</a>' in page
 
 
-def _gap(contract, priority: float, probability: float) -> CareGap:
+def _gap(contract, priority: float, probability: float, rank: int | None) -> CareGap:
     gap = CareGapFactory(member=MemberFactory(contract=contract))
     prediction = PredictionFactory(member=gap.member, probability=probability)
-    CareGap.objects.filter(pk=gap.pk).update(priority_score=priority, current_prediction=prediction)
+    CareGap.objects.filter(pk=gap.pk).update(
+        priority_score=priority, priority_rank=rank, current_prediction=prediction
+    )
     return gap
 
 
-def test_the_worklist_reads_priority_as_a_share_of_the_contracts_top_and_p_close_in_percent(
+def test_the_worklist_reads_priority_as_a_rank_with_its_figure_in_stars_per_1000_and_p_close_in_percent(
     client, care_manager, contract
 ):
-    top = _gap(contract, 0.0000024264799876050347, 0.204)
-    half = _gap(contract, 0.0000012, 0.75)
-    tiny = _gap(contract, 0.000000001, 0.003)
-    nothing = _gap(contract, 0.0, 0.9996)
+    top = _gap(contract, 0.0024264799876050347, 0.204, 1)
+    tiny = _gap(contract, 0.000000062, 0.003, 51)
+    unranked = _gap(contract, 0.0, 0.9996, None)
     client.force_login(care_manager)
     page = client.get("/admin/gaps/caregap/")
     text = _text(page)
-    assert "Priority (% of the contract's top)" in text
-    cells = {gap: _row(page, gap.pk).split(" - ")[-1] for gap in (top, half, tiny, nothing)}
-    assert cells[top].startswith("100 20% ")
-    assert cells[half].startswith("49.5 75% ")  # 0.0000012 / 0.0000024265 = 49.46%
-    assert cells[tiny].startswith("0.0412 <1% ")
-    assert cells[nothing].startswith("0 >99% ")
-    assert "0.0000024" not in text and "2.4264799876050347e-06" not in text and "0.204" not in text
-    gap_page = _text(client.get(f"/admin/gaps/caregap/{half.pk}/change/"))
-    assert "Priority (% of the contract's top): 49.5" in gap_page and "P(close): 75%" in gap_page
+    assert "Priority rank (1 = top 1%)" in text
+    cells = {gap: _row(page, gap.pk).split(" - ")[-1] for gap in (top, tiny, unranked)}
+    assert cells[top].startswith("1 20% ")
+    assert cells[tiny].startswith("51 <1% ")
+    assert cells[unranked].startswith("- >99% ")
+    markup = page.content.decode()
+    assert '<span title="0.00243 ★ per $1,000">1</span>' in markup
+    assert '<span title="0.000000062 ★ per $1,000">51</span>' in markup
+    assert "e-0" not in text and "0.204" not in text
+    gap_page = _text(client.get(f"/admin/gaps/caregap/{top.pk}/change/"))
+    assert "Priority: Rank 1 of 100 · 0.00243 ★ per $1,000" in gap_page and "P(close): 20%" in gap_page
+    unranked_page = _text(client.get(f"/admin/gaps/caregap/{unranked.pk}/change/"))
+    assert (
+        "Priority: Not ranked yet: the next optimizer run of this contract and year ranks it."
+        in unranked_page
+    )
 
 
-def test_the_worklist_reads_priorities_in_one_query_whatever_its_length(client, care_manager, contract):
-    _gap(contract, 0.5, 0.5)
+def test_the_worklist_reads_priorities_in_the_same_queries_whatever_its_length(
+    client, care_manager, contract
+):
+    _gap(contract, 0.5, 0.5, 1)
     client.force_login(care_manager)
     few = query_count(lambda: client.get("/admin/gaps/caregap/"))
     for n in range(20):
-        _gap(contract, n / 10, 0.4)
+        _gap(contract, n / 10, 0.4, n + 2)
     assert query_count(lambda: client.get("/admin/gaps/caregap/")) == few
 
 

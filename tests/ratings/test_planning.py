@@ -236,12 +236,32 @@ def test_optimizer_plan_stays_in_budget_scores_the_worklist_and_is_proposed_once
     ]
     assert job["parameters"]["intervention_types"] == run["parameters"]["intervention_types"] == stored
 
-    # The worklist's priorities come from the same model.
+    # The worklist's priorities come from the same model, in stars per $1,000, each open gap ranked.
     bcs = CareGap.objects.filter(contract=planned, measure=measure("BCS"), compliance_status="open")
     assert bcs.filter(priority_score__gt=0).exists()
     assert not CareGap.objects.filter(
         contract=planned, compliance_status="closed", priority_score__gt=0
     ).exists()
+    ranks = list(bcs.order_by("-priority_score", "-id").values_list("priority_rank", flat=True))
+    assert ranks[0] == 1 and ranks == sorted(ranks) and None not in ranks
+    assert not CareGap.objects.filter(
+        contract=planned, compliance_status="closed", priority_rank__isnull=False
+    ).exists()
+    facts = result["priorities"]
+    assert facts["unit_dollars"] == 1000
+    assert facts["measures"]["BCS"]["interventions"] == ["Mobile mammography"]
+    assert set(facts["measures"]["BCS"]) == {
+        "star",
+        "closures_to_next_star",
+        "weight",
+        "stars_per_closure",
+        "interventions",
+    }
+    # The score is the plan's rating points per dollar × 1,000.
+    best = bcs.order_by("-priority_score").first()
+    assert best.priority_score == pytest.approx(
+        1000 * max(i["value_per_dollar"] for i in result["interventions"])
+    )
 
     with run_jobs():
         started = client.post(f"/api/optimizer/runs/{run['id']}/propose/")
