@@ -224,10 +224,9 @@ def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> Ben
             snp=contract.snp,
         )
         probability = closure_probabilities(rng, recipe=BENCH, gaps=gaps)
-        # An interim priority until the optimizer scores gaps: the closure probability spread by a
-        # random factor, written with the gap. (The demo's measure weight × probability is
-        # `gaps_set_weighted_priorities`, an UPDATE of every gap: at plan scale it would leave
-        # the table the figures read half dead rows.)
+        # A stand-in priority written with the gap, so the worklist's order has spread values to read:
+        # the closure probability by a random factor. (The demo ranks its gaps with an optimizer
+        # run, whose UPDATE of every gap would leave the table the figures read half dead rows.)
         priority = np.where(gaps.is_open, np.round(probability * rng.uniform(0.5, 3.0, len(gaps)), 6), 0.0)
         with connection.cursor() as cursor:
             member_pks = _copy_members(cursor, contract, drawn_members, now.isoformat())
