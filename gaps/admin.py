@@ -142,7 +142,7 @@ class WorklistChangeList(ChangeList):
         return name is not None and self.get_ordering_field(name) is not None
 
 
-PRIORITY_TITLE = "priority rank (1 = top 1%)"
+PRIORITY_TITLE = "priority rank"
 
 
 def _priority_run(gap) -> PriorityRun | None:
