@@ -1,4 +1,4 @@
-"""The three roles as Django groups, with the permissions each needs.
+"""The roles as Django groups, with the permissions each needs.
 
 Roles say what a user may do; contract assignments (`Contract.users`) say on which
 data. Groups are (re)synchronised after every `migrate`, so a new model's permissions
@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
 CARE_MANAGER = "Care manager"
+CARE_MANAGER_LEAD = "Care manager lead"
 QUALITY_ANALYST = "Quality analyst"
 ADMINISTRATOR = "Administrator"
 
@@ -44,6 +45,8 @@ _WORK_GAPS = [
     # Outreach already made, recorded as done (no approval): moves the gaps' workflow.
     "interventions.add_outreachrecord",
 ]
+# Joining the worklist to the plan's own roster (raw member IDs, contact details) for outreach.
+_REIDENTIFY = ["members.reidentify_member"]
 
 # Analysing ratings: the national benchmark, contract-level scores, rating profiles, snapshots.
 _RATINGS_ANALYSIS = [
@@ -66,6 +69,7 @@ _RATINGS_ANALYSIS = [
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     CARE_MANAGER: [*_READ, *_WORK_GAPS],
+    CARE_MANAGER_LEAD: [*_READ, *_WORK_GAPS, *_REIDENTIFY],
     QUALITY_ANALYST: [
         *_READ,
         *_RATINGS_ANALYSIS,
@@ -77,6 +81,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ,
         *_WORK_GAPS,
         *_RATINGS_ANALYSIS,
+        *_REIDENTIFY,
         "interventions.approve_intervention",
         "members.add_contract",
         "members.change_contract",

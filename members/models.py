@@ -154,6 +154,9 @@ class Member(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Joining a worklist to the plan's own roster puts raw member IDs and contact details
+        # beside the gaps: a role grants it apart from reading members (`hedis_portal.roles`).
+        permissions = [("reidentify_member", "Can re-identify members from a plan roster")]
         indexes = [
             models.Index(fields=["contract", "active"], name="member_contract_active"),
             # Pseudonyms are searched by prefix (LIKE 'K7QD-2M%'); PostgreSQL uses an index for

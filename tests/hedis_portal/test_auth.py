@@ -120,15 +120,17 @@ ANALYSIS = {
     "ratings.view_contractmeasurescore",
     "ratings.view_contractratingprofile",
 }
+# What care managers and their leads have besides: working gaps.
+WORKING_GAPS = {
+    "gaps.add_gapremark",
+    "gaps.change_caregap",
+    "interventions.add_outreachrecord",
+    "interventions.change_intervention",
+    "interventions.change_interventiongap",
+}
 GRANTED = {
-    roles.CARE_MANAGER: EVERY_ROLE
-    | {
-        "gaps.add_gapremark",
-        "gaps.change_caregap",
-        "interventions.add_outreachrecord",
-        "interventions.change_intervention",
-        "interventions.change_interventiongap",
-    },
+    roles.CARE_MANAGER: EVERY_ROLE | WORKING_GAPS,
+    roles.CARE_MANAGER_LEAD: EVERY_ROLE | WORKING_GAPS | {"members.reidentify_member"},
     roles.QUALITY_ANALYST: EVERY_ROLE | ANALYSIS,
     roles.ADMINISTRATOR: EVERY_ROLE
     | ANALYSIS
@@ -153,6 +155,7 @@ GRANTED = {
         "members.add_member",
         "members.change_contract",
         "members.change_member",
+        "members.reidentify_member",
         "ratings.add_cmsdataimport",
     },
 }
