@@ -1,19 +1,35 @@
 """The care managers' worklist: their contracts' gaps, filters, workflow actions and bulk work."""
 
+from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 from django.utils.translation import ngettext
+from django.views.decorators.csrf import csrf_exempt
 
 from gaps import services, workflow
-from gaps.api import EXPORT_COLUMNS
+from gaps.exports import (
+    ROSTER_MAX_BYTES,
+    ROSTER_MAX_ROWS,
+    XLSX_MAX_ROWS,
+    Roster,
+    RosterRefused,
+    RosterUploadHandler,
+    roster_read,
+    roster_too_big,
+    vendor_file,
+)
 from gaps.filters import CareGapFilter
 from gaps.jobs import gap_import_start
 from gaps.models import CareGap, ComplianceStatus, GapRemark, RemarkCode, WorkflowState
@@ -28,12 +44,18 @@ from hedis_portal.admin import (
     measurement_year_choices,
     visible_contract_choices,
 )
-from hedis_portal.audit import AccessAuditedChangelistMixin, changelist_filters, log_access, log_read
+from hedis_portal.audit import (
+    AccessAuditedChangelistMixin,
+    changelist_filters,
+    file_facts,
+    log_access,
+    log_batch,
+    log_read,
+)
 from hedis_portal.errors import ApplicationError
-from hedis_portal.exports import CsvWriter
-from hedis_portal.formats import probability
+from hedis_portal.formats import count, probability
 from hedis_portal.middleware import route_pattern
-from members.models import Contract
+from members.models import Contract, Member
 from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -242,6 +264,51 @@ class GapUploadForm(forms.Form):
         self.fields["measurement_year"].initial = measurement_year_choices(request)[0][0]
 
 
+REIDENTIFY_PERMISSION = "members.reidentify_member"
+
+
+class RosterForm(forms.Form):
+    """The plan's roster to join the selected gaps to, and the file to download."""
+
+    roster = forms.FileField(
+        allow_empty_file=True,  # refused by `roster_read`, in words about a roster
+        help_text=f"CSV in UTF-8, its first row naming the columns: the plan's member ID and whatever "
+        f"contact columns it has (at most {ROSTER_MAX_BYTES // (1024 * 1024)} MB, {ROSTER_MAX_ROWS:,} rows). "
+        "A member on several rows keeps the first row's cells.",
+    )
+    id_column = forms.CharField(
+        label="Member ID column",
+        required=False,
+        max_length=100,
+        help_text="Its header in the file; leave blank for a column named member_id or MemberID.",
+    )
+    file_format = forms.ChoiceField(
+        label="Download as",
+        choices=[("csv", "CSV"), ("xlsx", f"Excel .xlsx (at most {XLSX_MAX_ROWS:,} gaps)")],
+        initial="csv",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, too_big: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_big = too_big
+        self.roster: Roster | None = None
+        # A roster past the limit was not kept at all: the error says so, not "required".
+        self.fields["roster"].required = not too_big
+
+    def clean(self):
+        cleaned_data = super().clean()
+        upload = cleaned_data.get("roster")
+        try:
+            if self.too_big:
+                raise roster_too_big()
+            if upload is not None:
+                self.roster = roster_read(upload.read(), id_column=cleaned_data.get("id_column", ""))
+        except RosterRefused as exc:
+            self.add_error("roster", exc.message)
+        return cleaned_data
+
+
 class CareGapAdmin(
     JobPagesAdminMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
 ):
@@ -382,6 +449,8 @@ class CareGapAdmin(
         ],
         "add_remark",
         "export_csv",
+        "export_xlsx",
+        "reidentify_with_roster",
     ]
 
     @admin.display(description="member", ordering="member__pseudonym")
@@ -543,30 +612,112 @@ class CareGapAdmin(
             apply=apply,
         )
 
-    @admin.action(description="Export selected as CSV", permissions=["view"])
+    @admin.action(description="Export selected for a vendor (CSV)", permissions=["view"])
     def export_csv(self, request, queryset):
-        """The selected gaps as CSV, recorded as one access entry with the rows written.
+        """The selected gaps as the vendor file (`gaps.exports`); "Select all" exports the whole
+        filtered worklist."""
+        return self._vendor_export(request, queryset, excel=False)
 
-        The file is built whole before it is sent, so the count is exact. The entry records
-        the changelist's filters and how the rows were chosen (ticked, or "select all"), never
-        the search box's term (a raw member ID).
+    @admin.action(description="Export selected for a vendor (Excel .xlsx)", permissions=["view"])
+    def export_xlsx(self, request, queryset):
+        return self._vendor_export(request, queryset, excel=True)
+
+    def _vendor_export(self, request, queryset, *, excel: bool):
+        try:
+            return self._vendor_download(request, queryset, excel=excel)
+        except ApplicationError as exc:  # too many rows for an Excel file
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
+
+    def has_reidentify_permission(self, request):
+        return request.user.has_perm(REIDENTIFY_PERMISSION)
+
+    @admin.action(description="Re-identify selected with a plan roster…", permissions=["reidentify"])
+    def reidentify_with_roster(self, request, queryset):
+        """Ask for the plan's roster, then download the selected gaps joined to it.
+
+        The form posts to `reidentify_view`, which keeps the upload in memory; a post that came
+        any other way only shows the form again.
         """
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="worklist.csv"'
-        writer = CsvWriter(response)
-        writer.writeheader([name for name, _ in EXPORT_COLUMNS])
-        writer.writerows(
-            queryset.values_list(*(source for _, source in EXPORT_COLUMNS)).iterator(chunk_size=2000)
+        handler = next((h for h in request.upload_handlers if isinstance(h, RosterUploadHandler)), None)
+        posted = "apply" in request.POST and handler is not None
+        form = RosterForm(request.POST, request.FILES, too_big=handler.too_big) if posted else RosterForm()
+        if posted and form.is_valid():
+            try:
+                return self._vendor_download(
+                    request, queryset, excel=form.cleaned_data["file_format"] == "xlsx", roster=form.roster
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+        gaps = queryset.count()
+        return TemplateResponse(
+            request,
+            "admin/gaps/caregap/reidentify.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Re-identify for outreach",
+                "gaps": _gaps(gaps),
+                "whole_list": request.POST.get("select_across") == "1",
+                "form": form,
+                "post_url": f"{reverse('admin:gaps_caregap_reidentify')}?{request.GET.urlencode()}",
+                "changelist_url": f"{reverse('admin:gaps_caregap_changelist')}?{request.GET.urlencode()}",
+                "action": request.POST["action"],
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across") == "1",
+            },
         )
+
+    def get_urls(self):
+        reidentify = self.admin_site.admin_view(csrf_exempt(self.reidentify_view))
+        return [path("reidentify/", reidentify, name="gaps_caregap_reidentify"), *super().get_urls()]
+
+    def reidentify_view(self, request):
+        """The roster form's post: the worklist's action, with the upload kept in memory.
+
+        Django reads an upload larger than FILE_UPLOAD_MAX_MEMORY_SIZE into a temporary file, and
+        chooses where when the body is first read (the CSRF middleware reads it): so this view is
+        exempt from that middleware, sets `RosterUploadHandler` first, and the changelist it
+        hands the request to checks the CSRF token itself (`csrf_protect_m`).
+        """
+        if request.method != "POST" or not self.has_reidentify_permission(request):
+            raise PermissionDenied
+        request.upload_handlers = [RosterUploadHandler(request)]
+        return self.changelist_view(request)
+
+    def _vendor_download(self, request, queryset, *, excel: bool, roster: Roster | None = None):
+        """The vendor file of `queryset`, recorded as one audit entry.
+
+        The file is built whole before it is sent, so the counts are exact. The entry records the
+        changelist's filters and how the rows were chosen (ticked, or "select all"), never the
+        search box's term (a raw member ID); joined to a roster, also the roster's SHA-256, size
+        and rows, never its content or name.
+        """
+        export = vendor_file(queryset, excel=excel, roster=roster)
         filters = changelist_filters(request.GET)
         filters["selection"] = "all" if request.POST.get("select_across") == "1" else "ticked"
-        log_read(
-            model=CareGap,
-            kind="export",
-            view=route_pattern(request.resolver_match),
-            filters=filters,
-            rows=writer.rows,
-        )
+        view = route_pattern(request.resolver_match)
+        if roster is None:
+            log_read(model=CareGap, kind="export", view=view, filters=filters, rows=export.rows)
+        else:
+            log_batch(
+                model=Member,
+                action=LogEntry.Action.ACCESS,
+                count=export.rows,
+                summary=f"{_gaps(export.rows)} re-identified with a plan roster "
+                f"({count(export.matched)} found in it)",
+                details={
+                    "kind": "roster_reidentification",
+                    "view": view,
+                    "filters": filters,
+                    "gaps_found_in_roster": export.matched,
+                    "roster": file_facts(
+                        sha256=roster.sha256, size_bytes=roster.size_bytes, rows=roster.rows
+                    ),
+                },
+            )
+        response = HttpResponse(export.content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
         return response
 
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gaps import selectors, services, workflow
+from gaps.exports import VENDOR_HEADER, vendor_rows
 from gaps.filters import CareGapFilter
 from gaps.importing import MAX_ERRORS_LISTED
 from gaps.jobs import gap_import_start
@@ -159,27 +160,6 @@ class GapImportSerializer(serializers.Serializer):
     contract = serializers.CharField(max_length=5)
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
     full_snapshot = serializers.BooleanField(default=False)
-
-
-EXPORT_COLUMNS = [
-    ("gap_id", "id"),
-    # People and vendors read the pseudonym; systems join on the full member key. Never the
-    # portal's internal member ID.
-    ("member", "member__pseudonym"),
-    ("member_key", "member__id_hash"),
-    ("contract", "contract__contract_id"),
-    ("measure", "measure__code"),
-    ("measurement_year", "measurement_year"),
-    ("compliance_status", "compliance_status"),
-    ("workflow_state", "workflow_state"),
-    ("assignee", "assignee__username"),
-    ("priority_score", "priority_score"),
-    ("closure_probability", "current_prediction__probability"),
-    ("risk_tier", "current_prediction__risk_tier"),
-    ("last_outreach_at", "last_outreach_at"),
-    ("evidence_date", "evidence_date"),
-    ("evidence_source", "evidence_source"),
-]
 
 
 class CareGapViewSet(
@@ -392,7 +372,8 @@ class CareGapViewSet(
     @extend_schema(filters=True, responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
-        """The filtered worklist as CSV (streamed; members by pseudonym and member key, never a raw ID).
+        """The filtered worklist as CSV, the columns of the admin's vendor export (streamed; members by
+        pseudonym and member key, never a raw or internal ID).
 
         Recorded as one access entry with the filters and the number of rows, counted before
         the first row is sent: the entry is committed even if the stream is cut or its worker
@@ -407,9 +388,6 @@ class CareGapViewSet(
             filters=recorded_filters(request.query_params, self.filterset_class.base_filters),
             rows=gaps.count(),
         )
-        rows = gaps.values_list(*(source for _, source in EXPORT_COLUMNS)).iterator(chunk_size=2000)
-        response = StreamingHttpResponse(
-            csv_lines([name for name, _ in EXPORT_COLUMNS], rows), content_type="text/csv"
-        )
+        response = StreamingHttpResponse(csv_lines(VENDOR_HEADER, vendor_rows(gaps)), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="worklist.csv"'
         return response

@@ -231,8 +231,8 @@ def test_export_action_writes_csv(logged_in, contract):
     gap = CareGapFactory(member=MemberFactory(contract=contract))
     response = logged_in.post(URL, {"action": "export_csv", "_selected_action": [gap.pk]})
     lines = response.content.decode().splitlines()
-    assert lines[0].startswith("gap_id,member,member_key,contract,measure")
-    assert lines[1].startswith(f"{gap.pk},{gap.member.pseudonym},{gap.member.id_hash},H1001,BCS")
+    assert lines[0].startswith("member,member key,contract,measure,measure name")
+    assert lines[1].startswith(f"{gap.member.pseudonym},{gap.member.id_hash},H1001,BCS,")
 
 
 def test_analyst_reads_but_cannot_act(client, analyst, contract):

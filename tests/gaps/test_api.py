@@ -337,7 +337,9 @@ def test_csv_export_follows_the_filters_and_scope(api, care_manager, contract, g
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [(int(r["gap_id"]), r["measure"], r["contract"]) for r in rows] == [(gap.pk, "BCS", "H1001")]
+    assert [(r["member key"], r["measure"], r["contract"]) for r in rows] == [
+        (gap.member.id_hash, "BCS", "H1001")
+    ]
 
 
 def test_gap_detail_includes_remarks(api, care_manager, gap):

@@ -57,31 +57,43 @@ def test_writer_neutralises_every_cell_and_counts_rows():
     ]
 
 
+def test_writer_writes_decimals_in_fixed_notation_as_numbers():
+    out = io.StringIO()
+    CsvWriter(out).writerows([[Decimal("6.2E-8"), Decimal("-0.5"), Decimal("1.23E+3")]])
+    assert out.getvalue() == "0.000000062,-0.5,1230\r\n"
+
+
 # --- Through the exports -------------------------------------------------------------------
 
 
 @pytest.fixture
 def gaps_assigned_to_dangerous_usernames(contract):
-    """One gap per dangerous username, and one with a negative priority score."""
+    """One ranked gap per dangerous username, each with a negative priority score."""
     gaps = {}
     for number, username in enumerate(DANGEROUS):
         assignee = UserFactory(username=username, contracts=[contract])
         gaps[username] = CareGapFactory(
-            member=MemberFactory(contract=contract), assignee=assignee, priority_score=-0.5 - number
+            member=MemberFactory(contract=contract),
+            assignee=assignee,
+            priority_score=-0.5 - number,
+            priority_rank=1,
         )
     return gaps
 
 
 def _assignees_and_scores(text: str) -> dict[str, tuple[str, str]]:
-    """By gap ID: the assignee cell and the priority score cell as written."""
+    """By member pseudonym: the assignee cell and the priority cell as written."""
     return {
-        int(row["gap_id"]): (row["assignee"], row["priority_score"])
+        row["member"]: (row["assignee"], row["priority (stars per $1,000)"])
         for row in csv.DictReader(io.StringIO(text, newline=""))
     }
 
 
 def _expected(gaps):
-    return {gap.pk: (f"'{username}", str(-0.5 - n)) for n, (username, gap) in enumerate(gaps.items())}
+    return {
+        gap.member.pseudonym: (f"'{username}", str(-0.5 - number))
+        for number, (username, gap) in enumerate(gaps.items())
+    }
 
 
 @pytest.mark.django_db

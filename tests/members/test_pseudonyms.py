@@ -227,8 +227,8 @@ def test_the_worklist_api_and_its_export_name_members_by_pseudonym_not_internal_
     assert (row["member"], row["member_pseudonym"]) == (own.pk, own.pseudonym)
     response = client.get("/api/gaps/export/")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [(r["gap_id"], r["member"], r["member_key"]) for r in rows] == [
-        (str(gap.pk), own.pseudonym, own.id_hash)
+    assert [(r["member"], r["member key"], r["measure"]) for r in rows] == [
+        (own.pseudonym, own.id_hash, gap.measure.code)
     ]
 
 
