@@ -133,6 +133,8 @@ DEMO_SEARCH_MEMBERS = {"H9001": 3, "H9002": 2}
 # username → (role, contracts assigned)
 DEMO_USERS = {
     "care.manager": (roles.CARE_MANAGER, ["H9001"]),
+    # Her lead: the same work, plus joining the worklist to the plan's roster for outreach.
+    "care.lead": (roles.CARE_MANAGER_LEAD, ["H9001"]),
     "quality.analyst": (roles.QUALITY_ANALYST, ["H9001", "H9002"]),
     "administrator": (roles.ADMINISTRATOR, ["H9001", "H9002"]),
 }

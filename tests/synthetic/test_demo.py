@@ -48,7 +48,7 @@ def test_demo_data_loads_once_and_a_second_run_adds_nothing(capsys):
     call_command("load_demo_data")
     second = capsys.readouterr().out
 
-    assert counts[:3] == [2, 5000, 3]
+    assert counts[:3] == [2, 5000, 4]
     assert counts[3] > 10_000 and counts[4] > 1000 and 200 <= counts[5] <= 400
     # One forecast per contract; per contract 4 quarter ends in each earlier year, this year's
     # quarter ends so far and one now.
@@ -71,9 +71,10 @@ def test_demo_plan(capsys, client, api):
     passwords = {fields[0]: fields[1] for fields in lines}
 
     # One user per role, and the printed passwords work.
-    assert set(passwords) == {"care.manager", "quality.analyst", "administrator"}
+    assert set(passwords) == {"care.manager", "care.lead", "quality.analyst", "administrator"}
     for username, role in [
         ("care.manager", roles.CARE_MANAGER),
+        ("care.lead", roles.CARE_MANAGER_LEAD),
         ("quality.analyst", roles.QUALITY_ANALYST),
         ("administrator", roles.ADMINISTRATOR),
     ]:
