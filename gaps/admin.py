@@ -284,8 +284,9 @@ class RosterForm(forms.Form):
     )
     file_format = forms.ChoiceField(
         label="Download as",
-        choices=[("csv", "CSV"), ("xlsx", f"Excel .xlsx (at most {XLSX_MAX_ROWS:,} gaps)")],
+        choices=[("csv", "CSV"), ("xlsx", "Excel (.xlsx)")],
         initial="csv",
+        help_text=f"An Excel file holds at most {XLSX_MAX_ROWS:,} gaps.",
         widget=forms.RadioSelect,
     )
 
