@@ -89,6 +89,7 @@ class CareGapSerializer(serializers.ModelSerializer):
             "assignee",
             "assignee_username",
             "priority_score",
+            "priority_rank",
             "closure_probability",
             "risk_tier",
             "last_outreach_at",

@@ -220,3 +220,14 @@ def test_the_worklist_says_which_run_set_its_priorities_and_when_they_went_stale
 def _local(run: PortfolioRun) -> str:
     run.refresh_from_db()
     return date_format(timezone.localtime(run.created_at), "M j, Y H:i")
+
+
+@pytest.mark.django_db
+def test_the_api_gives_each_gap_its_priority_and_rank(api, care_manager, contract):
+    ranked = CareGapFactory(member=MemberFactory(contract=contract), priority_score=0.0123, priority_rank=1)
+    unranked = CareGapFactory(member=MemberFactory(contract=contract))
+    rows = api(care_manager).get("/api/gaps/").json()["results"]
+    assert [(row["id"], row["priority_score"], row["priority_rank"]) for row in rows] == [
+        (ranked.pk, 0.0123, 1),
+        (unranked.pk, 0.0, None),
+    ]
