@@ -50,16 +50,17 @@ def test_demo_data_loads_once_and_a_second_run_adds_nothing(capsys):
 
     assert counts[:3] == [2, 5000, 4]
     assert counts[3] > 10_000 and counts[4] > 1000 and 200 <= counts[5] <= 400
-    # One forecast per contract; per contract 4 quarter ends in each earlier year, this year's
-    # quarter ends so far and one now.
+    # One forecast and one optimizer run (which ranks the worklist) per contract; per contract 4
+    # quarter ends in each earlier year, this year's quarter ends so far and one now.
     this_year = len(
         [day for day in ("03-31", "06-30", "09-30", "12-31") if f"2026-{day}" < str(timezone.localdate())]
     )
-    assert counts[6:8] == [2, 2 * (4 + 4 + this_year + 1)]
+    assert counts[6:8] == [2 + 2, 2 * (4 + 4 + this_year + 1)]
     assert _counts() == counts
     assert "passwords shown only this once" in first
     assert "passwords shown only this once" not in second
-    assert "forecasts: 2; snapshots: " in first and "forecasts: 0; snapshots: 0" in second
+    assert "forecasts: 2; optimizer runs: 2; snapshots: " in first
+    assert "forecasts: 0; optimizer runs: 0; snapshots: 0" in second
     # The member IDs to search for are printed every time, the same ones.
     assert _printed_member_ids(first) == _printed_member_ids(second)
 
