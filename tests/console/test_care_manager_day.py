@@ -1,8 +1,13 @@
-"""A care manager's day on the demo plan, in Chromium at 1366 × 768: her queue, a member found by plan
-ID and by pseudonym, five gaps assigned, a call recorded on two of a member's gaps and the workflow
-moved, with no console error and no failed asset on the way."""
+"""A care manager's day on the demo plan, in Chromium at 1366 × 768: her day at a glance, her ranked
+queue, a member found by plan ID and by pseudonym, five gaps assigned, a call recorded on two of a
+member's gaps and the workflow moved, the member's gaps exported for the outreach vendor, with no
+console error and no failed asset on the way. (The roster download, a care manager lead's, is
+walked in tests/gaps/test_vendor_export_browser.py.)"""
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +19,7 @@ from members.identifiers import member_id_hash
 from members.models import Member
 from synthetic.demo import demo_member_ids
 from tests.browser import log_in
+from tests.gaps.test_vendor_export import FORMULA_START, HEADER
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -51,6 +57,16 @@ def test_a_care_manager_works_her_queue(demo, watched, live_server):
     page = watched.page
     care_manager = demo
     log_in(page, live_server, "care.manager", PASSWORD)
+
+    # Her day at a glance: her gaps due for action, her contract's projected rating.
+    assigned = CareGap.objects.filter(assignee=care_manager, compliance_status="open").count()
+    day = page.inner_text("#my-day")
+    assert "Your gaps due for action" in day and "H9001 · measurement year 2026" in day
+    shown = sum(
+        int(count.replace(",", ""))
+        for count in page.locator("#my-day .my-day-counts .count").all_inner_texts()
+    )
+    assert 0 < shown <= assigned
 
     # Her queue: the worklist, highest priority first, says which run ranked it.
     page.click(".app-gaps a[href='/admin/gaps/caregap/']")
@@ -98,5 +114,21 @@ def test_a_care_manager_works_her_queue(demo, watched, live_server):
     assert [CareGap.objects.get(pk=gap.pk).workflow_state for gap in open_gaps] == ["scheduled", "scheduled"]
     record = OutreachRecord.objects.get(member=member)
     assert (record.channel, record.outcome, record.recorded_by_id) == ("call", "scheduled", care_manager.pk)
+
+    # The member's gaps for the outreach vendor: pseudonym and key, never an internal ID or a formula.
+    _search(page, live_server, raw_id)
+    page.check("#action-toggle")
+    with page.expect_download() as download:
+        _action(page, "export_csv")
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(), newline="")))
+    assert rows[0] == HEADER and len(rows) == 1 + member.gaps.count()
+    assert {(row[0], row[1]) for row in rows[1:]} == {(member.pseudonym, member.id_hash)}
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_START)]
+    # Numbers only where the columns say so (year, percent, rank, stars): no internal ID anywhere.
+    figures = ("measurement year", "P(close) %", "priority rank (1 = top 1%)", "priority (stars per $1,000)")
+    counted = {HEADER.index(name) for name in figures}
+    whole = [cell for row in rows[1:] for i, cell in enumerate(row) if i not in counted and cell.isdigit()]
+    assert whole == []
 
     assert watched.problems() == []
