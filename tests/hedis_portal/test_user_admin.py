@@ -3,8 +3,8 @@
 An administrator (the Administrator role, not a superuser) sees and edits only users who are not
 superusers, whose contracts are all among the administrator's own, and whose permissions (own
 and through groups) the administrator holds too. They may assign roles whose permissions they
-hold (Care manager, Quality analyst, Administrator), their own contracts, staff and active status;
-never superuser status or raw permissions. Every change is audited with its actor.
+hold (Care manager, Care manager lead, Quality analyst, Administrator), their own contracts, staff
+and active status; never superuser status or raw permissions. Every change is audited with its actor.
 """
 
 import pytest
@@ -228,6 +228,7 @@ def test_the_form_offers_an_administrator_only_their_own_roles_contracts_and_fla
     form = client.get(f"{USERS}{people['care manager on H1001'].pk}/change/").context["adminform"].form
     assert {g.name for g in form.fields["groups"].queryset} == {
         roles.CARE_MANAGER,
+        roles.CARE_MANAGER_LEAD,
         roles.QUALITY_ANALYST,
         roles.ADMINISTRATOR,
     }
