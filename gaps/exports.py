@@ -164,6 +164,7 @@ class RosterUploadHandler(FileUploadHandler):
 
 
 def roster_too_big() -> RosterRefused:
+    """The refusal of a roster past `ROSTER_MAX_BYTES` (read whole, or stopped by the handler)."""
     return RosterRefused(f"The roster is larger than {ROSTER_MAX_BYTES // (1024 * 1024)} MB: split it.")
 
 
@@ -223,6 +224,7 @@ def roster_read(data: bytes, *, id_column: str = "") -> Roster:
 
 
 def _id_column_index(header: list[str], id_column: str) -> int:
+    """The position of the one member ID column (`id_column`, or one named like member_id)."""
     wanted = _plain(id_column) or _ID_COLUMN
     found = [index for index, name in enumerate(header) if _plain(name) == wanted]
     if not found:
