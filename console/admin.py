@@ -70,7 +70,7 @@ class OutreachActionForm(forms.Form):
     def __init__(self, data=None, *, gaps: list[CareGap]):
         super().__init__(data)
         self.fields["gaps"].choices = [
-            (gap.pk, f"{gap.member}: {gap} ({gap.measure.name}), {gap.get_workflow_state_display()}")
+            (gap.pk, f"{gap} ({gap.measure.name}), {gap.get_workflow_state_display()}")
             for gap in gaps
         ]
         self.fields["outcome"].help_text = _outcome_help()
@@ -147,7 +147,7 @@ class WorklistAdmin(CareGapAdmin):
             )
             moves = (
                 OutreachGap.objects.filter(record__in=records)
-                .select_related("gap__measure")
+                .select_related("gap__measure", "gap__member")
                 .order_by("gap_id")
             )
             said = "; ".join(

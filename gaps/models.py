@@ -145,7 +145,8 @@ class CareGap(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.measure.code} {self.measurement_year} gap #{self.pk}"
+        """ "BCS 2026 · K7QD-2M9X-HT4P": measure, year and member, unique, and no internal ID."""
+        return f"{self.measure.code} {self.measurement_year} · {self.member.pseudonym}"
 
 
 class GapRemark(models.Model):

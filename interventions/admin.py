@@ -101,7 +101,7 @@ class _CoveredGapInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         # Each row shows its gap's measure code: one join instead of a query per row.
-        return super().get_queryset(request).select_related("gap__measure")
+        return super().get_queryset(request).select_related("gap__measure", "gap__member")
 
     @admin.display(description="measure")
     def measure(self, row):
@@ -388,7 +388,7 @@ class OutreachRecordAdmin(ReadOnlyAdminMixin, AccessAuditedChangelistMixin, Cont
 
     def get_queryset(self, request):
         # The list shows each record's moves: one query for the page's gaps and measures.
-        moves = OutreachGap.objects.select_related("gap__measure").order_by("gap_id")
+        moves = OutreachGap.objects.select_related("gap__measure", "gap__member").order_by("gap_id")
         return super().get_queryset(request).prefetch_related(Prefetch("moves", queryset=moves))
 
     @admin.display(description="gaps moved")

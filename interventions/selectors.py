@@ -25,7 +25,7 @@ def intervention_types():
 def interventions_for(user):
     """Interventions of the contracts `user` may see, ready to show with their covered gaps."""
     # Each intervention lists its gaps with measure code and outcome: one query for the page.
-    covered = InterventionGap.objects.select_related("gap__measure").order_by("gap_id")
+    covered = InterventionGap.objects.select_related("gap__measure", "gap__member").order_by("gap_id")
     return (
         Intervention.objects.visible_to(user)
         .select_related("contract", "intervention_type", "approved_by", "created_by")
@@ -36,7 +36,7 @@ def interventions_for(user):
 def outreach_records_for(user):
     """Outreach records of the contracts `user` may see, with each covered gap's move."""
     # Each record lists its gaps with measure code and current version: one query for the page.
-    moves = OutreachGap.objects.select_related("gap__measure").order_by("gap_id")
+    moves = OutreachGap.objects.select_related("gap__measure", "gap__member").order_by("gap_id")
     return (
         OutreachRecord.objects.visible_to(user)
         .select_related("contract", "recorded_by")

@@ -502,7 +502,7 @@ def _locked_gaps(*, actor: AbstractBaseUser, versions: Mapping[int, int]) -> lis
     gaps = list(
         CareGap.objects.visible_to(actor)
         .select_for_update(of=("self",))
-        .select_related("measure")
+        .select_related("measure", "member")
         .filter(pk__in=list(versions))
         .order_by("pk")
     )
