@@ -4,6 +4,7 @@ plan as CSV, proposing its interventions, and the progress page of any console j
 import json
 import math
 from collections import defaultdict
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,6 +16,7 @@ from django.views import View
 
 from console.star_ratings.base import ConsoleView, console_path
 from console.star_ratings.charts import distribution_chart
+from gaps.models import PRIORITY_DOLLARS
 from hedis_portal import formats
 from hedis_portal.audit import log_access, log_read
 from hedis_portal.errors import ConflictError
@@ -334,7 +336,8 @@ class RunCsvView(View):
                     round(
                         sum(gap["probability_after"] - gap["probability_before"] for gap in chosen["gaps"]), 6
                     ),
-                    f"{1000 * chosen.get('value_per_dollar', 0.0):.6f}",
+                    # The worklist's priority unit, to three significant digits, in fixed notation.
+                    Decimal(f"{PRIORITY_DOLLARS * chosen.get('value_per_dollar', 0.0):.3g}"),
                 ]
             )
         # The rows are planned interventions, one per member and type: recorded as such.
