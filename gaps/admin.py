@@ -393,7 +393,7 @@ class CareGapAdmin(
         _gap_filter("unassigned", lambda request: []),
         _gap_filter("priority_min", lambda request: [], title="priority at least"),
     ]
-    list_select_related = ["member", "measure", "assignee", "current_prediction"]
+    list_select_related = ["member", "contract", "measure", "assignee", "current_prediction"]
 
     class Media:
         css = {"all": ["gaps/worklist.css"]}
