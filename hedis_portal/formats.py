@@ -114,6 +114,6 @@ def significant(value, digits: int = 3) -> str:
         return MISSING
     if not number:
         return "0"
-    rounded = Decimal(f"{number:.{digits}g}")
+    rounded = Decimal(f"{number:.{digits}g}").normalize()
     places = max(-rounded.as_tuple().exponent, 0)
     return f"{rounded:,.{places}f}"

@@ -63,12 +63,16 @@ def test_a_run_ranks_the_open_gaps_and_the_years_others_lose_their_rank(contract
 
 
 def test_a_figure_never_reads_in_scientific_notation():
-    assert [significant(value) for value in (6.2e-08, 0.000495314249403784, 0.012345, 2.112, 1234.5, 0)] == [
+    values = (6.2e-08, 0.000495314249403784, 0.0000980123, 0.012345, 2.112, 2.0, 1234.5, 100, 0)
+    assert [significant(value) for value in values] == [
         "0.000000062",
         "0.000495",
+        "0.000098",
         "0.0123",
         "2.11",
+        "2",
         "1,230",
+        "100",
         "0",
     ]
     assert priority_figure(0.000495314249403784) == "0.000495 ★ per $1,000"
