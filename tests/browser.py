@@ -119,3 +119,21 @@ def watched(chromium, live_server, request):
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         watched_page.screenshot(request.node.name)
     context.close()
+
+
+DEMO_PASSWORD = "walk-the-demo-plan-1"
+
+
+def demo_loaded(*usernames: str) -> dict:
+    """The demo plan loaded (`load_demo_data`), its users of these names signing in with
+    `DEMO_PASSWORD`: the users by name."""
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    call_command("load_demo_data")
+    users = {}
+    for username in usernames:
+        users[username] = User.objects.get(username=username)
+        users[username].set_password(DEMO_PASSWORD)
+        users[username].save()
+    return users

@@ -10,30 +10,23 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
 
 from gaps.models import CareGap
 from interventions.models import OutreachRecord
 from members.identifiers import member_id_hash
 from members.models import Member
 from synthetic.demo import demo_member_ids
-from tests.browser import log_in
+from tests.browser import DEMO_PASSWORD, demo_loaded, log_in
 from tests.gaps.test_vendor_export import FORMULA_START, HEADER
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-care-managers-day-1"
 WORKLIST = "/admin/gaps/caregap/"
 
 
 @pytest.fixture
 def demo(db):
-    call_command("load_demo_data")
-    user = User.objects.get(username="care.manager")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+    return demo_loaded("care.manager")["care.manager"]
 
 
 def _column(page, name: str) -> list[str]:
@@ -56,7 +49,7 @@ def _action(page, name: str) -> None:
 def test_a_care_manager_works_her_queue(demo, watched, live_server):
     page = watched.page
     care_manager = demo
-    log_in(page, live_server, "care.manager", PASSWORD)
+    log_in(page, live_server, "care.manager", DEMO_PASSWORD)
 
     # Her day at a glance: her gaps due for action, her contract's projected rating.
     assigned = CareGap.objects.filter(assignee=care_manager, compliance_status="open").count()

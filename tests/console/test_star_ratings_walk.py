@@ -8,19 +8,15 @@ Figures are read back from what the engine stored, never typed in here.
 """
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
 
 from hedis_portal import formats
 from interventions.models import Intervention
 from members.models import Contract
 from ratings.live.rating import contract_live_rating
 from ratings.models import PortfolioRun
-from tests.browser import log_in
+from tests.browser import DEMO_PASSWORD, demo_loaded, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "walk-the-console-1"
 
 
 class Clicks:
@@ -47,13 +43,6 @@ class Clicks:
         return self
 
 
-def _demo_user(username: str) -> None:
-    """The demo's user of that name, with a password this test knows."""
-    user = User.objects.get(username=username)
-    user.set_password(PASSWORD)
-    user.save()
-
-
 def _drawn(watched, chart_id: str) -> list[dict]:
     watched.page.wait_for_function(
         "id => window.Chart && Chart.getChart(document.querySelector(`#${id} canvas`))", arg=chart_id
@@ -63,14 +52,12 @@ def _drawn(watched, chart_id: str) -> list[dict]:
 
 @pytest.fixture
 def demo(db):
-    call_command("load_demo_data")
-    for username in ("quality.analyst", "care.manager", "administrator"):
-        _demo_user(username)
+    demo_loaded("quality.analyst", "care.manager", "administrator")
 
 
 def test_a_quality_analyst_answers_the_six_questions(demo, watched, live_server):
     page = watched.page
-    log_in(page, live_server, "quality.analyst", PASSWORD)
+    log_in(page, live_server, "quality.analyst", DEMO_PASSWORD)
     walk = Clicks(page)
     h9002 = Contract.objects.get(contract_id="H9002")
     overall = contract_live_rating(contract=h9002, measurement_year=2026).as_dict()["overall"]
@@ -149,7 +136,7 @@ def test_a_quality_analyst_answers_the_six_questions(demo, watched, live_server)
 
 def test_a_care_manager_sees_her_contracts_rating_but_plans_nothing(demo, watched, live_server):
     page = watched.page
-    log_in(page, live_server, "care.manager", PASSWORD)
+    log_in(page, live_server, "care.manager", DEMO_PASSWORD)
 
     page.goto(f"{live_server.url}/admin/")
     assert page.locator("#content-main-star-ratings tbody a").all_inner_texts() == [
@@ -175,7 +162,7 @@ def test_a_care_manager_sees_her_contracts_rating_but_plans_nothing(demo, watche
 
 def test_an_administrator_walks_every_tab_of_both_contracts_and_plans_for_h9001(demo, watched, live_server):
     page = watched.page
-    log_in(page, live_server, "administrator", PASSWORD)
+    log_in(page, live_server, "administrator", DEMO_PASSWORD)
     charts = {
         "Overview": "forecast-distribution",
         "Trend": "trend-ratings",

@@ -1,27 +1,20 @@
 """The care manager's worklist on the demo plan fits a 1366 × 768 screen, in Chromium."""
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import call_command
 
-from tests.browser import chromium, log_in, watched  # noqa: F401 (fixtures)
+from tests.browser import DEMO_PASSWORD, chromium, demo_loaded, log_in, watched  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "worklist-at-1366-1"
 
 
 @pytest.fixture
 def demo(db):
-    call_command("load_demo_data")
-    user = User.objects.get(username="care.manager")
-    user.set_password(PASSWORD)
-    user.save()
+    demo_loaded("care.manager")
 
 
 def test_the_worklist_fits_1366_pixels_with_every_column_on_screen(demo, watched, live_server):  # noqa: F811
     page = watched.page
-    log_in(page, live_server, "care.manager", PASSWORD)
+    log_in(page, live_server, "care.manager", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/admin/gaps/caregap/")
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
