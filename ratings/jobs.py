@@ -208,6 +208,8 @@ def cms_import(job: Job, context: JobContext) -> dict:
         "contracts": result.contracts,
         "cut_points": result.cut_points,
         "measure_values": result.measure_values,
+        "files": result.files,
+        "skipped": result.skipped,
         "url": reverse("api:cmsdataimport-detail", args=[stored.pk]),
         "admin_url": reverse("admin:ratings_cmsdataimport_change", args=[stored.pk]),
     }

@@ -2,7 +2,9 @@
 
 `cms_star_data_import` reads every CSV it is given with the engine's parser (`ratings.cms.tables`,
 which recognises each table by its content), checks everything, then replaces the star year's
-benchmark in one transaction with set-based inserts — or writes nothing. Every refusal is an
+benchmark in one transaction with set-based inserts — or writes nothing. A folder as CMS ships it
+can be given whole: the tables the engine does not read (disenrollment reasons, domain stars, high
+and low performing contracts) are listed as skipped, with why. Every refusal is an
 `ImportRejected` whose one error row names the file, line and field (the column's header).
 Measures are matched to the year's `StarYearMeasure` editions by the IDs in the file's header;
 for a year whose methodology is not shipped, editions are created from the header (weights
@@ -33,7 +35,7 @@ from ratings.cms.tables import (
     MeasureTable,
     SummaryRow,
     TableKind,
-    parse_file,
+    read_table,
 )
 from ratings.models import (
     STATUS_LENGTH,
@@ -56,6 +58,24 @@ TABLE_LABELS = {
     TableKind.MEASURE_DATA: "measure data",
     TableKind.MEASURE_STARS: "measure stars",
     TableKind.SUMMARY_RATINGS: "summary ratings",
+    TableKind.CAI: "CAI",
+}
+# What each table is checked against, so a folder missing one of CMS's files is refused rather
+# than imported in part: published stars are recomputed from the scores, and summary ratings
+# from the measure stars and the CAI (which adjusts nothing without them). The cut points a
+# table's measures need are checked by part (`_check_complete`).
+NEEDS = {
+    TableKind.MEASURE_STARS: (TableKind.MEASURE_DATA,),
+    TableKind.SUMMARY_RATINGS: (TableKind.MEASURE_STARS, TableKind.CAI),
+    TableKind.CAI: (TableKind.SUMMARY_RATINGS,),
+}
+# The titles CMS gives the tables in its file names ("2025 Star Ratings Data Table - CAI (…).csv").
+CMS_FILE_TITLES = {
+    TableKind.PART_C_CUT_POINTS: "Part C Cut Points",
+    TableKind.PART_D_CUT_POINTS: "Part D Cut Points",
+    TableKind.MEASURE_DATA: "Measure Data",
+    TableKind.MEASURE_STARS: "Measure Stars",
+    TableKind.SUMMARY_RATINGS: "Summary Ratings",
     TableKind.CAI: "CAI",
 }
 
@@ -89,13 +109,19 @@ class CmsImportResult:
     editions_created: int
     replaced: bool
     notes: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
 
 
 @dataclass
 class _ParsedFiles:
-    """The parsed tables of one import, each with the file it came from."""
+    """The parsed tables of one import, each with the file it came from.
+
+    `files` are the imported ones (`name`, `table`, `encoding`, `rows`, `sha256`); `skipped` the
+    tables the engine does not read (`name`, `table`, `reason`).
+    """
 
     files: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
     cut_points: list[tuple[str, CutPoints]] = field(default_factory=list)
     measure_data: tuple[str, MeasureTable] | None = None
     measure_stars: tuple[str, MeasureTable] | None = None
@@ -121,7 +147,10 @@ def cms_star_data_import(
     """Replace a star year's national benchmark with the tables in `paths`, atomically.
 
     `source` says who ran it (e.g. "import_cms_star_data /data/2026") for the audit entry.
-    Raises `ImportRejected` for the first problem found; nothing is written then.
+    `paths` may be a whole folder as CMS ships it; the tables the engine does not read are
+    skipped (the result's `skipped`). Raises `ImportRejected` for the first problem found
+    (another year's file, a missing or duplicated table, an unreadable file or cell); nothing
+    is written then.
     """
     say = progress or (lambda message: None)
     parsed = _parse_all(star_year, paths, say)
@@ -154,6 +183,7 @@ def cms_star_data_import(
                 "star_year": star_year,
                 "replaced": replaced,
                 "files": parsed.files,
+                "skipped": parsed.skipped,
                 "contracts": len(contracts),
                 "cut_points": cut_points,
                 "measure_values": values,
@@ -168,6 +198,7 @@ def cms_star_data_import(
         editions_created=created,
         replaced=replaced,
         notes=notes,
+        skipped=parsed.skipped,
     )
 
 
@@ -175,33 +206,45 @@ def cms_star_data_import(
 
 
 def _parse_all(star_year: int, paths: Sequence[Path], say: Callable[[str], None]) -> _ParsedFiles:
-    """Parse and identify every file; refuse other years' files and duplicate tables."""
+    """Parse and identify every file; refuse other years' files, duplicate and missing tables."""
     if not paths:
         raise _rejected("no CSV files to import")
     parsed = _ParsedFiles()
     seen: dict[TableKind, str] = {}
     for path in sorted(Path(p) for p in paths):
         try:
-            kind, year, table = parse_file(path)
+            read = read_table(path)
         except CmsTableError as exc:
             raise _rejected(
                 exc.message, file=exc.file, line=exc.row or 0, field=exc.column or "file"
             ) from None
+        kind, year, table = read.kind, read.star_year, read.content
         if year is not None and year != star_year:
+            named = "name" if read.star_year_from_name else "title row"
             raise _rejected(
-                f"the title row says star year {year}, not {star_year}: a file from another year",
+                f"the {named} says star year {year}, not {star_year}: a file from another year",
                 file=path.name,
-                line=1,
+                line=0 if read.star_year_from_name else 1,
             )
+        if table is None:
+            parsed.skipped.append({"name": path.name, "table": kind.value, "reason": read.skipped})
+            say(f"skipped {path.name}: {read.skipped}")
+            continue
         if kind in seen:
             raise _rejected(f"two {TABLE_LABELS[kind]} tables: {seen[kind]} and {path.name}", file=path.name)
         seen[kind] = path.name
         parsed.files.append(
-            {"name": path.name, "table": kind.value, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            {
+                "name": path.name,
+                "table": kind.value,
+                "encoding": read.encoding,
+                "rows": read.rows,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
         )
         if isinstance(table, list):
             parsed.cut_points.extend((path.name, cut) for cut in table)
-            say(f"read {path.name}: {TABLE_LABELS[kind]}, {len(table)} measure rows")
+            say(f"read {path.name}: {TABLE_LABELS[kind]}, {len(table)} measure rows ({read.encoding})")
         elif isinstance(table, MeasureTable):
             entry = (path.name, table)
             if kind is TableKind.MEASURE_DATA:
@@ -210,15 +253,49 @@ def _parse_all(star_year: int, paths: Sequence[Path], say: Callable[[str], None]
                 parsed.measure_stars = entry
             say(
                 f"read {path.name}: {TABLE_LABELS[kind]}, {len(table.contracts)} contracts × "
-                f"{len(table.measures)} measures"
+                f"{len(table.measures)} measures ({read.encoding})"
             )
         elif kind is TableKind.SUMMARY_RATINGS:
             parsed.summary = (path.name, table)
-            say(f"read {path.name}: summary ratings, {len(table)} contracts")
+            say(f"read {path.name}: summary ratings, {len(table)} contracts ({read.encoding})")
         else:
             parsed.cai = (path.name, table)
-            say(f"read {path.name}: CAI, {len(table)} contracts")
+            say(f"read {path.name}: CAI, {len(table)} contracts ({read.encoding})")
+    _check_complete(star_year, parsed, seen)
     return parsed
+
+
+def _check_complete(star_year: int, parsed: _ParsedFiles, seen: dict[TableKind, str]) -> None:
+    """Refuse a set missing a table another one needs (`NEEDS`), or the cut points of a part
+    whose measures a measure table holds; the error names the file that needs it and what CMS
+    calls the missing one."""
+    if not seen:
+        raise _rejected(
+            "none of the files is a table the ratings engine reads (cut points, measure data, "
+            "measure stars, summary ratings, CAI); skipped: "
+            + "; ".join(f"{s['name']} ({s['reason']})" for s in parsed.skipped)
+        )
+    needs = {kind: list(needed) for kind, needed in NEEDS.items()}
+    for kind, entry in (
+        (TableKind.MEASURE_DATA, parsed.measure_data),
+        (TableKind.MEASURE_STARS, parsed.measure_stars),
+    ):
+        if entry is not None:
+            parts = {header.measure_id[0] for header in entry[1].measures}
+            needs[kind] = needs.get(kind, []) + [
+                cuts
+                for part, cuts in (("C", TableKind.PART_C_CUT_POINTS), ("D", TableKind.PART_D_CUT_POINTS))
+                if part in parts
+            ]
+    for kind, file in seen.items():
+        for needed in needs.get(kind, []):
+            if needed not in seen:
+                raise _rejected(
+                    f"the {TABLE_LABELS[needed]} table is missing, and the {TABLE_LABELS[kind]} table "
+                    f"needs it (CMS ships it as '{star_year} Star Ratings Data Table - "
+                    f"{CMS_FILE_TITLES[needed]} (…).csv')",
+                    file=file,
+                )
 
 
 @dataclass(frozen=True)

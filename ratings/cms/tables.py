@@ -1,10 +1,11 @@
 """Parser for CMS Part C & D Star Ratings data-table CSVs.
 
 CMS publishes each Star Ratings year as a set of CSV "data tables" (cut points, measure data,
-measure stars, summary ratings, CAI). Their layout drifts between years: measure IDs shift,
-encodings change (UTF-8 with BOM from 2026, cp1252 before), cells carry trailing spaces and
-rows carry empty trailing columns. This module therefore recognises each file by its content
-(title and header rows) and reads columns by their header text, never by position.
+measure stars, summary ratings, CAI), shipped with tables the engine does not read (disenrollment
+reasons, domain stars, high and low performing contracts). Their layout drifts between years:
+measure IDs shift, encodings change (UTF-8 with BOM from 2026, cp1252 before), cells carry
+trailing spaces and rows carry empty trailing columns. This module therefore recognises each file
+by its content (title and header rows) and reads columns by their header text, never by position.
 
 Everything parsed is a plain dataclass so callers (the engine, a Django importer) do not depend
 on CSV details. Every problem raises `CmsTableError` naming the file, row and column.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import cast
 
 __all__ = [
+    "UNUSED_TABLES",
     "CaiRow",
     "CellValue",
     "CmsTableError",
@@ -35,17 +37,21 @@ __all__ = [
     "MeasureHeader",
     "MeasureTable",
     "SummaryRow",
+    "TableFile",
     "TableKind",
     "Threshold",
     "load_tables",
     "parse_file",
     "parse_interval",
+    "read_table",
 ]
 
 MEASURE_HEADER = re.compile(r"^([CD]\d{2})\s*:\s*(.+)$")
 CONTRACT_ID = re.compile(r"^[A-Z]\d{4}$")
 STAR_LABEL = re.compile(r"^([1-5])\s*stars?$", re.IGNORECASE)
 YEAR = re.compile(r"\b(20\d{2})\b")
+# CMS's own file names: "2025 Star Ratings Data Table - Measure Data (Dec 2 2024).csv".
+FILE_NAME_YEAR = re.compile(r"^(20\d{2}) Star Ratings\b", re.IGNORECASE)
 NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 # One side of a cut point cell: an optional comparison operator and a number, e.g. ">= 58 %".
 BOUND = re.compile(r"^(>=|<=|>|<|≥|≤)?\s*(-?\d+(?:\.\d+)?)\s*%?$")
@@ -77,6 +83,35 @@ class TableKind(enum.Enum):
     MEASURE_STARS = "measure_stars"
     SUMMARY_RATINGS = "summary_ratings"
     CAI = "cai"
+    DISENROLLMENT_REASONS = "disenrollment_reasons"
+    DOMAIN_STARS = "domain_stars"
+    HIGH_PERFORMING_CONTRACTS = "high_performing_contracts"
+    LOW_PERFORMING_CONTRACTS = "low_performing_contracts"
+
+
+# The tables CMS ships that the ratings engine does not read, each recognised by its title row
+# ("2025 Domain Star View: …"), with why it is not read.
+UNUSED_TABLES: dict[TableKind, tuple[str, str]] = {
+    TableKind.DISENROLLMENT_REASONS: (
+        r"disenrollment reasons",
+        "not used by the ratings engine: disenrollment reasons (a survey's shares, not a rated measure)",
+    ),
+    TableKind.DOMAIN_STARS: (
+        r"domain star",
+        "not used by the ratings engine: domain stars (Plan Finder's grouping of the measure stars, "
+        "which are imported)",
+    ),
+    TableKind.HIGH_PERFORMING_CONTRACTS: (
+        r"high performing contracts",
+        "not used by the ratings engine: high performing contracts (the 5-star ratings, which the "
+        "summary ratings table holds)",
+    ),
+    TableKind.LOW_PERFORMING_CONTRACTS: (
+        r"low performing contracts",
+        "not used by the ratings engine: low performing contracts (a flag CMS derives from three "
+        "years' summary ratings)",
+    ),
+}
 
 
 class Direction(enum.Enum):
@@ -256,24 +291,78 @@ class CmsTables:
 ParsedTable = list[CutPoints] | MeasureTable | dict[str, SummaryRow] | dict[str, CaiRow]
 
 
-def read_rows(path: Path) -> list[list[str]]:
-    """Read a CSV as stripped cells without empty trailing columns.
+@dataclass(frozen=True)
+class TableFile:
+    """One file read: its table, star year, encoding and content.
 
-    CMS files are UTF-8 with a BOM from 2026 and cp1252 (en dashes) before; try the former
-    and fall back to the latter.
+    `content` is None for a table the engine does not read (`UNUSED_TABLES`); `rows` counts
+    what was read: cut point rows (measure × org type) or contracts. `star_year_from_name` when
+    the title row names no year and the CMS file name gave it.
     """
-    raw = path.read_bytes()
+
+    name: str
+    kind: TableKind
+    star_year: int | None
+    encoding: str
+    content: ParsedTable | None
+    rows: int
+    star_year_from_name: bool = False
+
+    @property
+    def skipped(self) -> str:
+        """Why the engine does not read this table ("" when it does)."""
+        return UNUSED_TABLES[self.kind][1] if self.kind in UNUSED_TABLES else ""
+
+
+def decode(raw: bytes, file: str) -> tuple[str, str]:
+    """A file's text and the encoding it was read in: "UTF-8 with BOM", "UTF-8", "Windows-1252"
+    or "ASCII" (a file that reads the same in both).
+
+    CMS files are UTF-8 with a BOM from 2026 and cp1252 (en dashes) before; UTF-8 is tried first
+    because cp1252 decodes almost any bytes, UTF-8 very few that are not UTF-8. A file holding
+    NUL bytes (a spreadsheet or an archive renamed .csv) or bytes neither reads is refused.
+    """
+    if b"\x00" in raw:
+        raise CmsTableError(
+            "not a text file (it holds NUL bytes): is it a spreadsheet or archive named .csv?", file=file
+        )
+    if raw.isascii():
+        return raw.decode("ascii"), "ASCII"
+    if raw.startswith(b"\xef\xbb\xbf"):
+        encoding, label = "utf-8-sig", "UTF-8 with BOM"
+    else:
+        encoding, label = "utf-8", "UTF-8"
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode(encoding), label
     except UnicodeDecodeError:
-        text = raw.decode("cp1252")
+        pass
+    try:
+        return raw.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CmsTableError(
+            f"neither UTF-8 nor Windows-1252 text (byte 0x{raw[exc.start]:02x})", file=file, row=line
+        ) from None
+
+
+def read_rows(path: Path) -> tuple[list[list[str]], str]:
+    """Read a CSV as stripped cells without empty trailing columns; also its encoding (`decode`)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CmsTableError(f"cannot be read: {exc.strerror or exc}", file=path.name) from None
+    text, encoding = decode(raw, path.name)
     rows = []
-    for row in csv.reader(io.StringIO(text, newline="")):
-        cells = [cell.strip() for cell in row]
-        while cells and not cells[-1]:
-            cells.pop()
-        rows.append(cells)
-    return rows
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            cells = [cell.strip() for cell in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            rows.append(cells)
+    except csv.Error as exc:
+        raise CmsTableError(f"not a readable CSV: {exc}", file=path.name, row=reader.line_num) from None
+    return rows, encoding
 
 
 def star_year_of(title: Sequence[str]) -> int | None:
@@ -310,7 +399,11 @@ def column_index(header: Sequence[str], pattern: str) -> int | None:
 
 
 def identify(rows: Sequence[Sequence[str]], file: str) -> TableKind:
-    """Recognise a table from its header rows (never from its file name)."""
+    """Recognise a table from its title and header rows (never from its file name)."""
+    title = " ".join(rows[0]).lower() if rows else ""
+    for kind, (pattern, _) in UNUSED_TABLES.items():
+        if re.search(pattern, title):
+            return kind
     header_text = " | ".join(" ".join(row) for row in rows[:4]).lower()
     measure_row = find_measure_header_row(rows)
     if measure_row is not None:
@@ -329,7 +422,8 @@ def identify(rows: Sequence[Sequence[str]], file: str) -> TableKind:
         return TableKind.SUMMARY_RATINGS
     raise CmsTableError(
         "unrecognised layout: expected a CMS cut point, measure data, measure stars, "
-        "summary ratings or CAI table",
+        "summary ratings or CAI table (or one CMS ships beside them: disenrollment reasons, "
+        "domain stars, high or low performing contracts)",
         file=file,
         row=1,
     )
@@ -362,29 +456,55 @@ def _measure_table_kind(rows: Sequence[Sequence[str]], measure_row: int) -> Tabl
     return TableKind.MEASURE_STARS
 
 
-def parse_file(path: Path | str) -> tuple[TableKind, int | None, ParsedTable]:
-    """Parse one CMS data table; returns its kind, star year and parsed content."""
+def read_table(path: Path | str) -> TableFile:
+    """Read and recognise one CMS data table; a table the engine does not read is not parsed.
+
+    The star year is the title row's ("2025 Star View: …"), else the CMS file name's ("2025 Star
+    Ratings Data Table - …"); a file whose name and title name different years is refused.
+    """
     path = Path(path)
-    rows = read_rows(path)
+    rows, encoding = read_rows(path)
     file = path.name
     if not rows:
         raise CmsTableError("empty file", file=file)
     kind = identify(rows, file)
     year = star_year_of(rows[0])
-    parsed: ParsedTable
-    if kind in (TableKind.PART_C_CUT_POINTS, TableKind.PART_D_CUT_POINTS):
+    named = FILE_NAME_YEAR.match(file)
+    if named and year is not None and int(named.group(1)) != year:
+        raise CmsTableError(
+            f"the file name says star year {named.group(1)} but the title row says {year}", file=file, row=1
+        )
+    from_name = year is None and named is not None
+    if named and year is None:
+        year = int(named.group(1))
+    parsed: ParsedTable | None
+    if kind in UNUSED_TABLES:
+        parsed, count = None, sum(1 for row in rows if row and CONTRACT_ID.match(row[0]))
+    elif kind in (TableKind.PART_C_CUT_POINTS, TableKind.PART_D_CUT_POINTS):
         parsed = parse_cut_points(rows, file)
+        count = len(parsed)
     elif kind in (TableKind.MEASURE_DATA, TableKind.MEASURE_STARS):
         parsed = parse_measure_table(rows, file, kind, year)
+        count = len(parsed.contracts)
     elif kind is TableKind.SUMMARY_RATINGS:
         parsed = parse_summary(rows, file)
+        count = len(parsed)
     else:
         parsed = parse_cai(rows, file)
-    return kind, year, parsed
+        count = len(parsed)
+    return TableFile(file, kind, year, encoding, parsed, count, from_name)
+
+
+def parse_file(path: Path | str) -> tuple[TableKind, int | None, ParsedTable | None]:
+    """Parse one CMS data table; returns its kind, star year and parsed content (None for a
+    table the engine does not read)."""
+    table = read_table(path)
+    return table.kind, table.star_year, table.content
 
 
 def load_tables(paths: Iterable[Path | str]) -> CmsTables:
-    """Parse a set of CMS data tables (e.g. every CSV of a folder) into one `CmsTables`."""
+    """Parse a set of CMS data tables (e.g. every CSV of a folder CMS ships) into one `CmsTables`;
+    the tables the engine does not read are left out."""
     tables = CmsTables()
     for path in sorted(Path(p) for p in paths):
         kind, year, parsed = parse_file(path)
@@ -396,6 +516,8 @@ def load_tables(paths: Iterable[Path | str]) -> CmsTables:
                     row=1,
                 )
             tables.star_year = year
+        if parsed is None:
+            continue
         if isinstance(parsed, MeasureTable):
             if kind is TableKind.MEASURE_DATA:
                 tables.measure_data = parsed

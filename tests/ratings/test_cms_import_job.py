@@ -62,12 +62,21 @@ def test_an_upload_is_imported_by_a_job_that_links_what_it_stored(api, administr
         1.0,
         None,
     )
-    assert job["result"] == {
+    result = dict(job["result"])
+    assert {f["name"]: (f["table"], f["rows"], f["encoding"]) for f in result.pop("files")} == {
+        "cai.csv": ("cai", 2, "UTF-8 with BOM"),
+        "cut-points-part-c.csv": ("part_c_cut_points", 3, "UTF-8 with BOM"),
+        "measure-data.csv": ("measure_data", 2, "UTF-8 with BOM"),
+        "measure-stars.csv": ("measure_stars", 2, "UTF-8 with BOM"),
+        "summary-ratings.csv": ("summary_ratings", 2, "UTF-8 with BOM"),
+    }
+    assert result == {
         "cms_data_import": stored.pk,
         "star_year": 2026,
         "contracts": 2,
         "cut_points": 3,
         "measure_values": 6,
+        "skipped": [],
         "url": f"/api/cms-imports/{stored.pk}/",
         "admin_url": f"/admin/ratings/cmsdataimport/{stored.pk}/change/",
     }
@@ -97,7 +106,7 @@ def test_the_importers_lines_are_the_jobs_stages_with_a_rising_fraction(
     stages = [stage for _, stage in reported]
     assert fractions == sorted(fractions) and 0 < fractions[-1] < 1
     assert stages[0] == "reading 5 files"
-    assert "read measure-data.csv: measure data, 2 contracts × 3 measures" in stages
+    assert "read measure-data.csv: measure data, 2 contracts × 3 measures (UTF-8 with BOM)" in stages
     assert stages[-1] == "stored 6 measure values"
 
 
