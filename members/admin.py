@@ -153,7 +153,8 @@ class GapHistoryInline(_HistoryInline):
     ordering = ["measure__code", "-measurement_year"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("measure", "assignee")
+        # Each row is named by its gap, whose name includes the member's pseudonym.
+        return super().get_queryset(request).select_related("measure", "assignee", "member")
 
 
 class PredictionHistoryInline(_HistoryInline):
