@@ -248,6 +248,18 @@ OPTIMIZER_RUN_EXAMPLE = {
                 "value_per_dollar": 8.237517529011925e-17,
             }
         ],
+        "priorities": {
+            "unit_dollars": 1000,
+            "measures": {
+                "BCS": {
+                    "star": 2,
+                    "closures_to_next_star": 3,
+                    "weight": "1",
+                    "stars_per_closure": 1.3729195881686543e-14,
+                    "interventions": ["Mobile mammography"],
+                }
+            },
+        },
         "draws": 10000,
         "seed": 0,
         "timings": {
@@ -320,7 +332,10 @@ class PortfolioRunSerializer(serializers.ModelSerializer):
         "`expected_overall`), `target_rating`, `marginal_value` (the value of the next `budget_step` "
         "dollars: `objective_at_budget`, `objective_at_budget_plus_step`), `budget_left` (`unspent` "
         "dollars and the `reason` in a sentence), `measures` (per measure before and after), "
-        "`interventions` (member key, type id, cost, the gaps it works), `milp_runs`, `timings`, `notes`.",
+        "`interventions` (member key, type id, cost, the gaps it works), `priorities` (what the "
+        "worklist's priorities, in expected stars per `unit_dollars`, rest on, per measure code: its "
+        "`star`, `closures_to_next_star`, `weight`, `stars_per_closure`, the `interventions` that work "
+        "it), `milp_runs`, `timings`, `notes`.",
         "result",
     )
 
