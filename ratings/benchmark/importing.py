@@ -12,8 +12,6 @@ unknown), so that year's measure stars can still be verified.
 """
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +25,7 @@ from django.utils.text import slugify
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.import_errors import ImportRejected, row_error
+from ratings.cms.lineage import Lineage, normalized_name
 from ratings.cms.tables import (
     CaiRow,
     CellValue,
@@ -127,13 +126,6 @@ class _ParsedFiles:
     measure_stars: tuple[str, MeasureTable] | None = None
     summary: tuple[str, dict[str, SummaryRow]] | None = None
     cai: tuple[str, dict[str, CaiRow]] | None = None
-
-
-def normalized_name(name: str) -> str:
-    """A measure name compared loosely: case, dashes, quotes and spacing do not matter."""
-    text = unicodedata.normalize("NFKC", name).lower()
-    text = re.sub(r"[\u2010-\u2015-]", "-", text).replace("\u2019", "'")
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def cms_star_data_import(
@@ -383,7 +375,8 @@ def _editions_from_headers(
     """Create the editions of a year without shipped methodology from the header rows.
 
     Each header is linked to the stable measure of the same name and part (any year's
-    name), so COL stays COL when its ID shifts; unknown names become new measures. Weight
+    name, or the name the measure lineage links it to, e.g. "Controlling High Blood
+    Pressure" to CBP), so COL stays COL when its ID shifts; unknown names become new measures. Weight
     is unknown; precision is the number of decimals of the cut points as written. The
     year's previous header editions go first (with their benchmark rows, replaced anyway),
     so an ID that moved to another measure cannot collide with its old edition.
@@ -397,11 +390,13 @@ def _editions_from_headers(
         decimals[cut.measure_id] = max(decimals.get(cut.measure_id, 0), _written_decimals(cut))
         directions[cut.measure_id] = cut.direction.value
     known = _measures_by_name()
+    lineage = Lineage.shipped()
     editions: dict[str, StarYearMeasure] = {}
     used: set[int] = set()
     for measure_id, name in sorted(names.items()):
         part = measure_id[0]
-        measure = known.get((part, normalized_name(name)))
+        linked = lineage.measure(measure_id, name)
+        measure = known.get((part, normalized_name(linked.name if linked else name)))
         if measure is None or measure.pk in used:
             measure = _new_measure(part, name, directions.get(measure_id, Direction.HIGHER))
             known[(part, normalized_name(name))] = measure

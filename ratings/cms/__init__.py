@@ -2,6 +2,7 @@
 
 - `tables`: parse CMS Star Ratings data-table CSVs (recognised by content).
 - `methodology`: a star year's measure catalog and constants, shipped as `data/<year>.json`.
+- `lineage`: measure identity across star years (each year's IDs to its measures, by name).
 - `engine`: measure stars, Part C / Part D summary and overall ratings.
 - `verify`: reproduce CMS's published ratings from its own tables and explain differences.
 """

@@ -22,6 +22,7 @@ from ratings.cms.engine import (
     rate_contract,
     star_for_cell,
 )
+from ratings.cms.lineage import Lineage
 from ratings.cms.methodology import Measure, Methodology, RatedAs
 from ratings.cms.tables import CellValue, CmsTables, CutPoints
 
@@ -237,12 +238,15 @@ def verify(
     methodology: Methodology | None = None,
     *,
     contract_types: Mapping[str, str] | None = None,
+    lineage: Lineage | None = None,
 ) -> VerificationReport:
     """Compare recomputed measure stars and ratings with CMS's published values.
 
     Without a methodology (no JSON shipped for the tables' star year) only measure stars are
     verified, using the cut points' own precision; the report lists what was skipped.
-    `contract_types` optionally fixes Tables 4-7 contract types by contract ID.
+    `contract_types` optionally fixes Tables 4-7 contract types by contract ID. CAHPS measures
+    are recognised through the measure lineage (default: the shipped one), which links any
+    year's header names to their measures; a measure it does not know raises `LineageError`.
     """
     if methodology is not None and tables.star_year not in (None, methodology.star_year):
         raise ValueError(
@@ -250,7 +254,7 @@ def verify(
         )
     report = VerificationReport(star_year=tables.star_year)
     threshold = methodology.disaster_threshold_percent if methodology else Decimal(25)
-    _verify_measure_stars(tables, methodology, report, threshold)
+    _verify_measure_stars(tables, methodology, lineage or Lineage.shipped(), report, threshold)
     if methodology is None:
         report.skipped.append(
             f"summary and overall ratings: no methodology shipped for star year "
@@ -267,22 +271,21 @@ def verify(
 def _verify_measure_stars(
     tables: CmsTables,
     methodology: Methodology | None,
+    lineage: Lineage,
     report: VerificationReport,
     threshold: Decimal,
 ) -> None:
-    """Part (a): measure stars recomputed from measure data + cut points."""
+    """Part (a): measure stars recomputed from measure data + cut points.
+
+    The non-CAHPS count leaves out the measures the lineage links to a CAHPS measure.
+    """
     data, stars = tables.measure_data, tables.measure_stars
     if data is None or stars is None or not tables.cut_points:
         report.skipped.append("measure stars: measure data, measure stars or cut points missing")
         return
+    measures = lineage.link(tables.star_year, stars.measures)
     report.counts["measure_stars"] = _new_counts()
-    if methodology is not None:
-        report.counts["measure_stars_non_cahps"] = _new_counts()
-    else:
-        report.skipped.append(
-            "measure_stars_non_cahps: CAHPS measures are recognised by data source from the "
-            "methodology catalog, which is not shipped for this star year"
-        )
+    report.counts["measure_stars_non_cahps"] = _new_counts()
     not_recomputable: set[str] = set()
     for measure in stars.measures:
         mid = measure.measure_id
@@ -301,7 +304,7 @@ def _verify_measure_stars(
             disaster = is_disaster_contract(tables, contract_id, threshold)
             _count(report.counts["measure_stars"], matched, disaster)
             _count(report.per_measure.setdefault(mid, _new_counts()), matched, disaster)
-            if catalog is not None and not catalog.is_cahps:
+            if not measures[mid].is_cahps:
                 _count(report.counts["measure_stars_non_cahps"], matched, disaster)
             if not matched:
                 report.mismatches.append(
@@ -310,7 +313,7 @@ def _verify_measure_stars(
                         f"measure star {mid}",
                         str(published),
                         str(computed),
-                        _measure_reason(tables, contract_id, catalog, score, threshold),
+                        _measure_reason(tables, contract_id, measures[mid].is_cahps, score, threshold),
                     )
                 )
     if not_recomputable:
@@ -337,16 +340,23 @@ def _disaster_text(tables: CmsTables, contract_id: str) -> str:
     return ", ".join(f"{year}: {pct}%" for year, pct in sorted(row.disaster_percent.items()))
 
 
+def _years(tables: CmsTables) -> str:
+    """The prior and the tables' star year, e.g. "2025 and 2026"."""
+    if tables.star_year is None:
+        return "prior year's and this year's"
+    return f"{tables.star_year - 1} and {tables.star_year}"
+
+
 def _measure_reason(
     tables: CmsTables,
     contract_id: str,
-    catalog: Measure | None,
+    is_cahps: bool,
     score: CellValue,
     threshold: Decimal,
 ) -> str:
     """Why a recomputed measure star differs from the published one."""
     reasons = []
-    if catalog is not None and catalog.is_cahps:
+    if is_cahps:
         reasons.append(
             "CAHPS measure: stars come from base-group cut points combined with a significance "
             "test against the national mean and a low-reliability check (Attachment K, "
@@ -356,7 +366,7 @@ def _measure_reason(
     if is_disaster_contract(tables, contract_id, threshold):
         reasons.append(
             f"disaster contract ({_disaster_text(tables, contract_id)} of enrollees in FEMA "
-            "Individual Assistance areas): it receives the higher of its 2025 and 2026 "
+            f"Individual Assistance areas): it receives the higher of its {_years(tables)} "
             "measure star with that year's score ('Data Handling of Measures for Contracts "
             "Affected by a Major Disaster'), so the published star can come from the prior "
             "year's cut points, which these tables do not carry"

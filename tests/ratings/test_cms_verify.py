@@ -216,6 +216,8 @@ def test_verify_without_methodology_checks_measure_stars_only(tmp_path: Path) ->
         "disaster_compared": 0,
         "disaster_matched": 0,
     }
+    # The measures are recognised by name through the lineage: none is CAHPS.
+    assert report.counts["measure_stars_non_cahps"] == report.counts["measure_stars"]
     assert "part_c_summary" not in report.counts
     assert any("no methodology shipped for star year 2025" in s for s in report.skipped)
 

@@ -10,6 +10,7 @@ from ratings.benchmark.selectors import (
     loaded_star_years,
     verification_summary,
 )
+from ratings.cms.lineage import LineageError
 from ratings.models import ContractType
 
 LABELS = {
@@ -57,7 +58,10 @@ class Command(BaseCommand):
                 f"No CMS data tables imported for star year {star_year}; run "
                 f"`manage.py import_cms_star_data --star-year {star_year} DIR` first."
             )
-        report = cms_ratings_verify(star_year, self._contract_types(contract_type))
+        try:
+            report = cms_ratings_verify(star_year, self._contract_types(contract_type))
+        except LineageError as error:
+            raise CommandError(str(error)) from error
         summary = verification_summary(report)
         if as_json:
             self._print_json(summary, report.skipped)
