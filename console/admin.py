@@ -70,8 +70,7 @@ class OutreachActionForm(forms.Form):
     def __init__(self, data=None, *, gaps: list[CareGap]):
         super().__init__(data)
         self.fields["gaps"].choices = [
-            (gap.pk, f"{gap} ({gap.measure.name}), {gap.get_workflow_state_display()}")
-            for gap in gaps
+            (gap.pk, f"{gap} ({gap.measure.name}), {gap.get_workflow_state_display()}") for gap in gaps
         ]
         self.fields["outcome"].help_text = _outcome_help()
         today = timezone.localdate()

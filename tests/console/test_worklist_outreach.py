@@ -89,7 +89,8 @@ def test_a_call_on_gaps_of_two_members_records_one_each_and_moves_every_gap(
     assert {record.recorded_by for record in records.values()} == {care_manager}
     assert _messages(response) == [
         "Outreach recorded for 2 members. Workflow: "
-        f"EED 2026 · {gaps[0].member.pseudonym}: New → Scheduled; KED 2026 · {gaps[1].member.pseudonym}: Assigned → Scheduled; "
+        f"EED 2026 · {gaps[0].member.pseudonym}: New → Scheduled; "
+        f"KED 2026 · {gaps[1].member.pseudonym}: Assigned → Scheduled; "
         f"GSD 2026 · {gaps[2].member.pseudonym}: New → Scheduled."
     ]
     assert all(
@@ -105,7 +106,8 @@ def test_a_forbidden_move_refuses_that_gap_in_words_and_saves_nothing(client, ca
     client.force_login(care_manager)
     response = _apply(client, gaps, outcome="refused")
     assert _messages(response) == [
-        f"Nothing was recorded: outcome “Refused” would move KED 2026 · {gaps[1].member.pseudonym} from Awaiting data "
+        "Nothing was recorded: outcome “Refused” would move "
+        f"KED 2026 · {gaps[1].member.pseudonym} from Awaiting data "
         "to Refused, which the workflow does not allow (from Awaiting data: Outreach attempted, Scheduled)."
     ]
     assert _states(*gaps) == ["assigned", "awaiting_data"]
@@ -121,7 +123,8 @@ def test_a_gap_changed_since_the_form_was_shown_refuses_the_recording(client, ca
     client.force_login(care_manager)
     response = _apply(client, gaps, versions=shown)
     assert _messages(response) == [
-        f"KED 2026 · {gaps[1].member.pseudonym} changed since you read it; reload and try again. Nothing was recorded."
+        f"KED 2026 · {gaps[1].member.pseudonym} changed since you read it; reload and try again. "
+        "Nothing was recorded."
     ]
     assert _states(*gaps) == ["new", "refused"]
     assert not OutreachRecord.objects.exists()
@@ -187,7 +190,8 @@ def test_a_care_manager_records_a_scheduling_call_on_two_gaps_and_sees_them_move
     page.click("input[name=apply]")
     page.wait_for_selector(".messagelist li")
     assert page.inner_text(".messagelist li") == (
-        f"Outreach recorded for 1 member. Workflow: EED 2026 · {gaps[0].member.pseudonym}: Assigned → Scheduled; "
+        "Outreach recorded for 1 member. Workflow: "
+        f"EED 2026 · {gaps[0].member.pseudonym}: Assigned → Scheduled; "
         f"KED 2026 · {gaps[1].member.pseudonym}: New → Scheduled."
     )
     shown = {

@@ -179,7 +179,8 @@ def test_a_move_the_workflow_forbids_refuses_that_gap_in_words_and_records_nothi
     response = api(care_manager).post(URL, _body(fine, waiting, outcome="refused"), format="json")
     assert response.status_code == 409
     assert response.json()["message"] == (
-        f"Nothing was recorded: outcome “Refused” would move KED 2026 · {waiting.member.pseudonym} from Awaiting data "
+        "Nothing was recorded: outcome “Refused” would move "
+        f"KED 2026 · {waiting.member.pseudonym} from Awaiting data "
         "to Refused, which the workflow does not allow (from Awaiting data: Outreach attempted, Scheduled)."
     )
     assert response.json()["extra"]["gap_ids"] == [waiting.pk]
@@ -223,7 +224,8 @@ def test_a_stale_version_is_409_and_records_nothing(api, care_manager, member):
     response = api(care_manager).post(URL, body, format="json")
     assert response.status_code == 409
     assert response.json()["message"] == (
-        f"KED 2026 · {stale.member.pseudonym} changed since you read it; reload and try again. Nothing was recorded."
+        f"KED 2026 · {stale.member.pseudonym} changed since you read it; reload and try again. "
+        "Nothing was recorded."
     )
     assert response.json()["extra"]["current_versions"] == {str(stale.pk): 3}
     _nothing_recorded(current, stale)
