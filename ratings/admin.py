@@ -30,11 +30,12 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
-from hedis_portal.formats import count, decimal, money, percent, probability, stars
+from hedis_portal.formats import count, decimal, money, percent, points, probability, stars, stars_change
 from hedis_portal.jobs import job_start
 from interventions.models import InterventionType
 from members.models import Contract
 from ratings.api.fields import MAX_YEAR, MIN_YEAR
+from ratings.benchmark import history
 from ratings.filters import (
     CmsContractFilter,
     CmsMeasureValueFilter,
@@ -510,6 +511,15 @@ class MeasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = _api_filters(MeasureFilter, Measure, ["part", "member_level", "direction", "data_source"])
     search_fields = ["code", "name"]
     inlines = [StarYearMeasureInline]
+    change_form_template = "admin/ratings/year_over_year_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        measure = self.get_object(request, object_id)
+        extra = {}
+        if measure is not None:
+            found = history.cut_point_history([measure.pk])
+            extra["readable_sections"] = cut_point_history_sections(found[0] if found else None)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
 
 @admin.register(StarYearMeasure)
@@ -629,6 +639,15 @@ class CutPointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["edition__cms_id", "edition__name", "edition__measure__code"]
     fields = ["edition", "org_type", "direction", "two_stars", "three_stars", "four_stars", "five_stars"]
     readonly_fields = fields
+    change_form_template = "admin/ratings/year_over_year_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        cut = self.get_object(request, object_id)
+        extra = {}
+        if cut is not None:
+            found = history.cut_point_history([cut.edition.measure_id])
+            extra["readable_sections"] = cut_point_history_sections(found[0] if found else None)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     @staticmethod
     def _threshold(cut: CutPoint, level: str) -> str:
@@ -660,6 +679,131 @@ def _score(value: CmsMeasureValue) -> str:
     if value.score is None:
         return "—"
     return decimal(value.score, value.edition.display_precision)
+
+
+def _figure(value: Decimal | None, places: int | None, percentage: bool) -> str:
+    """A CMS score or threshold for people: "76%" for a percentage measure, "0.32" otherwise; to
+    `places` decimals (the measure's precision that year), as written when the precision is unknown."""
+    if value is None:
+        return "—"
+    if places is None:
+        return plain(value) + ("%" if percentage else "")
+    return percent(value, places) if percentage else decimal(value, places)
+
+
+def _year_cell(value: history.MeasureYear | None, percentage: bool) -> str:
+    """A contract's measure in one year: "C06: 54% · 4 ★", or CMS's words ("C04: Not enough data
+    available" once when score and star share them); "—" when it has no cell that year."""
+    if value is None:
+        return "—"
+    score = (
+        _figure(value.score, value.display_precision, percentage)
+        if value.score is not None
+        else value.score_status or "—"
+    )
+    star = stars(value.star) if value.star is not None else value.star_status or "—"
+    return f"{value.cms_id}: {score}" if score == star else f"{value.cms_id}: {score} · {star}"
+
+
+def contract_history_sections(contract_history: history.ContractHistory) -> list[dict]:
+    """A CMS contract's ratings and measures in every imported star year, as two readable tables."""
+    years = contract_history.star_years
+    published = {ratings.star_year: ratings for ratings in contract_history.ratings}
+    ratings_rows = [
+        [
+            label,
+            *(
+                _published(getattr(published[year], name), getattr(published[year], f"{name}_status"))
+                if year in published
+                else "not in that year's tables"
+                for year in years
+            ),
+        ]
+        for label, name in (
+            ("Part C summary", "part_c_summary"),
+            ("Part D summary", "part_d_summary"),
+            ("Overall", "overall"),
+        )
+    ]
+    latest, previous = (years[-1], years[-2]) if len(years) > 1 else (None, None)
+    measure_rows = []
+    for measure in contract_history.measures:
+        row = [f"{measure.measure.code} · {measure.measure.name}"]
+        row += [_year_cell(measure.years.get(year), measure.percentage) for year in years]
+        if latest is not None:
+            change = measure.star_change(latest, previous)
+            row.append(stars_change(change, 0) if change is not None else "—")
+        measure_rows.append(row)
+    change_header = [f"Stars {previous} → {latest}"] if latest is not None else []
+    return [
+        {
+            "title": f"Year over year: {contract_history.contract_id}'s published ratings",
+            "table": {"headers": ["Rating", *map(str, years)], "rows": ratings_rows},
+        },
+        {
+            "title": f"Year over year: {contract_history.contract_id}'s measures",
+            "table": {"headers": ["Measure", *map(str, years), *change_header], "rows": measure_rows},
+            "notes": [
+                "Each row is one measure across the star years, whatever its ID (shown before each "
+                'score); a status is CMS\'s reason for no score or star. "—": no cell that year.'
+            ],
+        },
+    ]
+
+
+def _threshold_text(threshold, direction: str, percentage: bool) -> str:
+    """A threshold as a person reads it: "≥ 76%" (or "> 76", "≤ 9%", "< 0.32"), as CMS wrote it."""
+    higher = direction == Direction.HIGHER
+    sign = ("≥" if threshold.inclusive else ">") if higher else ("≤" if threshold.inclusive else "<")
+    return f"{sign} {_figure(threshold.value, None, percentage)}"
+
+
+def _four_star_change(year: history.CutPointYear, percentage: bool) -> str:
+    """The 4-star threshold's move from the year before: "+2 pts (harder)", "−0.05 (harder)", "±0"."""
+    change = year.four_star_change
+    if change is None:
+        return "—"
+    places = max(0, -change.as_tuple().exponent)
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    moved = points(change, places) if percentage else f"{sign}{decimal(abs(change), places)}"
+    if year.harder is None:
+        return f"{moved} (unchanged)"
+    return f"{moved} ({'harder' if year.harder else 'easier'})"
+
+
+def cut_point_history_sections(measure_history: history.MeasureCutPointHistory | None) -> list[dict]:
+    """A measure's cut points in every imported star year, with the 4-star threshold's change."""
+    if measure_history is None:
+        return [
+            {"title": "Cut points by star year", "notes": ["No cut points are imported for this measure."]}
+        ]
+    percentage = measure_history.percentage
+    rows = [
+        [
+            str(year.star_year),
+            year.cms_id,
+            CutPoint.OrgType(org_type).label,
+            *(_threshold_text(year.thresholds[level], year.direction, percentage) for level in range(2, 6)),
+            _four_star_change(year, percentage),
+        ]
+        for org_type, series in measure_history.by_org_type.items()
+        for year in series
+    ]
+    return [
+        {
+            "title": f"Cut points by star year: {measure_history.measure.code}",
+            "table": {
+                "headers": ["Star year", "Measure ID", "Contracts", "2 ★", "3 ★", "4 ★", "5 ★", "4 ★ change"],
+                "rows": rows,
+            },
+            "notes": [
+                "The 4-star change is from the previous imported star year for the same contracts; "
+                "harder means a score needs to be "
+                + ("higher" if measure_history.measure.direction == Direction.HIGHER else "lower")
+                + " than before to earn 4 stars."
+            ],
+        }
+    ]
 
 
 class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -701,6 +845,17 @@ class CmsContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=contract_id", "contract_name", "marketing_name", "parent_organization"]
     show_full_result_count = False
     inlines = [CmsMeasureValueInline]
+    change_form_template = "admin/ratings/year_over_year_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contract = self.get_object(request, object_id)
+        extra = {}
+        contract_history = (
+            history.cms_contract_history(contract.contract_id) if contract is not None else None
+        )
+        if contract_history is not None:
+            extra["readable_sections"] = contract_history_sections(contract_history)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     @admin.display(description="Part C", ordering="part_c_summary")
     def part_c(self, contract):

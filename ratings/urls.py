@@ -3,7 +3,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from ratings.api.benchmark import BenchmarkViewSet, CmsContractViewSet
+from ratings.api.benchmark import (
+    BenchmarkViewSet,
+    CmsContractHistoryView,
+    CmsContractViewSet,
+    MeasureCutPointHistoryView,
+)
 from ratings.api.catalog import CutPointViewSet, MeasureViewSet
 from ratings.api.cms_imports import CmsDataImportViewSet
 from ratings.api.inputs import ContractMeasureScoreViewSet, ContractRatingProfileViewSet
@@ -26,5 +31,15 @@ router.register("optimizer/runs", OptimizerRunViewSet, basename="optimizerrun")
 urlpatterns = [
     path("contracts/<str:contract_id>/rating/", ContractRatingView.as_view(), name="contract-rating"),
     path("contracts/<str:contract_id>/equity/", ContractEquityView.as_view(), name="contract-equity"),
+    path(
+        "cms-contracts/<str:contract_id>/history/",
+        CmsContractHistoryView.as_view(),
+        name="cmscontract-history",
+    ),
+    path(
+        "measures/<int:pk>/cut-point-history/",
+        MeasureCutPointHistoryView.as_view(),
+        name="measure-cut-point-history",
+    ),
     *router.urls,
 ]
