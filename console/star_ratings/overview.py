@@ -24,7 +24,7 @@ RATINGS = (("part_c", "Part C"), ("part_d", "Part D"), ("overall", "Overall"))
 BAND_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7dbb52", "#2e8b57")
 HALF_STARS = [Decimal(n) / 2 for n in range(2, 11)]
 # A contract-level score shows at most two decimals (CMS publishes improvement scores to six, 0.202884);
-# the band chart's caption keeps the exact figure.
+# the band chart's caption gives such a score and its cut points to three significant digits.
 SCORE_PLACES_SHOWN = 2
 
 
@@ -77,6 +77,16 @@ def opportunity(measure: dict, weight_sum) -> float | None:
     return measure["weight"] * gained / members / weight_sum
 
 
+def band_figure(value, precision: int | None, percentage: bool) -> str:
+    """A score or cut point as the band chart's caption reads it: at CMS's display precision up to
+    two decimals ("87%", "0.32"), past that to three significant digits (0.202884 → "0.203",
+    0.000000 → "0"), never six decimals."""
+    places = precision or 0
+    if places > SCORE_PLACES_SHOWN:
+        return formats.significant(value).replace("-", "−")
+    return formats.percent(value, places) if percentage else formats.decimal(value, places)
+
+
 def band_chart(result, score: float) -> Chart:
     """A measure's 1-5 star bands with its score as a marker (lower-is-better bands run right to left)."""
     cut = result.cut_points
@@ -95,13 +105,14 @@ def band_chart(result, score: float) -> Chart:
         bands = [(6 - index, edges[index - 1], edges[index]) for index in range(1, 6)]
     bands.sort(key=lambda band: band[1])
     star_text = formats.stars(result.star)
+    percentage = result.source == "gaps"
+    figures = [band_figure(value, result.precision, percentage) for value in (score, *thresholds)]
+    # A contract-level measure by its CMS ID, as its row names it ("C30", not its catalog code).
+    name = result.measure_code if result.member_level else result.edition.cms_id
     return Chart(
         id=f"band-{result.measure_code.lower()}-{result.measure_pk}",
-        title=f"{result.measure_code}: {formats.decimal(score, result.precision or 0)} is {star_text}; "
-        + ", ".join(
-            f"{formats.stars(star)} from {formats.decimal(cut.thresholds[star].value, result.precision or 0)}"
-            for star in range(2, 6)
-        ),
+        title=f"{name}: {figures[0]} is {star_text}; "
+        + ", ".join(f"{formats.stars(star)} from {figures[star - 1]}" for star in range(2, 6)),
         config={
             "type": "bar",
             "data": {

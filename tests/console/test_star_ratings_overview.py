@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from console.star_ratings.explain import before_rounding, rating_sentence
+from console.star_ratings.overview import band_figure
 from hedis_portal import formats, roles
 from members.models import Contract
 from ratings.cms.methodology import Methodology
@@ -296,6 +297,20 @@ def test_measures_are_sorted_by_stars_gained_per_member_and_link_to_their_open_g
         [[84.0, 92.6667]],
     ]
     assert band.config["options"]["plugins"]["consoleLines"]["lines"][0]["value"] == 80.0
+    assert band.title == "BCS: 80% is 4 ★; 2 ★ from 58%, 3 ★ from 71%, 4 ★ from 76%, 5 ★ from 84%"
+
+
+def test_a_band_captions_figures_never_run_to_six_decimals():
+    # CMS displays improvement scores and their cut points to six decimals (0.202884, 0.000000).
+    assert [band_figure(value, 6, False) for value in (0.202884, -0.121368, 0.0, 0.391253)] == [
+        "0.203",
+        "−0.121",
+        "0",
+        "0.391",
+    ]
+    assert band_figure(0.32, 2, False) == "0.32"
+    assert band_figure(87.0, 0, True) == "87%"
+    assert band_figure(9.0, 0, False) == "9"
 
 
 def test_lower_is_better_bands_run_the_other_way(client, analyst, ma_only):
