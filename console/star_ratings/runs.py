@@ -180,6 +180,12 @@ def assumption_words(assumptions: dict, labels: dict[str, str]) -> list[str]:
     return sentences
 
 
+def uplift_words(uplifts: dict) -> str:
+    """An intervention type's uplift per measure in percentage points, as the optimizer form takes
+    them: {"BCS": 0.08, "COL": 0.125} → "BCS +8 pts, COL +12.5 pts"."""
+    return ", ".join(f"{code} +{formats.significant(100 * uplift)} pts" for code, uplift in uplifts.items())
+
+
 def active_proposal(run: PortfolioRun) -> Job | None:
     """The queued or running job proposing this run's interventions, if there is one."""
     return Job.objects.filter(
@@ -275,7 +281,10 @@ class RunView(ConsoleView):
             "budget_sentence": budget_sentence(result),
             "marginal_sentence": marginal_sentence(result),
             "solver_sentence": solver_sentence(run),
-            "intervention_types": run.parameters.get("intervention_types") or [],
+            "intervention_types": [
+                {**kind, "uplift_words": uplift_words(kind.get("uplifts") or {})}
+                for kind in run.parameters.get("intervention_types") or []
+            ],
             "may_propose": user.has_perms(PROPOSE),
             "proposal": active_proposal(run) if run.proposed_at is None else None,
         }
