@@ -144,20 +144,28 @@ def test_a_job_of_another_contract_or_of_a_kind_the_role_may_not_see_is_404(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_job_page_follows_the_run_to_its_plan(watched, live_server, planned, analyst):  # noqa: F811
-    """Start at a running optimizer job; as the worker reports, the bar moves; once it succeeds
-    the browser opens the plan with its before/after chart drawn."""
-    job = _job(
-        planned,
-        analyst,
-        status=Job.Status.RUNNING,
-        progress=0.1,
-        stage="optimizing",
-        started_at=timezone.now(),
-    )
+    """Start at a queued optimizer job; once a worker takes it, the page says when it started and
+    for how long it has run; as the worker reports, the bar moves; once it succeeds the browser
+    opens the plan with its before/after chart drawn."""
+    job = _job(planned, analyst)
     page = watched.page
     log_in(page, live_server, "analyst", "test-password")
     page.goto(f"{live_server.url}/admin/star-ratings/jobs/{job.pk}/")
-    assert page.inner_text("#job-percent") == "10%"
+    assert page.inner_text("#job-percent") == "0%"
+    assert page.inner_text("#job-started").startswith("not yet (queued ")
+
+    started = timezone.now() - timezone.timedelta(seconds=75)
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING,
+        progress=0.1,
+        stage="optimizing",
+        started_at=started,
+        heartbeat_at=timezone.now(),
+    )
+    page.wait_for_selector("#job-percent:text-is('10%')")
+    assert page.inner_text("#job-status") == "Running"
+    assert page.inner_text("#job-started") == f"{started:%Y-%m-%d %H:%M:%S}"
+    assert re.fullmatch(r"1 min \d+ s", page.inner_text("#job-elapsed"))
 
     Job.objects.filter(pk=job.pk).update(progress=0.6, stage="scoring each gap's priority from the plan")
     page.wait_for_selector("#job-percent:text-is('60%')")

@@ -15,6 +15,21 @@
     if (element) element.textContent = words;
   }
 
+  // A time as the page writes it ("2026-12-06 13:44:20"): the API's ISO time is already in the
+  // portal's time zone, so its date and clock are taken as they are.
+  function clock(iso) {
+    return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  }
+
+  // A job's time in words, as the page's server side writes it: "4 s", "3 min 5 s", "1 h 2 min".
+  function duration(seconds) {
+    seconds = Math.max(Math.round(seconds), 0);
+    if (seconds < 60) return `${seconds} s`;
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+    return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  }
+
   function show(job, section) {
     const percent = `${Math.round(job.progress * 100)}%`;
     const bar = document.getElementById("job-progress");
@@ -25,7 +40,13 @@
     text("job-stage", stage.charAt(0).toUpperCase() + stage.slice(1));
     text("job-status", STATUS[job.status] + (job.cancel_requested && ACTIVE.includes(job.status) ? " (cancel requested)" : ""));
     section.dataset.status = job.status;
+    if (job.started_at) {
+      text("job-started", clock(job.started_at));
+      const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
+      text("job-elapsed", duration((end - Date.parse(job.started_at)) / 1000));
+    }
     if (ACTIVE.includes(job.status)) return true;
+    text("job-elapsed-label", "Took");
     ["job-refresh", "job-cancel"].forEach((id) => {
       const element = document.getElementById(id);
       if (element) element.hidden = true;
