@@ -50,6 +50,11 @@ def _drawn(watched, chart_id: str) -> list[dict]:
     return watched.chart_series(chart_id)
 
 
+def _scenario_box(page, label: str):
+    """The tick box of the saved scenario named `label` on the Scenarios tab."""
+    return page.locator(".scenarios-table tbody tr", has_text=label).locator("input[name=run]")
+
+
 @pytest.fixture
 def demo(db):
     demo_loaded("quality.analyst", "care.manager", "administrator")
@@ -103,18 +108,24 @@ def test_a_quality_analyst_answers_the_six_questions(demo, watched, live_server)
     assert plan.proposed_at is not None
     assert Intervention.objects.count() - proposed_before == len(plan.result["interventions"])
 
-    # (d) Scenario A against B: the demo's forecast against the plan, side by side.
+    # (d) Scenario A against B: the demo's forecast (A) against the plan (B), side by side.
+    forecast = PortfolioRun.objects.get(contract=h9002, kind=PortfolioRun.Kind.FORECAST)
     walk.start().click("text=H9002 · measurement year 2026")
     walk.click("nav.console-tabs >> text=Scenarios")
-    boxes = page.locator("input[type=checkbox][name=run]")
-    walk.check(boxes.nth(0))
-    walk.check(boxes.nth(1))
+    walk.check(_scenario_box(page, f"Forecast #{forecast.pk}"))
+    walk.check(_scenario_box(page, "A $25,000 plan"))
     walk.click("text=Compare selected")
     assert walk.count == 5
     series = _drawn(watched, "compare-distribution")
-    assert [each["label"] for each in series][1] == "A $25,000 plan"
+    assert [each["label"] for each in series] == [f"Forecast #{forecast.pk}", "A $25,000 plan"]
     assert [round(sum(each["data"])) for each in series] == [100, 100]
     assert series[1]["data"][-1] == round(100 * plan.result["overall_probabilities_after"]["4.0"], 2)
+    figures = page.locator(".compare-table tbody tr")
+    p_at_least_4 = figures.filter(has_text="P(≥ 4 ★)").locator("td").all_inner_texts()
+    assert p_at_least_4 == [
+        formats.probability(forecast.result["p_overall_at_least_4"]),
+        formats.probability(after),
+    ]
 
     # (e) The equity gap per measure.
     walk.start().click("text=H9002 · measurement year 2026")
@@ -151,6 +162,18 @@ def test_a_care_manager_sees_her_contracts_rating_but_plans_nothing(demo, watche
     page.click("nav.console-tabs >> text=Scenarios")
     assert page.locator("text=Start the optimizer").count() == 0
     assert page.locator("text=Start the forecast").count() == 0
+
+    # She compares the demo's forecast of H9001 with its plan, as the analyst would.
+    h9001 = Contract.objects.get(contract_id="H9001")
+    forecast = PortfolioRun.objects.get(contract=h9001, kind=PortfolioRun.Kind.FORECAST)
+    plan = PortfolioRun.objects.get(contract=h9001, kind=PortfolioRun.Kind.OPTIMIZE)
+    _scenario_box(page, f"Forecast #{forecast.pk}").check()
+    _scenario_box(page, plan.name).check()
+    page.click("text=Compare selected")
+    assert [series["label"] for series in _drawn(watched, "compare-distribution")] == [
+        f"Forecast #{forecast.pk}",
+        plan.name,
+    ]
 
     assert watched.problems() == []
 
