@@ -195,6 +195,15 @@ class CmsContract(models.Model):
     part_d_mapd_fac = models.PositiveSmallIntegerField("Part D MA-PD FAC", null=True, blank=True)
     part_d_pdp_fac = models.PositiveSmallIntegerField("Part D PDP FAC", null=True, blank=True)
     overall_fac = models.PositiveSmallIntegerField("overall FAC", null=True, blank=True)
+    contract_type = models.CharField(
+        max_length=20,
+        choices=ContractType.choices,
+        blank=True,
+        help_text=(
+            "Tables 4-7 type from the contract-type file given at import (e.g. 'CCP with Only "
+            "I-SNP'); blank: inferred from the tables when rated."
+        ),
+    )
 
     class Meta:
         ordering = ["star_year", "contract_id"]

@@ -25,6 +25,7 @@ from django.utils.text import slugify
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.import_errors import ImportRejected, row_error
+from ratings.cms.contract_types import read_contract_types
 from ratings.cms.lineage import Lineage, normalized_name
 from ratings.cms.tables import (
     CaiRow,
@@ -42,6 +43,7 @@ from ratings.models import (
     CmsContract,
     CmsDataImport,
     CmsMeasureValue,
+    ContractType,
     CutPoint,
     Direction,
     Measure,
@@ -109,6 +111,7 @@ class CmsImportResult:
     replaced: bool
     notes: list[str] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    contract_types: int = 0
 
 
 @dataclass
@@ -135,6 +138,7 @@ def cms_star_data_import(
     imported_by=None,
     source: str,
     progress: Callable[[str], None] | None = None,
+    contract_types: Path | None = None,
 ) -> CmsImportResult:
     """Replace a star year's national benchmark with the tables in `paths`, atomically.
 
@@ -142,17 +146,20 @@ def cms_star_data_import(
     `paths` may be a whole folder as CMS ships it; the tables the engine does not read are
     skipped (the result's `skipped`). Raises `ImportRejected` for the first problem found
     (another year's file, a missing or duplicated table, an unreadable file or cell); nothing
-    is written then.
+    is written then. `contract_types` is a user's `contract,type` file
+    (`ratings.cms.contract_types`): each listed contract, which must be in the tables, keeps
+    that Tables 4-7 type.
     """
     say = progress or (lambda message: None)
     parsed = _parse_all(star_year, paths, say)
+    types = _contract_types(contract_types, parsed) if contract_types is not None else {}
     with transaction.atomic():
         editions, created, notes = _editions(star_year, parsed)
         _check_values(parsed, editions)
         replaced = _delete_star_year(star_year)
         say(f"star year {star_year}: {'replacing the stored' if replaced else 'no'} benchmark")
-        contracts = _write_contracts(star_year, parsed)
-        say(f"stored {len(contracts)} contracts")
+        contracts = _write_contracts(star_year, parsed, types)
+        say(f"stored {len(contracts)} contracts{f', {len(types)} with a given type' if types else ''}")
         cut_points = _write_cut_points(parsed, editions)
         say(f"stored {cut_points} cut point rows")
         values = _write_values(parsed, editions, contracts, say)
@@ -179,9 +186,11 @@ def cms_star_data_import(
                 "contracts": len(contracts),
                 "cut_points": cut_points,
                 "measure_values": values,
+                "contract_types": {"file": contract_types.name, "contracts": len(types)} if types else None,
             },
         )
     return CmsImportResult(
+        contract_types=len(types),
         star_year=star_year,
         files=parsed.files,
         contracts=len(contracts),
@@ -527,7 +536,28 @@ def _rating_fields(prefix: str, cell: CellValue | None) -> dict:
     return {prefix: cell.number, f"{prefix}_status": cell.status or ""}
 
 
-def _write_contracts(star_year: int, parsed: _ParsedFiles) -> dict[str, int]:
+def _contract_types(path: Path, parsed: _ParsedFiles) -> dict[str, str]:
+    """A user's contract types, each contract checked against the parsed tables."""
+    try:
+        rows = read_contract_types(path, dict(ContractType.choices))
+    except CmsTableError as exc:
+        raise _rejected(exc.message, file=exc.file, line=exc.row or 0, field=exc.column or "file") from None
+    known = set()
+    for entry in (parsed.measure_data, parsed.measure_stars):
+        if entry is not None:
+            known.update(entry[1].contracts)
+    for contract_id, row in rows.items():
+        if contract_id not in known:
+            raise _rejected(
+                f"{contract_id} is not in this star year's measure tables",
+                file=path.name,
+                line=row.row,
+                field="contract",
+            )
+    return {contract_id: row.contract_type for contract_id, row in rows.items()}
+
+
+def _write_contracts(star_year: int, parsed: _ParsedFiles, types: dict[str, str]) -> dict[str, int]:
     """Insert one `CmsContract` per contract of any table; returns contract ID → primary key."""
     info = {}
     for entry in (parsed.measure_data, parsed.measure_stars):
@@ -564,6 +594,7 @@ def _write_contracts(star_year: int, parsed: _ParsedFiles) -> dict[str, int]:
                 part_d_mapd_fac=categories.part_d_mapd_fac if categories else None,
                 part_d_pdp_fac=categories.part_d_pdp_fac if categories else None,
                 overall_fac=categories.overall_fac if categories else None,
+                contract_type=types.get(contract_id, ""),
             )
         )
     CmsContract.objects.bulk_create(rows, batch_size=BATCH_SIZE)

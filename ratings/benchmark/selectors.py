@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q
 
+from ratings.cms.disaster import RULES
 from ratings.cms.methodology import Methodology, MethodologyNotAvailable
 from ratings.cms.tables import (
     CaiRow,
@@ -17,7 +18,7 @@ from ratings.cms.tables import (
     SummaryRow,
     TableKind,
 )
-from ratings.cms.verify import VerificationReport, verify
+from ratings.cms.verify import RATING_RULES, VerificationReport, verify
 from ratings.models import (
     CmsContract,
     CmsDataImport,
@@ -160,20 +161,51 @@ def cms_ratings_verify(star_year: int, contract_types: dict[str, str] | None = N
 
     With the year's shipped methodology it verifies measure stars and the summary and overall
     ratings; without it, measure stars only (the report's `skipped` says so). `contract_types`
-    fixes Tables 4-7 contract types the tables do not carry (e.g. 'CCP with Only I-SNP').
+    fixes Tables 4-7 contract types the tables do not carry (e.g. 'CCP with Only I-SNP'), over
+    those given at import. The prior star year's tables, when imported, feed the disaster rules.
     """
-    return verify(cms_tables_for(star_year), methodology_or_none(star_year), contract_types=contract_types)
+    prior = cms_tables_for(star_year - 1) if star_year - 1 in loaded_star_years() else None
+    given = dict(
+        CmsContract.objects.filter(star_year=star_year)
+        .exclude(contract_type="")
+        .values_list("contract_id", "contract_type")
+    )
+    return verify(
+        cms_tables_for(star_year),
+        methodology_or_none(star_year),
+        contract_types=given | (contract_types or {}),
+        prior=prior,
+    )
 
 
 def verification_summary(report: VerificationReport) -> dict:
     """The `verify_cms_ratings --json` object: match counts per comparison and every mismatch.
 
-    A comparison that was not made (no methodology for the year) is null.
+    A comparison that was not made (no methodology for the year) is null; each made one adds
+    `by_rule`, its comparisons counted by the rule that decided the computed value (described
+    under `rules`). `disaster_values` lists every measure star a disaster rule decided.
     """
-    result: dict = {"star_year": report.star_year}
+    result: dict = {"star_year": report.star_year, "prior_star_year": report.prior_star_year}
     for key in VERIFICATION_KEYS:
         counts = report.counts.get(key)
-        result[key] = {name: counts[name] for name in COUNT_KEYS} if counts is not None else None
+        result[key] = (
+            {name: counts[name] for name in COUNT_KEYS} | {"by_rule": report.by_rule.get(key, {})}
+            if counts is not None
+            else None
+        )
+    result["rules"] = RULES | RATING_RULES
+    result["disaster_values"] = [
+        {
+            "contract": v.contract,
+            "measure": v.measure,
+            "rule": v.rule,
+            "published": v.published,
+            "computed": v.computed,
+            "matched": v.matched,
+            "detail": v.detail,
+        }
+        for v in report.disaster_values
+    ]
     result["mismatches"] = [
         {
             "contract": m.contract,

@@ -180,6 +180,11 @@ class CutPoints:
     direction: Direction
     thresholds: dict[int, Threshold]
 
+    @property
+    def written_decimals(self) -> int:
+        """The decimals the thresholds are written with: the display precision when no catalog says."""
+        return max(len(format(t.value, "f").partition(".")[2]) for t in self.thresholds.values())
+
 
 @dataclass(frozen=True)
 class MeasureHeader:

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
+from ratings.cms.disaster import RULES, Decision, DisasterRules
 from ratings.cms.engine import (
     TOO_NEW,
     ContractProfile,
+    RatingResult,
     RatingType,
     rate_contract,
     star_for_cell,
@@ -27,6 +29,9 @@ from ratings.cms.methodology import Measure, Methodology, RatedAs
 from ratings.cms.tables import CellValue, CmsTables, CutPoints
 
 __all__ = [
+    "RATING_RULES",
+    "RULES",
+    "DisasterValue",
     "Mismatch",
     "VerificationReport",
     "is_disaster_contract",
@@ -46,6 +51,23 @@ RATING_KEYS = {
     RatingType.OVERALL: "overall",
 }
 UNEXPLAINED = "UNEXPLAINED"
+# The rule that decided a summary or overall rating, by the key the report counts.
+RATING_RULES = {
+    "weighted_mean": (
+        "weighted mean of the measure stars with the improvement measures, plus reward factor "
+        "and CAI, rounded to the half star"
+    ),
+    "improvement_hold_harmless": (
+        "improvement-measure hold harmless: the rating without the improvement measures is "
+        "4 stars or more and higher, so it is used"
+    ),
+    "disaster_new_measure_hold_harmless": (
+        "disaster contract: the rating without the new measures is higher, so it is used "
+        "(new measure hold harmless)"
+    ),
+    "minimum_measures": "too few rated measures for the contract type (Tables 6-7): no rating",
+    "not_applicable": "the rating does not apply to the contract type (Table 3)",
+}
 
 
 @dataclass(frozen=True)
@@ -59,13 +81,29 @@ class Mismatch:
     reason: str
 
 
+@dataclass(frozen=True)
+class DisasterValue:
+    """A measure star a disaster rule decided, and the facts the rule used."""
+
+    contract: str
+    measure: str
+    rule: str
+    published: str
+    computed: str
+    matched: bool
+    detail: str
+
+
 @dataclass
 class VerificationReport:
     """Match counts per comparison, per measure, the mismatches and what was not compared.
 
     Each count dict has "compared", "matched", "disaster_compared" and "disaster_matched";
     the disaster pair counts contracts with at least 25% of enrollees in FEMA Individual
-    Assistance areas in either disaster year of the summary table.
+    Assistance areas in either disaster year of the summary table. `by_rule` splits each
+    count key's comparisons ("compared", "matched") by the rule that decided the computed
+    value (`RULES` for measure stars, `RATING_RULES` for ratings); `disaster_values` lists
+    every measure star a disaster rule decided.
     """
 
     star_year: int | None
@@ -73,6 +111,16 @@ class VerificationReport:
     per_measure: dict[str, dict[str, int]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    by_rule: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    disaster_values: list[DisasterValue] = field(default_factory=list)
+    prior_star_year: int | None = None
+
+    def count(self, key: str, rule: str, matched: bool, disaster: bool) -> None:
+        """Add one comparison to a count key and to its rule's counts."""
+        _count(self.counts[key], matched, disaster)
+        rules = self.by_rule.setdefault(key, {}).setdefault(rule, {"compared": 0, "matched": 0})
+        rules["compared"] += 1
+        rules["matched"] += matched
 
     def match_rate(self, key: str, *, disaster: bool | None = None) -> float | None:
         """Share matched for a count key: all contracts (None), disaster or non-disaster ones."""
@@ -91,6 +139,10 @@ class VerificationReport:
         result = {key: dict(value) for key, value in self.counts.items()}
         result["star_year"] = self.star_year
         result["per_measure"] = {key: dict(value) for key, value in self.per_measure.items()}
+        result["by_rule"] = {
+            key: {r: dict(c) for r, c in rules.items()} for key, rules in self.by_rule.items()
+        }
+        result["disaster_values"] = [asdict(v) for v in self.disaster_values]
         result["mismatches"] = [asdict(m) for m in self.mismatches]
         result["skipped"] = list(self.skipped)
         return result
@@ -230,7 +282,7 @@ def _precision(cut: CutPoints, catalog: Measure | None) -> int:
     """Display precision: the catalog's, else the decimals the cut points are written with."""
     if catalog is not None:
         return catalog.precision
-    return max(len(format(t.value, "f").partition(".")[2]) for t in cut.thresholds.values())
+    return cut.written_decimals
 
 
 def verify(
@@ -239,6 +291,7 @@ def verify(
     *,
     contract_types: Mapping[str, str] | None = None,
     lineage: Lineage | None = None,
+    prior: CmsTables | None = None,
 ) -> VerificationReport:
     """Compare recomputed measure stars and ratings with CMS's published values.
 
@@ -247,14 +300,20 @@ def verify(
     `contract_types` optionally fixes Tables 4-7 contract types by contract ID. CAHPS measures
     are recognised through the measure lineage (default: the shipped one), which links any
     year's header names to their measures; a measure it does not know raises `LineageError`.
+    `prior` (the previous star year's tables) lets the disaster rules compare with that year's
+    measure stars (`ratings.cms.disaster`); without it the rules are named but not applied.
     """
+    if prior is not None and tables.star_year is not None and prior.star_year != tables.star_year - 1:
+        raise ValueError(f"prior tables are for star year {prior.star_year}, not {tables.star_year - 1}")
     if methodology is not None and tables.star_year not in (None, methodology.star_year):
         raise ValueError(
             f"tables are for star year {tables.star_year}, methodology for {methodology.star_year}"
         )
-    report = VerificationReport(star_year=tables.star_year)
+    report = VerificationReport(
+        star_year=tables.star_year, prior_star_year=prior.star_year if prior is not None else None
+    )
     threshold = methodology.disaster_threshold_percent if methodology else Decimal(25)
-    _verify_measure_stars(tables, methodology, lineage or Lineage.shipped(), report, threshold)
+    _verify_measure_stars(tables, prior, methodology, lineage or Lineage.shipped(), report, threshold)
     if methodology is None:
         report.skipped.append(
             f"summary and overall ratings: no methodology shipped for star year "
@@ -270,6 +329,7 @@ def verify(
 
 def _verify_measure_stars(
     tables: CmsTables,
+    prior: CmsTables | None,
     methodology: Methodology | None,
     lineage: Lineage,
     report: VerificationReport,
@@ -277,13 +337,21 @@ def _verify_measure_stars(
 ) -> None:
     """Part (a): measure stars recomputed from measure data + cut points.
 
-    The non-CAHPS count leaves out the measures the lineage links to a CAHPS measure.
+    The non-CAHPS count leaves out the measures the lineage links to a CAHPS measure. Each
+    star is decided by the disaster rules (`DisasterRules.decide`), which give the cut points'
+    star to contracts outside them.
     """
     data, stars = tables.measure_data, tables.measure_stars
     if data is None or stars is None or not tables.cut_points:
         report.skipped.append("measure stars: measure data, measure stars or cut points missing")
         return
     measures = lineage.link(tables.star_year, stars.measures)
+    prior_measures = (
+        lineage.link(prior.star_year, prior.measure_stars.measures)
+        if prior is not None and prior.measure_stars is not None
+        else {}
+    )
+    rules = DisasterRules(tables, prior, measures, prior_measures, threshold)
     report.counts["measure_stars"] = _new_counts()
     report.counts["measure_stars_non_cahps"] = _new_counts()
     not_recomputable: set[str] = set()
@@ -300,20 +368,33 @@ def _verify_measure_stars(
                 not_recomputable.add(mid)
                 continue
             computed = star_for_cell(score, cut, _precision(cut, catalog))
-            matched = computed == published
+            decision = rules.decide(contract_id, mid, score, computed, published)
+            matched = decision.star == published
             disaster = is_disaster_contract(tables, contract_id, threshold)
-            _count(report.counts["measure_stars"], matched, disaster)
+            report.count("measure_stars", decision.rule, matched, disaster)
             _count(report.per_measure.setdefault(mid, _new_counts()), matched, disaster)
             if not measures[mid].is_cahps:
-                _count(report.counts["measure_stars_non_cahps"], matched, disaster)
+                report.count("measure_stars_non_cahps", decision.rule, matched, disaster)
+            if decision.rule != "cut_points":
+                report.disaster_values.append(
+                    DisasterValue(
+                        contract_id,
+                        mid,
+                        decision.rule,
+                        str(published),
+                        str(decision.star),
+                        matched,
+                        decision.detail,
+                    )
+                )
             if not matched:
                 report.mismatches.append(
                     Mismatch(
                         contract_id,
                         f"measure star {mid}",
                         str(published),
-                        str(computed),
-                        _measure_reason(tables, contract_id, measures[mid].is_cahps, score, threshold),
+                        str(decision.star),
+                        _measure_reason(tables, contract_id, measures[mid].is_cahps, score, decision),
                     )
                 )
     if not_recomputable:
@@ -340,6 +421,11 @@ def _disaster_text(tables: CmsTables, contract_id: str) -> str:
     return ", ".join(f"{year}: {pct}%" for year, pct in sorted(row.disaster_percent.items()))
 
 
+def _prior_year(tables: CmsTables) -> str:
+    """The prior star year, e.g. "2025"."""
+    return "prior year's" if tables.star_year is None else str(tables.star_year - 1)
+
+
 def _years(tables: CmsTables) -> str:
     """The prior and the tables' star year, e.g. "2025 and 2026"."""
     if tables.star_year is None:
@@ -352,9 +438,9 @@ def _measure_reason(
     contract_id: str,
     is_cahps: bool,
     score: CellValue,
-    threshold: Decimal,
+    decision: Decision,
 ) -> str:
-    """Why a recomputed measure star differs from the published one."""
+    """Why the star a rule gives differs from the published one."""
     reasons = []
     if is_cahps:
         reasons.append(
@@ -363,13 +449,24 @@ def _measure_reason(
             "Table K-7), which need the score's standard error and reliability; the tables "
             "publish only the rounded score"
         )
-    if is_disaster_contract(tables, contract_id, threshold):
+    if decision.rule == "disaster_prior_year_not_imported":
         reasons.append(
             f"disaster contract ({_disaster_text(tables, contract_id)} of enrollees in FEMA "
             f"Individual Assistance areas): it receives the higher of its {_years(tables)} "
             "measure star with that year's score ('Data Handling of Measures for Contracts "
-            "Affected by a Major Disaster'), so the published star can come from the prior "
-            "year's cut points, which these tables do not carry"
+            f"Affected by a Major Disaster'); the {_prior_year(tables)} tables, which carry the "
+            "other star, are not imported"
+        )
+    elif decision.doubly_affected:
+        reasons.append(
+            f"doubly affected disaster contract ({_disaster_text(tables, contract_id)}): it "
+            "receives the higher of its current star and what its prior-year star would have "
+            f"been absent disaster adjustments ({decision.detail}, as published, is itself "
+            "adjusted); that unadjusted star is not in the tables"
+        )
+    elif decision.rule.startswith("disaster_") and not is_cahps:
+        reasons.append(
+            f"{UNEXPLAINED}: rule {decision.rule} ({decision.detail}) does not give the published star"
         )
     if not reasons:
         reasons.append(f"{UNEXPLAINED}: score {score} does not give the published star")
@@ -406,7 +503,7 @@ def _verify_ratings(
                 continue  # the rating does not apply to this contract type (Table 3)
             computed = result.value if result is not None else CellValue(status=NOT_APPLICABLE)
             matched = computed == published
-            _count(report.counts[RATING_KEYS[rating_type]], matched, disaster)
+            report.count(RATING_KEYS[rating_type], _rating_rule(result), matched, disaster)
             if not matched:
                 report.mismatches.append(
                     Mismatch(
@@ -426,6 +523,17 @@ def _verify_ratings(
                         ),
                     )
                 )
+
+
+def _rating_rule(result: RatingResult | None) -> str:
+    """The `RATING_RULES` key of the rule that decided a rating."""
+    if result is None:
+        return "not_applicable"
+    if result.rating is None:
+        return "minimum_measures"
+    if result.new_measures_excluded:
+        return "disaster_new_measure_hold_harmless"
+    return "improvement_hold_harmless" if result.path == "without_improvement" else "weighted_mean"
 
 
 def _rating_reason(
@@ -456,8 +564,9 @@ def _rating_reason(
     if disaster and not reasons:
         reasons.append(
             f"disaster contract ({_disaster_text(tables, profile.contract_id)} of enrollees in "
-            "FEMA Individual Assistance areas): its hold-harmless rules compare with prior-year "
-            "ratings and measure stars that these tables do not carry"
+            "FEMA Individual Assistance areas): its rating-level rules (new measure hold harmless, "
+            "improvement measures without the values kept from the prior year) need which "
+            "measure values were kept, which the tables do not mark"
         )
     if not reasons:
         reasons.append(f"{UNEXPLAINED}: no rule explains the difference")

@@ -8,9 +8,20 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from ratings.benchmark.importing import cms_star_data_import
+from ratings.cms.methodology import DATA_DIR
 from ratings.models import CmsContract, CmsDataImport, CmsMeasureValue, CutPoint, StarYearMeasure
 
-SHIPPED_2026 = Path(__file__).resolve().parents[2] / "ratings" / "cms" / "data" / "2026"
+SHIPPED = {year: DATA_DIR / str(year) for year in (2025, 2026)}
+SHIPPED_2026 = SHIPPED[2026]
+ENGINE_TABLES = ("Measure Data", "Measure Stars", "Cut Points", "Summary Ratings", "CAI")
+
+
+def engine_files(star_year: int) -> list[Path]:
+    """The shipped tables of a year that the engine reads (2025's folder holds others too)."""
+    paths = sorted(SHIPPED[star_year].glob("*.csv"))
+    if star_year == 2026:
+        return paths
+    return [p for p in paths if any(table in p.name for table in ENGINE_TABLES)]
 
 
 def shipped_2026_files() -> list[Path]:
@@ -45,6 +56,12 @@ def imported_for_scope(django_db_blocker, star_year: int, paths: list[Path]):
 def national_2026(django_db_setup, django_db_blocker):
     """The shipped 2026 tables, imported once for the module."""
     yield from imported_for_scope(django_db_blocker, 2026, shipped_2026_files())
+
+
+@pytest.fixture(scope="module")
+def national_2025(django_db_setup, django_db_blocker):
+    """The shipped 2025 tables (the engine's six), imported once for the module."""
+    yield from imported_for_scope(django_db_blocker, 2025, engine_files(2025))
 
 
 @pytest.fixture(scope="module")

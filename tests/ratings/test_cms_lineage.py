@@ -8,20 +8,16 @@ are the ones the engine achieves on the shipped tables.
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from ratings.cms.lineage import LINEAGE_FILE, Lineage, LineageError
-from ratings.cms.methodology import DATA_DIR, Methodology
+from ratings.cms.methodology import Methodology
 from ratings.cms.tables import load_tables
 from ratings.cms.verify import UNEXPLAINED, verify
 from ratings.models import Measure, StarYearMeasure
-from tests.ratings.conftest import SMALL_2025, write_set
-
-SHIPPED = {2025: DATA_DIR / "2025", 2026: DATA_DIR / "2026"}
-ENGINE_TABLES = ("Measure Data", "Measure Stars", "Cut Points", "Summary Ratings", "CAI")
+from tests.ratings.conftest import SHIPPED, SMALL_2025, engine_files, write_set
 
 # (2025 ID, 2026 ID, measure, data source, direction, improvement measure): every measure of
 # both shipped years. 2026 added C04, C05 (HOS, back after a year out) and C13 (KED).
@@ -128,14 +124,6 @@ LINEAGE = [
         False,
     ),
 ]
-
-
-def engine_files(star_year: int) -> list[Path]:
-    """The shipped tables of a year that the engine reads (2025's folder holds others too)."""
-    paths = sorted(SHIPPED[star_year].glob("*.csv"))
-    if star_year == 2026:
-        return paths
-    return [p for p in paths if any(table in p.name for table in ENGINE_TABLES)]
 
 
 @pytest.fixture(scope="module")

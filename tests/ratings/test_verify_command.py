@@ -51,6 +51,9 @@ def rate(counts: dict, *, disaster: bool | None = None) -> float:
 def test_json_has_exactly_the_specified_shape(published):
     assert set(published) == {
         "star_year",
+        "prior_star_year",
+        "rules",
+        "disaster_values",
         "measure_stars",
         "measure_stars_non_cahps",
         "part_c_summary",
@@ -59,19 +62,33 @@ def test_json_has_exactly_the_specified_shape(published):
         "mismatches",
     }
     assert published["star_year"] == 2026
+    assert published["prior_star_year"] is None
     for key in ("measure_stars", "measure_stars_non_cahps", "part_c_summary", "part_d_summary", "overall"):
-        assert set(published[key]) == COUNT_KEYS
+        assert set(published[key]) == COUNT_KEYS | {"by_rule"}
+        assert set(published[key]["by_rule"]) <= set(published["rules"])
+        assert sum(c["compared"] for c in published[key]["by_rule"].values()) == published[key]["compared"]
+        assert sum(c["matched"] for c in published[key]["by_rule"].values()) == published[key]["matched"]
+    assert all(
+        set(v) == {"contract", "measure", "rule", "published", "computed", "matched", "detail"}
+        for v in published["disaster_values"]
+    )
     assert all(
         set(m) == {"contract", "what", "published", "computed", "reason"} for m in published["mismatches"]
     )
 
 
 def test_measure_stars_match_cms(published):
+    # Without the 2025 tables the disaster rules are named, not applied.
     assert published["measure_stars"] == {
         "compared": 21299,
         "matched": 20453,
         "disaster_compared": 2741,
         "disaster_matched": 2381,
+        "by_rule": {
+            "cut_points": {"compared": 18759, "matched": 18273},
+            "disaster_not_adjusted": {"compared": 165, "matched": 165},
+            "disaster_prior_year_not_imported": {"compared": 2375, "matched": 2015},
+        },
     }
     non_cahps = published["measure_stars_non_cahps"]
     assert non_cahps == {
@@ -79,6 +96,11 @@ def test_measure_stars_match_cms(published):
         "matched": 16804,
         "disaster_compared": 2214,
         "disaster_matched": 1978,
+        "by_rule": {
+            "cut_points": {"compared": 15027, "matched": 15027},
+            "disaster_not_adjusted": {"compared": 165, "matched": 165},
+            "disaster_prior_year_not_imported": {"compared": 1848, "matched": 1612},
+        },
     }
     assert rate(non_cahps, disaster=False) == 1.0
 
@@ -98,7 +120,7 @@ def test_measure_stars_match_cms(published):
     ],
 )
 def test_summary_and_overall_ratings_match_cms(published, key, expected):
-    assert published[key] == expected
+    assert {k: v for k, v in published[key].items() if k != "by_rule"} == expected
     assert rate(published[key]) >= 0.99
     assert rate(published[key], disaster=False) >= 0.995
 
@@ -175,6 +197,7 @@ def test_a_year_without_methodology_verifies_measure_stars_only(tmp_path):
         "matched": 4,
         "disaster_compared": 0,
         "disaster_matched": 0,
+        "by_rule": {"cut_points": {"compared": 4, "matched": 4}},
     }
     # No 2025 catalog is needed: the lineage knows these measures by name, none is CAHPS.
     assert result["measure_stars_non_cahps"] == result["measure_stars"]

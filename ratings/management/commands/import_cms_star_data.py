@@ -22,8 +22,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path, metavar="DIR")
         parser.add_argument("--star-year", type=int, required=True)
+        parser.add_argument(
+            "--contract-types",
+            type=Path,
+            metavar="FILE",
+            help=(
+                "A CSV with the header contract,type giving contracts' Tables 4-7 types the tables "
+                "cannot tell (e.g. H1234,CCP with Only I-SNP); kept with the year and used when "
+                "its ratings are verified."
+            ),
+        )
 
-    def handle(self, *args, directory: Path, star_year: int, **options):
+    def handle(self, *args, directory: Path, star_year: int, contract_types: Path | None, **options):
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a directory.")
         files = sorted(p for p in directory.iterdir() if p.is_file())
@@ -36,6 +46,7 @@ class Command(BaseCommand):
                 paths=paths,
                 source=f"import_cms_star_data {directory}",
                 progress=lambda message: self.stdout.write(message),
+                contract_types=contract_types,
             )
         except ImportRejected as exc:
             raise CommandError(f"Nothing imported: {exc.message}") from None
@@ -63,6 +74,7 @@ class Command(BaseCommand):
                 f"Star year {star_year}: {result.contracts} contracts, {result.cut_points} cut point rows, "
                 f"{result.measure_values} measure values from {len(result.files)} files"
                 f"{f', {len(skipped)} skipped' if skipped else ''}"
+                f"{f', {result.contract_types} contract types given' if result.contract_types else ''}"
                 f"{' (replaced the previous import)' if result.replaced else ''}."
             )
         )

@@ -1,6 +1,7 @@
 """`manage.py verify_cms_ratings --star-year 2026 [--json]`: reproduce CMS's published ratings."""
 
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -10,7 +11,9 @@ from ratings.benchmark.selectors import (
     loaded_star_years,
     verification_summary,
 )
+from ratings.cms.contract_types import read_contract_types
 from ratings.cms.lineage import LineageError
+from ratings.cms.tables import CmsTableError
 from ratings.models import ContractType
 
 LABELS = {
@@ -48,25 +51,56 @@ class Command(BaseCommand):
             metavar="CONTRACT=TYPE",
             help=(
                 "A contract's Tables 4-7 type when known from outside the tables, e.g. "
-                "H1234=ccp_only_isnp (from CMS's SNP Comprehensive Report). Repeatable."
+                "H1234=ccp_only_isnp (from CMS's SNP Comprehensive Report). Repeatable; wins "
+                "over --contract-types and the types given at import."
+            ),
+        )
+        parser.add_argument(
+            "--contract-types",
+            type=Path,
+            metavar="FILE",
+            help=(
+                "A CSV with the header contract,type (as import_cms_star_data takes); wins over "
+                "the types given at import."
             ),
         )
 
-    def handle(self, *args, star_year: int, as_json: bool, contract_type: list[str], **options):
+    def handle(
+        self,
+        *args,
+        star_year: int,
+        as_json: bool,
+        contract_type: list[str],
+        contract_types: Path | None,
+        **options,
+    ):
         if star_year not in loaded_star_years():
             raise CommandError(
                 f"No CMS data tables imported for star year {star_year}; run "
                 f"`manage.py import_cms_star_data --star-year {star_year} DIR` first."
             )
         try:
-            report = cms_ratings_verify(star_year, self._contract_types(contract_type))
+            report = cms_ratings_verify(
+                star_year, self._from_file(contract_types) | self._contract_types(contract_type)
+            )
         except LineageError as error:
             raise CommandError(str(error)) from error
         summary = verification_summary(report)
         if as_json:
             self._print_json(summary, report.skipped)
         else:
-            self._print_text(summary, report)
+            self._print_text(summary, report, star_year)
+
+    @staticmethod
+    def _from_file(path: Path | None) -> dict[str, str]:
+        """The types of a `contract,type` file, or none without one."""
+        if path is None:
+            return {}
+        try:
+            rows = read_contract_types(path, dict(ContractType.choices))
+        except CmsTableError as error:
+            raise CommandError(f"--contract-types: {error}") from None
+        return {contract_id: row.contract_type for contract_id, row in rows.items()}
 
     @staticmethod
     def _contract_types(pairs: list[str]) -> dict[str, str]:
@@ -89,7 +123,7 @@ class Command(BaseCommand):
         for item in skipped:
             self.stderr.write(f"skipped: {item}")
 
-    def _print_text(self, summary: dict, report) -> None:
+    def _print_text(self, summary: dict, report, star_year: int) -> None:
         self.stdout.write(f"CMS Star Ratings verification, star year {summary['star_year']}")
         self.stdout.write("")
         for key in VERIFICATION_KEYS:
@@ -103,6 +137,19 @@ class Command(BaseCommand):
                 f"{LABELS[key]}: {_rate(counts['matched'], counts['compared'])} matched; "
                 f"outside the disaster rules {_rate(outside_matched, outside_compared)}; "
                 f"disaster contracts {_rate(counts['disaster_matched'], counts['disaster_compared'])}"
+            )
+            for rule, by_rule in sorted(counts["by_rule"].items()):
+                self.stdout.write(f"  by {rule}: {_rate(by_rule['matched'], by_rule['compared'])}")
+        self.stdout.write("")
+        self.stdout.write("Rules:")
+        for rule, text in summary["rules"].items():
+            self.stdout.write(f"  {rule}: {text}")
+        if summary["prior_star_year"] is None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The {star_year - 1} tables are not imported: the disaster rules that compare "
+                    "with the prior year's measure stars are not applied."
+                )
             )
         self.stdout.write("")
         self.stdout.write("Per measure (measure stars):")
