@@ -157,7 +157,7 @@ class InterventionGap(models.Model):
         constraints = [models.UniqueConstraint(fields=["intervention", "gap"], name="interventiongap_unique")]
 
     def __str__(self) -> str:
-        return f"{self.gap}: {self.outcome}"
+        return f"{self.gap}: {self.get_outcome_display()}"
 
 
 class OutreachChannel(models.TextChoices):
@@ -234,7 +234,7 @@ class OutreachGap(models.Model):
         constraints = [models.UniqueConstraint(fields=["record", "gap"], name="outreachgap_unique")]
 
     def __str__(self) -> str:
-        return f"{self.gap}: {self.state_before} → {self.state_after}"
+        return f"{self.gap}: {self.get_state_before_display()} → {self.get_state_after_display()}"
 
 
 auditlog.register(InterventionType, m2m_fields={"measures"})

@@ -130,6 +130,12 @@ def test_care_manager_records_a_call_on_two_gaps_of_a_member(api, care_manager, 
     assert all(gap.last_outreach_at >= record.recorded_at - timedelta(seconds=5) for gap in stored.values())
 
 
+def test_a_move_is_named_in_words(api, care_manager, member):
+    gap = open_gap(member, "EED")
+    assert api(care_manager).post(URL, _body(gap), format="json").status_code == 201
+    assert str(OutreachGap.objects.get()) == f"{gap}: New → Scheduled"
+
+
 def test_recording_is_audited_record_moves_and_gaps(api, care_manager, member):
     gaps = [open_gap(member, "EED"), open_gap(member, "KED")]
     assert api(care_manager).post(URL, _body(*gaps), format="json").status_code == 201

@@ -475,6 +475,14 @@ def test_outcomes_for_gaps_not_covered_are_refused_naming_them(member):
     assert InterventionGap.objects.get().outcome == "pending"
 
 
+def test_a_covered_gap_is_named_with_its_outcome_in_words(member):
+    gap = open_gap(member, "EED")
+    intervention = intervention_with_gaps(member=member, gaps=[gap], status="completed")
+    assert str(intervention.covered.get()) == f"{gap}: Pending"
+    services.intervention_record_outcomes(intervention=intervention, outcomes={gap.pk: "not_closed"})
+    assert str(intervention.covered.get()) == f"{gap}: Gap not closed"
+
+
 def test_unknown_outcome_is_refused(member):
     gap = open_gap(member)
     intervention = intervention_with_gaps(member=member, gaps=[gap], status="completed")
