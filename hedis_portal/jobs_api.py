@@ -307,7 +307,7 @@ class JobResultSerializer(serializers.Serializer):
     snapshot_all: `snapshots`; gap_import: `rows`, `members_created`, `gaps_created`,
     `gaps_updated`, `gaps_unchanged`, `gaps_left_denominator`, `sha256`; predictions_import:
     `received`, `created`, `updated`, `sha256`; cms_import: `cms_data_import`, `star_year`,
-    `contracts`, `cut_points`, `measure_values`.
+    `contracts`, `cut_points`, `measure_values`, `contract_types`.
     """
 
     schema_example = OPTIMIZE_RESULT
@@ -335,6 +335,9 @@ class JobResultSerializer(serializers.Serializer):
     contracts = serializers.IntegerField(required=False)
     cut_points = serializers.IntegerField(required=False)
     measure_values = serializers.IntegerField(required=False)
+    contract_types = serializers.IntegerField(
+        required=False, help_text="Contracts whose Tables 4-7 type a contract-type file gave."
+    )
 
 
 @extend_schema_field(JobParametersSerializer)

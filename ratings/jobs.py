@@ -208,6 +208,7 @@ def cms_import(job: Job, context: JobContext) -> dict:
         "contracts": result.contracts,
         "cut_points": result.cut_points,
         "measure_values": result.measure_values,
+        "contract_types": result.contract_types,
         "files": result.files,
         "skipped": result.skipped,
         "url": reverse("api:cmsdataimport-detail", args=[stored.pk]),

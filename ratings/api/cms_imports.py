@@ -55,7 +55,9 @@ class CmsImportSerializer(serializers.Serializer):
         child=serializers.FileField(),
         allow_empty=False,
         help_text="One or more of the year's CSV tables: cut points, measure data, measure stars, "
-        "summary ratings, CAI. Each is recognised by its content.",
+        "summary ratings, CAI. Each is recognised by its content. Optionally a contract-type file "
+        "(header contract,type; e.g. H1234,CCP with Only I-SNP) giving Tables 4-7 types the tables "
+        "cannot tell.",
     )
 
 

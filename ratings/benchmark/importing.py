@@ -25,7 +25,7 @@ from django.utils.text import slugify
 from hedis_portal import import_errors as problems
 from hedis_portal.audit import log_batch
 from hedis_portal.import_errors import ImportRejected, row_error
-from ratings.cms.contract_types import read_contract_types
+from ratings.cms.contract_types import is_contract_type_file, read_contract_types
 from ratings.cms.lineage import Lineage, normalized_name
 from ratings.cms.tables import (
     CaiRow,
@@ -129,6 +129,7 @@ class _ParsedFiles:
     measure_stars: tuple[str, MeasureTable] | None = None
     summary: tuple[str, dict[str, SummaryRow]] | None = None
     cai: tuple[str, dict[str, CaiRow]] | None = None
+    contract_types: Path | None = None
 
 
 def cms_star_data_import(
@@ -144,7 +145,8 @@ def cms_star_data_import(
 
     `source` says who ran it (e.g. "import_cms_star_data /data/2026") for the audit entry.
     `paths` may be a whole folder as CMS ships it; the tables the engine does not read are
-    skipped (the result's `skipped`). Raises `ImportRejected` for the first problem found
+    skipped (the result's `skipped`); a file with the header `contract,type` among them is the
+    contract-type file (as `contract_types`, below). Raises `ImportRejected` for the first problem found
     (another year's file, a missing or duplicated table, an unreadable file or cell); nothing
     is written then. `contract_types` is a user's `contract,type` file
     (`ratings.cms.contract_types`): each listed contract, which must be in the tables, keeps
@@ -152,7 +154,13 @@ def cms_star_data_import(
     """
     say = progress or (lambda message: None)
     parsed = _parse_all(star_year, paths, say)
-    types = _contract_types(contract_types, parsed) if contract_types is not None else {}
+    if contract_types is not None and parsed.contract_types is not None:
+        raise _rejected(
+            f"two contract-type files: {contract_types.name} and {parsed.contract_types.name}",
+            file=parsed.contract_types.name,
+        )
+    types_file = contract_types or parsed.contract_types
+    types = _contract_types(types_file, parsed) if types_file is not None else {}
     with transaction.atomic():
         editions, created, notes = _editions(star_year, parsed)
         _check_values(parsed, editions)
@@ -186,7 +194,7 @@ def cms_star_data_import(
                 "contracts": len(contracts),
                 "cut_points": cut_points,
                 "measure_values": values,
-                "contract_types": {"file": contract_types.name, "contracts": len(types)} if types else None,
+                "contract_types": {"file": types_file.name, "contracts": len(types)} if types_file else None,
             },
         )
     return CmsImportResult(
@@ -213,6 +221,14 @@ def _parse_all(star_year: int, paths: Sequence[Path], say: Callable[[str], None]
     parsed = _ParsedFiles()
     seen: dict[TableKind, str] = {}
     for path in sorted(Path(p) for p in paths):
+        if is_contract_type_file(path):
+            if parsed.contract_types is not None:
+                raise _rejected(
+                    f"two contract-type files: {parsed.contract_types.name} and {path.name}", file=path.name
+                )
+            parsed.contract_types = path
+            say(f"read {path.name}: contract types")
+            continue
         try:
             read = read_table(path)
         except CmsTableError as exc:

@@ -17,9 +17,20 @@ from pathlib import Path
 
 from ratings.cms.tables import CONTRACT_ID, CmsTableError
 
-__all__ = ["ContractTypeRow", "read_contract_types"]
+__all__ = ["ContractTypeRow", "is_contract_type_file", "read_contract_types"]
 
 HEADER = ("contract", "type")
+
+
+def is_contract_type_file(path: Path) -> bool:
+    """Whether a file starts with the `contract,type` header (so it is no CMS table)."""
+    try:
+        with path.open("rb") as file:
+            first = file.readline(200)
+    except OSError:
+        return False
+    cells = first.decode("utf-8-sig", errors="replace").strip().lower().split(",")
+    return tuple(cell.strip() for cell in cells) == HEADER
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ def test_an_upload_is_imported_by_a_job_that_links_what_it_stored(api, administr
         "contracts": 2,
         "cut_points": 3,
         "measure_values": 6,
+        "contract_types": 0,
         "skipped": [],
         "url": f"/api/cms-imports/{stored.pk}/",
         "admin_url": f"/admin/ratings/cmsdataimport/{stored.pk}/change/",
@@ -87,6 +88,20 @@ def test_an_upload_is_imported_by_a_job_that_links_what_it_stored(api, administr
     detail = client.get(job["result"]["url"]).json()
     assert (detail["star_year"], detail["imported_by"], detail["measure_value_count"]) == (2026, "admin", 6)
     assert {file["name"]: file["table"] for file in detail["files"]}["cai.csv"] == "cai"
+
+
+def test_a_contract_type_file_among_the_uploads_types_its_contracts(api, administrator, run_jobs):
+    types = SimpleUploadedFile(
+        "types.csv", b"contract,type\r\nH0001,CCP with Only I-SNP\r\n", content_type="text/csv"
+    )
+    with run_jobs():
+        started = upload(api(administrator), [*tables(), types])
+    job = finished_job(api(administrator), started)
+    assert (job["status"], job["result"]["contract_types"]) == ("succeeded", 1)
+    assert dict(CmsContract.objects.values_list("contract_id", "contract_type")) == {
+        "H0001": "ccp_only_isnp",
+        "H0002": "",
+    }
 
 
 def test_the_importers_lines_are_the_jobs_stages_with_a_rising_fraction(

@@ -162,3 +162,17 @@ def test_the_verification_takes_a_file_and_pairs_win_over_it(tmp_path, national_
     assert overridden["part_d_summary"]["matched"] == 760
     with pytest.raises(CommandError, match=r"--contract-types: cannot be read .* \(file missing.csv\)"):
         run("--contract-types", str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.django_db
+def test_a_contract_type_file_in_the_folder_is_recognised_and_only_one_is_taken(tmp_path):
+    for path in shipped_2026_files():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    write(tmp_path, TRUE_TYPES, "snp-types.csv")
+    out = io.StringIO()
+    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2026", stdout=out)
+    assert "read snp-types.csv: contract types" in out.getvalue()
+    assert CmsContract.objects.exclude(contract_type="").count() == 6
+    write(tmp_path, "contract,type\nH3291,ccp_with_snp\n", "more-types.csv")
+    with pytest.raises(CommandError, match=r"two contract-type files: more-types.csv and snp-types.csv"):
+        call_command("import_cms_star_data", str(tmp_path), "--star-year", "2026", stdout=io.StringIO())
