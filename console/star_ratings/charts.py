@@ -39,7 +39,7 @@ def distribution_chart(chart_id: str, title: str, series: list[tuple[str, dict, 
         }
         for level in levels
     ]
-    likeliest = ", ".join(
+    likeliest = "; ".join(
         f"{label}: most likely {formats.stars(max(probabilities, key=probabilities.get))}"
         for label, probabilities, _ in series
         if probabilities
