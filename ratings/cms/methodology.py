@@ -180,6 +180,8 @@ class Methodology:
     new_measure_disaster_year: dict[str, int]
     sources: dict[str, str]
     cai_categories: dict[RatingColumn, CaiCategorization] = field(default_factory=dict)
+    # What the year needs that no shipped document gives, by JSON section (e.g. "cai").
+    not_documented: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_star_year(cls, star_year: int) -> Methodology:
@@ -269,6 +271,7 @@ class Methodology:
                 RatingColumn(column): CaiCategorization.from_dict(raw)
                 for column, raw in doc.get("cai_categories", {}).items()
             },
+            not_documented=dict(doc.get("not_documented", {})),
         )
 
     def measure(self, measure_id: str) -> Measure:
@@ -290,6 +293,10 @@ class Methodology:
         """The CAI value of a final adjustment category (Tables 12, 15, 18, 21); 0 if none."""
         if fac is None:
             return Decimal(0)
+        if column not in self.cai_values and "cai" in self.not_documented:
+            raise MethodologyNotAvailable(
+                f"star year {self.star_year} ships no CAI values: {self.not_documented['cai']}"
+            )
         try:
             return self.cai_values[column][fac]
         except KeyError:

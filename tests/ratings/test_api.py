@@ -178,6 +178,15 @@ def test_measures_show_their_editions(api, care_manager):
     assert (bcs["part"], bcs["member_level"]) == ("C", True)
     assert bcs["editions"] == [
         {
+            "star_year": 2025,
+            "cms_id": "C01",
+            "name": "Breast Cancer Screening",
+            "weight": "1",
+            "display_precision": 0,
+            "improvement": False,
+            "source": "methodology",
+        },
+        {
             "star_year": 2026,
             "cms_id": "C01",
             "name": "Breast Cancer Screening",
@@ -185,7 +194,7 @@ def test_measures_show_their_editions(api, care_manager):
             "display_precision": 0,
             "improvement": False,
             "source": "methodology",
-        }
+        },
     ]
 
 

@@ -19,7 +19,7 @@ def methodology() -> Methodology:
 
 
 def test_catalog(methodology: Methodology) -> None:
-    assert available_star_years() == [2026]
+    assert available_star_years() == [2025, 2026]
     assert [m.id for m in methodology.measures_of_part("C")] == [f"C{i:02}" for i in range(1, 34)]
     assert [m.id for m in methodology.measures_of_part("D")] == [f"D{i:02}" for i in range(1, 13)]
     assert {m.id for m in methodology.measures if m.improvement_measure} == {"C30", "D04"}
