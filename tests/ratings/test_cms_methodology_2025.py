@@ -27,11 +27,19 @@ from ratings.cms.engine import (
     weighted_mean_and_variance,
 )
 from ratings.cms.lineage import Lineage
-from ratings.cms.methodology import DATA_DIR, Methodology, MethodologyNotAvailable, RatedAs, RatingColumn
+from ratings.cms.methodology import (
+    DATA_DIR,
+    Methodology,
+    MethodologyNotAvailable,
+    RatedAs,
+    RatingColumn,
+    RewardThresholds,
+)
 from ratings.cms.tables import load_tables
 from ratings.cms.verify import is_disaster_contract, profile_from_tables, verify
 
 ENGINE_TABLES = ("Measure Data", "Measure Stars", "Cut Points", "Summary Ratings", "CAI")
+RATINGS_2026 = ("part_c_summary", "part_d_summary", "overall")
 PUBLISHED = {RatingType.PART_C: "part_c", RatingType.PART_D: "part_d", RatingType.OVERALL: "overall"}
 
 # (2025 ID, 2026 ID, weighting category, 2025 weight, 2026 weight): the whole 2025 catalog.
@@ -171,6 +179,7 @@ def rated_contracts(tables, methodology: Methodology):
 
 
 def column_of(rating_type: RatingType, rated_as: RatedAs) -> RatingColumn:
+    """The Tables 8-9 and CAI column of a rating: Part D differs for PDPs."""
     if rating_type is RatingType.PART_C:
         return RatingColumn.PART_C
     if rating_type is RatingType.OVERALL:
@@ -347,6 +356,11 @@ def test_each_2025_measure_differs_from_its_2026_twin_only_in_id_weight_and_newn
     assert m2025.measure("C11").name == "Controlling High Blood Pressure"
     assert not any(m.new_measure for m in m2025.measures)
     assert [m.id for m in m2025.measures if m.improvement_measure] == ["C27", "D04"]
+    # 'The 2025 measures used in the 2026 CAI adjustment calculations' (pages 16-17).
+    assert [m.id for m in m2025.measures if m.cai_usage] == [
+        "C01", "C02", "C03", "C04", "C08", "C09", "C10", "C11", "C12", "C13", "C14", "C15", "C16",
+        "C17", "C18", "D08", "D09", "D10", "D11", "D12",
+    ]  # fmt: skip
     assert [m.id for m in m2025.measures if m.is_cahps] == [
         "C03", "C19", "C20", "C21", "C22", "C23", "C24", "D05", "D06",
     ]  # fmt: skip
@@ -447,6 +461,16 @@ def test_the_same_derivation_gives_22_of_the_64_2026_thresholds(tables, m2026):
         for i, name in enumerate(names)
     ]
     assert (len(differences), differences.count(0), str(max(differences))) == (64, 22, "0.069002")
+    # Rated with the derived thresholds instead of CMS's, 2026 loses 4 Part C and 9 Part D ratings.
+    with_derived = dataclasses.replace(
+        m2026, reward_thresholds={key: RewardThresholds(*map(Decimal, derived[key])) for key in derived}
+    )
+    report = verify(tables[2026], with_derived)
+    assert {key: (report.counts[key]["matched"], report.counts[key]["compared"]) for key in RATINGS_2026} == {
+        "part_c_summary": (711, 720),
+        "part_d_summary": (751, 761),
+        "overall": (707, 712),
+    }
 
 
 # --- verification on the shipped 2025 tables ---------------------------------------------
@@ -538,3 +562,28 @@ def test_the_2025_rating_misses(checked):
     disaster = [("H2406", "part_d"), ("H9986", "overall"), ("H9986", "part_c")]
     assert [(c, k) for c, k, d in misses if not d] == sorted(snp_type + reward_thresholds + shared_cai)
     assert [(c, k) for c, k, d in misses if d] == disaster
+
+
+def test_the_snp_type_misses_are_the_published_ratings_under_the_other_snp_type(tables, m2025, checked):
+    _counts, ranges, _misses = checked
+    other = {"ccp_only_isnp": "ccp_with_snp", "ccp_with_snp": "ccp_only_isnp"}
+    reproduced = []
+    for contract_id, profile, stars, _ratings in rated_contracts(tables[2025], m2025):
+        if contract_id not in {"H1787", "H3291", "H3727", "H4091", "H6351", "H8492", "H9986"}:
+            continue
+        retyped = dataclasses.replace(without_cai(profile), contract_type=other[profile.contract_type])
+        ratings = rate_contract(stars, retyped, m2025)
+        for rating_type in PUBLISHED:
+            result = ratings.get(rating_type)
+            published = getattr(tables[2025].summary[contract_id], PUBLISHED[rating_type])
+            if result is None or result.rating is None or published.number is None:
+                matched = result is None or result.value == published
+            else:
+                hold_harmless = rating_type.value in m2025.hold_harmless_ratings[profile.rated_as]
+                interval = cai_interval(result, hold_harmless, published.number, m2025)
+                low = ranges[(column_of(rating_type, profile.rated_as), profile.fac.get(rating_type))][0]
+                matched = interval is not None and interval[0] <= low < interval[1]
+            reproduced.append((contract_id, PUBLISHED[rating_type], retyped.contract_type, matched))
+    assert [(c, k, t) for c, k, t, matched in reproduced if not matched] == [
+        ("H4091", "part_d", "ccp_with_snp")
+    ]
