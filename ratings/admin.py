@@ -728,7 +728,7 @@ def contract_history_sections(contract_history: history.ContractHistory) -> list
     latest, previous = (years[-1], years[-2]) if len(years) > 1 else (None, None)
     measure_rows = []
     for measure in contract_history.measures:
-        row = [f"{measure.measure.code} · {measure.measure.name}"]
+        row = [history.measure_label(measure.measure)]
         row += [_year_cell(measure.years.get(year), measure.percentage) for year in years]
         if latest is not None:
             change = measure.star_change(latest, previous)
@@ -791,7 +791,7 @@ def cut_point_history_sections(measure_history: history.MeasureCutPointHistory |
     ]
     return [
         {
-            "title": f"Cut points by star year: {measure_history.measure.code}",
+            "title": f"Cut points by star year: {history.measure_label(measure_history.measure)}",
             "table": {
                 "headers": ["Star year", "Measure ID", "Contracts", "2 ★", "3 ★", "4 ★", "5 ★", "4 ★ change"],
                 "rows": rows,

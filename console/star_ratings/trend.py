@@ -1,10 +1,13 @@
-"""The console's trend of a contract: its ratings and a chosen measure's rate over its snapshots."""
+"""The console's trend of a contract: its ratings and a chosen measure's rate over its snapshots, and
+how the measures' cut points (the 4-star threshold above all) moved across the imported star years."""
 
 from django.urls import reverse
 
 from console.star_ratings.base import Chart, ConsoleView, console_path
 from console.star_ratings.charts import cut_point_lines
 from hedis_portal import formats
+from members.models import Contract
+from ratings.benchmark.history import CutPointYear, MeasureCutPointHistory, cut_point_history, measure_label
 from ratings.live.rating import contract_live_rating
 from ratings.live.selectors import snapshots_for
 
@@ -14,6 +17,12 @@ RATINGS = (
     ("part_d", "Part D", "#e67e22"),
 )
 CUT_COLOURS = {2: "#c0392b", 3: "#e67e22", 4: "#7dbb52", 5: "#2e8b57"}
+# The parts a contract is rated on, by organization type (an MA-only contract has no Part D rating).
+RATED_PARTS = {
+    Contract.OrganizationType.MA_PD: ("C", "D"),
+    Contract.OrganizationType.MA_ONLY: ("C",),
+    Contract.OrganizationType.PDP: ("D",),
+}
 
 
 def snapshot_points(snapshots) -> list[dict]:
@@ -107,6 +116,124 @@ def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart
     )
 
 
+def threshold_text(year: CutPointYear, stars: int, percentage: bool) -> str:
+    """A threshold as CMS states it: "≥ 76%", "> 76", "≤ 9%", "< 0.32"."""
+    threshold = year.thresholds[stars]
+    higher = year.direction == "higher"
+    sign = ("≥" if threshold.inclusive else ">") if higher else ("≤" if threshold.inclusive else "<")
+    value = f"{threshold.value:,f}"
+    return f"{sign} {value}%" if percentage else f"{sign} {value}"
+
+
+def four_star_change_text(year: CutPointYear, percentage: bool) -> str:
+    """The 4-star threshold's move from the year before, in words: "+1 pts, harder", "±0 pts"."""
+    change = year.four_star_change
+    if change is None:
+        return formats.MISSING
+    places = max(0, -change.as_tuple().exponent)
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    moved = formats.points(change, places) if percentage else f"{sign}{abs(change):.{places}f}"
+    if year.harder is None:
+        return moved
+    return f"{moved}, {'harder' if year.harder else 'easier'}"
+
+
+def part_d_org_type(contract: Contract) -> str | None:
+    """Which Part D cut points rate the contract ("PDP" or "MA-PD"); None when it has no Part D rating."""
+    if "D" not in RATED_PARTS[contract.organization_type]:
+        return None
+    return "PDP" if contract.organization_type == Contract.OrganizationType.PDP else "MA-PD"
+
+
+def cut_point_trends(contract: Contract) -> list[dict]:
+    """Each measure the contract is rated on, with its cut points in every imported star year (its
+    organization type's, for Part D), in ID order of the newest year. One query."""
+    org_type = {"C": "", "D": part_d_org_type(contract)}
+    parts = RATED_PARTS[contract.organization_type]
+    trends = []
+    for measure_history in cut_point_history():
+        measure = measure_history.measure
+        series = measure_history.by_org_type.get(org_type[measure.part]) if measure.part in parts else None
+        if series:
+            trends.append(_trend(measure_history, series))
+    return sorted(trends, key=lambda trend: (trend["part"], trend["cms_id"]))
+
+
+def _trend(measure_history: MeasureCutPointHistory, series: list[CutPointYear]) -> dict:
+    """One measure's cut point years as figures and as the words the tables show."""
+    percentage = measure_history.percentage
+    return {
+        "measure_pk": measure_history.measure.pk,
+        "part": measure_history.measure.part,
+        "cms_id": series[-1].cms_id,
+        "label": measure_label(measure_history.measure, series[-1].cms_id),
+        "series": series,
+        "years": [
+            {
+                "star_year": year.star_year,
+                "cms_id": year.cms_id,
+                "thresholds": [threshold_text(year, stars, percentage) for stars in range(2, 6)],
+                "four_star": threshold_text(year, 4, percentage),
+                "change": four_star_change_text(year, percentage),
+            }
+            for year in series
+        ],
+    }
+
+
+def four_star_rows(trends: list[dict], star_years: list[int]) -> list[dict]:
+    """Each measure's 4-star threshold in each star year ("—" where it had none) and its latest move."""
+    rows = []
+    for trend in trends:
+        by_year = {year["star_year"]: year["four_star"] for year in trend["years"]}
+        rows.append(
+            {
+                "trend": trend,
+                "cells": [by_year.get(star_year, formats.MISSING) for star_year in star_years],
+                "change": trend["years"][-1]["change"],
+            }
+        )
+    return rows
+
+
+def cut_point_chart(trend: dict) -> Chart:
+    """One measure's 2- to 5-star thresholds by star year, the 4-star line drawn thickest."""
+    series = trend["series"]
+    return Chart(
+        id="trend-cut-points",
+        title=f"{trend['label']}: cut points by star year",
+        config={
+            "type": "line",
+            "data": {
+                "labels": [str(year.star_year) for year in series],
+                "datasets": [
+                    {
+                        "label": formats.stars(stars),
+                        "data": [float(year.thresholds[stars].value) for year in series],
+                        "borderColor": CUT_COLOURS[stars],
+                        "backgroundColor": CUT_COLOURS[stars],
+                        "borderWidth": 4 if stars == 4 else 1.5,
+                    }
+                    for stars in range(2, 6)
+                ],
+            },
+            "options": {
+                "scales": {
+                    # Years as categories with room either side; thresholds with a tenth of their
+                    # range above and below, on Chart.js's own round ticks.
+                    "x": {"offset": True},
+                    "y": {"grace": "10%", "title": {"display": True, "text": "Threshold"}},
+                },
+                "plugins": {"legend": {"position": "bottom"}},
+            },
+        },
+        summary="4 ★ threshold: "
+        + ", ".join(f"{year['star_year']} {year['four_star']}" for year in trend["years"])
+        + ".",
+        height=220,
+    )
+
+
 class TrendView(ConsoleView):
     """The contract's projected stars over its snapshots, and one measure's score against its cut points."""
 
@@ -118,11 +245,16 @@ class TrendView(ConsoleView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         points = snapshot_points(snapshots_for(self.request.user).filter(contract=self.contract))
+        trends = cut_point_trends(self.contract)
+        cut_point_years = sorted({year.star_year for trend in trends for year in trend["series"]})
         context.update(
             points=points,
             overview_url=reverse(
                 "star_ratings:overview", args=[self.contract.contract_id, self.measurement_year]
             ),
+            cut_point_years=cut_point_years,
+            part_d_org_type=part_d_org_type(self.contract),
+            four_star_rows=four_star_rows(trends, cut_point_years),
         )
         if len(points) < 2:
             return context
@@ -153,6 +285,9 @@ class TrendView(ConsoleView):
                     else []
                 ),
             )
+            trend = next((t for t in trends if t["measure_pk"] == result.edition.measure_id), None)
+            if trend is not None:
+                context.update(cut_point_trend=trend, cut_point_chart=cut_point_chart(trend))
         return context
 
 

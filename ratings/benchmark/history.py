@@ -10,6 +10,8 @@ import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.text import slugify
+
 from ratings.benchmark.selectors import loaded_star_years
 from ratings.cms.lineage import normalized_name
 from ratings.cms.methodology import Methodology, available_star_years
@@ -20,10 +22,13 @@ __all__ = [
     "ContractHistory",
     "CutPointYear",
     "MeasureCutPointHistory",
+    "MeasureHistory",
     "MeasureYear",
     "RatingsYear",
     "cms_contract_history",
     "cut_point_history",
+    "is_percentage",
+    "measure_label",
 ]
 
 
@@ -36,6 +41,13 @@ def _data_displays() -> dict[tuple[str, str], str]:
         for measure in Methodology.for_star_year(star_year).measures:
             displays.setdefault((measure.part, normalized_name(measure.name)), measure.data_display)
     return displays
+
+
+def measure_label(measure: Measure, cms_id: str = "") -> str:
+    """A measure as tables name it: "C01 · BCS · Breast Cancer Screening"; the code left out where it
+    only spells the name ("C04 · Improving or Maintaining Physical Health", not IMPROVING-OR-…)."""
+    spelled = "-" in measure.code and slugify(measure.name).upper().startswith(measure.code)
+    return " · ".join(part for part in (cms_id, "" if spelled else measure.code, measure.name) if part)
 
 
 def is_percentage(measure: Measure) -> bool:

@@ -7,12 +7,15 @@ from django.core.management import call_command
 
 from hedis_portal import roles
 from members.models import Contract
+from ratings.benchmark.importing import cms_star_data_import
+from ratings.cms.methodology import DATA_DIR
 from ratings.live.rating import contract_live_rating
 from ratings.live.services import portfolio_snapshot_create
 from ratings.models import PortfolioSnapshot
 from tests.browser import chromium, log_in, watched  # noqa: F401 (fixture)
+from tests.conftest import query_count
 from tests.console.test_star_ratings_overview import ma_only, text  # noqa: F401 (fixture)
-from tests.factories import UserFactory
+from tests.factories import ContractFactory, UserFactory
 from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
 from tests.ratings.test_live import add_gaps
 
@@ -96,6 +99,8 @@ def test_the_trend_draws_in_a_browser(watched, live_server):  # noqa: F811 (fixt
     UserFactory(username="trend-analyst", role=roles.QUALITY_ANALYST, contracts=[contract])
     snapshot(contract, 2026, datetime.datetime(2026, 3, 31, tzinfo=datetime.UTC))
     portfolio_snapshot_create(contract=contract, measurement_year=2026)
+    folder = DATA_DIR / "2025"
+    cms_star_data_import(star_year=2025, paths=sorted(folder.glob("*Cut Points*.csv")), source="tests")
     overall = contract_live_rating(contract=contract, measurement_year=2026).as_dict()["overall"]["rating"]
     log_in(watched.page, live_server, "trend-analyst", "test-password")
     watched.page.goto(f"{live_server.url}/admin/star-ratings/H9002/2026/trend/?measure=CBP")
@@ -107,4 +112,88 @@ def test_the_trend_draws_in_a_browser(watched, live_server):  # noqa: F811 (fixt
     assert ratings[0]["data"][-1] == overall
     cbp = watched.chart_series("trend-measure")
     assert cbp[0]["label"] == "CBP" and len(cbp[0]["data"]) >= 2
+    # The demo loads star year 2026; with 2025's cut points, CBP's move from C11 to C14 is drawn.
+    assert [(series["label"], series["data"]) for series in watched.chart_series("trend-cut-points")] == [
+        ("2 ★", [69, 67]),
+        ("3 ★", [74, 75]),
+        ("4 ★", [80, 80]),
+        ("5 ★", [85, 86]),
+    ]
+    assert watched.page.locator("#trend-four-star-table tbody tr").count() >= 40
     assert watched.problems() == []
+
+
+@pytest.fixture
+def cut_points_2025(cut_points_2026):  # noqa: F811 (fixture)
+    """The shipped 2025 cut point tables too (the 2026 ones are imported for the module)."""
+    folder = DATA_DIR / "2025"
+    cms_star_data_import(star_year=2025, paths=sorted(folder.glob("*Cut Points*.csv")), source="tests")
+
+
+def test_the_chosen_measures_cut_points_by_star_year_beside_its_chart(
+    client, analyst, history, cut_points_2025
+):
+    client.force_login(analyst)
+    response = client.get("/admin/star-ratings/H2001/2026/trend/?measure=bcs")
+    chart = response.context["cut_point_chart"]
+    assert chart.title == "C01 · BCS · Breast Cancer Screening: cut points by star year"
+    assert chart.config["data"]["labels"] == ["2025", "2026"]
+    assert [(d["label"], d["data"], d["borderWidth"]) for d in chart.config["data"]["datasets"]] == [
+        ("2 ★", [53.0, 58.0], 1.5),
+        ("3 ★", [67.0, 71.0], 1.5),
+        ("4 ★", [75.0, 76.0], 4),
+        ("5 ★", [82.0, 84.0], 1.5),
+    ]
+    assert chart.summary == "4 ★ threshold: 2025 ≥ 75%, 2026 ≥ 76%."
+    assert (
+        "C01 · BCS · Breast Cancer Screening: CMS cut points by star year "
+        "Star year ID 2 ★ 3 ★ 4 ★ 5 ★ 4 ★ change "
+        "2025 C01 ≥ 53% ≥ 67% ≥ 75% ≥ 82% — 2026 C01 ≥ 58% ≥ 71% ≥ 76% ≥ 84% +1 pts, harder"
+    ) in text(response)
+
+
+def test_every_rated_measures_four_star_threshold_by_star_year(client, analyst, ma_only, cut_points_2025):  # noqa: F811
+    client.force_login(analyst)
+    response = client.get("/admin/star-ratings/H2001/2026/trend/")
+    page = text(response)
+    # Shown without snapshots: the cut points are CMS's, not the contract's.
+    assert "No snapshots of H2001 yet" in page
+    assert (
+        "Measure 2025 2026 Latest change C01 · BCS · Breast Cancer Screening ≥ 75% ≥ 76% +1 pts, harder "
+        in page
+    )
+    assert "C04 · Improving or Maintaining Physical Health — ≥ 72% —" in page
+    # Colorectal Cancer Screening was C02 in both years; Controlling Blood Pressure moved from C11 to
+    # C14; Plan All-Cause Readmissions is lower-is-better (C15 to C18); complaints are a rate per
+    # 1,000 members, not a percentage.
+    assert "C02 · COL · Colorectal Cancer Screening ≥ 75% ≥ 70% −5 pts, easier" in page
+    assert "C14 · CBP · Controlling Blood Pressure ≥ 80% ≥ 80% ±0 pts" in page
+    assert "C18 · PCR · Plan All-Cause Readmissions ≤ 10% ≤ 9% −1 pts, harder" in page
+    assert "C28 · CTM · Complaints about the Health Plan ≤ 0.37 ≤ 0.32 −0.05, harder" in page
+    # An MA-only contract has no Part D rating: no Part D thresholds.
+    rows = response.context["four_star_rows"]
+    assert {row["trend"]["part"] for row in rows} == {"C"}
+    assert "Part D" not in page[page.find("The 4-star threshold by star year") :]
+
+
+def test_a_pdp_reads_the_pdp_thresholds(client, cut_points_2025):
+    contract = ContractFactory(contract_id="S2001", organization_type=Contract.OrganizationType.PDP)
+    client.force_login(UserFactory(username="pdp-analyst", role=roles.QUALITY_ANALYST, contracts=[contract]))
+    response = client.get("/admin/star-ratings/S2001/2026/trend/")
+    page = text(response)
+    assert "(Part D: the PDP thresholds)" in page
+    assert {row["trend"]["part"] for row in response.context["four_star_rows"]} == {"D"}
+    # Members Choosing to Leave the Plan: 9% for PDPs in 2025, 5% in 2026 (MA-PDs: 17% both years).
+    assert "D03 · MCLP · Members Choosing to Leave the Plan ≤ 9% ≤ 5% −4 pts, harder" in page
+
+
+def test_the_pages_query_count_does_not_grow_with_snapshots_or_star_years(client, analyst, history):
+    client.force_login(analyst)
+    url = "/admin/star-ratings/H2001/2026/trend/?measure=BCS"
+    few = query_count(lambda: client.get(url))
+    snapshot(history, 2026, datetime.datetime(2026, 6, 30, tzinfo=datetime.UTC))
+    snapshot(history, 2026, datetime.datetime(2026, 9, 30, tzinfo=datetime.UTC))
+    folder = DATA_DIR / "2025"
+    cms_star_data_import(star_year=2025, paths=sorted(folder.glob("*Cut Points*.csv")), source="tests")
+    assert len(client.get(url).context["cut_point_chart"].config["data"]["labels"]) == 2
+    assert query_count(lambda: client.get(url)) == few

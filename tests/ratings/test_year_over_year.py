@@ -18,14 +18,49 @@ from ratings.models import CmsContract, CutPoint, Measure
 from tests.conftest import query_count
 from tests.console.test_star_ratings_overview import text
 from tests.factories import UserFactory
-from tests.ratings.conftest import SMALL_2025, SMALL_2026, write_set
+from tests.ratings.conftest import SMALL_2026, write_set
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/ratings"
 
 
+# Star year 2025 as CMS lays it out (cp1252, en dashes, trailing spaces), with 2025's own IDs for
+# three of its measures: BCS and COL keep C01 and C02 in 2026, Plan All-Cause Readmissions moves
+# from C15 to C18. 2026 is `SMALL_2026` (tests/ratings/conftest.py).
+_HEADER_2025 = (
+    "CONTRACT_ID,Organization Type,Contract Name,Organization Marketing Name,Parent Organization,"
+    "HD1: Staying Healthy,,HD2: Managing Chronic (Long Term) Conditions,,\n"
+    ",,,,,C01: Breast Cancer Screening,C02: Colorectal Cancer Screening,C15: Plan All-Cause Readmissions,,\n"
+    ",,,,,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,,\n"
+)
+STARS_2025 = (
+    "2025 Star View: Medicare Report Card Master Table,,,,,,,,,\n"
+    + _HEADER_2025
+    + "H0001 ,Local CCP ,ALPHA ,Alpha ,Alpha Inc. ,Plan too small to be measured ,4 ,2 ,,\n"
+    + "H0002 ,Local CCP ,BETA ,Beta ,Beta Inc. ,3 ,5 ,Plan too new to be measured ,,\n"
+)
+DATA_2025 = (
+    "2025 Data View: Medicare Report Card Master Table,,,,,,,,,\n"
+    + _HEADER_2025
+    + "H0001 ,Local CCP ,ALPHA ,Alpha ,Alpha Inc. ,Plan too small to be measured ,71% ,12% ,,\n"
+    + "H0002 ,Local CCP ,BETA ,Beta ,Beta Inc. ,74% ,80% ,Plan too new to be measured ,,\n"
+)
+CUT_POINTS_2025 = (
+    "2025 Part C Performance Metrics Threshold for Star Assignments,,,,,\n"
+    "Number of Stars Displayed on the Plan Finder Tool,HD1: Staying Healthy,,HD2: Managing,,\n"
+    ",C01: Breast Cancer Screening,C02: Colorectal Cancer Screening,C15: Plan All-Cause Readmissions,,\n"
+    ",01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,,\n"
+    "1star ,< 50 % ,< 60 % ,> 14 % ,,\n"
+    "2star ,>= 50 % to < 60 % ,>= 60 % to < 70 % ,> 12 % to <= 14 % ,,\n"
+    "3star ,>= 60 % to < 70 % ,>= 70 % to < 80 % ,> 10 % to <= 12 % ,,\n"
+    "4star ,>= 70 % to < 80 % ,>= 80 % to < 90 % ,> 8 % to <= 10 % ,,\n"
+    "5star ,>= 80 % ,>= 90 % ,<= 8 % ,,\n"
+)
+SMALL_2025 = {"stars.csv": STARS_2025, "data.csv": DATA_2025, "cuts.csv": CUT_POINTS_2025}
+
+
 def import_small(tmp_path, *star_years: int) -> None:
-    """The small CMS sets (two contracts; COL and PCR in both years under other IDs) of `star_years`."""
+    """The small CMS sets (two contracts, three measures) of `star_years`."""
     sets = {2025: SMALL_2025, 2026: SMALL_2026}
     for star_year in star_years:
         paths = write_set(tmp_path / str(star_year), sets[star_year], encoding="cp1252")
@@ -65,26 +100,25 @@ def test_a_measure_is_followed_across_its_ids_and_statuses_stay_words(two_years)
     assert history.contract_id == "H0002"
     assert history.star_years == [2025, 2026]
     measures = by_code(history)
-    # 2025's C01 is 2026's C02 (Colorectal Cancer Screening); 2025's C03 is 2026's C18.
     assert years(measures["COL"]) == {
-        2025: ("C01", Decimal(80), "", 5, ""),
+        2025: ("C02", Decimal(80), "", 5, ""),
         2026: ("C02", Decimal(75), "", 4, ""),
     }
+    # 2025's C15 is 2026's C18: Plan All-Cause Readmissions.
     assert years(measures["PCR"]) == {
-        2025: ("C03", None, "Plan too new to be measured", None, "Plan too new to be measured"),
+        2025: ("C15", None, "Plan too new to be measured", None, "Plan too new to be measured"),
         2026: ("C18", None, "No data available", None, "No data available"),
     }
     assert years(measures["BCS"]) == {
+        2025: ("C01", Decimal(74), "", 3, ""),
         2026: ("C01", None, "Plan too small to be measured", None, "Plan too small to be measured"),
     }
     assert measures["COL"].star_change(2026, 2025) == -1
     assert measures["PCR"].star_change(2026, 2025) is None
-    # Part C measures by their newest ID: the 2026 ones first, then the one only 2025 had.
-    assert [(m.measure.code, m.latest.star_year, m.latest.cms_id) for m in history.measures] == [
-        ("BCS", 2026, "C01"),
-        ("COL", 2026, "C02"),
-        ("PCR", 2026, "C18"),
-        ("COA-MR", 2025, "C02"),
+    assert [(m.measure.code, m.latest.cms_id) for m in history.measures] == [
+        ("BCS", "C01"),
+        ("COL", "C02"),
+        ("PCR", "C18"),
     ]
 
 
@@ -219,6 +253,11 @@ def test_the_contract_history_answers_by_cms_contract_id(api, analyst, two_years
         "overall": None,
         "overall_status": "Not Applicable",
     }
+    pcr = next(m for m in body["measures"] if m["code"] == "PCR")
+    assert [(year["star_year"], year["cms_id"], year["score_status"]) for year in pcr["years"]] == [
+        (2025, "C15", "Plan too new to be measured"),
+        (2026, "C18", "No data available"),
+    ]
     col = next(m for m in body["measures"] if m["code"] == "COL")
     assert col == {
         "measure_id": Measure.objects.get(code="COL").pk,
@@ -230,7 +269,7 @@ def test_the_contract_history_answers_by_cms_contract_id(api, analyst, two_years
         "years": [
             {
                 "star_year": 2025,
-                "cms_id": "C01",
+                "cms_id": "C02",
                 "score": "80",
                 "score_status": "",
                 "star": 5,
@@ -265,12 +304,12 @@ def test_a_measures_cut_point_history(api, analyst, tmp_path):
     assert [
         (y["star_year"], y["cms_id"], y["four_star"], y["four_star_change"], y["four_star_harder"])
         for y in series["years"]
-    ] == [(2025, "C03", "9", None, None), (2026, "C18", "9", "0", None)]
+    ] == [(2025, "C15", "10", None, None), (2026, "C18", "9", "-1", True)]
     assert series["years"][0]["thresholds"] == [
-        {"stars": 2, "value": "12", "inclusive": True},
-        {"stars": 3, "value": "10", "inclusive": True},
-        {"stars": 4, "value": "9", "inclusive": True},
-        {"stars": 5, "value": "7", "inclusive": True},
+        {"stars": 2, "value": "14", "inclusive": True},
+        {"stars": 3, "value": "12", "inclusive": True},
+        {"stars": 4, "value": "10", "inclusive": True},
+        {"stars": 5, "value": "8", "inclusive": True},
     ]
     # A measure with no cut points imported (Part D here) has no organization types.
     untouched = Measure.objects.filter(part="D").first()
@@ -333,11 +372,11 @@ def test_the_cms_contract_page_reads_year_over_year(client, analyst, two_years):
     assert "Year over year: H0002's published ratings" in page
     assert "Part C summary — Not enough data available" in page
     assert "Measure 2025 2026 Stars 2025 → 2026" in page
-    assert "COL · Colorectal Cancer Screening C01: 80% · 5 ★ C02: 75% · 4 ★ −1 ★" in page
+    assert "COL · Colorectal Cancer Screening C02: 80% · 5 ★ C02: 75% · 4 ★ −1 ★" in page
     assert (
-        "PCR · Plan All-Cause Readmissions C03: Plan too new to be measured C18: No data available —" in page
+        "PCR · Plan All-Cause Readmissions C15: Plan too new to be measured C18: No data available —" in page
     )
-    assert "BCS · Breast Cancer Screening — C01: Plan too small to be measured —" in page
+    assert "BCS · Breast Cancer Screening C01: 74% · 3 ★ C01: Plan too small to be measured —" in page
 
 
 def test_the_cms_contract_pages_query_count_does_not_grow_with_years(client, analyst, tmp_path):
