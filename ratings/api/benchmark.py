@@ -251,7 +251,7 @@ CONTRACT_HISTORY_EXAMPLE = {
     ],
     "measures": [
         {
-            "measure_id": 4,
+            "measure_id": 43,
             "code": "IMPROVING-OR-MAINTAINING-PHYSICAL-HEALTH",
             "part": "C",
             "name": "Improving or Maintaining Physical Health",
@@ -269,7 +269,7 @@ CONTRACT_HISTORY_EXAMPLE = {
             ],
         },
         {
-            "measure_id": 6,
+            "measure_id": 4,
             "code": "PAO",
             "part": "C",
             "name": "Monitoring Physical Activity",
@@ -295,7 +295,7 @@ CONTRACT_HISTORY_EXAMPLE = {
             ],
         },
         {
-            "measure_id": 41,
+            "measure_id": 38,
             "code": "ADH-DIAB",
             "part": "D",
             "name": "Medication Adherence for Diabetes Medications",
@@ -412,7 +412,7 @@ def _thresholds(*values: int) -> list[dict]:
 
 # Medication Adherence for Diabetes Medications (D08) on the shipped 2025 and 2026 tables.
 CUT_POINT_HISTORY_EXAMPLE = {
-    "measure_id": 41,
+    "measure_id": 38,
     "code": "ADH-DIAB",
     "part": "D",
     "name": "Medication Adherence for Diabetes Medications",
