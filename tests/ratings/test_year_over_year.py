@@ -199,7 +199,7 @@ def test_a_contract_in_the_shipped_tables_across_both_years(shipped):
     ]
 
 
-def test_selector_query_counts_do_not_grow_with_years_or_contracts(tmp_path):
+def test_selector_query_counts_do_not_grow_with_star_years(tmp_path):
     import_small(tmp_path, 2026)
     one_year = (query_count(lambda: cms_contract_history("H0001")), query_count(cut_point_history))
     import_small(tmp_path, 2025)
@@ -299,7 +299,7 @@ def test_a_measures_cut_point_history(api, analyst, tmp_path):
     pcr = Measure.objects.get(code="PCR")
     body = api(analyst).get(f"/api/measures/{pcr.pk}/cut-point-history/").json()
     assert (body["code"], body["direction"], body["percentage"]) == ("PCR", "lower", True)
-    ((series),) = body["org_types"]
+    (series,) = body["org_types"]
     assert series["org_type"] == ""
     assert [
         (y["star_year"], y["cms_id"], y["four_star"], y["four_star_change"], y["four_star_harder"])
