@@ -30,7 +30,7 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
-from hedis_portal.formats import count, decimal, money, percent, points, probability, stars, stars_change
+from hedis_portal.formats import count, decimal, money, percent, probability, stars, stars_change
 from hedis_portal.jobs import job_start
 from interventions.models import InterventionType
 from members.models import Contract
@@ -751,26 +751,6 @@ def contract_history_sections(contract_history: history.ContractHistory) -> list
     ]
 
 
-def _threshold_text(threshold, direction: str, percentage: bool) -> str:
-    """A threshold as a person reads it: "≥ 76%" (or "> 76", "≤ 9%", "< 0.32"), as CMS wrote it."""
-    higher = direction == Direction.HIGHER
-    sign = ("≥" if threshold.inclusive else ">") if higher else ("≤" if threshold.inclusive else "<")
-    return f"{sign} {_figure(threshold.value, None, percentage)}"
-
-
-def _four_star_change(year: history.CutPointYear, percentage: bool) -> str:
-    """The 4-star threshold's move from the year before: "+2 pts (harder)", "−0.05 (harder)", "±0"."""
-    change = year.four_star_change
-    if change is None:
-        return "—"
-    places = max(0, -change.as_tuple().exponent)
-    sign = "+" if change > 0 else ("−" if change < 0 else "±")
-    moved = points(change, places) if percentage else f"{sign}{decimal(abs(change), places)}"
-    if year.harder is None:
-        return f"{moved} (unchanged)"
-    return f"{moved} ({'harder' if year.harder else 'easier'})"
-
-
 def cut_point_history_sections(measure_history: history.MeasureCutPointHistory | None) -> list[dict]:
     """A measure's cut points in every imported star year, with the 4-star threshold's change."""
     if measure_history is None:
@@ -783,8 +763,8 @@ def cut_point_history_sections(measure_history: history.MeasureCutPointHistory |
             str(year.star_year),
             year.cms_id,
             CutPoint.OrgType(org_type).label,
-            *(_threshold_text(year.thresholds[level], year.direction, percentage) for level in range(2, 6)),
-            _four_star_change(year, percentage),
+            *(history.threshold_text(year, level, percentage) for level in range(2, 6)),
+            history.four_star_change_text(year, percentage),
         ]
         for org_type, series in measure_history.by_org_type.items()
         for year in series

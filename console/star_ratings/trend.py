@@ -7,7 +7,14 @@ from console.star_ratings.base import Chart, ConsoleView, console_path
 from console.star_ratings.charts import cut_point_lines
 from hedis_portal import formats
 from members.models import Contract
-from ratings.benchmark.history import CutPointYear, MeasureCutPointHistory, cut_point_history, measure_label
+from ratings.benchmark.history import (
+    CutPointYear,
+    MeasureCutPointHistory,
+    cut_point_history,
+    four_star_change_text,
+    measure_label,
+    threshold_text,
+)
 from ratings.live.rating import contract_live_rating
 from ratings.live.selectors import snapshots_for
 
@@ -114,28 +121,6 @@ def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart
             for point, score in zip(points, scores, strict=True)
         ),
     )
-
-
-def threshold_text(year: CutPointYear, stars: int, percentage: bool) -> str:
-    """A threshold as CMS states it: "≥ 76%", "> 76", "≤ 9%", "< 0.32"."""
-    threshold = year.thresholds[stars]
-    higher = year.direction == "higher"
-    sign = ("≥" if threshold.inclusive else ">") if higher else ("≤" if threshold.inclusive else "<")
-    value = f"{threshold.value:,f}"
-    return f"{sign} {value}%" if percentage else f"{sign} {value}"
-
-
-def four_star_change_text(year: CutPointYear, percentage: bool) -> str:
-    """The 4-star threshold's move from the year before, in words: "+1 pts, harder", "±0 pts"."""
-    change = year.four_star_change
-    if change is None:
-        return formats.MISSING
-    places = max(0, -change.as_tuple().exponent)
-    sign = "+" if change > 0 else ("−" if change < 0 else "±")
-    moved = formats.points(change, places) if percentage else f"{sign}{abs(change):.{places}f}"
-    if year.harder is None:
-        return moved
-    return f"{moved}, {'harder' if year.harder else 'easier'}"
 
 
 def part_d_org_type(contract: Contract) -> str | None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.utils.text import slugify
 
+from hedis_portal import formats
 from ratings.benchmark.selectors import loaded_star_years
 from ratings.cms.lineage import normalized_name
 from ratings.cms.methodology import Methodology, available_star_years
@@ -27,8 +28,10 @@ __all__ = [
     "RatingsYear",
     "cms_contract_history",
     "cut_point_history",
+    "four_star_change_text",
     "is_percentage",
     "measure_label",
+    "threshold_text",
 ]
 
 
@@ -244,3 +247,25 @@ def cut_point_history(measures=None) -> list[MeasureCutPointHistory]:
             )
         )
     return list(histories.values())
+
+
+def threshold_text(year: CutPointYear, stars: int, percentage: bool) -> str:
+    """A threshold as CMS states it, for people: "≥ 76%", "> 76", "≤ 9%", "< 0.32" (as written)."""
+    threshold = year.thresholds[stars]
+    higher = year.direction == Direction.HIGHER
+    sign = ("≥" if threshold.inclusive else ">") if higher else ("≤" if threshold.inclusive else "<")
+    return f"{sign} {threshold.value:,f}{'%' if percentage else ''}"
+
+
+def four_star_change_text(year: CutPointYear, percentage: bool) -> str:
+    """The 4-star threshold's move from the year before, in words: "+1 pts, harder", "−0.05, harder",
+    "±0 pts"; "—" for the first year."""
+    change = year.four_star_change
+    if change is None:
+        return formats.MISSING
+    places = max(0, -change.as_tuple().exponent)
+    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    moved = formats.points(change, places) if percentage else f"{sign}{abs(change):.{places}f}"
+    if year.harder is None:
+        return moved
+    return f"{moved}, {'harder' if year.harder else 'easier'}"
