@@ -1,0 +1,502 @@
+"""Reproduce a star year's non-CAHPS cut points from its imported measure data, stage by stage.
+
+`cut_points_reproduce(star_year=…)` runs CMS's method (`ratings.cms.cut_points`) on every
+non-CAHPS measure's published scores, per organization type, guards the thresholds with the prior
+star year's imported cut points, and compares each stage with what CMS published: the Tukey
+cutoffs with Tables K-5/K-6 and the mean-resampling thresholds with Tables K-3/K-4 (where the
+year's Attachment K is shipped), the final thresholds with the year's cut points. Every
+difference carries its stage and reason; nothing falls back silently (a measure that cannot be
+computed is named in `notes`).
+
+A measure is followed across years by its identity (`StarYearMeasure.measure`), not its ID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from ratings.cms.cut_points import (
+    ABSOLUTE_CAP,
+    FENCE_IQR,
+    LEVELS,
+    AttachmentK,
+    Fences,
+    Resampling,
+    TooFewContracts,
+    guardrail,
+    mean_resampling,
+    restricted_range_cap,
+    round_threshold,
+    tukey_fences,
+    within_fences,
+)
+from ratings.models import CmsMeasureValue, CutPoint, Direction
+
+__all__ = ["CutPointReport", "Difference", "ThresholdResult", "cut_points_reproduce"]
+
+STAGES = ("tukey", "resampling", "guardrails_from_cms", "final")
+NOT_PUBLISHED = (
+    "no scores published: CMS shows only a star for the improvement measures ('Medicare shows only "
+    "a Star Rating for this topic'), so they cannot be clustered from the tables"
+)
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """One star level of one measure (and org type): each stage's value beside CMS's."""
+
+    measure: str
+    org_type: str | None
+    star: int
+    computed: Decimal | None
+    published: Decimal
+    before_guardrail: float | None
+    cms_before_guardrail: Decimal | None
+    spread: tuple[float, float] | None
+    guardrail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "org_type": self.org_type,
+            "star": self.star,
+            "computed": _number(self.computed),
+            "published": _number(self.published),
+            "before_guardrail": None if self.before_guardrail is None else round(self.before_guardrail, 4),
+            "cms_before_guardrail": _number(self.cms_before_guardrail),
+            "spread": None if self.spread is None else [round(value, 4) for value in self.spread],
+            "guardrail": self.guardrail,
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A value that differs from CMS's (or could not be computed), with its stage and why.
+
+    `star` is the star level for the resampling and final stages; for the Tukey stage it is None
+    and `cutoff` says which ("lower"/"upper", with the improvement group where there is one).
+    """
+
+    measure: str
+    org_type: str | None
+    stage: str
+    star: int | None
+    computed: Decimal | None
+    published: Decimal
+    reason: str
+    cutoff: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        found = {
+            "measure": self.measure,
+            "org_type": self.org_type,
+            "star": self.star,
+            "stage": self.stage,
+            "computed": _number(self.computed),
+            "published": _number(self.published),
+            "reason": self.reason,
+        }
+        if self.cutoff is not None:
+            found["cutoff"] = self.cutoff
+        return found
+
+
+@dataclass
+class CutPointReport:
+    """Every stage's comparison with CMS for one star year (see `as_json` for the shape)."""
+
+    star_year: int
+    prior_year: int | None
+    seed: int
+    resamples: int
+    attachment_k: str | None
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {stage: {"compared": 0, "matched": 0} for stage in STAGES}
+    )
+    thresholds: list[ThresholdResult] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, stage: str, matched: bool) -> None:
+        """Record one compared value of a stage."""
+        self.counts[stage]["compared"] += 1
+        self.counts[stage]["matched"] += int(matched)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `cms_cut_points --json` object (issue #18's shape, plus org types and notes)."""
+        return {
+            "star_year": self.star_year,
+            "prior_year": self.prior_year,
+            "seed": self.seed,
+            "resamples": self.resamples,
+            "attachment_k": self.attachment_k,
+            "tukey": dict(self.counts["tukey"]),
+            "resampling": {
+                "compared": self.counts["resampling"]["compared"],
+                "within_precision": self.counts["resampling"]["matched"],
+            },
+            "guardrails_from_cms": dict(self.counts["guardrails_from_cms"]),
+            "final": dict(self.counts["final"]),
+            "thresholds": [row.as_json() for row in self.thresholds],
+            "differences": [row.as_json() for row in self.differences],
+            "notes": list(self.notes),
+        }
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass
+class _Series:
+    """One measure edition's published cut points for one org type and the scores behind them."""
+
+    cut: CutPoint
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def cms_id(self) -> str:
+        return self.cut.edition.cms_id
+
+    @property
+    def org_type(self) -> str | None:
+        return self.cut.org_type or None
+
+    @property
+    def precision(self) -> int:
+        """Display precision: the catalog's, else the decimals CMS wrote the cut points with."""
+        edition = self.cut.edition
+        return edition.display_precision if edition.display_precision is not None else self.cut.decimals
+
+    @property
+    def on_0_100_scale(self) -> bool:
+        """Whole-number displays (percentages, MPF Price Accuracy's score) run from 0 to 100;
+        complaints per 1,000 enrollees (2 decimals) have only a lower bound of 0."""
+        return self.precision == 0
+
+    def fences(self) -> Fences:
+        return tukey_fences(self.scores, minimum=0.0, maximum=100.0 if self.on_0_100_scale else None)
+
+
+def _org_type_of(organization_type: str) -> str:
+    """Part D cut points differ for PDPs (stand-alone and employer PDPs) and MA-PD contracts."""
+    return "PDP" if "PDP" in organization_type else "MA-PD"
+
+
+def _series(star_year: int) -> list[_Series]:
+    """A star year's non-CAHPS cut points with each one's published scores.
+
+    Two queries: the cut points with their editions and measures (joined), and every numeric
+    score of the year with its contract's organization type.
+    """
+    cuts = list(
+        CutPoint.objects.filter(edition__star_year=star_year)
+        .exclude(edition__measure__data_source="CAHPS")
+        # Each row needs its edition's ID and precision and its measure's identity.
+        .select_related("edition__measure")
+        .order_by("edition__cms_id", "org_type")
+    )
+    by_key = {(cut.edition_id, cut.org_type): _Series(cut) for cut in cuts}
+    scores = CmsMeasureValue.objects.filter(
+        contract__star_year=star_year, score__isnull=False, edition_id__in={cut.edition_id for cut in cuts}
+    ).values_list("edition_id", "contract__organization_type", "score")
+    for edition_id, organization_type, score in scores:
+        series = by_key.get((edition_id, "")) or by_key.get((edition_id, _org_type_of(organization_type)))
+        if series is not None:
+            series.scores.append(float(score))
+    return list(by_key.values())
+
+
+def _guardrail_exemption(
+    series: _Series, attachment_k: AttachmentK | None, prior: _Series | None, prior_year_imported: bool
+) -> str | None:
+    """Why the guardrails skip a measure (Attachment K), or None when they apply.
+
+    Without the year's Attachment K the new measures are those the imported prior year lacks; a
+    measure returning after a respecification cannot be told from the tables.
+    """
+    if series.cut.edition.improvement:
+        return "improvement measure: guardrails are not applied to the improvement measures"
+    if attachment_k is not None:
+        return attachment_k.guardrail_exempt.get(series.cms_id)
+    if prior is None and prior_year_imported:
+        return "new measure: no cut points for it in the prior star year"
+    return None
+
+
+def cut_points_reproduce(*, star_year: int, seed: int, resamples: int) -> CutPointReport:
+    """Recompute a star year's non-CAHPS cut points and compare every stage with CMS's tables."""
+    attachment_k = AttachmentK.for_star_year(star_year)
+    prior_year = star_year - 1
+    current = _series(star_year)
+    prior_series = _series(prior_year)
+    report = CutPointReport(
+        star_year=star_year,
+        prior_year=prior_year if prior_series else None,
+        seed=seed,
+        resamples=resamples,
+        attachment_k=attachment_k.source if attachment_k else None,
+    )
+    if attachment_k is None:
+        report.notes.append(
+            f"Tables K-3 to K-6 of the {star_year} Technical Notes are not shipped: only the final "
+            "thresholds are compared."
+        )
+    if not prior_series:
+        report.notes.append(
+            f"No {prior_year} cut points are imported, so no guardrail is possible: the final "
+            "thresholds are the unguarded mean-resampling thresholds, rounded."
+        )
+    prior_by_measure = {(s.cut.edition.measure_id, s.cut.org_type): s for s in prior_series}
+    for offset, series in enumerate(current):
+        prior = prior_by_measure.get((series.cut.edition.measure_id, series.cut.org_type))
+        _reproduce_one(report, series, prior, attachment_k, seed=seed + offset)
+    return report
+
+
+def _reproduce_one(
+    report: CutPointReport,
+    series: _Series,
+    prior: _Series | None,
+    attachment_k: AttachmentK | None,
+    *,
+    seed: int,
+) -> None:
+    """All stages for one measure and org type; appends to the report."""
+    label = f"{series.cms_id}{f' ({series.org_type})' if series.org_type else ''}"
+    cms_tukey = {
+        group: cutoffs
+        for (measure, org_type, group), cutoffs in (attachment_k.tukey.items() if attachment_k else ())
+        if measure == series.cms_id and org_type == series.org_type
+    }
+    cms_resampling = attachment_k.resampling.get((series.cms_id, series.org_type)) if attachment_k else None
+    published = {level: threshold.value for level, threshold in series.cut.as_cms().thresholds.items()}
+    if not series.scores:
+        reason = NOT_PUBLISHED if series.cut.edition.improvement else "no numeric scores in the measure data"
+        report.notes.append(f"{label}: not computed, {reason}.")
+        _not_computed(report, series, cms_tukey, cms_resampling, published, reason)
+        return
+    fences = series.fences()
+    tukey_matched = _compare_tukey(report, series, fences, cms_tukey.get(None))
+    scores = within_fences(np.asarray(series.scores), fences)
+    try:
+        resampling = mean_resampling(
+            scores,
+            higher_is_better=series.cut.direction == Direction.HIGHER,
+            seed=seed,
+            splits=report.resamples,
+        )
+    except TooFewContracts as exc:
+        report.notes.append(f"{label}: too few contracts to cluster ({exc}).")
+        _not_computed(report, series, {}, cms_resampling, published, f"too few contracts to cluster ({exc})")
+        return
+    cap, prior_cut = _cap(report, series, prior, attachment_k, label)
+    for level in LEVELS:
+        mean = resampling.thresholds[level]
+        cms_mean = cms_resampling.get(level) if cms_resampling else None
+        if cms_mean is not None:
+            _compare_resampling(report, series, level, resampling, cms_mean, tukey_matched)
+        if cap is None or prior_cut is None:
+            guarded, how = mean, _unguarded_reason(series, attachment_k, prior, report.prior_year is not None)
+        else:
+            guarded = guardrail(mean, float(prior_cut[level]), cap)
+            how = "capped" if guarded != mean else "within the cap"
+        final = round_threshold(guarded, series.precision)
+        if cms_mean is not None:
+            # The guardrail, exemption and rounding rules checked alone: CMS's own Table K-3/K-4
+            # threshold through them should give the published one.
+            report.count(
+                "guardrails_from_cms",
+                _through_guardrail(cms_mean, level, cap, prior_cut, series) == published[level],
+            )
+        report.thresholds.append(
+            ThresholdResult(
+                measure=series.cms_id,
+                org_type=series.org_type,
+                star=level,
+                computed=final,
+                published=published[level],
+                before_guardrail=mean,
+                cms_before_guardrail=cms_mean,
+                spread=resampling.spread(level),
+                guardrail=how,
+            )
+        )
+        matched = final == published[level]
+        report.count("final", matched)
+        if not matched:
+            reason = _final_reason(series, level, cms_mean, cap, prior_cut, published[level], how)
+            report.differences.append(
+                Difference(series.cms_id, series.org_type, "final", level, final, published[level], reason)
+            )
+
+
+def _unguarded_reason(
+    series: _Series, attachment_k: AttachmentK | None, prior: _Series | None, prior_year_imported: bool
+) -> str:
+    """Why a threshold was not guarded: an exempt measure, or no prior-year cut points."""
+    exemption = _guardrail_exemption(series, attachment_k, prior, prior_year_imported)
+    return exemption or "no prior-year cut points: not guarded"
+
+
+def _cap(
+    report: CutPointReport,
+    series: _Series,
+    prior: _Series | None,
+    attachment_k: AttachmentK | None,
+    label: str,
+) -> tuple[float | None, dict[int, Decimal] | None]:
+    """The guardrail cap and the prior year's thresholds, or (None, None) when not guarded."""
+    if _guardrail_exemption(series, attachment_k, prior, report.prior_year is not None) is not None:
+        return None, None
+    if prior is None:
+        if report.prior_year is not None:
+            report.notes.append(f"{label}: no prior-year cut points for this measure, so it is not guarded.")
+        return None, None
+    prior_cut = {level: threshold.value for level, threshold in prior.cut.as_cms().thresholds.items()}
+    if series.on_0_100_scale:
+        return ABSOLUTE_CAP, prior_cut
+    if not prior.scores:
+        report.notes.append(
+            f"{label}: no prior-year scores for the restricted-range cap, so it is not guarded."
+        )
+        return None, None
+    return restricted_range_cap(prior.fences()), prior_cut
+
+
+def _compare_tukey(
+    report: CutPointReport, series: _Series, fences: Fences, cms: tuple[Decimal, Decimal] | None
+) -> bool:
+    """Compare the outer fences with Table K-5/K-6 exactly; True when both match (or no table)."""
+    if cms is None:
+        return True
+    both = True
+    for name, computed, published in (("lower", fences.lower, cms[0]), ("upper", fences.upper, cms[1])):
+        value = Decimal(repr(round(computed, 6)))
+        matched = value == published
+        both = both and matched
+        report.count("tukey", matched)
+        if not matched:
+            reason = _tukey_reason(name, fences, float(published))
+            report.differences.append(
+                Difference(series.cms_id, series.org_type, "tukey", None, value, published, reason, name)
+            )
+    return both
+
+
+def _tukey_reason(name: str, fences: Fences, published: float) -> str:
+    """Why an outer fence differs: the quartile CMS's cutoff implies against the published scores'."""
+    first, third = fences.first_quartile, fences.third_quartile
+    if name == "lower":
+        implied = f"Q1 = {(published + FENCE_IQR * third) / (1 + FENCE_IQR):g} with the same Q3"
+    else:
+        implied = f"Q3 = {(published + FENCE_IQR * first) / (1 + FENCE_IQR):g} with the same Q1"
+    return (
+        f"the published scores give Q1 = {first:g} and Q3 = {third:g} (SAS PROC MEANS's default quartile, "
+        f"QNTLDEF=5); CMS's cutoff implies {implied}, which no quartile definition gives on these scores: "
+        "CMS's contract set is not the public table's (contracts it clusters but does not publish; "
+        "disaster-affected contracts whose published score is the prior year's)"
+    )
+
+
+def _compare_resampling(
+    report: CutPointReport,
+    series: _Series,
+    level: int,
+    resampling: Resampling,
+    cms_mean: Decimal,
+    tukey_matched: bool,
+) -> None:
+    """Compare a mean-resampling threshold with Table K-3/K-4 at the display precision."""
+    value = round_threshold(resampling.thresholds[level], series.precision)
+    matched = value == cms_mean
+    report.count("resampling", matched)
+    if matched:
+        return
+    low, high = (round_threshold(bound, series.precision) for bound in resampling.spread(level))
+    if not tukey_matched:
+        reason = "the Tukey cutoffs differ from Table K-5/K-6 (see tukey), so other contracts are clustered"
+    elif low <= cms_mean <= high:
+        reason = (
+            f"CMS's value is within the spread of {report.resamples} random 10-group splits ({low}-{high}): "
+            "CMS's single split (SAS PROC SURVEYSELECT, seed 8675309, which NumPy cannot replay) falls "
+            "elsewhere in it"
+        )
+    else:
+        reason = (
+            f"outside the spread of {report.resamples} random 10-group splits ({low}-{high}): the clustered "
+            "scores differ from CMS's (the public table's scores are rounded to the display precision "
+            "and some contracts CMS clusters are not in it)"
+        )
+    report.differences.append(
+        Difference(series.cms_id, series.org_type, "resampling", level, value, cms_mean, reason)
+    )
+
+
+def _through_guardrail(
+    threshold: Decimal, level: int, cap: float | None, prior_cut: dict[int, Decimal] | None, series: _Series
+) -> Decimal:
+    """A threshold through the guardrail (when one applies) and the display rounding."""
+    if cap is None or prior_cut is None:
+        return round_threshold(float(threshold), series.precision)
+    return round_threshold(guardrail(float(threshold), float(prior_cut[level]), cap), series.precision)
+
+
+def _final_reason(
+    series: _Series,
+    level: int,
+    cms_mean: Decimal | None,
+    cap: float | None,
+    prior_cut: dict[int, Decimal] | None,
+    published: Decimal,
+    how: str,
+) -> str:
+    """Why a final threshold differs: traced through CMS's own Table K-3/K-4 value when shipped."""
+    if cms_mean is None:
+        unguarded = f"not guarded here ({how}); " if cap is None else ""
+        return (
+            f"{unguarded}no Table K-3/K-4 for this year tells whether the mean-resampling threshold "
+            "differs from CMS's (see its spread across splits)"
+        )
+    via_cms = _through_guardrail(cms_mean, level, cap, prior_cut, series)
+    if via_cms == published:
+        return (
+            f"inherited from mean resampling: CMS's Table K-3/K-4 value {cms_mean} taken through the same "
+            "guardrail gives the published threshold"
+        )
+    if cap is None:
+        return (
+            f"not guarded here, but CMS's Table K-3/K-4 value {cms_mean} is not the published threshold "
+            "either: CMS guarded (or otherwise changed) it"
+        )
+    return (
+        f"CMS's Table K-3/K-4 value {cms_mean} through this guardrail (prior year {prior_cut[level]}, cap "
+        f"{cap:g}) gives {via_cms}, not the published threshold"
+    )
+
+
+def _not_computed(
+    report: CutPointReport,
+    series: _Series,
+    cms_tukey: dict[str | None, tuple[Decimal, Decimal]],
+    cms_resampling: dict[int, Decimal] | None,
+    published: dict[int, Decimal],
+    reason: str,
+) -> None:
+    """List CMS's values of a measure that could not be computed as differences (none silent)."""
+    for group, (lower, upper) in sorted(cms_tukey.items(), key=lambda item: item[0] or ""):
+        for name, value in (("lower", lower), ("upper", upper)):
+            cutoff = f"{name} ({group})" if group else name
+            report.differences.append(
+                Difference(series.cms_id, series.org_type, "tukey", None, None, value, reason, cutoff)
+            )
+    stages = [("resampling", cms_resampling or {}), ("final", published)]
+    for stage, values in stages:
+        for level, value in sorted(values.items()):
+            report.differences.append(
+                Difference(series.cms_id, series.org_type, stage, level, None, value, reason)
+            )
