@@ -28,6 +28,7 @@ from ratings.cms.cut_points import (
     Resampling,
     TooFewContracts,
     guardrail,
+    improvement_resampling,
     mean_resampling,
     restricted_range_cap,
     round_threshold,
@@ -280,20 +281,18 @@ def _reproduce_one(
         report.notes.append(f"{label}: not computed, {reason}.")
         _not_computed(report, series, cms_tukey, cms_resampling, published, reason)
         return
-    fences = series.fences()
-    tukey_matched = _compare_tukey(report, series, fences, cms_tukey.get(None))
-    scores = within_fences(np.asarray(series.scores), fences)
     try:
-        resampling = mean_resampling(
-            scores,
-            higher_is_better=series.cut.direction == Direction.HIGHER,
-            seed=seed,
-            splits=report.resamples,
-        )
+        resampling, fences_by_group = _resample(series, seed=seed, splits=report.resamples)
     except TooFewContracts as exc:
         report.notes.append(f"{label}: too few contracts to cluster ({exc}).")
         _not_computed(report, series, {}, cms_resampling, published, f"too few contracts to cluster ({exc})")
         return
+    tukey_matched = all(
+        [
+            _compare_tukey(report, series, group, fences, cms_tukey.get(group))
+            for group, fences in fences_by_group.items()
+        ]
+    )
     cap, prior_cut = _cap(report, series, prior, attachment_k, label)
     for level in LEVELS:
         mean = resampling.thresholds[level]
@@ -335,6 +334,21 @@ def _reproduce_one(
             )
 
 
+def _resample(series: _Series, *, seed: int, splits: int) -> tuple[Resampling, dict[str | None, Fences]]:
+    """Tukey outlier deletion and mean resampling; the fences by improvement group (None: all)."""
+    if series.cut.edition.improvement:
+        resampling, decline, improve = improvement_resampling(series.scores, seed=seed, splits=splits)
+        return resampling, {"decline": decline, "improve": improve}
+    fences = series.fences()
+    resampling = mean_resampling(
+        within_fences(np.asarray(series.scores), fences),
+        higher_is_better=series.cut.direction == Direction.HIGHER,
+        seed=seed,
+        splits=splits,
+    )
+    return resampling, {None: fences}
+
+
 def _unguarded_reason(
     series: _Series, attachment_k: AttachmentK | None, prior: _Series | None, prior_year_imported: bool
 ) -> str:
@@ -369,7 +383,11 @@ def _cap(
 
 
 def _compare_tukey(
-    report: CutPointReport, series: _Series, fences: Fences, cms: tuple[Decimal, Decimal] | None
+    report: CutPointReport,
+    series: _Series,
+    group: str | None,
+    fences: Fences,
+    cms: tuple[Decimal, Decimal] | None,
 ) -> bool:
     """Compare the outer fences with Table K-5/K-6 exactly; True when both match (or no table)."""
     if cms is None:
@@ -383,7 +401,16 @@ def _compare_tukey(
         if not matched:
             reason = _tukey_reason(name, fences, float(published))
             report.differences.append(
-                Difference(series.cms_id, series.org_type, "tukey", None, value, published, reason, name)
+                Difference(
+                    series.cms_id,
+                    series.org_type,
+                    "tukey",
+                    None,
+                    value,
+                    published,
+                    reason,
+                    f"{name} ({group})" if group else name,
+                )
             )
     return both
 

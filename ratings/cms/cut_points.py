@@ -33,6 +33,7 @@ __all__ = [
     "TooFewContracts",
     "cluster_thresholds",
     "guardrail",
+    "improvement_resampling",
     "mean_resampling",
     "quartiles",
     "restricted_range_cap",
@@ -182,6 +183,46 @@ def mean_resampling(
         per_split.append({level: float(mean) for level, mean in zip(levels, means, strict=True)})
     thresholds = {level: float(np.mean([split[level] for split in per_split])) for level in levels}
     return Resampling(thresholds=thresholds, per_split=per_split, contracts=int(values.size))
+
+
+def improvement_resampling(
+    scores: Sequence[float], *, seed: int, splits: int
+) -> tuple[Resampling, Fences, Fences]:
+    """The improvement measures' thresholds: negative and non-negative scores clustered apart.
+
+    Attachment K: contracts with an improvement score of zero or more get at least 3 stars, so
+    Tukey outlier deletion and mean resampling run separately on the non-negative scores (3
+    clusters: 3, 4 and 5 stars, the 3-star threshold being 0) and on the negative ones (2
+    clusters: 1 and 2 stars). Improvement scores run from -1 to 1. Returns the thresholds of
+    levels 2-5 and the fences of the negative ("decline") and non-negative ("improve") scores.
+    """
+    values = np.asarray(scores, dtype=float)
+    decline_fences = tukey_fences(values[values < 0], minimum=-1.0, maximum=0.0)
+    improve_fences = tukey_fences(values[values >= 0], minimum=0.0, maximum=1.0)
+    decline = mean_resampling(
+        within_fences(values[values < 0], decline_fences),
+        higher_is_better=True,
+        levels=(2,),
+        seed=seed,
+        splits=splits,
+    )
+    improve = mean_resampling(
+        within_fences(values[values >= 0], improve_fences),
+        higher_is_better=True,
+        levels=(4, 5),
+        seed=seed,
+        splits=splits,
+    )
+    per_split = [
+        {2: down[2], 3: 0.0, 4: up[4], 5: up[5]}
+        for down, up in zip(decline.per_split, improve.per_split, strict=True)
+    ]
+    combined = Resampling(
+        thresholds={2: decline.thresholds[2], 3: 0.0, 4: improve.thresholds[4], 5: improve.thresholds[5]},
+        per_split=per_split,
+        contracts=decline.contracts + improve.contracts,
+    )
+    return combined, decline_fences, improve_fences
 
 
 def restricted_range_cap(prior_fences: Fences) -> float:

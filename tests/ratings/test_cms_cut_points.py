@@ -19,6 +19,7 @@ from ratings.cms.cut_points import (
     TooFewContracts,
     cluster_thresholds,
     guardrail,
+    improvement_resampling,
     mean_resampling,
     quartiles,
     restricted_range_cap,
@@ -111,6 +112,16 @@ def test_mean_resampling_is_the_mean_of_the_leave_one_group_out_runs_and_is_seed
 def test_too_few_contracts_for_ten_groups_are_refused():
     with pytest.raises(TooFewContracts, match="9 contracts: fewer than one for each of 10 groups"):
         mean_resampling(np.arange(9.0), higher_is_better=True, seed=1, splits=1)
+
+
+def test_improvement_scores_are_clustered_apart_below_and_from_zero_with_3_stars_from_zero():
+    scores = [-0.5] * 10 + [-0.1] * 10 + [0.0] * 10 + [0.2] * 10 + [0.5] * 10
+    result, decline, improve = improvement_resampling(scores, seed=3, splits=2)
+    assert result.thresholds == pytest.approx({2: -0.1, 3: 0.0, 4: 0.2, 5: 0.5})
+    assert result.spread(3) == (0.0, 0.0)
+    assert result.contracts == 50
+    assert (decline.lower, decline.upper) == (-1.0, 0.0)
+    assert (improve.lower, improve.upper) == (0.0, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -387,3 +398,30 @@ def test_the_text_report_gives_each_stage_and_every_difference_with_its_reason(n
 def test_a_year_not_imported_is_refused():
     with pytest.raises(CommandError, match="Star year 2031 is not imported"):
         _run("--star-year", "2031")
+
+
+@pytest.mark.django_db
+def test_improvement_scores_when_given_are_clustered_by_group_and_not_guarded(national_2025, national_2026):
+    values = list(
+        CmsMeasureValue.objects.filter(contract__star_year=2026, edition__cms_id="C30").order_by("pk")[:60]
+    )
+    improvements = ("-0.4", "-0.1", "0", "0.05", "0.3", "0.6")
+    for index, value in enumerate(values):
+        value.score, value.score_status = Decimal(improvements[index % 6]), ""
+    CmsMeasureValue.objects.bulk_update(values, ["score", "score_status"])
+    found = json.loads(_run("--star-year", "2026", "--json", "--resamples", "1"))
+    rows = [row for row in found["thresholds"] if row["measure"] == "C30"]
+    assert [(row["star"], row["before_guardrail"], row["computed"]) for row in rows] == [
+        (2, -0.1, -0.1),
+        (3, 0.0, 0.0),
+        (4, 0.3, 0.3),
+        (5, 0.6, 0.6),
+    ]
+    assert {row["guardrail"] for row in rows} == {
+        "improvement measure: guardrails are not applied to the improvement measures"
+    }
+    cutoffs = {
+        row["cutoff"] for row in found["differences"] if row["measure"] == "C30" and row["stage"] == "tukey"
+    }
+    assert cutoffs <= {"lower (decline)", "upper (decline)", "lower (improve)", "upper (improve)"}
+    assert "C30" not in [note.split(":")[0] for note in found["notes"]]
