@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ratings.benchmark.selectors import methodology_or_none
 from ratings.cms.cut_points import (
     ABSOLUTE_CAP,
     FENCE_IQR,
@@ -209,7 +210,27 @@ def _series(star_year: int) -> list[_Series]:
         series = by_key.get((edition_id, "")) or by_key.get((edition_id, _org_type_of(organization_type)))
         if series is not None:
             series.scores.append(float(score))
+    _share_part_c_scores(star_year, list(by_key.values()))
     return list(by_key.values())
+
+
+def _share_part_c_scores(star_year: int, series: list[_Series]) -> None:
+    """Give the MA-PD cut points of a measure both parts share its Part C measure's scores.
+
+    Complaints and Members Choosing to Leave are one data source rated in both parts (the
+    catalog's `shared_group`): Tables K-4 and K-6 give D02 and D03 for MA-PD contracts exactly
+    the Tukey cutoffs and thresholds Tables K-3 and K-5 give C28 and C29, so CMS clusters the
+    Part C measure's contracts (MA-only ones too) for both.
+    """
+    catalog = methodology_or_none(star_year)
+    if catalog is None:
+        return
+    group_of = {measure.id: measure.shared_group for measure in catalog.measures if measure.shared_group}
+    part_c = {group_of[s.cms_id]: s for s in series if s.cms_id in group_of and s.cms_id.startswith("C")}
+    for shared in series:
+        source = part_c.get(group_of.get(shared.cms_id, ""))
+        if shared.org_type == "MA-PD" and source is not None:
+            shared.scores = list(source.scores)
 
 
 def _guardrail_exemption(
@@ -253,9 +274,10 @@ def cut_points_reproduce(*, star_year: int, seed: int, resamples: int) -> CutPoi
             "thresholds are the unguarded mean-resampling thresholds, rounded."
         )
     prior_by_measure = {(s.cut.edition.measure_id, s.cut.org_type): s for s in prior_series}
-    for offset, series in enumerate(current):
+    for series in current:
         prior = prior_by_measure.get((series.cut.edition.measure_id, series.cut.org_type))
-        _reproduce_one(report, series, prior, attachment_k, seed=seed + offset)
+        # One seed for every measure, as CMS's PROC SURVEYSELECT runs with SEED=8675309 for each.
+        _reproduce_one(report, series, prior, attachment_k, seed=seed)
     return report
 
 
