@@ -7,7 +7,7 @@ from django.contrib.admin.widgets import ManyToManyRawIdWidget
 from django.db.models import Prefetch
 from django.template.defaultfilters import pluralize
 
-from gaps.models import CareGap
+from gaps.models import CareGap, ComplianceStatus
 from hedis_portal.admin import (
     ContractScopedAdmin,
     ReadOnlyAdminMixin,
@@ -124,12 +124,9 @@ class InterventionCreationForm(forms.ModelForm):
     """Proposing an intervention: a member, an active type and some of that member's open gaps."""
 
     actor = None  # set per request by `InterventionAdmin.get_form`
+    for_member = None  # the page's `?member=` (from a member's page), set by `get_form` too
 
-    covered_gaps = forms.ModelMultipleChoiceField(
-        queryset=CareGap.objects.none(),
-        label="Gaps",
-        help_text="IDs of the member's open gaps, separated by commas.",
-    )
+    covered_gaps = forms.ModelMultipleChoiceField(queryset=CareGap.objects.none(), label="Gaps")
 
     class Meta:
         model = Intervention
@@ -138,9 +135,33 @@ class InterventionCreationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         gaps = self.fields["covered_gaps"]
-        gaps.queryset = CareGap.objects.visible_to(self.actor)
-        # A raw-ID box (with the worklist as lookup popup), not a list of a million gaps.
-        gaps.widget = ManyToManyRawIdWidget(Intervention._meta.get_field("gaps").remote_field, admin.site)
+        visible = CareGap.objects.visible_to(self.actor)
+        member = self._member()
+        if member is None:
+            # A raw-ID box (with the worklist as lookup popup), not a list of a million gaps.
+            gaps.queryset = visible
+            gaps.widget = ManyToManyRawIdWidget(Intervention._meta.get_field("gaps").remote_field, admin.site)
+            gaps.help_text = (
+                "IDs of the member's open gaps, separated by commas. Opened from a member's page "
+                '("Propose an intervention"), this lists their open gaps to tick.'
+            )
+            return
+        self.fields["member"].initial = member.pk
+        self.fields["member"].disabled = True
+        gaps.queryset = (
+            visible.filter(member=member, compliance_status=ComplianceStatus.OPEN)
+            .select_related("measure", "member")
+            .order_by("measure__code", "measurement_year")
+        )
+        gaps.widget = forms.CheckboxSelectMultiple()
+        gaps.label_from_instance = lambda gap: f"{gap} ({gap.get_workflow_state_display()})"
+        gaps.help_text = "The member's open gaps: tick those this outreach covers."
+
+    def _member(self) -> Member | None:
+        """The member of the page's `?member=`, if one of the user's."""
+        if not self.for_member or not self.for_member.isdigit():
+            return None
+        return Member.objects.visible_to(self.actor).filter(pk=self.for_member).first()
 
     def clean(self):
         cleaned_data = super().clean()
@@ -300,6 +321,7 @@ class InterventionAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, Con
         kwargs["form"] = InterventionChangeForm if obj else InterventionCreationForm
         form = super().get_form(request, obj, **kwargs)
         form.actor = request.user  # `get_form` builds a new class per request: no sharing
+        form.for_member = request.GET.get("member")
         return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

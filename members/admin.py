@@ -250,6 +250,10 @@ class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractS
         member = self.get_object(request, object_id)
         if member is not None:
             log_access(member)
+        extra_context = {
+            **(extra_context or {}),
+            "can_propose_intervention": request.user.has_perm("interventions.add_intervention"),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):

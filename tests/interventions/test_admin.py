@@ -2,13 +2,14 @@
 
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
 from gaps.models import CareGap
 from interventions import services
 from interventions.models import Intervention, InterventionType
 from tests.conftest import query_count
-from tests.factories import InterventionTypeFactory, MemberFactory, measure
+from tests.factories import InterventionTypeFactory, MemberFactory, UserFactory, measure
 from tests.interventions.conftest import intervention_with_gaps, open_gap
 
 pytestmark = pytest.mark.django_db
@@ -304,6 +305,60 @@ def test_add_form_offers_nothing_of_another_contract(client, care_manager, forei
     assert response.status_code == 200
     assert {"member", "covered_gaps"} <= set(response.context["adminform"].form.errors)
     assert not Intervention.objects.exists()
+
+
+def test_from_a_members_page_the_add_form_lists_their_open_gaps_to_tick(
+    client, care_manager, member, other_member, home_visit
+):
+    eed, ked = open_gap(member, "EED"), open_gap(member, "KED")
+    excluded = open_gap(member, "BCS")
+    CareGap.objects.filter(pk=excluded.pk).update(compliance_status="excluded", exclusion_reason="hospice")
+    open_gap(other_member)
+    client.force_login(care_manager)
+    member_page = client.get(f"/admin/members/member/{member.pk}/change/")
+    link = f"{CHANGELIST}add/?member={member.pk}"
+    assert f'href="{link}">Propose an intervention</a>' in member_page.text
+    form = client.get(link).context["adminform"].form
+    assert [str(choice[1]) for choice in form.fields["covered_gaps"].choices] == [
+        f"{eed} (New)",
+        f"{ked} (New)",
+    ]
+    assert form.fields["member"].disabled
+    response = client.post(
+        link,
+        {
+            "intervention_type": home_visit.pk,
+            "covered_gaps": [eed.pk, ked.pk],
+            "notes": "",
+            "scheduled_for": "",
+        },
+    )
+    assert response.status_code == 302
+    created = Intervention.objects.get()
+    assert (created.member, sorted(created.gaps.values_list("pk", flat=True))) == (
+        member,
+        sorted([eed.pk, ked.pk]),
+    )
+
+
+def test_a_member_of_another_contract_in_the_add_pages_address_is_ignored(
+    client, care_manager, foreign_member, home_visit
+):
+    open_gap(foreign_member)
+    client.force_login(care_manager)
+    form = client.get(f"{CHANGELIST}add/?member={foreign_member.pk}").context["adminform"].form
+    assert not form.fields["member"].disabled
+    assert 'name="covered_gaps"' in str(form["covered_gaps"])
+    assert form.fields["covered_gaps"].help_text.startswith("IDs of the member's open gaps")
+
+
+def test_the_member_page_offers_a_proposal_only_to_whom_may_add(client, contract, member):
+    reader = UserFactory(username="reader", contracts=[contract], is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_member"))
+    client.force_login(reader)
+    page = client.get(f"/admin/members/member/{member.pk}/change/")
+    assert page.status_code == 200
+    assert "Propose an intervention" not in page.text
 
 
 # --- The catalog ---------------------------------------------------------------------------
