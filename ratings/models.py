@@ -393,6 +393,8 @@ class ContractRatingProfile(models.Model):
             methodology = Methodology.for_star_year_or_latest(self.star_year)
         except MethodologyNotAvailable:
             return
+        if not methodology.rates_contracts:
+            return  # no CAI tables to check a category against
         pdp = self.contract.organization_type == Contract.OrganizationType.PDP
         columns = {
             "part_c_fac": RatingColumn.PART_C,

@@ -183,7 +183,8 @@ def verification_summary(report: VerificationReport) -> dict:
 
     A comparison that was not made (no methodology for the year) is null; each made one adds
     `by_rule`, its comparisons counted by the rule that decided the computed value (described
-    under `rules`). `disaster_values` lists every measure star a disaster rule decided.
+    under `rules`). `disaster_values` lists every measure star a disaster rule decided;
+    `fitted_cai` the CAI ranges fitted for a year that documents no CAI values.
     """
     result: dict = {"star_year": report.star_year, "prior_star_year": report.prior_star_year}
     for key in VERIFICATION_KEYS:
@@ -194,6 +195,12 @@ def verification_summary(report: VerificationReport) -> dict:
             else None
         )
     result["rules"] = RULES | RATING_RULES
+    # A year without CAI values: per rating column and final adjustment category, the CAI range
+    # its published ratings allow (`ratings.cms.cai_fit`), fitted, not CMS's.
+    result["fitted_cai"] = [
+        {"rating": column.value, "category": category, "low": str(low), "high": str(high)}
+        for (column, category), (low, high) in report.fitted_cai.items()
+    ]
     result["disaster_values"] = [
         {
             "contract": v.contract,

@@ -26,6 +26,7 @@ __all__ = [
     "calculate",
     "measure_star",
     "rate_contract",
+    "rating_column",
     "rating_measures",
     "reward_factor",
     "round_half_up",
@@ -306,7 +307,7 @@ def rating_measures(
     return tuple(result)
 
 
-def _column(rating_type: RatingType, rated_as: RatedAs) -> RatingColumn:
+def rating_column(rating_type: RatingType, rated_as: RatedAs) -> RatingColumn:
     """The Tables 8/9 and CAI column: Part D thresholds and CAI differ for PDPs."""
     if rating_type is RatingType.PART_C:
         return RatingColumn.PART_C
@@ -406,7 +407,7 @@ def _rate(
         status = TOO_NEW if profile.too_new else NOT_ENOUGH_DATA
         return RatingResult(rating_type, None, status, counted, required)
     weights = _weights(measures, profile)
-    column = _column(rating_type, profile.rated_as)
+    column = rating_column(rating_type, profile.rated_as)
     fac = profile.fac.get(rating_type)
     hold_harmless = rating_type.value in methodology.hold_harmless_ratings.get(profile.rated_as, ())
     included = {m.id: stars[m.id] for m in measures}

@@ -274,6 +274,11 @@ class Methodology:
             not_documented=dict(doc.get("not_documented", {})),
         )
 
+    @property
+    def rates_contracts(self) -> bool:
+        """Whether it documents the CAI values a summary or overall rating needs."""
+        return "cai" not in self.not_documented
+
     def measure(self, measure_id: str) -> Measure:
         """The catalog entry of a measure ID; KeyError if the year has no such measure."""
         for measure in self.measures:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
+from ratings.cms.cai_fit import Interval, cai_interval, shared_range
 from ratings.cms.disaster import RULES, Decision, DisasterRules
 from ratings.cms.engine import (
     TOO_NEW,
@@ -22,10 +23,11 @@ from ratings.cms.engine import (
     RatingResult,
     RatingType,
     rate_contract,
+    rating_column,
     star_for_cell,
 )
 from ratings.cms.lineage import Lineage
-from ratings.cms.methodology import Measure, Methodology, RatedAs
+from ratings.cms.methodology import Measure, Methodology, RatedAs, RatingColumn
 from ratings.cms.tables import CellValue, CmsTables, CutPoints
 
 __all__ = [
@@ -64,6 +66,11 @@ RATING_RULES = {
     "disaster_new_measure_hold_harmless": (
         "disaster contract: the rating without the new measures is higher, so it is used "
         "(new measure hold harmless)"
+    ),
+    "cai_fitted": (
+        "the star year documents no CAI values: the rating without CAI must reach the published "
+        "one with the CAI value fitted to its final adjustment category (consistency, not "
+        "reproduction; ratings.cms.cai_fit)"
     ),
     "minimum_measures": "too few rated measures for the contract type (Tables 6-7): no rating",
     "not_applicable": "the rating does not apply to the contract type (Table 3)",
@@ -114,6 +121,7 @@ class VerificationReport:
     by_rule: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     disaster_values: list[DisasterValue] = field(default_factory=list)
     prior_star_year: int | None = None
+    fitted_cai: dict[tuple[RatingColumn, int | None], Interval] = field(default_factory=dict)
 
     def count(self, key: str, rule: str, matched: bool, disaster: bool) -> None:
         """Add one comparison to a count key and to its rule's counts."""
@@ -323,7 +331,12 @@ def verify(
     if not tables.summary or tables.measure_stars is None:
         report.skipped.append("summary and overall ratings: summary or measure stars table missing")
         return report
-    _verify_ratings(tables, methodology, report, threshold, contract_types or {})
+    for key, text in methodology.not_documented.items():
+        report.skipped.append(f"not documented for star year {methodology.star_year}, {key}: {text}")
+    if methodology.rates_contracts:
+        _verify_ratings(tables, methodology, report, threshold, contract_types or {})
+    else:
+        _verify_ratings_without_cai(tables, methodology, report, threshold, contract_types or {})
     return report
 
 
@@ -525,6 +538,126 @@ def _verify_ratings(
                 )
 
 
+def _verify_ratings_without_cai(
+    tables: CmsTables,
+    methodology: Methodology,
+    report: VerificationReport,
+    threshold: Decimal,
+    contract_types: Mapping[str, str],
+) -> None:
+    """Part (b) for a year with no CAI values: consistency with one CAI per category (`cai_fit`)."""
+    for key in RATING_KEYS.values():
+        report.counts[key] = _new_counts()
+    assert tables.measure_stars is not None
+    pending: dict[tuple[RatingColumn, int | None], list] = {}
+    unmatched: list = []  # compared as they are (a status on either side), explained once CAIs are fitted
+    for contract_id, summary in tables.summary.items():
+        profile = profile_from_tables(tables, contract_id, methodology, contract_types.get(contract_id))
+        if profile is None:
+            report.skipped.append(f"{contract_id}: organisation type not rated or no measure stars")
+            continue
+        stars = _stars(tables.measure_stars.contract_values(contract_id))
+        ratings = rate_contract(stars, _with_type(profile, profile.contract_type, fac={}), methodology)
+        disaster = is_disaster_contract(tables, contract_id, threshold)
+        for rating_type, key in RATING_KEYS.items():
+            result, published = ratings.get(rating_type), getattr(summary, _SUMMARY_FIELDS[rating_type])
+            if result is None and published.status == NOT_APPLICABLE:
+                continue
+            if result is None or result.rating is None or published.number is None:
+                computed = result.value if result is not None else CellValue(status=NOT_APPLICABLE)
+                matched = computed == published
+                report.count(key, _rating_rule(result), matched, disaster)
+                if not matched:
+                    unmatched.append(
+                        (contract_id, rating_type, key, disaster, computed, profile, stars, published)
+                    )
+                continue
+            hold_harmless = rating_type.value in methodology.hold_harmless_ratings.get(profile.rated_as, ())
+            interval = cai_interval(result, hold_harmless, published.number, methodology)
+            category = (rating_column(rating_type, profile.rated_as), profile.fac.get(rating_type))
+            pending.setdefault(category, []).append(
+                (contract_id, rating_type, key, disaster, interval, profile, stars, published)
+            )
+    for category, entries in sorted(pending.items(), key=lambda item: (item[0][0].value, item[0][1] or 0)):
+        fitted = (
+            shared_range((interval, disaster) for _, _, _, disaster, interval, *_ in entries)
+            if category[1] is not None
+            else (Decimal(0), Decimal(0))
+        )
+        if category[1] is not None and fitted is not None:
+            report.fitted_cai[category] = fitted
+        for contract_id, rating_type, key, disaster, interval, profile, stars, published in entries:
+            matched = fitted is not None and interval is not None and interval[0] <= fitted[0] < interval[1]
+            report.count(key, "cai_fitted", matched, disaster)
+            if not matched:
+                computed = "no CAI of its category gives it" if interval is not None else "no CAI gives it"
+                unmatched.append(
+                    (contract_id, rating_type, key, disaster, computed, profile, stars, published)
+                )
+    for contract_id, rating_type, key, disaster, computed, profile, stars, published in unmatched:
+        category = (rating_column(rating_type, profile.rated_as), profile.fac.get(rating_type))
+        fitted = report.fitted_cai.get(category) if category[1] is not None else (Decimal(0), Decimal(0))
+        reason = _fitted_reason(
+            tables,
+            methodology,
+            profile,
+            stars,
+            rating_type,
+            published,
+            disaster,
+            fitted,
+            contract_id in contract_types,
+        )
+        report.mismatches.append(Mismatch(contract_id, key, str(published), str(computed), reason))
+
+
+_SUMMARY_FIELDS = {RatingType.PART_C: "part_c", RatingType.PART_D: "part_d", RatingType.OVERALL: "overall"}
+
+
+def _fitted_reason(
+    tables: CmsTables,
+    methodology: Methodology,
+    profile: ContractProfile,
+    stars: Mapping[str, int],
+    rating_type: RatingType,
+    published: CellValue,
+    disaster: bool,
+    fitted: Interval | None,
+    type_given: bool,
+) -> str:
+    """Why a rating is not reached with its category's fitted CAI (`fitted`, None for a rating
+    compared as it is: a status on either side)."""
+    if not type_given and profile.contract_type in ("ccp_with_snp", "ccp_only_isnp"):
+        other = "ccp_with_snp" if profile.contract_type == "ccp_only_isnp" else "ccp_only_isnp"
+        result = rate_contract(stars, _with_type(profile, other, fac={}), methodology).get(rating_type)
+        hold_harmless = rating_type.value in methodology.hold_harmless_ratings.get(profile.rated_as, ())
+        if result is not None and (result.rating is None or published.number is None):
+            reached = result.value == published
+        elif result is not None and fitted is not None:
+            interval = cai_interval(result, hold_harmless, published.number, methodology)
+            reached = interval is not None and interval[0] <= fitted[0] < interval[1]
+        else:
+            reached = False
+        if reached:
+            return (
+                f"contract type: the tables do not say whether it offers only I-SNPs in "
+                f"{tables.star_year}; rated as '{methodology.contract_types[other]}' instead of the "
+                f"inferred '{methodology.contract_types[profile.contract_type]}' it reaches the "
+                f"published {published} with its category's CAI"
+            )
+    if disaster:
+        return (
+            f"disaster contract ({_disaster_text(tables, profile.contract_id)}): its rating-level "
+            f"rules compare with the {_prior_year(tables)} ratings and mark the values kept from that "
+            "year, which the tables do not"
+        )
+    return (
+        f"not reached with its category's fitted CAI: the star year {methodology.star_year} "
+        "reward factor thresholds (Tables 8-9) and CAI values (Tables 12, 15, 18, 21) are not "
+        "documented, and the thresholds used are derived from the published measure stars"
+    )
+
+
 def _rating_rule(result: RatingResult | None) -> str:
     """The `RATING_RULES` key of the rule that decided a rating."""
     if result is None:
@@ -554,7 +687,7 @@ def _rating_reason(
         if alternative is not None and alternative.value == published:
             reasons.append(
                 f"contract type: the tables flag SNP contracts but not whether a contract offers "
-                f"only I-SNPs in 2026; its measure statuses suggested "
+                f"only I-SNPs in {tables.star_year}; its measure statuses suggested "
                 f"'{methodology.contract_types[profile.contract_type]}', but rated as "
                 f"'{methodology.contract_types[other]}' (Tables 6-7 minimum "
                 f"{_minimum_text(methodology, rating_type, other)} instead of "
@@ -579,13 +712,13 @@ def _minimum_text(methodology: Methodology, rating_type: RatingType, contract_ty
     return f"{found[0]} of {found[1]}" if found else "n/a"
 
 
-def _with_type(profile: ContractProfile, contract_type: str) -> ContractProfile:
-    """A copy of a profile with another contract type."""
+def _with_type(profile: ContractProfile, contract_type: str, fac=None) -> ContractProfile:
+    """A copy of a profile with another contract type (and other CAI categories, if given)."""
     return ContractProfile(
         contract_id=profile.contract_id,
         contract_type=contract_type,
         rated_as=profile.rated_as,
-        fac=profile.fac,
+        fac=profile.fac if fac is None else fac,
         puerto_rico_only=profile.puerto_rico_only,
         disaster_percent=profile.disaster_percent,
         too_new=profile.too_new,

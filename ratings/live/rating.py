@@ -418,7 +418,12 @@ def contract_live_rating(*, contract, measurement_year: int) -> LiveRating:
     ratings = None
     profile = None
     profile_view: dict = {}
-    if methodology is not None:
+    if methodology is not None and not methodology.rates_contracts:
+        notes.append(
+            f"The star year {methodology.star_year} methodology does not document its CAI values: "
+            "measure stars are computed, summary and overall ratings are not."
+        )
+    elif methodology is not None:
         profile, profile_view = _profile(contract, methodology, stored_profile, notes)
         stars = {r.edition.cms_id: r.star for r in results if r.edition is not None and r.star is not None}
         ratings = rate_contract(stars, profile, methodology)

@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.ratings.conftest import SMALL_2025
+from tests.ratings.conftest import SMALL_2024
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -289,13 +289,13 @@ EVERY_KIND = [
                 ]
             ]
         },
-    ),  # Last: it replaces a star year's national benchmark (2025; the demo rates against 2026's).
+    ),  # Last: it replaces a star year's national benchmark (2024; the demo rates against 2026's).
     (
         "cms_import",
         "administrator",
         "/api/cms-imports/",
-        {"star_year": 2025},
-        {"files": [[name, text] for name, text in SMALL_2025.items()]},
+        {"star_year": 2024},
+        {"files": [[name, text] for name, text in SMALL_2024.items()]},
     ),
 ]
 

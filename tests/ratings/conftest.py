@@ -137,37 +137,38 @@ SMALL_2026 = {
     "cai.csv": CAI_2026,
 }
 
-# 2025 layout: cp1252 with en dashes, trailing spaces, empty trailing columns, and IDs that
-# differ from 2026 (C01 is Colorectal Cancer Screening, C03 Plan All-Cause Readmissions).
-STARS_2025 = (
-    "2025 Star View: Medicare Report Card Master Table,,,,,,,,,\n"
+# The layout up to 2025 (cp1252 with en dashes, trailing spaces, empty trailing columns), as star
+# year 2024, which ships no catalog, with IDs that differ from 2026 (C01 is Colorectal Cancer
+# Screening, C03 Plan All-Cause Readmissions).
+STARS_2024 = (
+    "2024 Star View: Medicare Report Card Master Table,,,,,,,,,\n"
     "CONTRACT_ID,Organization Type,Contract Name,Organization Marketing Name,Parent Organization,"
     "HD1: Staying Healthy,HD2: Managing Chronic (Long Term) Conditions,,,\n"
     ",,,,,C01: Colorectal Cancer Screening,C02: Care for Older Adults – Medication Review,"
     "C03: Plan All-Cause Readmissions,,\n"
-    ",,,,,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,,\n"
+    ",,,,,01/01/2022 – 12/31/2022,01/01/2022 – 12/31/2022,01/01/2022 – 12/31/2022,,\n"
     "H0001 ,Local CCP ,ALPHA ,Alpha ,Alpha Inc. ,4 ,Plan too small to be measured ,2 ,,\n"
     "H0002 ,Local CCP ,BETA ,Beta ,Beta Inc. ,5 ,3 ,Plan too new to be measured ,,\n"
 )
-DATA_2025 = (
-    STARS_2025.replace("Star View", "Data View")
+DATA_2024 = (
+    STARS_2024.replace("Star View", "Data View")
     .replace(",4 ,Plan too small", ",71% ,Plan too small")
     .replace(",2 ,,", ",12% ,,")
     .replace(",5 ,3 ,", ",80% ,74% ,")
 )
-CUT_POINTS_2025 = (
-    "2025 Part C Performance Metrics Threshold for Star Assignments,,,,,\n"
+CUT_POINTS_2024 = (
+    "2024 Part C Performance Metrics Threshold for Star Assignments,,,,,\n"
     "Number of Stars Displayed on the Plan Finder Tool,HD1: Staying Healthy,HD2: Managing,,,\n"
     ",C01: Colorectal Cancer Screening,C02: Care for Older Adults – Medication Review,"
     "C03: Plan All-Cause Readmissions,,\n"
-    ",01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,01/01/2023 – 12/31/2023,,\n"
+    ",01/01/2022 – 12/31/2022,01/01/2022 – 12/31/2022,01/01/2022 – 12/31/2022,,\n"
     "1star ,< 50 % ,< 60 % ,> 12 % ,,\n"
     "2star ,>= 50 % to < 60 % ,>= 60 % to < 70 % ,> 10 % to <= 12 % ,,\n"
     "3star ,>= 60 % to < 70 % ,>= 70 % to < 80 % ,> 9 % to <= 10 % ,,\n"
     "4star ,>= 70 % to < 80 % ,>= 80 % to < 90 % ,> 7 % to <= 9 % ,,\n"
     "5star ,>= 80 % ,>= 90 % ,<= 7 % ,,\n"
 )
-SMALL_2025 = {"stars.csv": STARS_2025, "data.csv": DATA_2025, "cuts.csv": CUT_POINTS_2025}
+SMALL_2024 = {"stars.csv": STARS_2024, "data.csv": DATA_2024, "cuts.csv": CUT_POINTS_2024}
 
 
 def write_set(folder: Path, files: dict[str, str], encoding: str = "utf-8-sig") -> list[Path]:

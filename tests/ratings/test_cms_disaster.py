@@ -67,6 +67,7 @@ def test_the_rule_tables_are_pinned_whole():
         "weighted_mean",
         "improvement_hold_harmless",
         "disaster_new_measure_hold_harmless",
+        "cai_fitted",
         "minimum_measures",
         "not_applicable",
     ]

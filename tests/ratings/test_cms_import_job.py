@@ -9,7 +9,7 @@ from hedis_portal.models import Job, JobFile
 from ratings.models import CmsContract, CmsDataImport, CmsMeasureValue
 from tests.conftest import finished_job, query_count
 from tests.factories import UserFactory
-from tests.ratings.conftest import SMALL_2025, SMALL_2026
+from tests.ratings.conftest import SMALL_2024, SMALL_2026
 
 pytestmark = pytest.mark.django_db
 URL = "/api/cms-imports/"
@@ -130,7 +130,7 @@ def test_refused_tables_fail_the_job_with_the_import_error_rows_and_write_nothin
 ):
     client = api(administrator)
     with run_jobs():
-        started = upload(client, files=tables(SMALL_2025, encoding="cp1252"))
+        started = upload(client, files=tables(SMALL_2024, encoding="cp1252"))
     job = finished_job(client, started)
     assert job["status"] == "failed"
     errors = job["error"]["extra"]["errors"]

@@ -17,7 +17,7 @@ from ratings.cms.methodology import Methodology
 from ratings.cms.tables import load_tables
 from ratings.cms.verify import UNEXPLAINED, verify
 from ratings.models import Measure, StarYearMeasure
-from tests.ratings.conftest import SHIPPED, SMALL_2025, engine_files, write_set
+from tests.ratings.conftest import SHIPPED, SMALL_2024, engine_files, write_set
 
 # (2025 ID, 2026 ID, measure, data source, direction, improvement measure): every measure of
 # both shipped years. 2026 added C04, C05 (HOS, back after a year out) and C13 (KED).
@@ -189,12 +189,12 @@ def test_the_renamed_measure_is_the_catalogs_measure():
 def test_a_measure_with_no_lineage_is_named(tmp_path):
     renamed = {
         name: text.replace("Colorectal Cancer Screening", "Colon Health Check")
-        for name, text in SMALL_2025.items()
+        for name, text in SMALL_2024.items()
     }
     paths = write_set(tmp_path, renamed, encoding="cp1252")
     with pytest.raises(
         LineageError,
-        match=r"star year 2025: no lineage and no data source for measure C01: Colon Health Check",
+        match=r"star year 2024: no lineage and no data source for measure C01: Colon Health Check",
     ):
         verify(load_tables(paths))
 
@@ -204,7 +204,7 @@ def test_a_year_naming_one_measure_twice_is_refused(tmp_path):
         name: text.replace(
             "C02: Care for Older Adults \u2013 Medication Review", "C02: Colorectal Cancer Screening"
         )
-        for name, text in SMALL_2025.items()
+        for name, text in SMALL_2024.items()
     }
     paths = write_set(tmp_path, twice, encoding="cp1252")
     with pytest.raises(LineageError, match="measures C01 and C02 are both 'Colorectal Cancer Screening'"):
@@ -281,11 +281,11 @@ def test_the_import_links_a_renamed_measure_to_its_stable_measure(tmp_path):
         name: text.replace(
             "Care for Older Adults \u2013 Medication Review", "Controlling High Blood Pressure"
         )
-        for name, text in SMALL_2025.items()
+        for name, text in SMALL_2024.items()
     }
     write_set(tmp_path, cbp, encoding="cp1252")
-    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2025", stdout=io.StringIO())
-    edition = StarYearMeasure.objects.get(star_year=2025, cms_id="C02")
+    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2024", stdout=io.StringIO())
+    edition = StarYearMeasure.objects.get(star_year=2024, cms_id="C02")
     assert (edition.name, edition.measure) == (
         "Controlling High Blood Pressure",
         Measure.objects.get(part="C", code="CBP"),
@@ -296,11 +296,11 @@ def test_the_import_links_a_renamed_measure_to_its_stable_measure(tmp_path):
 def test_the_command_names_a_measure_with_no_lineage(tmp_path):
     renamed = {
         name: text.replace("Colorectal Cancer Screening", "Colon Health Check")
-        for name, text in SMALL_2025.items()
+        for name, text in SMALL_2024.items()
     }
     write_set(tmp_path, renamed, encoding="cp1252")
-    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2025", stdout=io.StringIO())
+    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2024", stdout=io.StringIO())
     with pytest.raises(
         CommandError, match="no lineage and no data source for measure C01: Colon Health Check"
     ):
-        call_command("verify_cms_ratings", "--star-year", "2025", "--json", stdout=io.StringIO())
+        call_command("verify_cms_ratings", "--star-year", "2024", "--json", stdout=io.StringIO())

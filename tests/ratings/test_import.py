@@ -12,11 +12,11 @@ from ratings.benchmark import importing
 from ratings.benchmark.importing import cms_star_data_import
 from ratings.models import CatalogSource, CmsContract, CmsDataImport, CmsMeasureValue, CutPoint
 from tests.ratings.conftest import (
-    CUT_POINTS_2025,
+    CUT_POINTS_2024,
     CUT_POINTS_2026,
     MEASURE_DATA_2026,
     MEASURE_STARS_2026,
-    SMALL_2025,
+    SMALL_2024,
     SMALL_2026,
     editions,
     imported_for_scope,
@@ -162,16 +162,16 @@ def test_import_command_reports_progress(tmp_path):
     assert "Star year 2026: 2 contracts, 3 cut point rows, 6 measure values from 5 files." in text
 
 
-def test_2025_layout_cp1252_creates_editions_from_the_header(tmp_path):
-    result = run(2025, write_set(tmp_path, SMALL_2025, encoding="cp1252"))
+def test_the_cp1252_layout_of_a_year_with_no_catalog_creates_editions_from_the_header(tmp_path):
+    result = run(2024, write_set(tmp_path, SMALL_2024, encoding="cp1252"))
     assert (result.contracts, result.cut_points, result.measure_values, result.editions_created) == (
         2,
         3,
         6,
         3,
     )
-    found = editions(2025)
-    # IDs shift between years: 2025's C01 is the stable COL measure (2026's C02).
+    found = editions(2024)
+    # IDs shift between years: this set's C01 is the stable COL measure (2026's C02).
     assert {cms_id: e.measure.code for cms_id, e in found.items()} == {
         "C01": "COL",
         "C02": "COA-MR",
@@ -180,28 +180,28 @@ def test_2025_layout_cp1252_creates_editions_from_the_header(tmp_path):
     assert all(e.source == CatalogSource.DATA_TABLES and e.weight is None for e in found.values())
     assert found["C02"].name == "Care for Older Adults – Medication Review"
     assert found["C01"].display_precision == 0
-    assert value("H0001", 2025, "C01").score == Decimal(71)
-    assert value("H0002", 2025, "C03").star_status == "Plan too new to be measured"
+    assert value("H0001", 2024, "C01").score == Decimal(71)
+    assert value("H0002", 2024, "C03").star_status == "Plan too new to be measured"
     assert "only measure stars can be verified" in result.notes[0]
 
 
 def test_reimporting_an_uncatalogued_year_follows_ids_that_moved(tmp_path):
-    run(2025, write_set(tmp_path / "first", SMALL_2025, encoding="cp1252"))
+    run(2024, write_set(tmp_path / "first", SMALL_2024, encoding="cp1252"))
     # A corrected file set in which C01 and C02 trade measures.
     swapped = {
         name: text.replace("C01: Colorectal", "C0X: Colorectal")
         .replace("C02: Care for Older", "C01: Care for Older")
         .replace("C0X: Colorectal", "C02: Colorectal")
-        for name, text in SMALL_2025.items()
+        for name, text in SMALL_2024.items()
     }
-    result = run(2025, write_set(tmp_path / "second", swapped, encoding="cp1252"))
+    result = run(2024, write_set(tmp_path / "second", swapped, encoding="cp1252"))
     assert result.replaced
-    assert {cms_id: e.measure.code for cms_id, e in editions(2025).items()} == {
+    assert {cms_id: e.measure.code for cms_id, e in editions(2024).items()} == {
         "C01": "COA-MR",
         "C02": "COL",
         "C03": "PCR",
     }
-    assert stored_counts(2025) == (2, 3, 6)
+    assert stored_counts(2024) == (2, 3, 6)
 
 
 def test_reimport_with_other_values_keeps_only_the_new_ones(tmp_path):
@@ -229,10 +229,10 @@ def rejected(star_year, paths) -> dict:
 
 def test_a_file_from_another_year_is_refused(tmp_path):
     paths = write_set(tmp_path, SMALL_2026)
-    paths.append(write_csv(tmp_path, "old-cuts.csv", CUT_POINTS_2025, encoding="cp1252"))
+    paths.append(write_csv(tmp_path, "old-cuts.csv", CUT_POINTS_2024, encoding="cp1252"))
     error = rejected(2026, paths)
     assert (error["file"], error["line"], error["field"]) == ("old-cuts.csv", 1, "file")
-    assert "says star year 2025, not 2026" in error["message"]
+    assert "says star year 2024, not 2026" in error["message"]
     assert error["text"].endswith("(file old-cuts.csv, line 1)")
 
 
@@ -330,9 +330,9 @@ def test_a_failure_while_writing_leaves_the_previous_import_whole(tmp_path, monk
 
 
 def test_the_command_turns_a_refusal_into_a_clear_error(tmp_path):
-    write_set(tmp_path, dict(SMALL_2026, **{"cut-points-part-c.csv": CUT_POINTS_2025}))
+    write_set(tmp_path, dict(SMALL_2026, **{"cut-points-part-c.csv": CUT_POINTS_2024}))
     with pytest.raises(
-        CommandError, match=r"Nothing imported: .*2025, not 2026.*\(file cut-points-part-c.csv, line 1\)"
+        CommandError, match=r"Nothing imported: .*2024, not 2026.*\(file cut-points-part-c.csv, line 1\)"
     ):
         call_command("import_cms_star_data", str(tmp_path), "--star-year", "2026", stdout=io.StringIO())
 

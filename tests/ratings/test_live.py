@@ -11,6 +11,7 @@ import pytest
 
 from gaps.models import CareGap
 from members.models import Contract, Member
+from ratings.benchmark.importing import cms_star_data_import
 from ratings.cms.engine import measure_star
 from ratings.cms.tables import CutPoints, Direction, Threshold
 from ratings.live.rating import contract_equity, contract_live_rating, members_to_next_cut_point
@@ -18,6 +19,7 @@ from ratings.models import CmsContract, CmsMeasureValue, ContractMeasureScore, C
 from ratings.models import StarYearMeasure as Edition
 from tests.conftest import query_count
 from tests.factories import ContractFactory, measure
+from tests.ratings.conftest import engine_files
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +367,14 @@ def test_query_count_does_not_grow_with_gaps_or_measures(cut_points_2026, contra
     for code in ("COL", "CBP", "GSD", "EED", "SUPD"):
         add_gaps(contract, code, closed=30, open=20, lis_de=True)
     assert query_count(lambda: contract_live_rating(contract=contract, measurement_year=2026)) == few
+
+
+def test_a_star_year_without_cai_values_rates_measures_but_not_the_contract(contract):
+    # 2025's methodology documents no CAI values: measurement year 2023 (star year 2025) gets
+    # its measure stars from the 2025 cut points and no summary or overall rating, saying why.
+    cms_star_data_import(
+        star_year=2025, paths=[p for p in engine_files(2025) if "Cut Points" in p.name], source="tests"
+    )
+    rating = contract_live_rating(contract=contract, measurement_year=2023)
+    assert (rating.star_year, rating.methodology_star_year, rating.ratings) == (2025, 2025, None)
+    assert "The star year 2025 methodology does not document its CAI values" in " ".join(rating.notes)

@@ -19,7 +19,7 @@ from django.core.management import CommandError, call_command
 from ratings.benchmark.selectors import cms_ratings_verify, verification_summary
 from ratings.cms import Methodology, load_tables, verify
 from ratings.cms.verify import UNEXPLAINED
-from tests.ratings.conftest import SMALL_2025, shipped_2026_files, write_set
+from tests.ratings.conftest import SMALL_2024, shipped_2026_files, write_set
 
 pytestmark = pytest.mark.django_db
 COUNT_KEYS = {"compared", "matched", "disaster_compared", "disaster_matched"}
@@ -54,6 +54,7 @@ def test_json_has_exactly_the_specified_shape(published):
         "prior_star_year",
         "rules",
         "disaster_values",
+        "fitted_cai",
         "measure_stars",
         "measure_stars_non_cahps",
         "part_c_summary",
@@ -63,6 +64,7 @@ def test_json_has_exactly_the_specified_shape(published):
     }
     assert published["star_year"] == 2026
     assert published["prior_star_year"] is None
+    assert published["fitted_cai"] == []
     for key in ("measure_stars", "measure_stars_non_cahps", "part_c_summary", "part_d_summary", "overall"):
         assert set(published[key]) == COUNT_KEYS | {"by_rule"}
         assert set(published[key]["by_rule"]) <= set(published["rules"])
@@ -188,9 +190,9 @@ def test_known_contract_types_reproduce_every_rating(published, national_2026):
 
 
 def test_a_year_without_methodology_verifies_measure_stars_only(tmp_path):
-    write_set(tmp_path, SMALL_2025, encoding="cp1252")
-    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2025", stdout=io.StringIO())
-    result, skipped = run_json("--star-year", "2025")
+    write_set(tmp_path, SMALL_2024, encoding="cp1252")
+    call_command("import_cms_star_data", str(tmp_path), "--star-year", "2024", stdout=io.StringIO())
+    result, skipped = run_json("--star-year", "2024")
     # H0001: C01 71% -> 4, C03 12% -> 2; H0002: C01 80% -> 5, C02 74% -> 3.
     assert result["measure_stars"] == {
         "compared": 4,
@@ -199,10 +201,10 @@ def test_a_year_without_methodology_verifies_measure_stars_only(tmp_path):
         "disaster_matched": 0,
         "by_rule": {"cut_points": {"compared": 4, "matched": 4}},
     }
-    # No 2025 catalog is needed: the lineage knows these measures by name, none is CAHPS.
+    # No 2024 catalog is needed: the lineage knows these measures by name, none is CAHPS.
     assert result["measure_stars_non_cahps"] == result["measure_stars"]
     assert result["part_c_summary"] is result["part_d_summary"] is result["overall"] is None
-    assert "no methodology shipped for star year 2025" in skipped
+    assert "no methodology shipped for star year 2024" in skipped
 
 
 def test_a_year_never_imported_is_a_clear_error():

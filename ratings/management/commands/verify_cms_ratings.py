@@ -144,6 +144,15 @@ class Command(BaseCommand):
         self.stdout.write("Rules:")
         for rule, text in summary["rules"].items():
             self.stdout.write(f"  {rule}: {text}")
+        if summary["fitted_cai"]:
+            self.stdout.write(
+                "CAI ranges fitted to the published ratings (the year documents no CAI values):"
+            )
+            for fitted in summary["fitted_cai"]:
+                self.stdout.write(
+                    f"  {fitted['rating']} category {fitted['category']}: "
+                    f"{fitted['low']} to below {fitted['high']}"
+                )
         if summary["prior_star_year"] is None:
             self.stdout.write(
                 self.style.WARNING(
