@@ -1,6 +1,8 @@
 """The console's trend of a contract: its ratings and a chosen measure's rate over its snapshots, and
 how the measures' cut points (the 4-star threshold above all) moved across the imported star years."""
 
+import math
+
 from django.urls import reverse
 
 from console.star_ratings.base import Chart, ConsoleView, console_path
@@ -91,15 +93,27 @@ def measure_score(measure: dict | None) -> float | None:
     return measure["rate"] if measure.get("rate") is not None else measure.get("score")
 
 
+def measure_score_text(measure: dict | None) -> str:
+    """The rate as a percentage ("67.6%"), a contract-level score as a number ("0.2"), or "—"."""
+    if measure is None:
+        return "—"
+    if measure.get("rate") is not None:
+        return formats.percent(measure["rate"])
+    return formats.decimal(measure.get("score"), 1)
+
+
 def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart:
     """One measure's score at each snapshot, with the rating year's cut points as reference lines."""
     scores = [measure_score(point["measures"].get(code)) for point in points]
+    percentage = any(point["measures"].get(code, {}).get("rate") is not None for point in points)
     lines = cut_point_lines(cut_points, CUT_COLOURS, "y") if cut_points is not None else []
     values = [score for score in scores if score is not None] + [line["value"] for line in lines]
     span = (max(values) - min(values)) if values else 0
-    scale = {"title": {"display": True, "text": "Score"}}
+    scale = {"title": {"display": True, "text": "Rate (%)" if percentage else "Score"}}
     if values:
-        scale.update(min=round(min(values) - span * 0.1 - 1, 2), max=round(max(values) + span * 0.1 + 1, 2))
+        # Whole numbers at the ends, so the axis labels read as round figures.
+        low, high = math.floor(min(values) - span * 0.1 - 1), math.ceil(max(values) + span * 0.1 + 1)
+        scale.update(min=max(low, 0) if percentage else low, max=min(high, 100) if percentage else high)
     return Chart(
         id="trend-measure",
         title=f"{code} · {name}: score at each snapshot",
@@ -117,8 +131,7 @@ def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart
             },
         },
         summary=", ".join(
-            f"{point['label']}: {formats.decimal(score, 1)}"
-            for point, score in zip(points, scores, strict=True)
+            f"{point['label']}: {measure_score_text(point['measures'].get(code))}" for point in points
         ),
     )
 
@@ -250,7 +263,11 @@ class TrendView(ConsoleView):
         chosen = self.request.GET.get("measure", "").upper()
         if chosen not in recorded:
             chosen = choices[0].measure_code if choices else ""
-        context.update(ratings_chart=ratings_chart(points), choices=choices, chosen=chosen)
+        context.update(
+            ratings_chart=ratings_chart(points),
+            choices=[(r.measure_code, measure_label(r.edition.measure, r.edition.cms_id)) for r in choices],
+            chosen=chosen,
+        )
         if chosen:
             result = results[chosen]
             context.update(
@@ -258,11 +275,14 @@ class TrendView(ConsoleView):
                 measure_rows=[
                     {
                         "label": point["label"],
-                        "score": measure_score(point["measures"].get(chosen)),
+                        "score": measure_score_text(point["measures"].get(chosen)),
                         "star": point["measures"].get(chosen, {}).get("star"),
                     }
                     for point in points
                 ],
+                measure_percentage=any(
+                    point["measures"].get(chosen, {}).get("rate") is not None for point in points
+                ),
                 cut_point_year=result.edition.star_year,
                 cut_points=(
                     [(star, result.cut_points.thresholds[star]) for star in range(2, 6)]

@@ -67,11 +67,15 @@ def test_ratings_and_a_measure_over_snapshots_with_its_cut_points(client, analys
         ("4 ★", 76.0),
         ("5 ★", 84.0),
     ]
+    # A rate reads as a percentage, on an axis with whole-number ends within 0-100.
+    assert measure["options"]["scales"]["y"] | {"title": None} == {"min": 53, "max": 95, "title": None}
+    assert measure["options"]["scales"]["y"]["title"]["text"] == "Rate (%)"
     page = text(response)
-    assert "2026-03-31 (MY2026) 80.0 4 ★" in page and "90.0 5 ★" in page
+    assert "2026-03-31 (MY2026) 80.0% 4 ★" in page and "90.0% 5 ★" in page
+    assert "80.0%, " in response.context["measure_chart"].summary
     assert (
-        "Star year 2026 cut points (dashed lines): 2 ★ from 58.0; 3 ★ from 71.0; 4 ★ from 76.0; "
-        "5 ★ from 84.0." in page
+        "Star year 2026 cut points (dashed lines): 2 ★ from 58.0%; 3 ★ from 71.0%; 4 ★ from 76.0%; "
+        "5 ★ from 84.0%." in page
     )
     assert '<option value="COL">C02 · COL · Colorectal Cancer Screening</option>' in response.content.decode()
 
