@@ -30,7 +30,16 @@ from hedis_portal.admin import (
 )
 from hedis_portal.audit import log_access
 from hedis_portal.errors import ApplicationError
-from hedis_portal.formats import count, decimal, money, percent, probability, stars, stars_change
+from hedis_portal.formats import (
+    count,
+    decimal,
+    money,
+    percent,
+    probability,
+    significant,
+    stars,
+    stars_change,
+)
 from hedis_portal.jobs import job_start
 from interventions.models import InterventionType
 from members.models import Contract
@@ -114,6 +123,12 @@ PATHS = {
     "with_improvement": "with the improvement measures",
     "without_improvement": "without the improvement measures (the higher of the two)",
 }
+
+
+def _extra_closures(measure: dict) -> str:
+    """The closures the plan adds in expectation (as the console's run page): after minus before."""
+    after, before = measure.get("expected_closures_after"), measure.get("expected_closures_before")
+    return decimal(after - before, 1) if after is not None and before is not None else "—"
 
 
 def _measure_label(cms_id: str, codes: dict) -> str:
@@ -309,7 +324,7 @@ def _plan_sections(result: dict, codes: dict, type_names: dict[str, str]) -> lis
             "headers": [
                 "Measure",
                 "Star today",
-                "Planned extra closures",
+                "Expected extra closures",
                 "Expected star without the plan",
                 "Expected star with the plan",
                 "Target star",
@@ -318,7 +333,7 @@ def _plan_sections(result: dict, codes: dict, type_names: dict[str, str]) -> lis
                 [
                     _measure_label(m["cms_id"], codes),
                     stars(m.get("current_star")),
-                    decimal(m.get("planned_extra_closures"), 1),
+                    _extra_closures(m),
                     stars(m.get("expected_star_before"), 2),
                     stars(m.get("expected_star_after"), 2),
                     stars(m.get("target_star")),
@@ -460,7 +475,9 @@ def _snapshot_measure_row(measure: dict) -> list[str]:
         value = percent(measure["rate"])
     else:
         value = (
-            plain(measure.get("score")) if measure.get("score") is not None else measure.get("status") or "—"
+            significant(measure["score"])
+            if measure.get("score") is not None
+            else measure.get("status") or "—"
         )
     next_star = (
         f"{stars(measure['next_star'])} at {plain(measure['next_cut_point'])}"
@@ -468,7 +485,7 @@ def _snapshot_measure_row(measure: dict) -> list[str]:
         else "—"
     )
     return [
-        f"{measure.get('cms_id') or ''} {measure.get('measure', '')}".strip(),
+        history.label_text(measure.get("cms_id"), measure.get("measure"), measure.get("name")),
         plain(measure.get("weight")),
         value,
         stars(measure.get("star")),

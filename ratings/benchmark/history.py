@@ -49,8 +49,13 @@ def _data_displays() -> dict[tuple[str, str], str]:
 def measure_label(measure: Measure, cms_id: str = "") -> str:
     """A measure as tables name it: "C01 · BCS · Breast Cancer Screening"; the code left out where it
     only spells the name ("C04 · Improving or Maintaining Physical Health", not IMPROVING-OR-…)."""
-    spelled = "-" in measure.code and slugify(measure.name).upper().startswith(measure.code)
-    return " · ".join(part for part in (cms_id, "" if spelled else measure.code, measure.name) if part)
+    return label_text(cms_id, measure.code, measure.name)
+
+
+def label_text(cms_id: str | None, code: str | None, name: str | None) -> str:
+    """`measure_label` from its parts (e.g. as a snapshot stores them); any part may be missing."""
+    spelled = bool(code and name) and "-" in code and slugify(name).upper().startswith(code)
+    return " · ".join(part for part in (cms_id, "" if spelled else code, name) if part)
 
 
 def is_percentage(measure: Measure) -> bool:

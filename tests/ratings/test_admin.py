@@ -279,7 +279,8 @@ PLAN = {
             {
                 "cms_id": "C01",
                 "current_star": 3,
-                "planned_extra_closures": 61.4,
+                "expected_closures_before": 20.0,
+                "expected_closures_after": 81.4,
                 "expected_star_before": 3.2,
                 "expected_star_after": 4.05,
                 "target_star": 4,
@@ -422,6 +423,7 @@ SNAPSHOT = {
     "measures": [
         {
             "measure": "BCS",
+            "name": "Breast Cancer Screening",
             "cms_id": "C01",
             "weight": 1,
             "member_level": True,
@@ -442,6 +444,16 @@ SNAPSHOT = {
             "rate": None,
             "score": 0.71,
             "star": 2,
+        },
+        {
+            "measure": "HEALTH-PLAN-QUALITY-IMPROVEMENT",
+            "name": "Health Plan Quality Improvement",
+            "cms_id": "C30",
+            "weight": 5,
+            "member_level": False,
+            "rate": None,
+            "score": 0.202884,
+            "star": 4,
         },
     ],
     "projection": {
@@ -470,8 +482,10 @@ def test_a_snapshot_page_reads_as_ratings_and_measures_with_the_raw_json_collaps
         "Part C 3.5 ★",
         "Part D —",
         "Overall 4.0 ★ 40 without the improvement measures (the higher of the two) 3.87 0.2 0.02 4.09",
-        "C01 BCS 1 74.0% 3 ★ 4 ★ at 76 7 1,289 4,012",
-        "C28 CTM 4 0.71 2 ★",
+        "C01 · BCS · Breast Cancer Screening 1 74.0% 3 ★ 4 ★ at 76 7 1,289 4,012",
+        "C28 · CTM 4 0.71 2 ★",
+        # An improvement score to three significant digits, the measure by its name, not its slug.
+        "C30 · Health Plan Quality Improvement 5 0.203 4 ★",
         "Expected overall rating 4.05 ★",
         "P(4 stars or more) 56%",
         "run #12 of 2026-11-30 14:05",
