@@ -53,6 +53,8 @@ RATING_KEYS = {
     RatingType.OVERALL: "overall",
 }
 UNEXPLAINED = "UNEXPLAINED"
+# The summary table's column of each rating (`SummaryRow`).
+_SUMMARY_FIELDS = {RatingType.PART_C: "part_c", RatingType.PART_D: "part_d", RatingType.OVERALL: "overall"}
 # The rule that decided a summary or overall rating, by the key the report counts.
 RATING_RULES = {
     "weighted_mean": (
@@ -494,23 +496,10 @@ def _verify_ratings(
     contract_types: Mapping[str, str],
 ) -> None:
     """Part (b): summary and overall ratings from published measure stars + CAI."""
-    for key in RATING_KEYS.values():
-        report.counts[key] = _new_counts()
-    assert tables.measure_stars is not None
-    for contract_id, summary in tables.summary.items():
-        profile = profile_from_tables(tables, contract_id, methodology, contract_types.get(contract_id))
-        if profile is None:
-            report.skipped.append(f"{contract_id}: organisation type not rated or no measure stars")
-            continue
-        stars = _stars(tables.measure_stars.contract_values(contract_id))
-        ratings = rate_contract(stars, profile, methodology)
-        disaster = is_disaster_contract(tables, contract_id, threshold)
-        published_by_type = {
-            RatingType.PART_C: summary.part_c,
-            RatingType.PART_D: summary.part_d,
-            RatingType.OVERALL: summary.overall,
-        }
-        for rating_type, published in published_by_type.items():
+    rated = _rated_contracts(tables, methodology, report, threshold, contract_types, without_cai=False)
+    for contract_id, summary, profile, stars, ratings, disaster in rated:
+        for rating_type, field_name in _SUMMARY_FIELDS.items():
+            published = getattr(summary, field_name)
             result = ratings.get(rating_type)
             if result is None and published.status == NOT_APPLICABLE:
                 continue  # the rating does not apply to this contract type (Table 3)
@@ -546,19 +535,10 @@ def _verify_ratings_without_cai(
     contract_types: Mapping[str, str],
 ) -> None:
     """Part (b) for a year with no CAI values: consistency with one CAI per category (`cai_fit`)."""
-    for key in RATING_KEYS.values():
-        report.counts[key] = _new_counts()
-    assert tables.measure_stars is not None
     pending: dict[tuple[RatingColumn, int | None], list] = {}
     unmatched: list = []  # compared as they are (a status on either side), explained once CAIs are fitted
-    for contract_id, summary in tables.summary.items():
-        profile = profile_from_tables(tables, contract_id, methodology, contract_types.get(contract_id))
-        if profile is None:
-            report.skipped.append(f"{contract_id}: organisation type not rated or no measure stars")
-            continue
-        stars = _stars(tables.measure_stars.contract_values(contract_id))
-        ratings = rate_contract(stars, _with_type(profile, profile.contract_type, fac={}), methodology)
-        disaster = is_disaster_contract(tables, contract_id, threshold)
+    rated = _rated_contracts(tables, methodology, report, threshold, contract_types, without_cai=True)
+    for contract_id, summary, profile, stars, ratings, disaster in rated:
         for rating_type, key in RATING_KEYS.items():
             result, published = ratings.get(rating_type), getattr(summary, _SUMMARY_FIELDS[rating_type])
             if result is None and published.status == NOT_APPLICABLE:
@@ -611,7 +591,37 @@ def _verify_ratings_without_cai(
         report.mismatches.append(Mismatch(contract_id, key, str(published), str(computed), reason))
 
 
-_SUMMARY_FIELDS = {RatingType.PART_C: "part_c", RatingType.PART_D: "part_d", RatingType.OVERALL: "overall"}
+def _rated_contracts(
+    tables: CmsTables,
+    methodology: Methodology,
+    report: VerificationReport,
+    threshold: Decimal,
+    contract_types: Mapping[str, str],
+    *,
+    without_cai: bool,
+):
+    """Each rated contract of the summary table: (ID, summary row, profile, measure stars, the
+    engine's ratings, disaster contract?); the ratings without CAI when `without_cai`. Starts the
+    rating counts and lists the contracts of types not rated as skipped."""
+    for key in RATING_KEYS.values():
+        report.counts[key] = _new_counts()
+    assert tables.measure_stars is not None
+    for contract_id, summary in tables.summary.items():
+        profile = profile_from_tables(tables, contract_id, methodology, contract_types.get(contract_id))
+        if profile is None:
+            report.skipped.append(f"{contract_id}: organisation type not rated or no measure stars")
+            continue
+        stars = _stars(tables.measure_stars.contract_values(contract_id))
+        rated = _with_type(profile, profile.contract_type, fac={}) if without_cai else profile
+        ratings = rate_contract(stars, rated, methodology)
+        yield (
+            contract_id,
+            summary,
+            profile,
+            stars,
+            ratings,
+            is_disaster_contract(tables, contract_id, threshold),
+        )
 
 
 def _fitted_reason(
