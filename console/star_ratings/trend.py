@@ -111,8 +111,10 @@ def measure_chart(points: list[dict], code: str, name: str, cut_points) -> Chart
     span = (max(values) - min(values)) if values else 0
     scale = {"title": {"display": True, "text": "Rate (%)" if percentage else "Score"}}
     if values:
-        # Whole numbers at the ends, so the axis labels read as round figures.
-        low, high = math.floor(min(values) - span * 0.1 - 1), math.ceil(max(values) + span * 0.1 + 1)
+        # Round figures at the ends (a rate's to 5 points, within 0-100), so the axis reads cleanly.
+        step = 5 if percentage else 1
+        low = math.floor((min(values) - span * 0.1 - 1) / step) * step
+        high = math.ceil((max(values) + span * 0.1 + 1) / step) * step
         scale.update(min=max(low, 0) if percentage else low, max=min(high, 100) if percentage else high)
     return Chart(
         id="trend-measure",

@@ -67,8 +67,8 @@ def test_ratings_and_a_measure_over_snapshots_with_its_cut_points(client, analys
         ("4 ★", 76.0),
         ("5 ★", 84.0),
     ]
-    # A rate reads as a percentage, on an axis with whole-number ends within 0-100.
-    assert measure["options"]["scales"]["y"] | {"title": None} == {"min": 53, "max": 95, "title": None}
+    # A rate reads as a percentage, on an axis whose ends are multiples of 5 within 0-100.
+    assert measure["options"]["scales"]["y"] | {"title": None} == {"min": 50, "max": 95, "title": None}
     assert measure["options"]["scales"]["y"]["title"]["text"] == "Rate (%)"
     page = text(response)
     assert "2026-03-31 (MY2026) 80.0% 4 ★" in page and "90.0% 5 ★" in page
