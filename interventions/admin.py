@@ -155,7 +155,11 @@ class InterventionCreationForm(forms.ModelForm):
         )
         gaps.widget = forms.CheckboxSelectMultiple()
         gaps.label_from_instance = lambda gap: f"{gap} ({gap.get_workflow_state_display()})"
-        gaps.help_text = "The member's open gaps: tick those this outreach covers."
+        gaps.help_text = (
+            "The member's open gaps: tick those this outreach covers."
+            if gaps.queryset.exists()
+            else "This member has no open gaps: there is nothing for an intervention to cover."
+        )
 
     def _member(self) -> Member | None:
         """The member of the page's `?member=`, if one of the user's."""

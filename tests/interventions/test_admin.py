@@ -341,6 +341,14 @@ def test_from_a_members_page_the_add_form_lists_their_open_gaps_to_tick(
     )
 
 
+def test_the_add_form_says_when_the_member_has_no_open_gaps(client, care_manager, member, home_visit):
+    client.force_login(care_manager)
+    form = client.get(f"{CHANGELIST}add/?member={member.pk}").context["adminform"].form
+    assert form.fields["covered_gaps"].help_text == (
+        "This member has no open gaps: there is nothing for an intervention to cover."
+    )
+
+
 def test_a_member_of_another_contract_in_the_add_pages_address_is_ignored(
     client, care_manager, foreign_member, home_visit
 ):
