@@ -35,7 +35,9 @@ from ratings.cms.methodology import DATA_DIR, Methodology
 from ratings.live.services import contract_measure_score_create
 from ratings.models import CmsDataImport, CutPoint, Measure
 
-SHIPPED_STAR_YEAR = 2026  # the latest national benchmark in ratings/cms/data
+# The national benchmarks shipped in ratings/cms/data: the latest rates the plan; the one before
+# gives year-over-year history, cut point trends and the disaster rules their prior year.
+SHIPPED_STAR_YEARS = (2025, 2026)
 BIRTH_YEARS = (1930, 1960)
 FEMALE_SHARE = 0.56
 EXCLUDED_SHARE = 0.03
@@ -238,17 +240,16 @@ class Outreach:
 
 
 def cms_star_data_ensure(*, source: str) -> None:
-    """Import CMS's shipped national benchmark and cut points unless that star year is loaded.
+    """Import CMS's shipped national benchmarks and cut points, each star year unless loaded.
 
     Live ratings need them, and each measure's compliance is drawn around its 4-star cut point.
     """
-    if CmsDataImport.objects.filter(star_year=SHIPPED_STAR_YEAR).exists():
-        return
-    cms_star_data_import(
-        star_year=SHIPPED_STAR_YEAR,
-        paths=sorted((DATA_DIR / str(SHIPPED_STAR_YEAR)).glob("*.csv")),
-        source=source,
-    )
+    loaded = set(CmsDataImport.objects.values_list("star_year", flat=True))
+    for star_year in SHIPPED_STAR_YEARS:
+        if star_year not in loaded:
+            cms_star_data_import(
+                star_year=star_year, paths=sorted((DATA_DIR / str(star_year)).glob("*.csv")), source=source
+            )
 
 
 def latest_cut_points():
