@@ -18,7 +18,7 @@ from predictions.importing import predictions_import_file
 from predictions.services import predictions_bulk_upsert
 from ratings.benchmark.importing import cms_star_data_import
 from tests.predictions.conftest import prediction_row
-from tests.ratings.conftest import CUT_POINTS_2025, SMALL_2026, write_csv, write_set
+from tests.ratings.conftest import CUT_POINTS_2024, SMALL_2026, write_csv, write_set
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,8 @@ def _jsonl(rows: list[dict]) -> bytes:
 
 
 def _cms_files(folder) -> list:
-    """The 2026 tables and one of 2025's: refused as a file from another year."""
-    return [*write_set(folder, SMALL_2026), write_csv(folder, "old-cuts.csv", CUT_POINTS_2025)]
+    """The 2026 tables and one of 2024's: refused as a file from another year."""
+    return [*write_set(folder, SMALL_2026), write_csv(folder, "old-cuts.csv", CUT_POINTS_2024)]
 
 
 def _rejection(import_) -> ImportRejected:
