@@ -4,6 +4,7 @@ small CMS-format files in the layouts of 2026 (UTF-8 with BOM) and earlier years
 from pathlib import Path
 
 import pytest
+from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
@@ -45,8 +46,14 @@ def imported_for_scope(django_db_blocker, star_year: int, paths: list[Path]):
 
     Each test still runs in its own rolled-back transaction on top of this data.
     """
-    with django_db_blocker.unblock():
-        result = cms_star_data_import(star_year=star_year, paths=paths, source="tests")
+    # Reference data for the module, imported by no one: whatever audit context an earlier test
+    # left in this thread (an actor whose row was rolled back) must not become its entry's actor.
+    token = auditlog_value.set({})
+    try:
+        with django_db_blocker.unblock():
+            result = cms_star_data_import(star_year=star_year, paths=paths, source="tests")
+    finally:
+        auditlog_value.reset(token)
     yield result
     with django_db_blocker.unblock():
         remove_star_year(star_year)
