@@ -28,7 +28,6 @@ from ratings.cms.engine import (
 )
 from ratings.cms.lineage import Lineage
 from ratings.cms.methodology import (
-    DATA_DIR,
     Methodology,
     MethodologyNotAvailable,
     RatingColumn,
@@ -36,8 +35,8 @@ from ratings.cms.methodology import (
 )
 from ratings.cms.tables import load_tables
 from ratings.cms.verify import profile_from_tables, verify
+from tests.ratings.conftest import engine_files
 
-ENGINE_TABLES = ("Measure Data", "Measure Stars", "Cut Points", "Summary Ratings", "CAI")
 RATINGS_2026 = ("part_c_summary", "part_d_summary", "overall")
 PUBLISHED = {RatingType.PART_C: "part_c", RatingType.PART_D: "part_d", RatingType.OVERALL: "overall"}
 
@@ -127,15 +126,6 @@ THRESHOLDS_2025 = {
     (RatingColumn.OVERALL, True): ("3.666667", "3.969697", "0.840061", "1.279556"),
     (RatingColumn.OVERALL, False): ("3.695652", "4.000000", "0.814328", "1.268569"),
 }
-
-
-def engine_files(star_year: int) -> list:
-    """The shipped tables of a year that the engine reads (2025's folder holds others too)."""
-    return [
-        path
-        for path in sorted((DATA_DIR / str(star_year)).glob("*.csv"))
-        if star_year == 2026 or any(table in path.name for table in ENGINE_TABLES)
-    ]
 
 
 @pytest.fixture(scope="module")
