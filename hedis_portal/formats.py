@@ -98,6 +98,14 @@ def count(value) -> str:
     return f"{int(number):,}"
 
 
+def matched_of(matched: int, compared: int, places: int = 2) -> str:
+    """A comparison's matches as the verification commands print them: "715 of 720 (99.31%)",
+    or "none compared"."""
+    if not compared:
+        return "none compared"
+    return f"{matched} of {compared} ({100 * matched / compared:.{places}f}%)"
+
+
 def decimal(value, places: int = 2) -> str:
     """A plain figure to `places` decimals, thousands separated: 4.0519 → "4.05"."""
     number = _number(value)

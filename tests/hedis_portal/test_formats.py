@@ -51,6 +51,14 @@ def test_places_are_the_callers():
     )
 
 
+def test_a_comparisons_matches_read_as_the_verification_commands_print_them():
+    assert (formats.matched_of(715, 720), formats.matched_of(69, 86, places=1), formats.matched_of(0, 0)) == (
+        "715 of 720 (99.31%)",
+        "69 of 86 (80.2%)",
+        "none compared",
+    )
+
+
 def test_templates_have_every_formatter_as_a_filter():
     from django.template import engines
 

@@ -6,6 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from hedis_portal.formats import matched_of
 from ratings.benchmark.cut_points import cut_points_reproduce
 from ratings.benchmark.selectors import loaded_star_years
 
@@ -15,13 +16,6 @@ STAGE_LABELS = (
     ("guardrails_from_cms", "matched", "CMS's Tables K-3/K-4 through these guardrails and rounding"),
     ("final", "matched", "Final thresholds (published cut points)"),
 )
-
-
-def _rate(matched: int, compared: int) -> str:
-    """ "m of n (p%)", or "none compared"."""
-    if not compared:
-        return "none compared"
-    return f"{matched} of {compared} ({100 * matched / compared:.1f}%)"
 
 
 class Command(BaseCommand):
@@ -71,7 +65,9 @@ class Command(BaseCommand):
         )
         summary = report.as_json()
         for stage, key, label in STAGE_LABELS:
-            self.stdout.write(f"  {label}: {_rate(summary[stage][key], summary[stage]['compared'])}")
+            self.stdout.write(
+                f"  {label}: {matched_of(summary[stage][key], summary[stage]['compared'], places=1)}"
+            )
         for note in report.notes:
             self.stdout.write(f"Note: {note}")
         if report.differences:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from hedis_portal.formats import matched_of
 from ratings.benchmark.selectors import (
     VERIFICATION_KEYS,
     cms_ratings_verify,
@@ -23,13 +24,6 @@ LABELS = {
     "part_d_summary": "Part D summary",
     "overall": "Overall rating",
 }
-
-
-def _rate(matched: int, compared: int) -> str:
-    """ "m of n (p%)", or "none compared"."""
-    if not compared:
-        return "none compared"
-    return f"{matched} of {compared} ({100 * matched / compared:.2f}%)"
 
 
 class Command(BaseCommand):
@@ -134,12 +128,12 @@ class Command(BaseCommand):
             outside_compared = counts["compared"] - counts["disaster_compared"]
             outside_matched = counts["matched"] - counts["disaster_matched"]
             self.stdout.write(
-                f"{LABELS[key]}: {_rate(counts['matched'], counts['compared'])} matched; "
-                f"outside the disaster rules {_rate(outside_matched, outside_compared)}; "
-                f"disaster contracts {_rate(counts['disaster_matched'], counts['disaster_compared'])}"
+                f"{LABELS[key]}: {matched_of(counts['matched'], counts['compared'])} matched; "
+                f"outside the disaster rules {matched_of(outside_matched, outside_compared)}; "
+                f"disaster contracts {matched_of(counts['disaster_matched'], counts['disaster_compared'])}"
             )
             for rule, by_rule in sorted(counts["by_rule"].items()):
-                self.stdout.write(f"  by {rule}: {_rate(by_rule['matched'], by_rule['compared'])}")
+                self.stdout.write(f"  by {rule}: {matched_of(by_rule['matched'], by_rule['compared'])}")
         self.stdout.write("")
         self.stdout.write("Rules:")
         for rule, text in summary["rules"].items():
@@ -166,8 +160,8 @@ class Command(BaseCommand):
             outside_compared = counts["compared"] - counts["disaster_compared"]
             outside_matched = counts["matched"] - counts["disaster_matched"]
             self.stdout.write(
-                f"  {measure_id}: {_rate(counts['matched'], counts['compared'])}; "
-                f"outside the disaster rules {_rate(outside_matched, outside_compared)}"
+                f"  {measure_id}: {matched_of(counts['matched'], counts['compared'])}; "
+                f"outside the disaster rules {matched_of(outside_matched, outside_compared)}"
             )
         self.stdout.write("")
         self.stdout.write(f"Mismatches ({len(summary['mismatches'])}):")
