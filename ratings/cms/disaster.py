@@ -92,13 +92,14 @@ def _org(org_type: str) -> str:
 class DisasterRules:
     """Applies the disaster rules to one star year's tables, with the prior year's if imported.
 
-    `measures` and `prior_measures` are the lineage links of each year's measure IDs.
+    `measures` links the year's measure IDs to their lineage measures; `prior_ids` each lineage
+    measure to its ID in the prior year.
     """
 
     tables: CmsTables
     prior: CmsTables | None
     measures: dict[str, LineageMeasure]
-    prior_measures: dict[str, LineageMeasure]
+    prior_ids: dict[LineageMeasure, str]
     threshold: Decimal
 
     def percent(self, contract_id: str, year: int) -> Decimal | None:
@@ -143,7 +144,7 @@ class DisasterRules:
             return Decision("cut_points", current)
         if self.prior is None or self.prior.measure_stars is None or self.prior.measure_data is None:
             return Decision("disaster_prior_year_not_imported", current)
-        prior_id = next((mid for mid, known in self.prior_measures.items() if known == measure), None)
+        prior_id = self.prior_ids.get(measure)
         prior_star = self.prior.measure_stars.value(contract_id, prior_id) if prior_id else None
         prior_score = self.prior.measure_data.value(contract_id, prior_id) if prior_id else None
         if (

@@ -366,7 +366,8 @@ def _verify_measure_stars(
         if prior is not None and prior.measure_stars is not None
         else {}
     )
-    rules = DisasterRules(tables, prior, measures, prior_measures, threshold)
+    prior_ids = {measure: measure_id for measure_id, measure in prior_measures.items()}
+    rules = DisasterRules(tables, prior, measures, prior_ids, threshold)
     report.counts["measure_stars"] = _new_counts()
     report.counts["measure_stars_non_cahps"] = _new_counts()
     not_recomputable: set[str] = set()

@@ -185,7 +185,7 @@ def _rules(current, prior, disaster_now, disaster_before=None, measure=HEDIS):
         if prior is not None
         else None
     )
-    return DisasterRules(now, before, {"C01": measure}, {"C01": measure} if before else {}, Decimal(25))
+    return DisasterRules(now, before, {"C01": measure}, {measure: "C01"} if before else {}, Decimal(25))
 
 
 def _decide(rules, published_star: str):
