@@ -168,16 +168,15 @@ def measure_outlook(
 ) -> MeasureOutlook:
     """Star distribution of a measure from its gap probabilities (or a fixed number of closures)."""
     if fixed_closures is not None:
-        star = int(measure.stars_for(np.array([fixed_closures]))[0])
-        one_hot = np.zeros(5)
-        one_hot[star - 1] = 1.0
-        return MeasureOutlook(one_hot, None, fixed_closures)
+        return MeasureOutlook(measure.star_probabilities_at(fixed_closures), None, fixed_closures)
     distribution = closure_distribution(probabilities)
-    at_least = distribution.at_least(measure.needed[1:])
-    at_least[0] = 1.0
-    at_least = np.minimum.accumulate(at_least)
-    star_probabilities = at_least - np.append(at_least[1:], 0.0)
-    return MeasureOutlook(star_probabilities, distribution, None)
+    rows, weights = measure.threshold_sets()
+    # P(closures ≥ needed) for every star level of every distinct draw of the cut points, at once.
+    at_least = distribution.at_least(rows[:, 1:].ravel()).reshape(rows.shape[0], 5)
+    at_least[:, 0] = 1.0
+    at_least = np.minimum.accumulate(at_least, axis=1)
+    per_draw = at_least - np.concatenate([at_least[:, 1:], np.zeros((rows.shape[0], 1))], axis=1)
+    return MeasureOutlook(weights @ per_draw, distribution, None)
 
 
 def sample_stars(outlooks: Sequence[MeasureOutlook], draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -421,8 +420,14 @@ def exact_distribution(portfolio: PortfolioInput, max_combinations: int = 20_000
     per_measure = []
     for measure in prepared.measures:
         pmf = poisson_binomial_pmf(measure.probabilities)
-        stars = measure.stars_for(np.arange(pmf.size))
-        per_measure.append(np.bincount(stars - 1, weights=pmf, minlength=5))
+        rows, weights = measure.threshold_sets()
+        stars = (rows[:, None, 1:] <= np.arange(pmf.size)[None, :, None]).sum(axis=2)
+        per_measure.append(
+            sum(
+                weight * np.bincount(row - 1, weights=pmf, minlength=5)
+                for weight, row in zip(weights, stars, strict=True)
+            )
+        )
     supports = [np.flatnonzero(p > 0) + 1 for p in per_measure]
     combinations = math.prod(len(s) for s in supports)
     if combinations > max_combinations:

@@ -42,6 +42,11 @@ class MemberMeasure:
 
     For a lower-is-better measure the score is the share of eligible members still without the
     numerator event being avoided, i.e. 100 × (eligible − closed) ÷ eligible: closing a gap lowers it.
+
+    `projected` holds cut points drawn from a projection of the star year's (each draw equally
+    likely); empty when `cut_points` are certain. With draws, `cut_points` is the projection's
+    median: the optimizer plans against it, and the forecast's star distribution averages over
+    the draws.
     """
 
     cms_id: str
@@ -51,6 +56,7 @@ class MemberMeasure:
     eligible: int
     gap_members: np.ndarray
     gap_probabilities: np.ndarray
+    projected: tuple[CutPoints, ...] = ()
 
     @property
     def open_count(self) -> int:
@@ -117,8 +123,10 @@ def validate_member_measure(measure: MemberMeasure, fallback: float | None) -> n
     name = measure.cms_id
     if measure.precision < 0:
         raise PortfolioInputError(f"{name}: precision must be 0 or more")
-    if set(measure.cut_points.thresholds) != {2, 3, 4, 5}:
+    if any(set(cut.thresholds) != {2, 3, 4, 5} for cut in (measure.cut_points, *measure.projected)):
         raise PortfolioInputError(f"{name}: cut points need thresholds for stars 2 to 5")
+    if any(cut.direction is not measure.cut_points.direction for cut in measure.projected):
+        raise PortfolioInputError(f"{name}: projected cut points must have the measure's direction")
     members = np.asarray(measure.gap_members)
     probabilities = np.asarray(measure.gap_probabilities, dtype=np.float64)
     if members.ndim != 1 or probabilities.shape != members.shape:

@@ -23,7 +23,7 @@ from ratings.cms.engine import (
     rating_measures,
 )
 from ratings.cms.methodology import Methodology, RatedAs
-from ratings.cms.tables import Direction
+from ratings.cms.tables import CutPoints, Direction
 from ratings.portfolio.inputs import (
     ContractMeasure,
     InterventionType,
@@ -52,16 +52,18 @@ def member_score(measure: MemberMeasure, extra_closures: int) -> Decimal:
     return Decimal(100 * closed) / Decimal(measure.eligible)
 
 
-def closures_needed(measure: MemberMeasure) -> np.ndarray:
-    """Extra closures needed for each star level 0..5 (0 up to today's star, inf if out of reach).
+def closures_needed(measure: MemberMeasure, cut_points: CutPoints | None = None) -> np.ndarray:
+    """Extra closures needed for each star level 0..5 (0 up to today's star, inf if out of reach),
+    under the measure's cut points or the `cut_points` given (one of its projected draws).
 
     The star is nondecreasing in the closures, so each level's smallest count is found by binary
     search over 0..open gaps with the engine's `measure_star`.
     """
+    cut = measure.cut_points if cut_points is None else cut_points
 
     def star(extra: int) -> int:
         """The engine's star after `extra` more closures."""
-        return measure_star(member_score(measure, extra), measure.cut_points, measure.precision)
+        return measure_star(member_score(measure, extra), cut, measure.precision)
 
     current, best = star(0), star(measure.open_count)
     needed = np.full(6, np.inf)
@@ -90,15 +92,27 @@ class PreparedMeasure:
     needed: np.ndarray
     weight: Decimal
     in_rating: bool
+    needed_draws: np.ndarray | None = None
+    draw_weights: np.ndarray | None = None
 
     @property
     def cms_id(self) -> str:
         """The measure ID of the star year, e.g. C01."""
         return self.source.cms_id
 
-    def stars_for(self, extra_closures: np.ndarray) -> np.ndarray:
-        """Star for each count of extra closures (vectorized `measure_star`)."""
-        return np.searchsorted(self.needed[1:], np.asarray(extra_closures, dtype=np.float64), side="right")
+    def threshold_sets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The closures each star needs under every distinct projected draw of the cut points, and
+        each draw's probability; `needed` alone, with probability 1, when the cut points are certain."""
+        if self.needed_draws is None:
+            return self.needed[None, :], np.ones(1)
+        return self.needed_draws, self.draw_weights
+
+    def star_probabilities_at(self, extra_closures: int) -> np.ndarray:
+        """P(star = 1..5) after exactly `extra_closures` more closures (one-hot when the cut points
+        are certain; spread over the projected draws otherwise)."""
+        rows, weights = self.threshold_sets()
+        per_draw = (rows[:, 1:] <= extra_closures).sum(axis=1)
+        return np.bincount(per_draw - 1, weights=weights, minlength=5)
 
     def rate_for(self, extra_closures: float) -> float:
         """The score as a float percentage after `extra_closures` (possibly fractional) closures."""
@@ -266,6 +280,20 @@ def _fixed_star(measure: ContractMeasure) -> int:
     return measure_star(Decimal(measure.score), measure.cut_points, measure.precision)
 
 
+def _needed_draws(source: MemberMeasure) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The closures needed under each distinct projected draw of the cut points and its share of
+    the draws (rounded thresholds repeat, so far fewer rows than draws); (None, None) without."""
+    if not source.projected:
+        return None, None
+    distinct: dict[tuple, list] = {}
+    for cut in source.projected:
+        key = tuple((level, t.value, t.inclusive) for level, t in sorted(cut.thresholds.items()))
+        distinct.setdefault(key, [cut, 0])[1] += 1
+    rows = np.array([closures_needed(source, cut) for cut, _count in distinct.values()])
+    weights = np.array([count for _cut, count in distinct.values()], dtype=float) / len(source.projected)
+    return rows, weights
+
+
 def prepare(portfolio: PortfolioInput) -> Prepared:
     """Validate a portfolio and build the arrays and the rating oracle every computation uses."""
     validate_input(portfolio)
@@ -287,6 +315,7 @@ def prepare(portfolio: PortfolioInput) -> Prepared:
     ids = [m.cms_id for m in portfolio.member_measures]
     oracle = RatingOracle(methodology, portfolio.profile, fixed, ids)
     needed = [closures_needed(source) for source in portfolio.member_measures]
+    drawn = [_needed_draws(source) for source in portfolio.member_measures]
     codes = codes.reshape(-1)
     measures = tuple(
         PreparedMeasure(
@@ -298,6 +327,8 @@ def prepare(portfolio: PortfolioInput) -> Prepared:
             needed=needed[index],
             weight=methodology.measure(source.cms_id).weight,
             in_rating=bool(oracle.in_rating[index]),
+            needed_draws=drawn[index][0],
+            draw_weights=drawn[index][1],
         )
         for index, source in enumerate(portfolio.member_measures)
     )

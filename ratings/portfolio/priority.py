@@ -59,11 +59,14 @@ def marginal_values(prepared: Prepared, outlooks: Sequence[MeasureOutlook], star
         if not measure.in_rating or outlook.distribution is None:
             continue
         m = measure.index
-        for level in range(measure.current_star + 1, 6):
-            needed = measure.needed[level]
-            if not np.isfinite(needed):
-                break
-            mass = float(outlook.distribution.point(np.array([needed - 1]))[0])
+        rows, weights = measure.threshold_sets()
+        for level in range(2, 6):
+            # P(one more closure reaches `level`), averaged over the draws of the cut points.
+            finite = np.isfinite(rows[:, level]) & (rows[:, level] > 0)
+            if not finite.any():
+                continue
+            point = outlook.distribution.point(rows[finite, level] - 1)
+            mass = float(weights[finite] @ point)
             if mass < NEGLIGIBLE_MASS:
                 continue
             upper, lower = stars.copy(), stars.copy()
