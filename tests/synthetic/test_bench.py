@@ -57,6 +57,16 @@ def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path)
         assert isinstance(figure["met"], bool)
         for field in NUMBERS:
             assert isinstance(figure[field], float) and figure[field] > 0, (figure["name"], field)
+    # The optimizer's wall time beside its own core solve (same runs), and the ratio between them.
+    optimizer = figures["optimizer"]
+    assert optimizer["wall_median"] == optimizer["median"]
+    assert optimizer["core_solve_median"] == optimizer["baseline_median"] < optimizer["median"]
+    assert (
+        optimizer["wall_to_core_solve"]
+        == optimizer["ratio"]
+        == pytest.approx(optimizer["median"] / optimizer["core_solve_median"])
+    )
+    assert optimizer["forecast_run_median"] > 0
     assert not Contract.objects.filter(contract_id=BENCH_CONTRACT_ID).exists()
 
 
