@@ -9,6 +9,16 @@ difference carries its stage and reason; nothing falls back silently (a measure 
 computed is named in `notes`).
 
 A measure is followed across years by its identity (`StarYearMeasure.measure`), not its ID.
+
+CMS clusters each contract's own score of the year (Attachment K: 'measure-specific scores for the
+current year's Star Ratings'; the 60 percent rule that left disaster-affected contracts out was
+removed for 2026). A disaster-affected contract whose prior-year star was the higher gets that
+star 'and corresponding measure score' (Technical Notes, 'Data Handling of Measures for Contracts
+Affected by a Major Disaster'), so its published score is the prior year's and its own, clustered
+score is not published. Where the tables show it (the published score is the prior year's and its
+star is above what the score earns on the year's cut points), that value is left out of the
+clustering; it still counts in the Tukey quartiles, as the contract does in CMS's (left out of
+the quartiles too, 3 PDP cutoffs of 2026 no longer match Tables K-5/K-6).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ratings.benchmark.selectors import methodology_or_none
+from ratings.cms import tables
 from ratings.cms.cut_points import (
     ABSOLUTE_CAP,
     FENCE_IQR,
@@ -36,6 +47,9 @@ from ratings.cms.cut_points import (
     tukey_fences,
     within_fences,
 )
+from ratings.cms.disaster import disaster_year
+from ratings.cms.engine import measure_star
+from ratings.cms.lineage import LineageMeasure
 from ratings.models import CmsMeasureValue, CutPoint, Direction
 
 __all__ = ["CutPointReport", "Difference", "ThresholdResult", "cut_points_reproduce"]
@@ -155,10 +169,15 @@ def _number(value: Decimal | None) -> float | None:
 
 @dataclass
 class _Series:
-    """One measure edition's published cut points for one org type and the scores behind them."""
+    """One measure edition's published cut points for one org type and the scores behind them.
+
+    `prior_year_values` are the published scores that are the prior year's, kept for a
+    disaster-affected contract in place of its own (see the module's docstring).
+    """
 
     cut: CutPoint
     scores: list[float] = field(default_factory=list)
+    prior_year_values: list[float] = field(default_factory=list)
 
     @property
     def cms_id(self) -> str:
@@ -183,6 +202,13 @@ class _Series:
     def fences(self) -> Fences:
         return tukey_fences(self.scores, minimum=0.0, maximum=100.0 if self.on_0_100_scale else None)
 
+    def clustered(self) -> np.ndarray:
+        """The scores clustered: the published ones less the prior year's values."""
+        remaining = list(self.scores)
+        for value in self.prior_year_values:
+            remaining.remove(value)
+        return np.asarray(remaining, dtype=float)
+
 
 def _org_type_of(organization_type: str) -> str:
     """Part D cut points differ for PDPs (stand-alone and employer PDPs) and MA-PD contracts."""
@@ -192,8 +218,9 @@ def _org_type_of(organization_type: str) -> str:
 def _series(star_year: int) -> list[_Series]:
     """A star year's non-CAHPS cut points with each one's published scores.
 
-    Two queries: the cut points with their editions and measures (joined), and every numeric
-    score of the year with its contract's organization type.
+    At most three queries: the cut points with their editions and measures (joined), every
+    numeric score of the year with its star and contract, and the prior year's scores of the
+    disaster-affected contracts (`_mark_prior_year_values`, when there are any).
     """
     cuts = list(
         CutPoint.objects.filter(edition__star_year=star_year)
@@ -205,13 +232,84 @@ def _series(star_year: int) -> list[_Series]:
     by_key = {(cut.edition_id, cut.org_type): _Series(cut) for cut in cuts}
     scores = CmsMeasureValue.objects.filter(
         contract__star_year=star_year, score__isnull=False, edition_id__in={cut.edition_id for cut in cuts}
-    ).values_list("edition_id", "contract__organization_type", "score")
-    for edition_id, organization_type, score in scores:
+    ).values_list(
+        "edition_id",
+        "contract__contract_id",
+        "contract__organization_type",
+        "contract__disaster_percent",
+        "score",
+        "star",
+    )
+    published = []
+    for edition_id, contract_id, organization_type, percents, score, star in scores:
         series = by_key.get((edition_id, "")) or by_key.get((edition_id, _org_type_of(organization_type)))
         if series is not None:
             series.scores.append(float(score))
+            published.append(_Published(series, contract_id, percents, score, star))
+    _mark_prior_year_values(star_year, published)
     _share_part_c_scores(star_year, list(by_key.values()))
     return list(by_key.values())
+
+
+@dataclass(frozen=True)
+class _Published:
+    """One published numeric value: its series, contract, the contract's disaster shares, score, star."""
+
+    series: _Series
+    contract_id: str
+    disaster_percent: dict[str, str]
+    score: Decimal
+    star: int | None
+
+
+def _mark_prior_year_values(star_year: int, published: list[_Published]) -> None:
+    """Record the published scores that are the prior year's under the disaster rule.
+
+    A value is the prior year's where its contract had at least the threshold share of enrollees
+    in Individual Assistance areas in the measure's disaster year (`disaster.disaster_year`),
+    its score equals the contract's prior-year score of the measure, and its star is above the
+    star that score earns on the year's own cut points: the star, and so the score, came from
+    the prior year. A value whose star the score earns is clustered (the year's own score may
+    equal the prior year's). Without the year's catalog or the prior year's tables nothing is
+    marked.
+    """
+    catalog = methodology_or_none(star_year)
+    if catalog is None:
+        return
+    threshold = catalog.disaster_threshold_percent
+    affected = [value for value in published if _affected(star_year, value, threshold)]
+    if not affected:
+        return
+    prior = {
+        (contract_id, measure_id): score
+        for contract_id, measure_id, score in CmsMeasureValue.objects.filter(
+            contract__star_year=star_year - 1,
+            contract__contract_id__in={value.contract_id for value in affected},
+            score__isnull=False,
+        ).values_list("contract__contract_id", "edition__measure_id", "score")
+    }
+    for value in affected:
+        series = value.series
+        prior_score = prior.get((value.contract_id, series.cut.edition.measure_id))
+        if prior_score is None or prior_score != value.score or value.star is None:
+            continue
+        if value.star > measure_star(value.score, series.cut.as_cms(), series.precision):
+            series.prior_year_values.append(float(value.score))
+
+
+def _affected(star_year: int, value: _Published, threshold: Decimal) -> bool:
+    """At least the threshold share of the contract's enrollees in the measure's disaster year."""
+    edition = value.series.cut.edition
+    measure = LineageMeasure(
+        part=edition.measure.part,
+        name=edition.name,
+        data_source=edition.measure.data_source,
+        direction=tables.Direction(value.series.cut.direction),
+        improvement=edition.improvement,
+    )
+    year = disaster_year(star_year, measure)
+    percent = value.disaster_percent.get(str(year)) if year is not None else None
+    return percent is not None and Decimal(percent) >= threshold
 
 
 def _share_part_c_scores(star_year: int, series: list[_Series]) -> None:
@@ -231,6 +329,7 @@ def _share_part_c_scores(star_year: int, series: list[_Series]) -> None:
         source = part_c.get(group_of.get(shared.cms_id, ""))
         if shared.org_type == "MA-PD" and source is not None:
             shared.scores = list(source.scores)
+            shared.prior_year_values = list(source.prior_year_values)
 
 
 def _guardrail_exemption(
@@ -271,7 +370,9 @@ def cut_points_reproduce(*, star_year: int, seed: int, resamples: int) -> CutPoi
     if not prior_series:
         report.notes.append(
             f"No {prior_year} cut points are imported, so no guardrail is possible: the final "
-            "thresholds are the unguarded mean-resampling thresholds, rounded."
+            "thresholds are the unguarded mean-resampling thresholds, rounded. Nor can a "
+            "disaster-affected contract's published prior-year value be told from its own, so "
+            "every published score is clustered."
         )
     prior_by_measure = {(s.cut.edition.measure_id, s.cut.org_type): s for s in prior_series}
     for series in current:
@@ -303,6 +404,12 @@ def _reproduce_one(
         report.notes.append(f"{label}: not computed, {reason}.")
         _not_computed(report, series, cms_tukey, cms_resampling, published, reason)
         return
+    if series.prior_year_values:
+        report.notes.append(
+            f"{label}: {len(series.prior_year_values)} published score(s) are the prior year's, kept "
+            "for disaster-affected contracts whose own score (the one CMS clusters) earned fewer "
+            "stars and is not published: counted in the Tukey quartiles, left out of the clustering."
+        )
     try:
         resampling, fences_by_group = _resample(series, seed=seed, splits=report.resamples)
     except TooFewContracts as exc:
@@ -357,13 +464,17 @@ def _reproduce_one(
 
 
 def _resample(series: _Series, *, seed: int, splits: int) -> tuple[Resampling, dict[str | None, Fences]]:
-    """Tukey outlier deletion and mean resampling; the fences by improvement group (None: all)."""
+    """Tukey outlier deletion and mean resampling; the fences by improvement group (None: all).
+
+    The fences are taken over every published score, the clustering leaves the prior year's
+    values out (see the module's docstring).
+    """
     if series.cut.edition.improvement:
         resampling, decline, improve = improvement_resampling(series.scores, seed=seed, splits=splits)
         return resampling, {"decline": decline, "improve": improve}
     fences = series.fences()
     resampling = mean_resampling(
-        within_fences(np.asarray(series.scores), fences),
+        within_fences(series.clustered(), fences),
         higher_is_better=series.cut.direction == Direction.HIGHER,
         seed=seed,
         splits=splits,
@@ -421,7 +532,7 @@ def _compare_tukey(
         both = both and matched
         report.count("tukey", matched)
         if not matched:
-            reason = _tukey_reason(name, fences, float(published))
+            reason = _tukey_reason(name, series, fences, cms)
             report.differences.append(
                 Difference(
                     series.cms_id,
@@ -437,18 +548,38 @@ def _compare_tukey(
     return both
 
 
-def _tukey_reason(name: str, fences: Fences, published: float) -> str:
-    """Why an outer fence differs: the quartile CMS's cutoff implies against the published scores'."""
+def _tukey_reason(name: str, series: _Series, fences: Fences, cms: tuple[Decimal, Decimal]) -> str:
+    """Why an outer fence differs: the quartiles CMS's cutoffs imply, against the published scores.
+
+    With neither cutoff at the scale's bound, lower = 4 Q1 - 3 Q3 and upper = 4 Q3 - 3 Q1 give
+    both quartiles; with one at its bound (it no longer tells its quartile), the other cutoff
+    gives its quartile on the published scores' other quartile.
+    """
+    lower, upper = float(cms[0]), float(cms[1])
     first, third = fences.first_quartile, fences.third_quartile
-    if name == "lower":
-        implied = f"Q1 = {(published + FENCE_IQR * third) / (1 + FENCE_IQR):g} with the same Q3"
+    lower_informative = lower > 0.0
+    upper_informative = not (series.on_0_100_scale and upper >= 100.0)
+    if lower_informative and upper_informative:
+        implied_first, implied_third = (4 * lower + 3 * upper) / 7, (4 * upper + 3 * lower) / 7
+    elif name == "lower":
+        implied_first, implied_third = (lower + FENCE_IQR * third) / (1 + FENCE_IQR), third
     else:
-        implied = f"Q3 = {(published + FENCE_IQR * first) / (1 + FENCE_IQR):g} with the same Q1"
+        implied_first, implied_third = first, (upper + FENCE_IQR * first) / (1 + FENCE_IQR)
+    scores = np.asarray(series.scores, dtype=float)
+    counts = []
+    if abs(implied_first - first) > 1e-9:
+        at_most = int((scores <= implied_first + 1e-9).sum())
+        counts.append(f"{at_most} are at or below {round(implied_first, 6):g}")
+    if abs(implied_third - third) > 1e-9:
+        at_least = int((scores >= implied_third - 1e-9).sum())
+        counts.append(f"{at_least} are at or above {round(implied_third, 6):g}")
     return (
-        f"the published scores give Q1 = {first:g} and Q3 = {third:g} (SAS PROC MEANS's default quartile, "
-        f"QNTLDEF=5); CMS's cutoff implies {implied}, which no quartile definition gives on these scores: "
-        "CMS's contract set is not the public table's (contracts it clusters but does not publish; "
-        "disaster-affected contracts whose published score is the prior year's)"
+        f"the published scores give Q1 = {first:g} and Q3 = {third:g} (SAS PROC MEANS's default "
+        f"quartile, QNTLDEF=5); CMS's cutoffs imply Q1 = {round(implied_first, 6):g} and Q3 = "
+        f"{round(implied_third, 6):g}, and of the {scores.size} published scores {' and '.join(counts)}, "
+        f"where a quartile there needs about a quarter of them ({scores.size / 4:g}): CMS took its "
+        "quartiles over contracts the public table does not have (the Technical Notes: 'exclusion of "
+        "some contracts' ratings from publicly-posted data (e.g., terminated contracts)')"
     )
 
 
@@ -476,10 +607,17 @@ def _compare_resampling(
             "elsewhere in it"
         )
     else:
+        kept = (
+            f"; {len(series.prior_year_values)} contracts' own scores are unpublished (the prior year's "
+            "kept by the disaster rule)"
+            if series.prior_year_values
+            else ""
+        )
         reason = (
-            f"outside the spread of {report.resamples} random 10-group splits ({low}-{high}): the clustered "
-            "scores differ from CMS's (the public table's scores are rounded to the display precision "
-            "and some contracts CMS clusters are not in it)"
+            f"outside the spread of {report.resamples} random 10-group splits ({low}-{high}), which need "
+            "not cover CMS's single split, and the public table is not CMS's input: some contracts CMS "
+            "clusters are not published (the Technical Notes: 'exclusion of some contracts' ratings from "
+            f"publicly-posted data (e.g., terminated contracts)'){kept}"
         )
     report.differences.append(
         Difference(series.cms_id, series.org_type, "resampling", level, value, cms_mean, reason)

@@ -239,7 +239,7 @@ def test_the_shipped_tables_cover_every_non_cahps_measure_of_2026():
 # --- the 2026 reproduction with the command ---------------------------------------------------
 
 SEED = 8675309
-RESAMPLES = 2
+RESAMPLES = 10  # the command's default, so the pinned rates are the ones it prints
 # Every Tukey cutoff the published 2026 scores do not reproduce: (measure, org type, cutoff,
 # computed, Table K-5/K-6). The other 69 of the 86 computable cutoffs are CMS's exactly.
 TUKEY_DIFFERENCES = [
@@ -293,9 +293,74 @@ def test_tukey_cutoffs_reproduce_69_of_86_and_each_other_one_is_pinned(reproduct
     assert computed == TUKEY_DIFFERENCES
 
 
+def test_a_tukey_difference_gives_the_quartiles_cms_implies_and_how_far_the_public_scores_are(
+    reproduction_2026,
+):
+    def reason(measure, cutoff):
+        return next(
+            row["reason"]
+            for row in reproduction_2026["differences"]
+            if (row["stage"], row["measure"], row.get("cutoff")) == ("tukey", measure, cutoff)
+        )
+
+    # Care for Older Adults - Medication Review: K-5's 68 needs Q1 = 92 (the upper cutoff is capped).
+    assert (
+        "CMS's cutoffs imply Q1 = 92 and Q3 = 100, and of the 331 published scores 72 are at or below 92"
+        in (reason("C08", "lower"))
+    )
+    # Follow-up after ED visit: neither cutoff is capped, so both quartiles are implied.
+    assert (
+        "CMS's cutoffs imply Q1 = 54 and Q3 = 65, and of the 533 published scores 131 are at or below 54"
+        in (reason("C21", "upper"))
+    )
+    assert "terminated contracts" in reason("C21", "upper")
+
+
 def test_mean_resampling_and_final_thresholds_reach_the_measured_rates(reproduction_2026):
-    assert reproduction_2026["resampling"] == {"compared": 172, "within_precision": 98}
-    assert reproduction_2026["final"] == {"compared": 172, "matched": 116}
+    assert reproduction_2026["resampling"] == {"compared": 172, "within_precision": 102}
+    assert reproduction_2026["final"] == {"compared": 172, "matched": 120}
+
+
+# The published values that are the prior year's (disaster-affected contracts whose 2025 star was
+# the higher, so their own 2026 score, the one CMS clusters, is not published), per measure.
+PRIOR_YEAR_VALUES = {
+    "C01": 9,
+    "C06": 1,
+    "C09": 16,
+    "C10": 3,
+    "C11": 7,
+    "C12": 6,
+    "C14": 1,
+    "C16": 3,
+    "C17": 1,
+    "C18": 30,
+    "C20": 8,
+    "C21": 41,
+    "C28": 5,
+    "C31": 15,
+    "C32": 10,
+    "D02 (MA-PD)": 5,
+    "D03 (PDP)": 1,
+    "D08 (MA-PD)": 18,
+    "D09 (MA-PD)": 16,
+    "D09 (PDP)": 2,
+    "D10 (MA-PD)": 24,
+    "D10 (PDP)": 2,
+    "D11 (MA-PD)": 10,
+}
+
+
+def test_disaster_contracts_prior_year_values_count_in_the_quartiles_and_are_left_out_of_the_clustering(
+    reproduction_2026,
+):
+    kept = {
+        note.split(":")[0]: int(note.split(": ")[1].split(" ")[0])
+        for note in reproduction_2026["notes"]
+        if "published score(s) are the prior year's" in note
+    }
+    assert kept == PRIOR_YEAR_VALUES
+    # D02 for MA-PD clusters C28's contracts, so it leaves out C28's prior-year values.
+    assert kept["D02 (MA-PD)"] == kept["C28"]
 
 
 def test_cms_own_resampling_thresholds_through_the_guardrails_give_every_published_cut_point(
@@ -349,7 +414,8 @@ def test_shared_measures_cluster_the_part_c_contracts_for_ma_pd_as_tables_k_4_an
 
 
 def test_the_improvement_measures_are_named_not_computed(reproduction_2026):
-    assert [note.split(":")[0] for note in reproduction_2026["notes"]] == ["C30", "D04 (MA-PD)", "D04 (PDP)"]
+    not_computed = [note.split(":")[0] for note in reproduction_2026["notes"] if "not computed" in note]
+    assert not_computed == ["C30", "D04 (MA-PD)", "D04 (PDP)"]
     improvement = [row for row in reproduction_2026["differences"] if row["measure"] in ("C30", "D04")]
     assert {row["computed"] for row in improvement} == {None}
     assert len(improvement) == 3 * (4 + 4 + 4)  # 4 Tukey cutoffs, 4 K-3/K-4 and 4 final thresholds each
@@ -375,7 +441,9 @@ def test_a_year_without_its_prior_year_or_attachment_k_compares_only_the_unguard
         "Tables K-3 to K-6 of the 2025 Technical Notes are not shipped: "
         "only the final thresholds are compared.",
         "No 2024 cut points are imported, so no guardrail is possible: "
-        "the final thresholds are the unguarded mean-resampling thresholds, rounded.",
+        "the final thresholds are the unguarded mean-resampling thresholds, rounded. Nor can a "
+        "disaster-affected contract's published prior-year value be told from its own, so "
+        "every published score is clustered.",
     ]
     assert {row["guardrail"] for row in found["thresholds"]} == {"no prior-year cut points: not guarded"}
 
