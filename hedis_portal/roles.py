@@ -21,6 +21,7 @@ _READ = [
     "ratings.view_measure",
     "ratings.view_staryearmeasure",
     "ratings.view_cutpoint",
+    "ratings.view_cutpointprojection",
     "ratings.view_contract_rating",
     "ratings.view_portfoliosnapshot",
     "ratings.view_portfoliorun",
@@ -60,6 +61,8 @@ _RATINGS_ANALYSIS = [
     "ratings.add_contractratingprofile",
     "ratings.change_contractratingprofile",
     "ratings.add_portfoliosnapshot",
+    # Projecting a star year's cut points (the runs working toward it use the newest projection).
+    "ratings.add_cutpointprojection",
     # Forecasts, what-if scenarios and optimizer runs, and proposing a plan's interventions
     # (proposed only: a human approves each before any outreach).
     "ratings.add_portfoliorun",

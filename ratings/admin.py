@@ -64,12 +64,14 @@ from ratings.models import (
     ContractMeasureScore,
     ContractRatingProfile,
     CutPoint,
+    CutPointProjection,
     Direction,
     Measure,
     PortfolioRun,
     PortfolioSnapshot,
     StarYearMeasure,
 )
+from ratings.planning.cut_points import cut_point_field, projected_rows
 
 
 def _field_at(model, path: str):
@@ -353,6 +355,7 @@ def _inputs_section(inputs: dict, codes: dict) -> dict:
         "figures": [
             ("Star year", inputs.get("star_year", "—")),
             ("Cut points of star year", inputs.get("cut_point_star_year", "—")),
+            ("Cut points used", inputs.get("cut_points", {}).get("note", "—")),
             ("Open gaps", count(inputs.get("open_gaps"))),
             ("Open gaps without a prediction", count(inputs.get("gaps_without_prediction"))),
             (
@@ -824,6 +827,86 @@ class CmsMeasureValueInline(ReadOnlyAdminMixin, admin.TabularInline):
         return stars(value.star)
 
 
+def _projection_sections(projection: CutPointProjection) -> list[dict]:
+    """A projection's page: a table of thresholds for MA-PD contracts (Part C and D) and one for PDPs."""
+    caption = (
+        f"Each threshold: the star year {projection.base_star_year} cut point → the projected "
+        f"{projection.target_star_year} median (10th–90th percentile of the draws)."
+    )
+    sections = []
+    for org_type, title in (("MA-PD", "Part C, and Part D for MA-PD contracts"), ("PDP", "Part D for PDPs")):
+        rows = [
+            row
+            for row in projected_rows(projection, org_type)
+            if row["org_type"] == org_type or org_type == "MA-PD"
+        ]
+        sections.append(
+            {
+                "title": title,
+                "table": {
+                    "caption": caption,
+                    "headers": ["Measure", "2 ★", "3 ★", "4 ★", "5 ★", "Note"],
+                    "rows": [
+                        [_projected_label(row), *map(_projected_cell, row["cells"]), row["note"]]
+                        for row in rows
+                    ],
+                },
+            }
+        )
+    sections[0]["notes"] = projection.data["notes"]
+    return sections
+
+
+def _projected_label(row: dict) -> str:
+    org = f" ({row['org_type']})" if row["org_type"] else ""
+    return f"{row['measure']}{org} {row['name']}"
+
+
+def _projected_cell(cell: dict) -> str:
+    if not cell["interval"]:
+        return cell["published"]
+    return f"{cell['published']} → {cell['median']} ({cell['interval']})"
+
+
+@admin.register(CutPointProjection)
+class CutPointProjectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each star year's kept cut point projection: where it starts, when it was made, and every
+    measure's projected thresholds beside the base year's (made on the console's Cut points page or
+    by `manage.py project_cut_points --save`)."""
+
+    list_display = ["target_star_year", "base_star_year", "trend", "draws", "computed_at", "computed_by"]
+    list_select_related = ["computed_by"]
+    fields = [
+        "target_star_year",
+        "base_star_year",
+        "trend_star_year",
+        "draws",
+        "seed",
+        "computed_at",
+        "computed_by",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/ratings/cutpointprojection/change_form.html"
+
+    def get_queryset(self, request):
+        # The list never needs the draws.
+        queryset = super().get_queryset(request)
+        return queryset.defer("data") if request.resolver_match.url_name.endswith("changelist") else queryset
+
+    @admin.display(description="trend")
+    def trend(self, projection):
+        if projection.trend_star_year is None:
+            return "none (the year before is not imported)"
+        return f"{projection.trend_star_year} → {projection.base_star_year}"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        projection = self.get_object(request, object_id)
+        extra = {}
+        if projection is not None:
+            extra["readable_sections"] = _projection_sections(projection)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+
 @admin.register(CmsContract)
 class CmsContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every contract CMS rated in an imported star year, with its published ratings."""
@@ -1039,6 +1122,7 @@ class _PlanningForm(forms.Form):
         help_text="Monte Carlo draws of the year-end rating.",
     )
     seed = forms.IntegerField(min_value=0, initial=0, help_text="The same seed gives the same draws.")
+    cut_points = cut_point_field()
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
@@ -1060,7 +1144,16 @@ class OptimizerForm(_PlanningForm):
     time_limit = forms.FloatField(
         min_value=1, max_value=600, initial=60, help_text="Seconds the solver may take for each target."
     )
-    field_order = ["contract", "measurement_year", "budget", "objective", "draws", "seed", "time_limit"]
+    field_order = [
+        "contract",
+        "measurement_year",
+        "budget",
+        "objective",
+        "cut_points",
+        "draws",
+        "seed",
+        "time_limit",
+    ]
 
 
 @admin.register(PortfolioRun)

@@ -1,5 +1,6 @@
 """The ratings app's background jobs: forecasts, what-if scenarios, optimizer runs, proposing a
-plan's interventions, portfolio snapshots, and importing CMS's data tables (`hedis_portal.jobs`).
+plan's interventions, portfolio snapshots, importing CMS's data tables and projecting a star
+year's cut points (`hedis_portal.jobs`).
 
 Each job's parameters are what the API accepted, as JSON; each returns links to what it made.
 Forecasts, what-ifs, optimizer runs and proposals on one contract share the "planning" lane:
@@ -20,12 +21,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.urls import reverse
 
-from hedis_portal.errors import PayloadTooLarge
+from hedis_portal.errors import ApplicationError, PayloadTooLarge
 from hedis_portal.job_registry import job_kind
 from hedis_portal.jobs import Job, JobContext, job_start
 from hedis_portal.models import JobFile
 from members.selectors import contracts_for
 from ratings.benchmark.importing import cms_star_data_import
+from ratings.benchmark.projection import DEFAULT_DRAWS, DEFAULT_SEED, NoBaseYear, cut_point_projection_create
 from ratings.live.services import portfolio_snapshot_create
 from ratings.models import CmsDataImport, PortfolioRun
 from ratings.planning import services as planning
@@ -55,6 +57,8 @@ def forecast(job: Job, context: JobContext) -> dict:
         "user": job.created_by,
         "draws": parameters["draws"],
         "seed": parameters["seed"],
+        # Jobs queued before runs chose their cut points take the default.
+        "cut_points": parameters.get("cut_points", "projected"),
         "progress": context.progress,
     }
     if parameters.get("assumptions"):
@@ -94,6 +98,7 @@ def optimize(job: Job, context: JobContext) -> dict:
         seed=parameters["seed"],
         time_limit=min(parameters["time_limit"], context.seconds_left()),
         name=parameters.get("name", ""),
+        cut_points=parameters.get("cut_points", "projected"),
         # Jobs queued before runs recorded their types take the active types as stored.
         intervention_types=parameters.get("intervention_types"),
         progress=context.progress,
@@ -216,6 +221,54 @@ def cms_import(job: Job, context: JobContext) -> dict:
     }
 
 
+@job_kind(
+    "cut_point_projection",
+    label="cut point projection",
+    view_permission="ratings.view_cutpointprojection",
+    start_permission="ratings.add_cutpointprojection",
+    retry_once=True,
+)
+def cut_point_projection(job: Job, context: JobContext) -> dict:
+    """Project a star year's cut points and keep them for the runs working toward that year (one
+    transaction: the earlier projection stays until the new one is stored, so a retry is safe)."""
+    parameters = job.parameters
+    try:
+        stored = cut_point_projection_create(
+            target_star_year=parameters["target_star_year"],
+            draws=parameters["draws"],
+            seed=parameters["seed"],
+            user=job.created_by,
+            progress=context.progress,
+        )
+    except NoBaseYear as exc:
+        raise ApplicationError(str(exc)) from None
+    return {
+        "cut_point_projection": stored.pk,
+        "target_star_year": stored.target_star_year,
+        "base_star_year": stored.base_star_year,
+        "url": reverse("api:cutpointprojection-detail", args=[stored.pk]),
+        "admin_url": reverse("admin:ratings_cutpointprojection_change", args=[stored.pk]),
+    }
+
+
+def cut_point_projection_start(
+    *,
+    user,
+    target_star_year: int,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = DEFAULT_SEED,
+    idempotency_key: str = "",
+) -> Job:
+    """Start a `cut_point_projection` job (the console's and the API's start)."""
+    job, _ = job_start(
+        kind="cut_point_projection",
+        user=user,
+        parameters={"target_star_year": target_star_year, "draws": draws, "seed": seed},
+        idempotency_key=idempotency_key,
+    )
+    return job
+
+
 def _said_as_progress(context: JobContext, *, files: int) -> Callable[[str], None]:
     """The importer's `say(message)` as the job's progress: each message is the stage, and each
     moves the fraction one step on.
@@ -301,12 +354,18 @@ def forecast_start(
     seed: int,
     name: str = "",
     assumptions: dict | None = None,
+    cut_points: str = "projected",
     idempotency_key: str = "",
 ) -> Job:
     """Start a `forecast` job (a what-if scenario with `assumptions`, which needs a `name`; a plain
     forecast's name is optional); the API's, the admin's and the console's start. Assumptions'
     decimals are kept as their text, read back exactly by the job."""
-    parameters = {"measurement_year": measurement_year, "draws": draws, "seed": seed}
+    parameters = {
+        "measurement_year": measurement_year,
+        "draws": draws,
+        "seed": seed,
+        "cut_points": cut_points,
+    }
     if name:
         parameters["name"] = name
     if assumptions:
@@ -336,6 +395,7 @@ def optimize_start(
     time_limit: float,
     name: str = "",
     intervention_types: list[dict] | None = None,
+    cut_points: str = "projected",
     idempotency_key: str = "",
 ) -> Job:
     """Start an `optimize` job (the API's and the admin's start); the budget is kept as its text.
@@ -360,6 +420,7 @@ def optimize_start(
             "seed": seed,
             "time_limit": time_limit,
             "name": name.strip(),
+            "cut_points": cut_points,
             "intervention_types": types,
         },
         idempotency_key=idempotency_key,

@@ -301,6 +301,38 @@ class CutPoint(models.Model):
         )
 
 
+class CutPointProjection(models.Model):
+    """A star year's non-CAHPS cut points projected from the imported years (issue #18).
+
+    One per target star year, replaced when recomputed. `data` holds each measure's projection
+    (`ratings.benchmark.projection.Projection.as_stored`): the base year's cut points, the median
+    and 10th-90th percentile of each threshold, and every draw, which forecasts and optimizer runs
+    working toward the target year use in their Monte Carlo.
+    """
+
+    target_star_year = models.PositiveSmallIntegerField(unique=True)
+    base_star_year = models.PositiveSmallIntegerField(help_text="The newest imported year it starts from.")
+    trend_star_year = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="The year before the base year the trend is read from; blank: no trend.",
+    )
+    draws = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    computed_at = models.DateTimeField(default=timezone.now)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(help_text="Every measure's projected thresholds and draws, and the notes.")
+
+    class Meta:
+        ordering = ["-target_star_year"]
+        verbose_name = "cut point projection"
+
+    def __str__(self) -> str:
+        return f"Star year {self.target_star_year} projected from {self.base_star_year}"
+
+
 class CmsMeasureValue(models.Model):
     """A contract's published score (measure data) and star (measure stars) on one edition.
 
@@ -585,3 +617,4 @@ auditlog.register(ContractRatingProfile)
 auditlog.register(ContractMeasureScore)
 # The snapshot's JSON is the record itself; the audit entry says who took which snapshot when.
 auditlog.register(PortfolioSnapshot, exclude_fields=["data"])
+auditlog.register(CutPointProjection, exclude_fields=["data"])

@@ -13,6 +13,7 @@ from ratings.api.catalog import CutPointViewSet, MeasureViewSet
 from ratings.api.cms_imports import CmsDataImportViewSet
 from ratings.api.inputs import ContractMeasureScoreViewSet, ContractRatingProfileViewSet
 from ratings.api.live import ContractEquityView, ContractRatingView
+from ratings.api.projections import CutPointProjectionViewSet
 from ratings.api.runs import ForecastViewSet, OptimizerRunViewSet
 from ratings.api.snapshots import PortfolioSnapshotViewSet
 
@@ -22,6 +23,7 @@ router.register("cut-points", CutPointViewSet, basename="cutpoint")
 router.register("cms-contracts", CmsContractViewSet, basename="cmscontract")
 router.register("benchmark", BenchmarkViewSet, basename="benchmark")
 router.register("cms-imports", CmsDataImportViewSet, basename="cmsdataimport")
+router.register("cut-point-projections", CutPointProjectionViewSet, basename="cutpointprojection")
 router.register("contract-measure-scores", ContractMeasureScoreViewSet, basename="contractmeasurescore")
 router.register("rating-profiles", ContractRatingProfileViewSet, basename="contractratingprofile")
 router.register("snapshots", PortfolioSnapshotViewSet, basename="portfoliosnapshot")

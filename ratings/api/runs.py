@@ -19,6 +19,7 @@ from ratings.jobs import forecast_start, optimize_start
 from ratings.live import rating as live
 from ratings.models import PortfolioRun
 from ratings.planning import services as planning
+from ratings.planning.cut_points import CUT_POINT_BASES
 
 # One run of each kind, trimmed (a measure, an intervention, a few contract-level stars): real
 # output for the contract of tests/ratings/test_planning.py — BCS and COL gaps, one outreach type.
@@ -30,6 +31,14 @@ _CUT_POINT_NOTE = (
 _EXAMPLE_INPUTS = {
     "star_year": 2028,
     "cut_point_star_year": 2026,
+    "cut_points": {
+        "requested": "projected",
+        "basis": "latest_published",
+        "star_year": 2026,
+        "note": "No projection of star year 2028's cut points is kept, so the star year 2026 cut points are "
+        "used. Project them on the console's Cut points page or with `manage.py project_cut_points "
+        "--star-year 2028 --save`.",
+    },
     "methodology_star_year": 2026,
     "measures": {
         "C01": {"code": "BCS", "open": 30, "eligible": 100},
@@ -57,7 +66,7 @@ FORECAST_EXAMPLE = {
     "name": "",
     "contract": "H2001",
     "measurement_year": 2026,
-    "parameters": {"draws": 10000, "seed": 0},
+    "parameters": {"draws": 10000, "seed": 0, "cut_points": "projected"},
     "inputs": _EXAMPLE_INPUTS,
     "result": {
         "rating_type": "part_c",
@@ -98,7 +107,12 @@ WHAT_IF_EXAMPLE = {
     "name": "BCS to 80%",
     "contract": "H2001",
     "measurement_year": 2026,
-    "parameters": {"draws": 10000, "seed": 0, "assumptions": {"C01": {"target_rate": "80.000"}}},
+    "parameters": {
+        "draws": 10000,
+        "seed": 0,
+        "cut_points": "projected",
+        "assumptions": {"C01": {"target_rate": "80.000"}},
+    },
     "inputs": _EXAMPLE_INPUTS,
     "result": {
         "rating_type": "part_c",
@@ -145,6 +159,7 @@ OPTIMIZER_RUN_EXAMPLE = {
         "draws": 10000,
         "seed": 0,
         "time_limit": 60,
+        "cut_points": "projected",
         "intervention_types": [
             {
                 "id": 1,
@@ -401,6 +416,13 @@ class ForecastRequestSerializer(serializers.Serializer):
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
+    cut_points = serializers.ChoiceField(
+        choices=CUT_POINT_BASES,
+        default="projected",
+        help_text="`projected`: the star year's projected cut points (planned against the median, "
+        "forecast over every draw) when a projection is kept; `latest_published`: the newest published "
+        "ones, as if they stand still. The run's `inputs.cut_points` records what it used.",
+    )
     name = serializers.CharField(max_length=200, required=False, allow_blank=False)
     assumptions = serializers.DictField(
         child=AssumptionSerializer(),
@@ -475,6 +497,13 @@ class OptimizerRequestSerializer(serializers.Serializer):
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
     time_limit = serializers.FloatField(min_value=1, max_value=600, default=60)
+    cut_points = serializers.ChoiceField(
+        choices=CUT_POINT_BASES,
+        default="projected",
+        help_text="`projected`: the star year's projected cut points (planned against the median, "
+        "forecast over every draw) when a projection is kept; `latest_published`: the newest published "
+        "ones, as if they stand still. The run's `inputs.cut_points` records what it used.",
+    )
     name = serializers.CharField(
         max_length=200,
         required=False,

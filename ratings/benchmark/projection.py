@@ -12,17 +12,19 @@ what CMS published. A measure is followed across years by its identity
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 
 from ratings.benchmark.cut_points import _org_type_of, _Series, _series
 from ratings.benchmark.selectors import loaded_star_years
 from ratings.cms.cut_points import LEVELS, AttachmentK, TooFewContracts
 from ratings.cms.projection import MeasureHistory, ThresholdProjection, project_measure
-from ratings.models import CmsMeasureValue, Direction, StarYearMeasure
+from ratings.models import CmsMeasureValue, CutPointProjection, Direction, StarYearMeasure
 
 __all__ = [
     "DEFAULT_DRAWS",
@@ -33,6 +35,7 @@ __all__ = [
     "NoBaseYear",
     "Projection",
     "backtest",
+    "cut_point_projection_create",
     "project_cut_points",
 ]
 
@@ -59,8 +62,23 @@ class MeasureProjection:
     direction: str
     precision: int
     standing: dict[int, Decimal]
+    inclusive: dict[int, bool]
     thresholds: dict[int, ThresholdProjection]
     note: str = ""
+
+    def as_stored(self) -> dict[str, Any]:
+        """As `CutPointProjection.data` keeps it: `as_json` plus the measure's key and every draw."""
+        return {
+            **self.as_json(),
+            "measure_id": self.measure_id,
+            "precision": self.precision,
+            "inclusive": {str(level): value for level, value in self.inclusive.items()},
+            "draws": (
+                np.column_stack([self.thresholds[level].draws for level in LEVELS]).tolist()
+                if self.thresholds
+                else []
+            ),
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -121,8 +139,10 @@ def project_cut_points(
     base_star_year: int | None = None,
     draws: int = DEFAULT_DRAWS,
     seed: int = DEFAULT_SEED,
+    progress: Callable[[float, str], None] = lambda fraction, stage: None,
 ) -> Projection:
-    """Project `target_star_year`'s non-CAHPS cut points from the newest imported year before it."""
+    """Project `target_star_year`'s non-CAHPS cut points from the newest imported year before it;
+    `progress(fraction, stage)` hears each measure."""
     imported = set(loaded_star_years())
     if base_star_year is None:
         earlier = [year for year in imported if year < target_star_year]
@@ -148,7 +168,12 @@ def project_cut_points(
     changes = _changes(base_star_year, trend_year) if trend_year else {}
     exempt = _exempt(target_star_year)
     steps = target_star_year - base_star_year
-    for series in _series(base_star_year):
+    every = _series(base_star_year)
+    for done, series in enumerate(every):
+        progress(
+            done / len(every),
+            f"projecting {series.cms_id}{f' ({series.org_type})' if series.org_type else ''}",
+        )
         key = (series.cut.edition.measure_id, series.cut.org_type)
         projection.measures.append(
             _project_one(series, changes.get(key), exempt, steps=steps, draws=draws, seed=seed)
@@ -176,6 +201,7 @@ def _project_one(
         "direction": series.cut.direction,
         "precision": series.precision,
         "standing": standing,
+        "inclusive": {level: threshold.inclusive for level, threshold in cut.thresholds.items()},
     }
     if not series.scores:
         why = "no scores published (an improvement measure shows only stars)"
@@ -345,3 +371,35 @@ def backtest(*, star_year: int, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_
                 )
             )
     return result
+
+
+def cut_point_projection_create(
+    *,
+    target_star_year: int,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = DEFAULT_SEED,
+    user=None,
+    progress: Callable[[float, str], None] = lambda fraction, stage: None,
+) -> CutPointProjection:
+    """Project a star year's cut points and keep them (replacing an earlier projection of that
+    year), for the forecasts and optimizer runs working toward it. Audited (auditlog)."""
+    projection = project_cut_points(
+        target_star_year=target_star_year, draws=draws, seed=seed, progress=progress
+    )
+    progress(0.99, "storing the projection")
+    stored, _ = CutPointProjection.objects.update_or_create(
+        target_star_year=target_star_year,
+        defaults={
+            "base_star_year": projection.base_star_year,
+            "trend_star_year": projection.trend_star_year,
+            "draws": draws,
+            "seed": seed,
+            "computed_at": timezone.now(),
+            "computed_by": user,
+            "data": {
+                "measures": [measure.as_stored() for measure in projection.measures],
+                "notes": projection.notes,
+            },
+        },
+    )
+    return stored

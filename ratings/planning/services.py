@@ -32,6 +32,7 @@ from interventions.models import InterventionType
 from interventions.services import interventions_create_for_gaps
 from ratings.live.rating import contract_live_rating, rated_measure_ids
 from ratings.models import PortfolioRun
+from ratings.planning.cut_points import cut_point_basis
 from ratings.portfolio.forecast import Assumption, forecast, what_if
 from ratings.portfolio.inputs import ContractMeasure, MemberMeasure, PortfolioInput, PortfolioInputError
 from ratings.portfolio.inputs import InterventionType as PlannedType
@@ -86,12 +87,17 @@ def _open_gaps(contract, measurement_year: int) -> dict[int, tuple[np.ndarray, n
 
 
 def portfolio_context(
-    *, contract, measurement_year: int, intervention_types: list[dict] | None = None
+    *,
+    contract,
+    measurement_year: int,
+    intervention_types: list[dict] | None = None,
+    cut_points: str = "projected",
 ) -> PortfolioContext:
     """Build the core's input for a contract and measurement year from the database.
 
     `intervention_types` is the catalog as `run_intervention_types` gives it (None: the active
-    types as stored, none for a forecast is fine).
+    types as stored, none for a forecast is fine); `cut_points` one of `CUT_POINT_BASES` (see
+    `ratings.planning.cut_points`), what was used recorded in the summary's `cut_points`.
     """
     live = contract_live_rating(contract=contract, measurement_year=measurement_year)
     if live.methodology is None or live.engine_profile is None:
@@ -99,6 +105,12 @@ def portfolio_context(
             "This contract cannot be forecast: " + " ".join(live.notes or ["no methodology or cut points."]),
             {"notes": live.notes},
         )
+    basis = cut_point_basis(
+        star_year=live.star_year,
+        cut_point_star_year=live.cut_point_star_year,
+        requested=cut_points,
+        org_type="PDP" if contract.organization_type == "pdp" else "MA-PD",
+    )
     gaps = _open_gaps(contract, measurement_year)
     default_fallback = settings.FORECAST_FALLBACK_PROBABILITY
     member_measures, contract_measures = [], []
@@ -118,15 +130,17 @@ def portfolio_context(
                     missing, known.mean() if known.size else default_fallback, probabilities
                 )
                 fallbacks += int(missing.sum())
+            median, draws = basis.projected.get(result.measure_pk, (result.cut_points, ()))
             member_measures.append(
                 MemberMeasure(
                     cms_id=cms_id,
-                    cut_points=result.cut_points,
+                    cut_points=median,
                     precision=result.precision,
                     closed=result.counts.closed,
                     eligible=result.counts.eligible,
                     gap_members=members,
                     gap_probabilities=probabilities,
+                    projected=draws,
                 )
             )
             gap_ids[cms_id] = ids
@@ -158,6 +172,7 @@ def portfolio_context(
     summary = {
         "star_year": live.star_year,
         "cut_point_star_year": live.cut_point_star_year,
+        "cut_points": basis.record,
         "methodology_star_year": live.methodology_star_year,
         "measures": per_measure,
         "contract_level_measures": {m.cms_id: m.star for m in contract_measures},
@@ -344,13 +359,17 @@ def _run(
     progress: Progress = no_progress,
     then=None,
 ):
-    """Build the input (with `intervention_types` as `run_intervention_types` gives them), compute,
-    and store the run whole (with what `then` writes from it, in the same transaction); input
-    problems answer 400. `progress(fraction, stage)` hears each step."""
+    """Build the input (with `intervention_types` as `run_intervention_types` gives them and the
+    cut points `parameters["cut_points"]` asks for), compute, and store the run whole (with what
+    `then` writes from it, in the same transaction); input problems answer 400.
+    `progress(fraction, stage)` hears each step."""
     started = time.perf_counter()
     progress(0.02, "reading the contract's gaps, predictions and cut points")
     context = portfolio_context(
-        contract=contract, measurement_year=measurement_year, intervention_types=intervention_types
+        contract=contract,
+        measurement_year=measurement_year,
+        intervention_types=intervention_types,
+        cut_points=parameters["cut_points"],
     )
     try:
         outcome = compute(context)
@@ -385,6 +404,7 @@ def forecast_run_create(
     draws: int = 10_000,
     seed: int = 0,
     name: str = "",
+    cut_points: str = "projected",
     progress: Progress = no_progress,
 ):
     """Forecast the year-end rating and store the run (named, when the analyst saves it by name)."""
@@ -399,7 +419,7 @@ def forecast_run_create(
         contract=contract,
         measurement_year=measurement_year,
         user=user,
-        parameters={"draws": draws, "seed": seed},
+        parameters={"draws": draws, "seed": seed, "cut_points": cut_points},
         compute=compute,
         progress=progress,
     )
@@ -414,6 +434,7 @@ def what_if_run_create(
     assumptions: dict[str, dict],
     draws: int = 10_000,
     seed: int = 0,
+    cut_points: str = "projected",
     progress: Progress = no_progress,
 ):
     """A named scenario: the forecast with the analyst's assumed closures, rates, stars or scores."""
@@ -439,6 +460,7 @@ def what_if_run_create(
         parameters={
             "draws": draws,
             "seed": seed,
+            "cut_points": cut_points,
             "assumptions": {k: v.as_dict() for k, v in assumed.items()},
         },
         compute=compute,
@@ -458,6 +480,7 @@ def optimizer_run_create(
     time_limit: float = 60.0,
     name: str = "",
     intervention_types: list[dict] | None = None,
+    cut_points: str = "projected",
     progress: Progress = no_progress,
 ):
     """Choose interventions within the budget; store the plan and re-score the worklist from it.
@@ -485,6 +508,7 @@ def optimizer_run_create(
         "draws": draws,
         "seed": seed,
         "time_limit": time_limit,
+        "cut_points": cut_points,
         "intervention_types": types,
     }
 

@@ -16,6 +16,7 @@ INDEX = [
     "cms-imports",
     "contract-measure-scores",
     "contracts",
+    "cut-point-projections",
     "cut-points",
     "docs",
     "forecasts",

@@ -87,14 +87,19 @@ def test_forecast_is_stored_with_what_it_saw(api, analyst, planned, run_jobs):
     job, body = _succeeded(client, started)
     assert started["Location"].endswith(f"/api/jobs/{job['id']}/")
     assert (job["kind"], job["contract"], job["created_by"]) == ("forecast", "H2001", analyst.username)
-    assert job["parameters"] == {"measurement_year": 2026, "draws": 2000, "seed": 0}
+    assert job["parameters"] == {
+        "measurement_year": 2026,
+        "draws": 2000,
+        "seed": 0,
+        "cut_points": "projected",
+    }
     assert job["result"] == {
         "portfolio_run": body["id"],
         "url": f"/api/forecasts/{body['id']}/",
         "admin_url": f"/admin/ratings/portfoliorun/{body['id']}/change/",
     }
     assert body["kind"] == "forecast" and body["created_by"] == analyst.username
-    assert body["parameters"] == {"draws": 2000, "seed": 0}
+    assert body["parameters"] == {"draws": 2000, "seed": 0, "cut_points": "projected"}
     assert body["inputs"]["open_gaps"] == 33
     # No gap has a prediction: the documented fallback probability applies to all of them.
     assert body["inputs"]["gaps_without_prediction"] == 33
@@ -628,6 +633,7 @@ def test_the_runs_list_offers_a_forecast_and_an_optimizer_run_to_who_may_start_t
         "measurement_year",
         "budget",
         "objective",
+        "cut_points",
         "draws",
         "seed",
         "time_limit",
@@ -670,7 +676,7 @@ def test_a_forecast_started_in_the_admin_runs_as_the_api_would_start_it(client, 
     assert (job.kind, job.status, job.parameters) == (
         "forecast",
         "succeeded",
-        {"measurement_year": 2026, "draws": 2000, "seed": 3},
+        {"measurement_year": 2026, "draws": 2000, "seed": 3, "cut_points": "projected"},
     )
 
 

@@ -14,6 +14,7 @@ from ratings.benchmark.projection import (
     NoBaseYear,
     Projection,
     backtest,
+    cut_point_projection_create,
     project_cut_points,
 )
 
@@ -39,12 +40,21 @@ class Command(BaseCommand):
         parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="Draws of the projection.")
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Seed of the draws.")
         parser.add_argument(
+            "--save",
+            action="store_true",
+            help="Keep the projection: the forecasts and optimizer runs working toward the star year use it.",
+        )
+        parser.add_argument(
             "--json", action="store_true", dest="as_json", help="Print one JSON object instead of text."
         )
 
-    def handle(self, *args, star_year, run_backtest, draws, seed, as_json, **options):
+    def handle(self, *args, star_year, run_backtest, save, draws, seed, as_json, **options):
         if draws < 1:
             raise CommandError("--draws must be at least 1.")
+        if save and run_backtest:
+            raise CommandError("--save keeps a projection; a backtest is not kept.")
+        if save:
+            return self._save(star_year, draws=draws, seed=seed)
         started = time.monotonic()
         try:
             result = (
@@ -62,6 +72,18 @@ class Command(BaseCommand):
             self._write_backtest(result, elapsed)
         else:
             self._write_projection(result, elapsed)
+
+    def _save(self, star_year: int, *, draws: int, seed: int) -> None:
+        started = time.monotonic()
+        try:
+            stored = cut_point_projection_create(target_star_year=star_year, draws=draws, seed=seed)
+        except NoBaseYear as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Kept the star year {star_year} projection from {stored.base_star_year} "
+            f"({draws} draws, seed {seed}, {time.monotonic() - started:.1f} s): "
+            f"{sum(1 for measure in stored.data['measures'] if measure['draws'])} measures projected."
+        )
 
     def _write_projection(self, projection: Projection, elapsed: float) -> None:
         self.stdout.write(
