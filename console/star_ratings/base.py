@@ -14,6 +14,7 @@ from members.selectors import contracts_for
 TABS = (
     ("overview", "Overview", "ratings.view_contract_rating"),
     ("trend", "Trend", "ratings.view_portfoliosnapshot"),
+    ("cut_points", "Cut points", "ratings.view_cutpointprojection"),
     ("scenarios", "Scenarios", "ratings.view_portfoliorun"),
     ("equity", "Equity", "ratings.view_contract_rating"),
     ("benchmark", "National benchmark", "ratings.view_cmsmeasurevalue"),

@@ -10,7 +10,9 @@ from decimal import Decimal
 from django import forms
 
 from interventions.models import InterventionType
+from ratings.benchmark.projection import DEFAULT_SEED
 from ratings.live.rating import contract_live_rating
+from ratings.planning.cut_points import cut_point_field
 from ratings.planning.services import MAX_CAPACITY, MAX_SEED
 
 DRAWS = {"min_value": 100, "max_value": 200_000, "initial": 10_000}
@@ -67,6 +69,7 @@ class _RunForm(forms.Form):
     seed = forms.IntegerField(
         min_value=0, max_value=MAX_SEED, initial=0, help_text="The same seed gives the same draws."
     )
+    cut_points = cut_point_field()
 
 
 class ForecastForm(_RunForm):
@@ -75,14 +78,14 @@ class ForecastForm(_RunForm):
     name = forms.CharField(
         max_length=200, required=False, help_text="Optional: the name the forecast is saved and compared by."
     )
-    field_order = ["name", "draws", "seed"]
+    field_order = ["name", "cut_points", "draws", "seed"]
 
 
 class WhatIfForm(_RunForm):
     """A named what-if scenario; its assumptions are the rows of `AssumptionFormSet`."""
 
     name = forms.CharField(max_length=200, help_text="The name the scenario is saved and compared by.")
-    field_order = ["name", "draws", "seed"]
+    field_order = ["name", "cut_points", "draws", "seed"]
 
 
 class AssumptionForm(forms.Form):
@@ -182,6 +185,7 @@ class OptimizerForm(forms.Form):
         label="Budget ($)", max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="Dollars."
     )
     objective = forms.ChoiceField(label="Aim for", choices=OBJECTIVES, widget=forms.RadioSelect)
+    cut_points = cut_point_field()
     draws = forms.IntegerField(**DRAWS, help_text="Monte Carlo draws of the year-end rating.")
     seed = forms.IntegerField(
         min_value=0, max_value=MAX_SEED, initial=0, help_text="The same seed gives the same draws."
@@ -252,3 +256,18 @@ def intervention_type_forms(data=None) -> list[InterventionTypeForm]:
     """A form per active intervention type, with its uplifts (two queries)."""
     types = InterventionType.objects.filter(active=True).prefetch_related("uplifts__measure")
     return [InterventionTypeForm(data, intervention_type=kind) for kind in types]
+
+
+class ProjectionForm(forms.Form):
+    """Projecting a star year's cut points: how many draws, and the seed."""
+
+    draws = forms.IntegerField(
+        min_value=10,
+        max_value=1_000,
+        initial=50,
+        help_text="Draws of the national score distribution: more give a steadier median and interval, "
+        "and take longer (about 3 seconds a draw for a star year two ahead).",
+    )
+    seed = forms.IntegerField(
+        min_value=0, max_value=MAX_SEED, initial=DEFAULT_SEED, help_text="The same seed gives the same draws."
+    )

@@ -5,6 +5,7 @@ import json
 import math
 from collections import defaultdict
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -12,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from console.star_ratings.base import ConsoleView, console_path
@@ -59,6 +61,15 @@ def places_for(value: float, least: int = 2) -> int:
     if not value:
         return least
     return max(least, -math.floor(math.log10(abs(value))))
+
+
+def cut_points_text(inputs: dict) -> str:
+    """Which cut points a run was rated against, in words (runs from before the choice existed
+    name only the star year of the cut points they used)."""
+    basis = inputs.get("cut_points")
+    if basis:
+        return basis["note"]
+    return f"the star year {inputs.get('cut_point_star_year', '—')} cut points."
 
 
 def visible_runs(user):
@@ -240,6 +251,7 @@ class RunView(ConsoleView):
             result=result,
             raw=json.dumps({"parameters": run.parameters, "result": result}, indent=1),
             seconds=run.duration_ms / 1000,
+            cut_points=cut_points_text(run.inputs),
         )
         if run.kind == PortfolioRun.Kind.OPTIMIZE:
             context.update(self._plan(labels))
@@ -398,10 +410,12 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-def followed(job: Job) -> str:
+def followed(job: Job, then: str = "") -> str:
     """The page of a job just started: its progress, then the run it made as soon as it is done
-    (even when it finished before the page opened)."""
-    return f"{reverse('star_ratings:job', args=[job.pk])}?follow"
+    (even when it finished before the page opened), or the console page `then` for a job that
+    makes no run."""
+    following = f"{reverse('star_ratings:job', args=[job.pk])}?follow"
+    return f"{following}&{urlencode({'next': then})}" if then else following
 
 
 def visible_job(user, pk) -> Job:
@@ -437,9 +451,19 @@ class JobView(ConsoleView):
 
     def get(self, request, *args, **kwargs):
         run_id = self.job.result.get("portfolio_run")
-        if "follow" in request.GET and self.job.status == Job.Status.SUCCEEDED and run_id:
-            return redirect("star_ratings:run", pk=run_id)
+        if (
+            "follow" in request.GET
+            and self.job.status == Job.Status.SUCCEEDED
+            and (run_id or self.next_url())
+        ):
+            return redirect("star_ratings:run", pk=run_id) if run_id else redirect(self.next_url())
         return super().get(request, *args, **kwargs)
+
+    def next_url(self) -> str:
+        """The console page to open when the job is done (`?next=`, only a path on this site)."""
+        wanted = self.request.GET.get("next", "")
+        allowed = url_has_allowed_host_and_scheme(wanted, allowed_hosts={self.request.get_host()})
+        return wanted if wanted.startswith("/") and allowed else ""
 
     def get_title(self) -> str:
         label = self.kind.label[:1].upper() + self.kind.label[1:]
@@ -457,6 +481,12 @@ class JobView(ConsoleView):
             elapsed=duration(((finished or timezone.now()) - started).total_seconds()) if started else "",
             error=(job.error or {}).get("message", ""),
             run_url=reverse("star_ratings:run", args=[run_id]) if run_id else "",
+            next_url=self.next_url(),
+            result_url=(
+                reverse("star_ratings:run", args=[run_id])
+                if run_id
+                else (self.next_url() if job.status == Job.Status.SUCCEEDED else "")
+            ),
             run_url_zero=reverse("star_ratings:run", args=[0]),
             api_url=reverse("api:job-detail", args=[job.pk]),
             may_cancel=job.status in Job.ACTIVE and self.request.user.has_perm(self.kind.start_permission),

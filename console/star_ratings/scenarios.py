@@ -142,6 +142,7 @@ class ScenariosView(ConsoleView):
             draws=form.cleaned_data["draws"],
             seed=form.cleaned_data["seed"],
             name=form.cleaned_data["name"],
+            cut_points=form.cleaned_data["cut_points"],
         )
 
     def _what_if(self, bound: dict):
@@ -153,6 +154,7 @@ class ScenariosView(ConsoleView):
             draws=form.cleaned_data["draws"],
             seed=form.cleaned_data["seed"],
             name=form.cleaned_data["name"],
+            cut_points=form.cleaned_data["cut_points"],
             assumptions=rows.assumptions(),
         )
 
@@ -169,6 +171,7 @@ class ScenariosView(ConsoleView):
             draws=data["draws"],
             seed=data["seed"],
             time_limit=data["time_limit"],
+            cut_points=data["cut_points"],
             intervention_types=[each.as_job_figures() for each in types],
         )
 

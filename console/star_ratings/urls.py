@@ -1,7 +1,7 @@
 """The console's routes under /admin/star-ratings/, named `star_ratings:<page>`; each page module
 contributes its own `urlpatterns`."""
 
-from console.star_ratings import benchmark, equity, index, overview, runs, scenarios, trend
+from console.star_ratings import benchmark, cut_points, equity, index, overview, runs, scenarios, trend
 
 app_name = "star_ratings"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     *runs.urlpatterns,
     *overview.urlpatterns,
     *trend.urlpatterns,
+    *cut_points.urlpatterns,
     *scenarios.urlpatterns,
     *equity.urlpatterns,
     *benchmark.urlpatterns,

@@ -170,7 +170,7 @@ def test_the_forecast_form_starts_a_forecast_job_and_goes_to_its_page(client, an
 
     job = Job.objects.get()
     assert (job.kind, job.contract, job.created_by) == ("forecast", planned, analyst)
-    assert job.parameters == {"measurement_year": 2026, "draws": 3000, "seed": 11}
+    assert job.parameters == {"measurement_year": 2026, "draws": 3000, "seed": 11, "cut_points": "projected"}
     assert response.status_code == 302
     assert response["Location"] == reverse("star_ratings:job", args=[job.pk]) + "?follow"
 
@@ -212,6 +212,7 @@ def test_the_what_if_form_starts_the_scenario_with_its_assumptions_by_cms_id(cli
         "measurement_year": 2026,
         "draws": 2000,
         "seed": 7,
+        "cut_points": "projected",
         "name": "Mammography push",
         "assumptions": {"C01": {"target_rate": "80.5"}, "C03": {"star": 5}},
     }

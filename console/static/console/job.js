@@ -1,7 +1,8 @@
 /*
  * A job's progress page (console/star_ratings/job.html): asks the jobs API every second how far
  * the job has got and moves the bar and the stage; once it has succeeded, opens the run it made
- * (its result's `portfolio_run`); once it has failed, says why. Without this script the page is
+ * (its result's `portfolio_run`) or the page that started it (`data-next`, e.g. the cut points
+ * page after a projection); once it has failed, says why. Without this script the page is
  * still right when loaded, and its Refresh link loads it again.
  */
 (function () {
@@ -59,6 +60,8 @@
     const run = job.result && job.result.portfolio_run;
     if (job.status === "succeeded" && run) {
       window.location.assign(section.dataset.runZero.replace(/0\/$/, `${run}/`));
+    } else if (job.status === "succeeded" && section.dataset.next) {
+      window.location.assign(section.dataset.next);
     }
     return false;
   }
