@@ -52,7 +52,15 @@ from ratings.cms.engine import measure_star
 from ratings.cms.lineage import LineageMeasure
 from ratings.models import CmsMeasureValue, CutPoint, Direction
 
-__all__ = ["CutPointReport", "Difference", "ThresholdResult", "cut_points_reproduce"]
+__all__ = [
+    "CutPointReport",
+    "Difference",
+    "MeasureSeries",
+    "ThresholdResult",
+    "cut_points_reproduce",
+    "measure_series",
+    "org_type_of",
+]
 
 STAGES = ("tukey", "resampling", "guardrails_from_cms", "final")
 NOT_PUBLISHED = (
@@ -168,7 +176,7 @@ def _number(value: Decimal | None) -> float | None:
 
 
 @dataclass
-class _Series:
+class MeasureSeries:
     """One measure edition's published cut points for one org type and the scores behind them.
 
     `prior_year_values` are the published scores that are the prior year's, kept for a
@@ -210,12 +218,12 @@ class _Series:
         return np.asarray(remaining, dtype=float)
 
 
-def _org_type_of(organization_type: str) -> str:
+def org_type_of(organization_type: str) -> str:
     """Part D cut points differ for PDPs (stand-alone and employer PDPs) and MA-PD contracts."""
     return "PDP" if "PDP" in organization_type else "MA-PD"
 
 
-def _series(star_year: int) -> list[_Series]:
+def measure_series(star_year: int) -> list[MeasureSeries]:
     """A star year's non-CAHPS cut points with each one's published scores.
 
     At most three queries: the cut points with their editions and measures (joined), every
@@ -229,7 +237,7 @@ def _series(star_year: int) -> list[_Series]:
         .select_related("edition__measure")
         .order_by("edition__cms_id", "org_type")
     )
-    by_key = {(cut.edition_id, cut.org_type): _Series(cut) for cut in cuts}
+    by_key = {(cut.edition_id, cut.org_type): MeasureSeries(cut) for cut in cuts}
     scores = CmsMeasureValue.objects.filter(
         contract__star_year=star_year, score__isnull=False, edition_id__in={cut.edition_id for cut in cuts}
     ).values_list(
@@ -242,7 +250,7 @@ def _series(star_year: int) -> list[_Series]:
     )
     published = []
     for edition_id, contract_id, organization_type, percents, score, star in scores:
-        series = by_key.get((edition_id, "")) or by_key.get((edition_id, _org_type_of(organization_type)))
+        series = by_key.get((edition_id, "")) or by_key.get((edition_id, org_type_of(organization_type)))
         if series is not None:
             series.scores.append(float(score))
             published.append(_Published(series, contract_id, percents, score, star))
@@ -255,7 +263,7 @@ def _series(star_year: int) -> list[_Series]:
 class _Published:
     """One published numeric value: its series, contract, the contract's disaster shares, score, star."""
 
-    series: _Series
+    series: MeasureSeries
     contract_id: str
     disaster_percent: dict[str, str]
     score: Decimal
@@ -312,7 +320,7 @@ def _affected(star_year: int, value: _Published, threshold: Decimal) -> bool:
     return percent is not None and Decimal(percent) >= threshold
 
 
-def _share_part_c_scores(star_year: int, series: list[_Series]) -> None:
+def _share_part_c_scores(star_year: int, series: list[MeasureSeries]) -> None:
     """Give the MA-PD cut points of a measure both parts share its Part C measure's scores.
 
     Complaints and Members Choosing to Leave are one data source rated in both parts (the
@@ -333,7 +341,10 @@ def _share_part_c_scores(star_year: int, series: list[_Series]) -> None:
 
 
 def _guardrail_exemption(
-    series: _Series, attachment_k: AttachmentK | None, prior: _Series | None, prior_year_imported: bool
+    series: MeasureSeries,
+    attachment_k: AttachmentK | None,
+    prior: MeasureSeries | None,
+    prior_year_imported: bool,
 ) -> str | None:
     """Why the guardrails skip a measure (Attachment K), or None when they apply.
 
@@ -353,8 +364,8 @@ def cut_points_reproduce(*, star_year: int, seed: int, resamples: int) -> CutPoi
     """Recompute a star year's non-CAHPS cut points and compare every stage with CMS's tables."""
     attachment_k = AttachmentK.for_star_year(star_year)
     prior_year = star_year - 1
-    current = _series(star_year)
-    prior_series = _series(prior_year)
+    current = measure_series(star_year)
+    prior_series = measure_series(prior_year)
     report = CutPointReport(
         star_year=star_year,
         prior_year=prior_year if prior_series else None,
@@ -384,8 +395,8 @@ def cut_points_reproduce(*, star_year: int, seed: int, resamples: int) -> CutPoi
 
 def _reproduce_one(
     report: CutPointReport,
-    series: _Series,
-    prior: _Series | None,
+    series: MeasureSeries,
+    prior: MeasureSeries | None,
     attachment_k: AttachmentK | None,
     *,
     seed: int,
@@ -463,7 +474,9 @@ def _reproduce_one(
             )
 
 
-def _resample(series: _Series, *, seed: int, splits: int) -> tuple[Resampling, dict[str | None, Fences]]:
+def _resample(
+    series: MeasureSeries, *, seed: int, splits: int
+) -> tuple[Resampling, dict[str | None, Fences]]:
     """Tukey outlier deletion and mean resampling; the fences by improvement group (None: all).
 
     The fences are taken over every published score, the clustering leaves the prior year's
@@ -483,7 +496,10 @@ def _resample(series: _Series, *, seed: int, splits: int) -> tuple[Resampling, d
 
 
 def _unguarded_reason(
-    series: _Series, attachment_k: AttachmentK | None, prior: _Series | None, prior_year_imported: bool
+    series: MeasureSeries,
+    attachment_k: AttachmentK | None,
+    prior: MeasureSeries | None,
+    prior_year_imported: bool,
 ) -> str:
     """Why a threshold was not guarded: an exempt measure, or no prior-year cut points."""
     exemption = _guardrail_exemption(series, attachment_k, prior, prior_year_imported)
@@ -492,8 +508,8 @@ def _unguarded_reason(
 
 def _cap(
     report: CutPointReport,
-    series: _Series,
-    prior: _Series | None,
+    series: MeasureSeries,
+    prior: MeasureSeries | None,
     attachment_k: AttachmentK | None,
     label: str,
 ) -> tuple[float | None, dict[int, Decimal] | None]:
@@ -517,7 +533,7 @@ def _cap(
 
 def _compare_tukey(
     report: CutPointReport,
-    series: _Series,
+    series: MeasureSeries,
     group: str | None,
     fences: Fences,
     cms: tuple[Decimal, Decimal] | None,
@@ -548,7 +564,7 @@ def _compare_tukey(
     return both
 
 
-def _tukey_reason(name: str, series: _Series, fences: Fences, cms: tuple[Decimal, Decimal]) -> str:
+def _tukey_reason(name: str, series: MeasureSeries, fences: Fences, cms: tuple[Decimal, Decimal]) -> str:
     """Why an outer fence differs: the quartiles CMS's cutoffs imply, against the published scores.
 
     With neither cutoff at the scale's bound, lower = 4 Q1 - 3 Q3 and upper = 4 Q3 - 3 Q1 give
@@ -585,7 +601,7 @@ def _tukey_reason(name: str, series: _Series, fences: Fences, cms: tuple[Decimal
 
 def _compare_resampling(
     report: CutPointReport,
-    series: _Series,
+    series: MeasureSeries,
     level: int,
     resampling: Resampling,
     cms_mean: Decimal,
@@ -625,7 +641,11 @@ def _compare_resampling(
 
 
 def _through_guardrail(
-    threshold: Decimal, level: int, cap: float | None, prior_cut: dict[int, Decimal] | None, series: _Series
+    threshold: Decimal,
+    level: int,
+    cap: float | None,
+    prior_cut: dict[int, Decimal] | None,
+    series: MeasureSeries,
 ) -> Decimal:
     """A threshold through the guardrail (when one applies) and the display rounding."""
     if cap is None or prior_cut is None:
@@ -634,7 +654,7 @@ def _through_guardrail(
 
 
 def _final_reason(
-    series: _Series,
+    series: MeasureSeries,
     level: int,
     cms_mean: Decimal | None,
     cap: float | None,
@@ -668,7 +688,7 @@ def _final_reason(
 
 def _not_computed(
     report: CutPointReport,
-    series: _Series,
+    series: MeasureSeries,
     cms_tukey: dict[str | None, tuple[Decimal, Decimal]],
     cms_resampling: dict[int, Decimal] | None,
     published: dict[int, Decimal],

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from ratings.benchmark.cut_points import _org_type_of, _Series, _series
+from ratings.benchmark.cut_points import MeasureSeries, measure_series, org_type_of
 from ratings.benchmark.selectors import loaded_star_years
 from ratings.cms.cut_points import LEVELS, AttachmentK, TooFewContracts
 from ratings.cms.projection import MeasureHistory, ThresholdProjection, project_measure
@@ -168,7 +168,7 @@ def project_cut_points(
     changes = _changes(base_star_year, trend_year) if trend_year else {}
     exempt = _exempt(target_star_year)
     steps = target_star_year - base_star_year
-    every = _series(base_star_year)
+    every = measure_series(base_star_year)
     for done, series in enumerate(every):
         progress(
             done / len(every),
@@ -182,7 +182,7 @@ def project_cut_points(
 
 
 def _project_one(
-    series: _Series,
+    series: MeasureSeries,
     changes: list[float] | None,
     exempt: dict[str, str],
     *,
@@ -207,7 +207,8 @@ def _project_one(
         why = "no scores published (an improvement measure shows only stars)"
         return MeasureProjection(**made, thresholds={}, note=f"not projected: {why}")
     history = MeasureHistory(
-        scores=np.asarray(series.scores, dtype=float),
+        # The scores CMS clusters: a disaster-affected contract's published prior-year value is not.
+        scores=series.clustered(),
         changes=np.asarray(changes or [], dtype=float),
         published={level: float(value) for level, value in standing.items()},
         higher_is_better=series.cut.direction == Direction.HIGHER,
@@ -257,7 +258,7 @@ def _changes(base_star_year: int, trend_star_year: int) -> dict[tuple[int, str],
         "score",
     )
     for measure_id, part, contract_id, organization_type, year, score in rows:
-        org_type = "" if part == "C" else _org_type_of(organization_type)
+        org_type = "" if part == "C" else org_type_of(organization_type)
         scores[(measure_id, org_type, contract_id)][year] = float(score)
     changes: dict[tuple[int, str], list[float]] = defaultdict(list)
     for (measure_id, org_type, _contract), by_year in scores.items():
@@ -342,7 +343,7 @@ def backtest(*, star_year: int, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_
         target_star_year=star_year, base_star_year=star_year - 1, draws=draws, seed=seed
     )
     result = Backtest(projection=projection)
-    published = {(s.cut.edition.measure_id, s.cut.org_type or None): s for s in _series(star_year)}
+    published = {(s.cut.edition.measure_id, s.cut.org_type or None): s for s in measure_series(star_year)}
     projected = {(measure.measure_id, measure.org_type) for measure in projection.measures}
     result.notes.extend(
         f"{s.cms_id}{f' ({s.org_type})' if s.org_type else ''}: no {star_year - 1} cut points "
