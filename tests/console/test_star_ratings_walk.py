@@ -3,7 +3,8 @@
 The analyst answers the console's six questions, each in at most five clicks from the admin's front
 page: (a) H9002's projected overall and why, (b) the three measures where a star is cheapest,
 (c) what $25,000 buys and P(≥ 4 ★) before and after (then proposes the plan), (d) scenario A
-against B, (e) the equity gap per measure, (f) where H9002 ranks nationally on each measure.
+against B, (e) the equity gap per measure, (f) where H9002 ranks nationally on each measure, (g)
+where the star year 2028 cut points are heading (after projecting them).
 Figures are read back from what the engine stored, never typed in here.
 """
 
@@ -25,8 +26,8 @@ class Clicks:
     def __init__(self, page):
         self.page, self.count = page, 0
 
-    def click(self, selector: str) -> None:
-        self.page.click(selector)
+    def click(self, selector: str, **options) -> None:
+        self.page.click(selector, **options)
         self.count += 1
 
     def check(self, locator) -> None:
@@ -142,6 +143,18 @@ def test_a_quality_analyst_answers_the_six_questions(demo, watched, live_server)
     assert len(percentiles) > 30 and all(0 <= value <= 100 for value in percentiles if value is not None)
     assert " of " in page.inner_text("#content")  # "258 of 499"
 
+    # (g) The cut points of the star year MY2026 counts toward: projected (10 draws here), then read.
+    walk.start().click("text=H9002 · measurement year 2026")
+    walk.click("nav.console-tabs >> text=Cut points")
+    assert "No projection of star year 2028's cut points yet" in page.inner_text("#content")
+    walk.fill("#id_draws", "10")
+    # The job runs inside the request here (the test settings' immediate backend): wait for its end.
+    walk.click("text=Start the projection", no_wait_after=True)
+    page.wait_for_selector("#cut-points-table", timeout=180_000)
+    assert walk.count == 3
+    breast = page.locator("#cut-points-table tbody tr", has_text="Breast Cancer Screening").inner_text()
+    assert breast.startswith("C01") and "→" in breast and ("harder" in breast or "easier" in breast)
+
     assert watched.problems() == []
 
 
@@ -157,7 +170,7 @@ def test_a_care_manager_sees_her_contracts_rating_but_plans_nothing(demo, watche
     page.click("text=H9001 · measurement year 2026")
     assert page.inner_text("#rating-overall .value").endswith("★")
     tabs = page.locator("nav.console-tabs a").all_inner_texts()
-    assert tabs == ["Overview", "Trend", "Scenarios", "Equity"]
+    assert tabs == ["Overview", "Trend", "Cut points", "Scenarios", "Equity"]
 
     page.click("nav.console-tabs >> text=Scenarios")
     assert page.locator("text=Start the optimizer").count() == 0

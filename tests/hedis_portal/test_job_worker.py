@@ -289,6 +289,13 @@ EVERY_KIND = [
                 ]
             ]
         },
+    ),
+    (
+        "cut_point_projection",
+        "quality.analyst",
+        "/api/cut-point-projections/",
+        {"target_star_year": 2028, "draws": 10},
+        {},
     ),  # Last: it replaces a star year's national benchmark (2024; the demo rates against 2026's).
     (
         "cms_import",
