@@ -166,7 +166,7 @@ def project_cut_points(
             "score distribution, resampled, is the target year's)."
         )
     changes = _changes(base_star_year, trend_year) if trend_year else {}
-    exempt = _exempt(target_star_year)
+    exempt = _exempt(target_star_year, base_star_year)
     steps = target_star_year - base_star_year
     every = measure_series(base_star_year)
     for done, series in enumerate(every):
@@ -229,15 +229,33 @@ def _project_one(
     return MeasureProjection(**made, thresholds=thresholds, note="; ".join(notes))
 
 
-def _exempt(target_star_year: int) -> dict[str, str]:
-    """Measures (by code) the guardrails skip in the target year, where its Attachment K says."""
+def _exempt(target_star_year: int, base_star_year: int) -> dict[str, str]:
+    """Measures (by code) the guardrails skip in the target year, and why (Attachment K).
+
+    The target year's Attachment K says where it is shipped (a backtest). Otherwise a measure new
+    in the base year (its Attachment K's "new measure") is still in its first three years up to
+    two years on, so it stays unguarded; the other exemptions (measures in their second or third
+    year, whose first year the tables do not give) are assumed to have ended.
+    """
     attachment_k = AttachmentK.for_star_year(target_star_year)
-    if attachment_k is None:
+    if attachment_k is not None:
+        return _by_code(target_star_year, attachment_k.guardrail_exempt)
+    base = AttachmentK.for_star_year(base_star_year)
+    if base is None or target_star_year - base_star_year > 2:
         return {}
-    codes = dict(
-        StarYearMeasure.objects.filter(star_year=target_star_year).values_list("cms_id", "measure__code")
+    return _by_code(
+        base_star_year,
+        {
+            cms_id: f"new in {base_star_year}, so in its first three years in {target_star_year}"
+            for cms_id, why in base.guardrail_exempt.items()
+            if why.startswith("new measure")
+        },
     )
-    return {codes[cms_id]: why for cms_id, why in attachment_k.guardrail_exempt.items() if cms_id in codes}
+
+
+def _by_code(star_year: int, by_cms_id: dict[str, str]) -> dict[str, str]:
+    codes = dict(StarYearMeasure.objects.filter(star_year=star_year).values_list("cms_id", "measure__code"))
+    return {codes[cms_id]: why for cms_id, why in by_cms_id.items() if cms_id in codes}
 
 
 def _changes(base_star_year: int, trend_star_year: int) -> dict[tuple[int, str], list[float]]:

@@ -38,10 +38,7 @@ CUT_POINT_CHOICES = (
     ("latest_published", "Latest published, as if they stand still"),
 )
 CUT_POINT_BASES = tuple(value for value, _label in CUT_POINT_CHOICES)
-CUT_POINT_HELP = (
-    "The measurement year is rated in the star year two later, whose cut points are not published "
-    "yet: rate it against their projection (with its uncertainty), or the latest published ones."
-)
+CUT_POINT_HELP = "A measurement year is rated two star years later: that year's projection, or today's."
 
 
 def cut_point_field() -> forms.ChoiceField:

@@ -130,6 +130,14 @@ def test_projecting_2028_reads_the_trend_from_2025_to_2026(both_years):
     breast = next(m for m in projection.measures if m.cms_id == "C01")
     assert set(breast.thresholds) == {2, 3, 4, 5}
     assert [float(breast.standing[level]) for level in (2, 3, 4, 5)] == [58.0, 71.0, 76.0, 84.0]
+    # New in 2026, C04 is in its first three years in 2028: not guarded (C18, in its third year
+    # in 2026, is guarded again).
+    notes = {m.cms_id: m.note for m in projection.measures}
+    assert notes["C04"] == (
+        "no contract scored in both years: trend 0; not guarded in the target year (new in 2026, so in "
+        "its first three years in 2028)"
+    )
+    assert notes["C18"] == ""
     # Guarded twice from 2026: at most 10 points from the 2026 cut points.
     assert all(
         abs(breast.thresholds[level].median - float(breast.standing[level])) <= 10 for level in (2, 3, 4, 5)
