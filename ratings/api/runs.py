@@ -400,6 +400,17 @@ class AssumptionSerializer(serializers.Serializer):
         return attrs
 
 
+def _cut_points_field() -> serializers.ChoiceField:
+    """The cut points a run rates against (`ratings.planning.cut_points`)."""
+    return serializers.ChoiceField(
+        choices=CUT_POINT_BASES,
+        default="projected",
+        help_text="`projected`: the star year's projected cut points (planned against the median, "
+        "forecast over every draw) when a projection is kept; `latest_published`: the newest published "
+        "ones, as if they stand still. The run's `inputs.cut_points` records what it used.",
+    )
+
+
 class ForecastRequestSerializer(serializers.Serializer):
     """A forecast, or with `name` and `assumptions` a named what-if scenario."""
 
@@ -416,13 +427,7 @@ class ForecastRequestSerializer(serializers.Serializer):
     measurement_year = serializers.IntegerField(min_value=2000, max_value=2100)
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
-    cut_points = serializers.ChoiceField(
-        choices=CUT_POINT_BASES,
-        default="projected",
-        help_text="`projected`: the star year's projected cut points (planned against the median, "
-        "forecast over every draw) when a projection is kept; `latest_published`: the newest published "
-        "ones, as if they stand still. The run's `inputs.cut_points` records what it used.",
-    )
+    cut_points = _cut_points_field()
     name = serializers.CharField(max_length=200, required=False, allow_blank=False)
     assumptions = serializers.DictField(
         child=AssumptionSerializer(),
@@ -497,13 +502,7 @@ class OptimizerRequestSerializer(serializers.Serializer):
     draws = serializers.IntegerField(min_value=100, max_value=200_000, default=10_000)
     seed = serializers.IntegerField(min_value=0, max_value=planning.MAX_SEED, default=0)
     time_limit = serializers.FloatField(min_value=1, max_value=600, default=60)
-    cut_points = serializers.ChoiceField(
-        choices=CUT_POINT_BASES,
-        default="projected",
-        help_text="`projected`: the star year's projected cut points (planned against the median, "
-        "forecast over every draw) when a projection is kept; `latest_published`: the newest published "
-        "ones, as if they stand still. The run's `inputs.cut_points` records what it used.",
-    )
+    cut_points = _cut_points_field()
     name = serializers.CharField(
         max_length=200,
         required=False,
