@@ -223,3 +223,20 @@ def test_the_command_keeps_a_projection_replacing_the_one_before(both_years, cap
     assert (again.pk, again.draws, again.seed, again.base_star_year) == (first.pk, 3, 5, 2026)
     assert all(len(m["draws"]) == 3 for m in again.data["measures"] if m["draws"])
     assert "Kept the star year 2027 projection from 2026 (3 draws, seed 5" in capsys.readouterr().out
+
+
+@PLANNED
+def test_the_commands_take_the_cut_points_and_say_which_they_used(analyst, capsys):
+    _projection(analyst)
+    call_command("forecast", "--contract", "H2001", "--measurement-year", "2026", "--draws", "500")
+    assert "Cut points: Member-level measures rated against star year 2028's projected cut points" in (
+        capsys.readouterr().out
+    )
+    call_command(
+        "optimize",
+        *("--contract", "H2001", "--measurement-year", "2026", "--budget", "500", "--draws", "500"),
+        *("--cut-points", "latest_published"),
+    )
+    assert "  cut points: The star year 2026 cut points, as if they stand still until 2028." in (
+        capsys.readouterr().out
+    )

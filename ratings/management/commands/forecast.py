@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from hedis_portal.errors import ApplicationError
 from members.models import Contract
 from ratings.planning import services as planning
+from ratings.planning.cut_points import CUT_POINT_BASES
 
 
 class Command(BaseCommand):
@@ -18,18 +19,39 @@ class Command(BaseCommand):
         parser.add_argument("--draws", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--cut-points",
+            choices=CUT_POINT_BASES,
+            default="projected",
+            help="Rate against the kept projection of the star year the measurement year counts toward "
+            "(default; the latest published cut points when there is none, as the run records) or the "
+            "latest published cut points.",
+        )
+        parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the whole result as one JSON object."
         )
 
     def handle(
-        self, *args, contract: str, measurement_year: int, draws: int, seed: int, as_json: bool, **options
+        self,
+        *args,
+        contract: str,
+        measurement_year: int,
+        draws: int,
+        seed: int,
+        cut_points: str,
+        as_json: bool,
+        **options,
     ):
         target = Contract.objects.filter(contract_id=contract.strip().upper()).first()
         if target is None:
             raise CommandError(f"No contract {contract!r}.")
         try:
             run = planning.forecast_run_create(
-                contract=target, measurement_year=measurement_year, user=None, draws=draws, seed=seed
+                contract=target,
+                measurement_year=measurement_year,
+                user=None,
+                draws=draws,
+                seed=seed,
+                cut_points=cut_points,
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
@@ -42,6 +64,7 @@ class Command(BaseCommand):
             f"expected {result['expected_overall']:.3f}, P(≥ 4.0) = {result['p_overall_at_least_4']:.3f} "
             f"({result['draws']} draws, seed {result['seed']}; run #{run.pk})"
         )
+        self.stdout.write(f"Cut points: {run.inputs['cut_points']['note']}")
         for measure in result["measures"]:
             self.stdout.write(f"  {_measure_line(measure)}")
 

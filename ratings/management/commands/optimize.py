@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from hedis_portal.errors import ApplicationError
 from members.models import Contract
 from ratings.planning import services as planning
+from ratings.planning.cut_points import CUT_POINT_BASES
 
 
 class Command(BaseCommand):
@@ -26,6 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--draws", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--time-limit", type=float, default=60.0, help="Seconds per solver call.")
+        parser.add_argument(
+            "--cut-points",
+            choices=CUT_POINT_BASES,
+            default="projected",
+            help="Rate against the kept projection of the star year the measurement year counts toward "
+            "(default; the latest published cut points when there is none, as the run records) or the "
+            "latest published cut points.",
+        )
         parser.add_argument("--name", default="", help='The run\'s name, e.g. "25k, phone first".')
         parser.add_argument(
             "--propose",
@@ -46,6 +55,7 @@ class Command(BaseCommand):
         draws,
         seed,
         time_limit,
+        cut_points,
         name,
         propose,
         as_json,
@@ -76,6 +86,7 @@ class Command(BaseCommand):
                 seed=seed,
                 time_limit=time_limit,
                 name=name,
+                cut_points=cut_points,
             )
             proposed = planning.optimizer_run_propose(run=run, user=proposer) if proposer else None
         except ApplicationError as exc:
@@ -96,6 +107,7 @@ class Command(BaseCommand):
             f"  ${result['budget_left']['unspent']:,.2f} unspent: {result['budget_left']['reason']}",
             f"  solver {result['solver_status']}, optimality gap {result['optimality_gap']} "
             f"({result['bound_method']})",
+            f"  cut points: {run.inputs['cut_points']['note']}",
             f"  run #{run.pk} in {run.duration_ms / 1000:.1f} s",
         ]
         if proposed is not None:
