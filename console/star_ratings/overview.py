@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from console.star_ratings.base import Chart, ConsoleView, console_path
 from console.star_ratings.explain import rating_sentence
+from console.star_ratings.runs import cut_points_text
 from gaps.models import CareGap, ComplianceStatus
 from hedis_portal import formats
 from hedis_portal.models import Job
@@ -265,6 +266,8 @@ def latest_forecast(contract, measurement_year: int) -> dict | None:
         "draws": run.result["draws"],
         "open_gaps": run.inputs.get("open_gaps"),
         "gaps_without_prediction": run.inputs.get("gaps_without_prediction"),
+        "cut_points": cut_points_text(run.inputs),
+        "projected": run.inputs.get("cut_points", {}).get("basis") == "projected",
         "distribution": distribution,
         "chart": chart,
     }
@@ -318,6 +321,9 @@ class OverviewView(ConsoleView):
             freshness=freshness(self.contract, self.measurement_year),
             scenarios_url=reverse(
                 "star_ratings:scenarios", args=[self.contract.contract_id, self.measurement_year]
+            ),
+            cut_points_url=reverse(
+                "star_ratings:cut_points", args=[self.contract.contract_id, self.measurement_year]
             ),
         )
         return context

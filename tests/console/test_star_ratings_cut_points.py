@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from hedis_portal.models import Job
+from ratings.planning.services import forecast_run_create
 from tests.console.test_star_ratings_overview import ma_only, text  # noqa: F401 (fixture)
 from tests.ratings.conftest import cut_points_2026  # noqa: F401 (fixture)
 from tests.ratings.test_planning_cut_points import _projection
@@ -106,3 +107,18 @@ def test_bad_figures_are_form_errors(client, analyst):
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"draws", "seed"}
     assert not Job.objects.exists()
+
+
+def test_the_overview_says_which_cut_points_its_forecast_used(client, analyst, ma_only):  # noqa: F811
+    _projection(analyst)
+    forecast_run_create(contract=ma_only, measurement_year=2026, user=analyst, draws=500)
+    client.force_login(analyst)
+
+    page = text(client.get("/admin/star-ratings/H2001/2026/"))
+
+    assert (
+        "Cut points: Member-level measures rated against star year 2028's projected cut points (3 draws "
+        "from 2026): planned against each threshold's median, forecast over every draw. Contract-level "
+        "measures keep their stars. The stars in the tables below use the star year 2026 cut points" in page
+    )
+    assert "(the Cut points tab shows star year 2028's projection)" in page
