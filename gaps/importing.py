@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
+from operator import itemgetter
 from typing import NamedTuple
 
 from auditlog.models import LogEntry
@@ -33,7 +34,7 @@ from hedis_portal.audit import file_facts, log_batch
 from hedis_portal.import_errors import ImportRejected, Problem, row_error
 from hedis_portal.locks import IMPORTS, contract_lock
 from hedis_portal.pgcopy import copy_text
-from members.identifiers import InvalidMemberId, member_id_hash
+from members.identifiers import InvalidMemberId, member_id_hasher
 from members.models import Contract, Member
 from ratings.models import Measure
 
@@ -51,6 +52,7 @@ OPTIONAL_COLUMNS = (
 SNAPSHOT_REASON = "No longer in the HEDIS engine's open list"
 MAX_ERRORS_LISTED = 1000
 _CHUNK = 5000
+_CHECKED_CELLS_KEPT = 200_000  # distinct rows' cells (but the member ID) whose checks are remembered
 NULL = "\\N"  # COPY's text-format NULL
 _PROGRESS_EVERY = 10_000  # rows between progress reports
 Progress = Callable[[str, int, int], None]  # (stage, rows done, rows in all)
@@ -138,32 +140,38 @@ def _parse_bool(value: str) -> bool | None:
 class _RowParser:
     """Checks the rows of one file by column position, remembering what repeats within a file.
 
-    A member appears on several rows (one per measure) and evidence dates repeat, so each raw
-    member ID is hashed once per file and each date is parsed once; the outcome, including an
-    error message, is the same as checking the value again.
+    A member appears on several rows (one per measure), so each raw member ID is hashed once per
+    file. The rest of a row — measure, status, evidence, and the member facts — repeats across
+    rows too (a file of a million rows has a few tens of thousands of distinct ones), so each
+    distinct set of those cells is checked once and its outcome, values or problems, reused;
+    each evidence date is parsed once. The outcome, including every error message, is the same
+    as checking the value again.
     """
 
     def __init__(self, header: list[str], *, measures: dict[str, int], measurement_year: int):
-        # Positions in the order of REQUIRED_COLUMNS + OPTIONAL_COLUMNS, which `parse` unpacks;
-        # columns absent from the header read as the empty sentinel appended to every row.
+        # Positions in the order of REQUIRED_COLUMNS + OPTIONAL_COLUMNS; columns absent from the
+        # header read as the empty sentinel appended to every row.
         position = {name: index for index, name in enumerate(header)}
         self.width = len(header)
-        self.positions = tuple(
-            position.get(name, len(header)) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-        )
+        positions = [position.get(name, len(header)) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+        self.member_at = positions[0]
+        # The cells `_check` reads, as one tuple per row (built in C by itemgetter).
+        self.cells = itemgetter(*positions[1:])
         self.measures = measures
         self.measurement_year = measurement_year
         self.year_text = str(measurement_year)
         self.today = timezone.localdate()
+        self.hash = member_id_hasher()
         self.hashes: dict[str, tuple[str, Problem | None]] = {}
         self.dates: dict[str, tuple[date | None, Problem | None]] = {}
+        self.checked: dict[tuple[str, ...], tuple[tuple[tuple[str, Problem], ...], tuple]] = {}
         self.not_the_year = problems.not_the_import_year(measurement_year)
         self.not_a_birth_year = problems.not_a_year_between(1900, measurement_year)
 
     def _hash(self, raw_id: str) -> tuple[str, Problem | None]:
         """The member ID's hash and no problem, or an empty hash and why it cannot be hashed."""
         try:
-            known = (member_id_hash(raw_id), None)
+            known = (self.hash(raw_id), None)
         except InvalidMemberId as exc:
             known = ("", exc.problem)
         self.hashes[raw_id] = known
@@ -183,81 +191,87 @@ class _RowParser:
     def parse(self, fields: list[str], line: int, errors: _Errors) -> _Row | None:
         """Check one row (padded to the header's width plus the empty sentinel); None if it has errors.
 
-        Written for speed (a file has a million rows): positions are unpacked once, the caches
-        are read inline, and empty optional cells skip their checks, which pass on empty anyway.
+        Written for speed (a file has a million rows): a row whose cells other than the member
+        ID were seen before costs two dictionary look-ups.
         """
-        before = errors.count
-        (
-            member_at,
-            measure_at,
-            status_at,
-            reason_at,
-            date_at,
-            source_at,
-            year_at,
-            birth_at,
-            sex_at,
-            lis_de_at,
-            disability_at,
-        ) = self.positions
-        raw_id = fields[member_at]
+        raw_id = fields[self.member_at]
         id_hash, problem = self.hashes.get(raw_id) or self._hash(raw_id)
-        if problem:
-            errors.add(line, "member_id", problem)
-        code = fields[measure_at].strip()
-        measure_id = self.measures.get(code.upper())
+        cells = self.cells(fields)
+        found, values = self.checked.get(cells) or self._check(cells)
+        if problem or found:
+            if problem:
+                errors.add(line, "member_id", problem)
+            for field, cell_problem in found:
+                errors.add(line, field, cell_problem)
+            return None
+        # tuple.__new__ skips the named tuple's Python-level __new__ (same fields, same order).
+        return tuple.__new__(_Row, (line, id_hash, *values))
+
+    def _check(self, cells: tuple[str, ...]) -> tuple[tuple[tuple[str, Problem], ...], tuple]:
+        """The problems of a row's cells other than the member ID (in the order they are reported),
+        and its values from `measure_id` on; remembered for the rows with the same cells."""
+        (
+            code,
+            status,
+            exclusion_reason,
+            date_text,
+            evidence_source,
+            year_text,
+            birth_text,
+            sex,
+            lis_de,
+            disability,
+        ) = cells
+        found: list[tuple[str, Problem]] = []
+        measure_id = self.measures.get(code.strip().upper())
         if measure_id is None:
-            errors.add(line, "measure", problems.NOT_A_MEASURE)
-        status = fields[status_at].strip().lower()
+            found.append(("measure", problems.NOT_A_MEASURE))
+        status = status.strip().lower()
         if status not in _STATUSES:
-            errors.add(line, "compliance_status", _NOT_A_STATUS)
+            found.append(("compliance_status", _NOT_A_STATUS))
 
-        year_text = fields[year_at].strip()
+        year_text = year_text.strip()
         if year_text and year_text != self.year_text:
-            errors.add(line, "measurement_year", self.not_the_year)
+            found.append(("measurement_year", self.not_the_year))
 
-        exclusion_reason = fields[reason_at].strip()
+        exclusion_reason = exclusion_reason.strip()
         if len(exclusion_reason) > 200:
-            errors.add(line, "exclusion_reason", _REASON_TOO_LONG)
-        evidence_source = fields[source_at].strip().lower()
+            found.append(("exclusion_reason", _REASON_TOO_LONG))
+        evidence_source = evidence_source.strip().lower()
         if evidence_source and evidence_source not in _SOURCES:
-            errors.add(line, "evidence_source", _NOT_A_SOURCE)
+            found.append(("evidence_source", _NOT_A_SOURCE))
         evidence_date = None
-        date_text = fields[date_at].strip()
+        date_text = date_text.strip()
         if date_text:
             evidence_date, problem = self.dates.get(date_text) or self._date(date_text)
             if problem:
-                errors.add(line, "evidence_date", problem)
+                found.append(("evidence_date", problem))
 
         # Status and evidence must agree: only data closes a gap, and an exclusion has a reason.
         if status == ComplianceStatus.CLOSED and not (date_text and evidence_source):
-            errors.add(line, "evidence_date", problems.CLOSED_NEEDS_EVIDENCE)
+            found.append(("evidence_date", problems.CLOSED_NEEDS_EVIDENCE))
         if status == ComplianceStatus.EXCLUDED and not exclusion_reason:
-            errors.add(line, "exclusion_reason", problems.EXCLUDED_NEEDS_REASON)
+            found.append(("exclusion_reason", problems.EXCLUDED_NEEDS_REASON))
         if exclusion_reason and status != ComplianceStatus.EXCLUDED:
-            errors.add(line, "exclusion_reason", problems.REASON_WITHOUT_EXCLUSION)
+            found.append(("exclusion_reason", problems.REASON_WITHOUT_EXCLUSION))
 
         birth_year = None
-        birth_text = fields[birth_at].strip()
+        birth_text = birth_text.strip()
         if birth_text:
             if not birth_text.isdigit() or not 1900 <= int(birth_text) <= self.measurement_year:
-                errors.add(line, "birth_year", self.not_a_birth_year)
+                found.append(("birth_year", self.not_a_birth_year))
             else:
                 birth_year = int(birth_text)
-        sex = fields[sex_at].strip().upper()
+        sex = sex.strip().upper()
         if sex and sex not in _SEXES:
-            errors.add(line, "sex", _NOT_A_SEX)
+            found.append(("sex", _NOT_A_SEX))
         flags = []
-        for name, at in (("lis_de", lis_de_at), ("disability", disability_at)):
+        for name, value in (("lis_de", lis_de), ("disability", disability)):
             try:
-                flags.append(_parse_bool(fields[at]) if fields[at] else None)
+                flags.append(_parse_bool(value) if value else None)
             except ValueError:
-                errors.add(line, name, problems.NOT_YES_NO)
-        if errors.count > before:
-            return None
-        return _Row(
-            line,
-            id_hash,
+                found.append((name, problems.NOT_YES_NO))
+        values = (
             measure_id,
             status,
             exclusion_reason,
@@ -267,6 +281,11 @@ class _RowParser:
             sex or Member.Sex.UNKNOWN,
             *flags,
         )
+        known = (tuple(found), values)
+        # Bounded, so a file whose rows never repeat does not keep a second copy of itself.
+        if len(self.checked) < _CHECKED_CELLS_KEPT:
+            self.checked[cells] = known
+        return known
 
 
 def _decoded(data: bytes, errors: _Errors) -> str:
@@ -806,12 +825,20 @@ def _apply_gaps_postgresql(rows, member_ids, contract, measurement_year, full_sn
         "resolved": WorkflowState.RESOLVED,
         "open": ComplianceStatus.OPEN,
     }
-    lines = [
-        f"{member_ids[row.id_hash]}\t{row.measure_id}\t{row.compliance_status}\t"
-        f"{copy_text(row.exclusion_reason) if row.exclusion_reason else ''}\t{row.evidence_date or NULL}\t"
-        f"{row.evidence_source}\t{initial[row.compliance_status]}\n"
-        for row in rows
-    ]
+    # A COPY line is the member's key and what the row says of the gap; the latter repeats
+    # across rows, so each distinct one is written out once.
+    texts: dict[tuple, str] = {}
+    lines = []
+    for row in rows:
+        gap = row[2:7]  # measure, status, exclusion reason, evidence date and source
+        text = texts.get(gap)
+        if text is None:
+            measure_id, status, reason, evidence_date, source = gap
+            text = texts[gap] = (
+                f"\t{measure_id}\t{status}\t{copy_text(reason) if reason else ''}\t"
+                f"{evidence_date or NULL}\t{source}\t{initial[status]}\n"
+            )
+        lines.append(f"{member_ids[row[1]]}{text}")
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_GAP_BATCH)
         with cursor.copy(_COPY_GAP_BATCH) as copy:

@@ -338,3 +338,28 @@ def test_an_exclusion_reason_with_tabs_and_backslashes_is_stored_as_written(cont
 def test_the_refusal_counts_its_problems_in_words(contract):
     with pytest.raises(ImportRejected, match=r"^1 problem in the file; nothing was imported\.$"):
         run(gap_file("M-1,BCS,shut,,,,1956,F,"), contract)
+
+
+def test_rows_repeating_the_same_cells_are_each_checked_and_reported_at_their_own_line(contract):
+    # Each distinct set of cells (all but the member ID) is checked once and its outcome reused:
+    # a bad repeated row is reported at every line it is on, and a good repeat imports each row.
+    data = gap_file(
+        "M-1,BCS,closed,,2026-03-04,claims,1956,F,",
+        "M-2,BCS,closed,,2026-03-04,claims,1956,F,",
+        "M-3,BCS,open,Hospice,,,1950,M,no",
+        "M-4,BCS,open,Hospice,,,1950,M,no",
+        " ,BCS,open,Hospice,,,1950,M,no",
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        run(data, contract)
+    assert [(e["line"], e["field"]) for e in rejected.value.extra["errors"]] == [
+        (4, "exclusion_reason"),
+        (5, "exclusion_reason"),
+        (6, "member_id"),
+        (6, "exclusion_reason"),
+    ]
+    assert not CareGap.objects.exists() and not Member.objects.exists()
+
+    result = run(gap_file(*data.decode().splitlines()[1:3]), contract)
+    assert (result.rows, result.members_created, result.gaps_created) == (2, 2, 2)
+    assert CareGap.objects.filter(compliance_status="closed", evidence_date=date(2026, 3, 4)).count() == 2

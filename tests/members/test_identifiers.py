@@ -1,6 +1,7 @@
 """Raw member IDs: one normalisation and one keyed hash, used by every edge that takes an ID."""
 
 import hashlib
+import hmac
 
 import pytest
 from django.core.management import call_command
@@ -8,7 +9,7 @@ from django.core.management import call_command
 from gaps.importing import gaps_import_csv
 from gaps.models import CareGap
 from hedis_portal.import_errors import ImportRejected
-from members.identifiers import InvalidMemberId, member_id_hash, normalize_member_id
+from members.identifiers import InvalidMemberId, member_id_hash, member_id_hasher, normalize_member_id
 from members.models import Member
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
 
@@ -23,6 +24,18 @@ def test_hash_is_keyed_not_a_plain_sha256(settings):
     assert first != hashlib.sha256(b"ABC123").hexdigest()
     settings.MEMBER_ID_HASH_KEY = "another-key-another-key-another-key"
     assert member_id_hash("ABC123") != first
+
+
+def test_the_hasher_for_many_ids_is_the_same_keyed_hash(settings):
+    settings.MEMBER_ID_HASH_KEY = "another-key-for-this-test-only-0123456789"
+    hash_one = member_id_hasher()
+    for raw in ("M-1", " m-1 ", "Ａ１", "ABC123"):
+        expected = hmac.new(
+            settings.MEMBER_ID_HASH_KEY.encode(), normalize_member_id(raw).encode(), hashlib.sha256
+        ).hexdigest()
+        assert hash_one(raw) == member_id_hash(raw) == expected
+    with pytest.raises(InvalidMemberId):
+        hash_one("   ")
 
 
 def test_different_ids_give_different_hashes():
