@@ -8,6 +8,8 @@ the same work done by hand on the same connection: COPY for bulk writes, raw SQL
 
 from __future__ import annotations
 
+import csv
+import hmac
 import json
 import os
 import tempfile
@@ -240,8 +242,29 @@ def _import(path: Path, contract_id: str, measurement_year: int) -> str:
     return out.getvalue().strip()
 
 
+def parse_and_hmac(data: bytes) -> int:
+    """The gap import's floor without the database: every row of the file read by `csv.reader`, and
+    each distinct raw member ID HMAC-SHA256'd once with the import's key (`hmac.digest`), as the
+    import hashes each member once; nothing checked, nothing written. The number of rows read."""
+    key = settings.MEMBER_ID_HASH_KEY.encode()
+    digest = hmac.digest
+    hashes: dict[str, str] = {}
+    reader = csv.reader(StringIO(data.decode("utf-8-sig"), newline=""))
+    next(reader)
+    rows = 0
+    for fields in reader:
+        rows += 1
+        if fields[0] not in hashes:
+            hashes[fields[0]] = digest(key, fields[0].encode(), "sha256").hex()
+    return rows
+
+
 def gap_import(bench: Bench) -> list[Figure]:
-    """`import_gaps` on the plan's gap file: a first import into an empty year, then a re-import."""
+    """`import_gaps` on the plan's gap file: a first import into an empty year, then a re-import.
+
+    Each beside `parse_and_hmac` of the same file in the same process (interleaved); a COPY of
+    the file into a text staging table is measured after them and reported beside both.
+    """
     plan, scale = bench.plan, bench.scale
     data = gap_file(plan, scale.import_rows)
     rows = data.count(b"\n") - 1
@@ -265,50 +288,63 @@ def gap_import(bench: Bench) -> list[Figure]:
         def reimport(run: int) -> None:
             summaries.append(_import(path, contract_id, plan.measurement_year - 1))
 
-        def staging(run: int) -> None:
-            _copy_to_staging(path)
+        def parsed(run: int) -> None:
+            if parse_and_hmac(path.read_bytes()) != rows:
+                raise BenchError("gap import baseline: the file's rows were not all read")
 
         repeats = scale.write_repeats
-        first, baseline = measure_pair(
-            first_import, staging, warmup=0, repeats=repeats, before_baseline=_empty_staging
-        )
+        first, baseline = measure_pair(first_import, parsed, warmup=0, repeats=repeats)
         if not all(f"{rows} gaps created" in summary for summary in summaries):
             raise BenchError(f"gap import: expected {rows} gaps created, got {summaries}")
         summaries.clear()
-        again, baseline_again = measure_pair(
-            reimport, staging, warmup=0, repeats=repeats, before_baseline=_empty_staging
-        )
+        again, baseline_again = measure_pair(reimport, parsed, warmup=0, repeats=repeats)
         if not all(f"{rows} unchanged" in summary for summary in summaries):
             raise BenchError(f"gap re-import: expected {rows} unchanged, got {summaries}")
+        _, copied = measure_pair(
+            lambda run: None,
+            lambda run: _copy_to_staging(path),
+            warmup=0,
+            repeats=repeats,
+            before_baseline=_empty_staging,
+        )
     finally:
         path.unlink(missing_ok=True)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_gap_staging")
-    copy_text = f"COPY of the same {rows:,}-row file into a text staging table (psycopg 3)"
+    baseline_text = (
+        f"the same {rows:,}-row file parsed (csv.reader) and its member IDs HMAC'd in the same "
+        "process, no database (parse_and_hmac)"
+    )
+    copy_rate = {"staging_copy_median": rows / copied.median}
     figures = [
         Figure.throughput(
             "gap CSV import",
             rows,
             first,
             baseline,
-            target="≥ 20 % of COPY's rows/s",
-            met=lambda figure: figure.ratio >= 0.20,
-            baseline_text=copy_text,
-            notes=[f"{rows:,}-row file, first import into an empty measurement year (every gap created)"],
+            target="≥ 40,000 rows/s and ≥ 50 % of parse + HMAC's rows/s",
+            met=lambda figure: figure.median >= 40_000 and figure.ratio >= 0.50,
+            baseline_text=baseline_text,
+            notes=[
+                f"{rows:,}-row file, first import into an empty measurement year (every gap created)",
+                "staging_copy_median: COPY of the file into a text staging table, rows/s",
+            ],
+            extra=dict(copy_rate),
         ),
         Figure.throughput(
             "gap CSV re-import (unchanged)",
             rows,
             again,
             baseline_again,
-            target="≥ 20 % of COPY's rows/s",
-            met=lambda figure: figure.ratio >= 0.20,
-            baseline_text=copy_text,
+            target="≥ 150,000 rows/s",
+            met=lambda figure: figure.median >= 150_000,
+            baseline_text=baseline_text,
             notes=["the same file again: nothing changes, nothing is written but the audit entry"],
+            extra=dict(copy_rate),
         ),
     ]
     for figure in figures:
-        bench.progress(f"  {figure.name}: {figure.median:,.0f} rows/s")
+        bench.progress(f"  {figure.name}: {figure.median:,.0f} rows/s ({figure.ratio:.2f} of parse + HMAC)")
     return figures
 
 
