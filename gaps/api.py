@@ -196,6 +196,9 @@ class CareGapViewSet(
     def list(self, request, *args, **kwargs):
         """A page of the worklist, read as plain rows (the same fields as `CareGapSerializer`)."""
         gaps = select_columns(self.filter_queryset(self.get_queryset()), WORKLIST_ROW)
+        gaps = selectors.worklist_per_contract(
+            gaps, request.user, contract_filtered="contract" in request.query_params
+        )
         page = self.paginate_queryset(gaps)
         return self.get_paginated_response([as_row(values, WORKLIST_ROW) for values in page])
 

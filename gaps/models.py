@@ -137,6 +137,15 @@ class CareGap(models.Model):
                 name="caregap_worklist",
             ),
             models.Index(fields=["contract", "-priority_score", "-id"], name="caregap_contract_priority"),
+            # The worklist's other orderings and its most selective filter, per contract (a worklist
+            # over several contracts is read contract by contract: gaps.selectors.PerContractRows).
+            # Without them `?ordering=-updated_at` sorted every gap of the contract (1.1 s at 1.2
+            # million gaps) and `?compliance_status=excluded` walked past every open gap (0.46 s).
+            models.Index(fields=["contract", "-updated_at", "-id"], name="caregap_contract_updated"),
+            models.Index(
+                fields=["contract", "compliance_status", "-priority_score", "-id"],
+                name="caregap_contract_status",
+            ),
             # Rate aggregation per contract, year and measure.
             models.Index(
                 fields=["contract", "measurement_year", "measure", "compliance_status"], name="caregap_rates"
