@@ -717,21 +717,24 @@ _COPY_GAP_BATCH = (
 # every (compliance status, workflow state, has an assignee) and joined here as a table, so the
 # rule stays defined once (every stored state is a WorkflowState, so the join finds its row).
 # Both decisions use the gap as the join read it, as the Python path uses the gaps it read
-# first. New gaps go in the order of the unique index (member, measure, year), which keeps the
+# first. Only new and changed rows are kept (and materialised): an unchanged row, most of a
+# re-import, is dropped by the join itself instead of being written to a million-row CTE and
+# filtered twice. New gaps go in the order of the unique index (member, measure, year), which keeps the
 # index pages each insert touches close together.
 _APPLY_GAP_BATCH = """
 WITH staged AS MATERIALIZED (
     SELECT batch.*, gap.id AS gap_id, gap.workflow_state AS stored_state,
-           gap.assignee_id IS NOT NULL AS has_assignee,
-           (gap.compliance_status, gap.exclusion_reason, gap.evidence_date, gap.evidence_source)
-               IS DISTINCT FROM (batch.compliance_status, batch.exclusion_reason, batch.evidence_date,
-                                 batch.evidence_source) AS changed
+           gap.assignee_id IS NOT NULL AS has_assignee
     FROM gap_import_batch AS batch
     LEFT JOIN gaps_caregap AS gap
         ON gap.contract_id = %(contract)s
        AND gap.measurement_year = %(year)s
        AND gap.member_id = batch.member_id
        AND gap.measure_id = batch.measure_id
+    WHERE gap.id IS NULL
+       OR (gap.compliance_status, gap.exclusion_reason, gap.evidence_date, gap.evidence_source)
+          IS DISTINCT FROM (batch.compliance_status, batch.exclusion_reason, batch.evidence_date,
+                            batch.evidence_source)
 ),
 updated AS (
     UPDATE gaps_caregap AS gap SET
@@ -749,7 +752,7 @@ updated AS (
         ON transition.compliance_status = staged.compliance_status
        AND transition.workflow_state = staged.stored_state
        AND transition.has_assignee = staged.has_assignee
-    WHERE staged.gap_id IS NOT NULL AND staged.changed AND gap.id = staged.gap_id
+    WHERE staged.gap_id IS NOT NULL AND gap.id = staged.gap_id
     RETURNING 1
 ),
 inserted AS (
@@ -768,6 +771,8 @@ inserted AS (
 )
 SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted)
 """
+
+_APPLY_WORK_MEM = "128MB"
 
 _RETIRE_MISSING_GAPS = """
 UPDATE gaps_caregap AS gap SET
@@ -847,8 +852,15 @@ def _apply_gaps_postgresql(rows, member_ids, contract, measurement_year, full_sn
         # Temporary tables are never analysed automatically; without statistics the planner
         # would take a million staged rows for a few and pick nested loops.
         cursor.execute("ANALYZE gap_import_batch")
+        # The join hashes a million stored gaps and a first import sorts a million new ones: with
+        # the default work_mem both spill to disk in batches. Raised for this statement only.
+        cursor.execute(
+            "SELECT current_setting('work_mem'), set_config('work_mem', %s, true)", [_APPLY_WORK_MEM]
+        )
+        work_mem = cursor.fetchone()[0]
         cursor.execute(_APPLY_GAP_BATCH, params)
         updated, created = cursor.fetchone()
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
         left = 0
         if full_snapshot:
             cursor.execute(_RETIRE_MISSING_GAPS, params)

@@ -10,6 +10,7 @@ import pytest
 from auditlog.context import auditlog_value
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from gaps.importing import SNAPSHOT_REASON, gaps_import_csv
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
@@ -363,3 +364,13 @@ def test_rows_repeating_the_same_cells_are_each_checked_and_reported_at_their_ow
     result = run(gap_file(*data.decode().splitlines()[1:3]), contract)
     assert (result.rows, result.members_created, result.gaps_created) == (2, 2, 2)
     assert CareGap.objects.filter(compliance_status="closed", evidence_date=date(2026, 3, 4)).count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the set-based apply is PostgreSQL's")
+def test_the_apply_leaves_the_sessions_work_mem_as_it_was(contract):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '5MB'")
+        run(GOOD, contract)
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "5MB"
+    assert CareGap.objects.count() == 4
