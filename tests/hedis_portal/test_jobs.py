@@ -473,6 +473,15 @@ def test_the_jobs_kind_filter_offers_the_kinds_the_role_may_see(client, care_man
         ][1:]
 
     labels = {name: kind.label for name, kind in job_registry.job_kinds().items()}
-    care = ["forecast", "gap_import", "optimize", "predictions_import", "propose", "snapshot", "snapshot_all"]
+    care = [
+        "cut_point_projection",
+        "forecast",
+        "gap_import",
+        "optimize",
+        "predictions_import",
+        "propose",
+        "snapshot",
+        "snapshot_all",
+    ]
     assert offered(care_manager) == sorted(labels[name] for name in care)
     assert offered(administrator) == sorted(labels.values())
