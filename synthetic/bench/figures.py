@@ -431,6 +431,120 @@ def worklist(bench: Bench) -> tuple[list[Figure], Samples]:
     return [figure], subject
 
 
+# --- the worklist of each persona, every filter and ordering -----------------------------------------
+
+# Each bench user's worklist, with the contracts they are assigned to (plan.py).
+WORKLIST_PERSONAS = {
+    "care_manager": "care manager, one contract",
+    "analyst": "quality analyst, two contracts",
+    "administrator": "administrator, two contracts",
+}
+WORKLIST_ORDERINGS = ("", "-priority_score", "priority_score", "-updated_at", "updated_at", "-id", "id")
+WORKLIST_TARGET_P95_MS = 15
+
+
+def worklist_filters(plan: BenchPlan) -> list[str]:
+    """No filter, each filter the API (and the admin's sidebar) offers alone with a value the plan has,
+    common and rare values both, and the care manager's usual three together."""
+    contract, code = plan.contract.contract_id, _busiest_measure(plan)
+    return [
+        "",
+        f"contract={contract}",
+        f"measure={code}",
+        f"measurement_year={plan.measurement_year}",
+        "compliance_status=open",
+        "compliance_status=excluded",
+        f"workflow_state={WORKLIST_STATE}",
+        "workflow_state=refused",
+        f"member={int(plan.member_pks[0])}",
+        "assignee=me",
+        "unassigned=true",
+        "risk_tier=high",
+        "no_outreach=false",
+        "priority_min=1.7",  # about the top 1 % of the plan's open gaps
+        f"contract={contract}&measure={code}&workflow_state={WORKLIST_STATE}",
+    ]
+
+
+def _worklist_path(query: str, ordering: str) -> str:
+    parameters = "&".join(part for part in (query, ordering and f"ordering={ordering}") if part)
+    return f"/api/gaps/?{parameters}" if parameters else "/api/gaps/"
+
+
+def _page_statement(bench: Bench, role: str, path: str) -> str:
+    """The SQL of the page's read of the gaps, as the portal sent it (parameters inlined)."""
+    with CaptureQueriesContext(connection) as captured:
+        bench.request(role, "GET", path)
+    return next(q["sql"] for q in captured.captured_queries if 'FROM "gaps_caregap"' in q["sql"])
+
+
+def _raw_page(statement: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    json.dumps({"next": None, "previous": None, "results": rows[:50]}, default=str)
+
+
+def worklist_personas(bench: Bench) -> list[Figure]:
+    """Each persona's worklist over every filter × ordering; the slowest measured beside its raw SQL.
+
+    Every combination is requested `warmup + scan` times and ranked by its median; the slowest
+    one per persona is then measured like the worklist page, interleaved with its own statement
+    (captured from the portal's request, run raw) followed by `json.dumps` of the rows.
+    """
+    combinations = [(q, o) for q in worklist_filters(bench.plan) for o in WORKLIST_ORDERINGS]
+    return [
+        _worklist_persona(bench, role, persona, combinations) for role, persona in WORKLIST_PERSONAS.items()
+    ]
+
+
+def _worklist_persona(bench: Bench, role: str, persona: str, combinations: list[tuple[str, str]]) -> Figure:
+    scale = bench.scale
+    scan = 1 if scale.repeats <= 10 else 5
+    ranked = []
+    for query, ordering in combinations:
+        path = _worklist_path(query, ordering)
+        samples, _ = measure_pair(
+            lambda run, path=path: bench.request(role, "GET", path), None, warmup=scale.warmup, repeats=scan
+        )
+        ranked.append((samples.median, query, ordering, path))
+    ranked.sort(reverse=True)
+    _, query, ordering, path = ranked[0]
+    statement = _page_statement(bench, role, path)
+    subject, baseline = measure_pair(
+        lambda run: bench.request(role, "GET", path),
+        lambda run: _raw_page(statement),
+        warmup=scale.warmup,
+        repeats=scale.repeats,
+    )
+    runner_up = ", ".join(
+        f"{q or 'no filter'} {o or '(default order)'}: {m * 1000:.1f} ms" for m, q, o, _ in ranked[1:4]
+    )
+    figure = Figure.latency(
+        f"worklist, {persona} (worst filter)",
+        subject,
+        baseline,
+        target=f"p95 ≤ {WORKLIST_TARGET_P95_MS} ms; median ≤ 2 × baseline median",
+        met=lambda f: f.p95 <= WORKLIST_TARGET_P95_MS and f.median <= 2 * f.baseline_median,
+        baseline_text="the page's own SELECT, captured from its request, run raw + json.dumps of the rows",
+        notes=[
+            f"worst of {len(combinations)} filter × ordering combinations ({scan} runs each): GET {path}",
+            f"next slowest: {runner_up}",
+        ],
+        extra={
+            "persona": role,
+            "worst_filter": query,
+            "worst_ordering": ordering,
+            "worst_request": path,
+            "combinations": len(combinations),
+            "scan_medians_ms": {request: round(m * 1000, 2) for m, _, _, request in ranked},
+        },
+    )
+    bench.progress(f"  {figure.name}: median {figure.median:.1f} ms, p95 {figure.p95:.1f} ms ({path})")
+    return figure
+
+
 # --- member history ---------------------------------------------------------------------------------
 
 _MEMBER_SQL = """

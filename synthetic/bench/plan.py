@@ -1,14 +1,16 @@
-"""The benchmark's synthetic plan: one dedicated contract loaded with COPY, and its removal.
+"""The benchmark's synthetic plan: dedicated contracts loaded with COPY, and their removal.
 
-Everything the bench creates belongs to contract `H0000` (no CMS contract carries that number),
-to its `bench.*` users or to the `[bench] …` intervention types, so dropping it touches no other
-contract's rows. The plan is drawn by `synthetic.plan` with the `BENCH` recipe: 6 gaps per member
-on the member-level measures that have cut points, a compliance mix 0 to 12 points below each
-measure's 4-star cut point (3 % excluded, 1 % no longer in the denominator), one prediction per
-gap (`current_prediction` points at it), a care manager assigned to the contract with the open
-gaps being worked in her name, outreach for 3 % of members, and contract-level scores at 2 to 4
-stars: a contract rated 3.0 today and expected at 3.5, just under the 4-star boundary, where the
-optimizer has something to decide.
+Everything the bench creates belongs to contract `H0000` or `R0000` (no CMS contract carries those
+numbers), to its `bench.*` users or to the `[bench] …` intervention types, so dropping it touches
+no other contract's rows. The plan is drawn by `synthetic.plan` with the `BENCH` recipe: 6 gaps
+per member on the member-level measures that have cut points, a compliance mix 0 to 12 points
+below each measure's 4-star cut point (3 % excluded, 1 % no longer in the denominator), one
+prediction per gap (`current_prediction` points at it), a care manager assigned to the contract
+with the open gaps being worked in her name, outreach for 3 % of members, and contract-level
+scores at 2 to 4 stars: a contract rated 3.0 today and expected at 3.5, just under the 4-star
+boundary, where the optimizer has something to decide. A second contract, `R0000` (a tenth of the
+members, gaps and predictions only), is assigned to the analyst and the administrator, so their
+worklists span two contracts; it goes with the plan.
 
 Rows are written with psycopg 3 `COPY … FROM STDIN` into primary keys reserved from each table's
 own sequence, so gaps can point at their predictions without a second pass over a million rows.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -62,6 +64,10 @@ from synthetic.plan import (
 )
 
 BENCH_CONTRACT_ID = "H0000"
+# A second, smaller contract (a tenth of the members; no CMS contract has that number either) that
+# the analyst and the administrator are also assigned to: their worklists span two contracts.
+BENCH_SECOND_CONTRACT_ID = "R0000"
+BENCH_SECOND_SHARE = 10
 BENCH_USERS = {
     "care_manager": ("bench.care-manager", roles.CARE_MANAGER),
     "analyst": ("bench.analyst", roles.QUALITY_ANALYST),
@@ -141,6 +147,7 @@ class BenchPlan:
     gap_evidence_date: np.ndarray
     gap_evidence_source: np.ndarray
     outreach_members: np.ndarray
+    second_contract: Contract | None = None
 
     @property
     def member_count(self) -> int:
@@ -252,8 +259,43 @@ def plan_create(*, members: int, measurement_year: int, seed: int = 2026) -> Ben
             )
             _copy_interventions(cursor, plan, outreach, kinds, now)
             plan.outreach_members = outreach.member
+            plan.second_contract = _second_contract_create(cursor, plan, rng, measures, now)
     plan_vacuum()
     return plan
+
+
+def _second_contract_create(cursor, plan: BenchPlan, rng, measures, now) -> Contract:
+    """The second contract (`BENCH_SECOND_CONTRACT_ID`), its members, gaps and predictions, drawn
+    after the first contract's, which stay the same; the analyst and the administrator see both."""
+    count = max(1, plan.member_count // BENCH_SECOND_SHARE)
+    spec = ContractSpec(
+        contract_id=BENCH_SECOND_CONTRACT_ID,
+        name="Benchmark plan, second contract (synthetic)",
+        snp=False,
+        lis_de_percent=Decimal("25.00"),
+        disability_percent=Decimal("20.00"),
+        members=count,
+    )
+    with set_actor(plan.users["administrator"]):
+        contract, _ = contract_get_or_create(spec)
+        contract.users.add(plan.users["analyst"], plan.users["administrator"])
+    # Member IDs of their own ("BENCH2-…"): a member ID hash is unique across contracts.
+    recipe = replace(BENCH, member_id_format="BENCH2-{number:09d}")
+    drawn = members_draw(rng, recipe=recipe, contract=contract, count=count)
+    gaps = gaps_draw(
+        rng,
+        recipe=BENCH,
+        members=drawn,
+        measures=measures,
+        measurement_year=plan.measurement_year,
+        snp=contract.snp,
+    )
+    probability = closure_probabilities(rng, recipe=BENCH, gaps=gaps)
+    priority = np.where(gaps.is_open, np.round(probability * rng.uniform(0.5, 3.0, len(gaps)), 6), 0.0)
+    member_pks = _copy_members(cursor, contract, drawn, now.isoformat())
+    second = replace(plan, contract=contract, member_pks=member_pks)
+    _copy_gaps_and_predictions(cursor, second, gaps, probability, priority, now)
+    return contract
 
 
 def _copy_members(cursor, contract: Contract, members: Members, now: str) -> np.ndarray:
@@ -511,10 +553,8 @@ def plan_drop() -> None:
     """
     usernames = [username for username, _ in BENCH_USERS.values()]
     with transaction.atomic(), connection.cursor() as cursor:
-        contract_pk = (
-            Contract.objects.filter(contract_id=BENCH_CONTRACT_ID).values_list("pk", flat=True).first()
-        )
-        if contract_pk is not None:
+        contracts = Contract.objects.filter(contract_id__in=[BENCH_CONTRACT_ID, BENCH_SECOND_CONTRACT_ID])
+        for contract_pk in contracts.values_list("pk", flat=True):
             _delete_contract_rows(cursor, contract_pk)
         user_ids = list(User.objects.filter(username__in=usernames).values_list("pk", flat=True))
         LogEntry.objects.filter(actor_id__in=user_ids).delete()

@@ -120,6 +120,7 @@ def run_bench(
         with set_actor(plan.users["administrator"]):
             progress("Measuring (reads first, then writes)…")
             worklist, worklist_samples = figures.worklist(bench)
+            worklist += figures.worklist_personas(bench)
             history, history_samples = figures.member_history(bench)
             rating, _ = figures.live_rating(bench)
             snapshots, snapshot_samples = figures.snapshot(bench)

@@ -15,10 +15,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from members.models import Contract
-from synthetic.bench.plan import BENCH_CONTRACT_ID
+from synthetic.bench.plan import BENCH_CONTRACT_ID, BENCH_SECOND_CONTRACT_ID
 
 FIGURES = [
     "worklist page",
+    "worklist, care manager, one contract (worst filter)",
+    "worklist, quality analyst, two contracts (worst filter)",
+    "worklist, administrator, two contracts (worst filter)",
     "member history",
     "live contract rating",
     "portfolio snapshot",
@@ -67,7 +70,12 @@ def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path)
         == pytest.approx(optimizer["median"] / optimizer["core_solve_median"])
     )
     assert optimizer["forecast_run_median"] > 0
-    assert not Contract.objects.filter(contract_id=BENCH_CONTRACT_ID).exists()
+    # Each persona's worklist: the slowest of every filter × ordering, named, beside its raw SQL.
+    for persona in ("care_manager", "analyst", "administrator"):
+        (worklist,) = [f for f in figures.values() if f.get("persona") == persona]
+        assert worklist["combinations"] == len(worklist["scan_medians_ms"]) > 50
+        assert worklist["worst_request"] in worklist["scan_medians_ms"]
+    assert not Contract.objects.filter(contract_id__in=[BENCH_CONTRACT_ID, BENCH_SECOND_CONTRACT_ID]).exists()
 
 
 def test_the_bench_refuses_anything_but_postgresql(settings):
