@@ -47,7 +47,7 @@ JOB_EXAMPLES = [
         "forecast",
         "forecast",
         "H9002",
-        {"measurement_year": 2026, "draws": 10000, "seed": 0},
+        {"measurement_year": 2026, "draws": 10000, "seed": 0, "cut_points": "projected"},
         {
             "portfolio_run": 6,
             "url": "/api/forecasts/6/",
@@ -62,6 +62,7 @@ JOB_EXAMPLES = [
             "measurement_year": 2026,
             "draws": 10000,
             "seed": 0,
+            "cut_points": "projected",
             "name": "CBP outreach",
             "assumptions": {"C14": {"extra_closures": 40}},
         },
@@ -83,6 +84,7 @@ JOB_EXAMPLES = [
             "seed": 0,
             "time_limit": 60.0,
             "name": "Budget $25k",
+            "cut_points": "projected",
             "intervention_types": [
                 {
                     "id": 1,
@@ -210,6 +212,19 @@ JOB_EXAMPLES = [
             "admin_url": "/admin/ratings/cmsdataimport/1/change/",
         },
     ),
+    (
+        "cut_point_projection",
+        "cut_point_projection",
+        None,
+        {"target_star_year": 2028, "draws": 50, "seed": 8675309},
+        {
+            "cut_point_projection": 1,
+            "target_star_year": 2028,
+            "base_star_year": 2026,
+            "url": "/api/cut-point-projections/1/",
+            "admin_url": "/admin/ratings/cutpointprojection/1/change/",
+        },
+    ),
 ]
 _, _, _, OPTIMIZE_PARAMETERS, OPTIMIZE_RESULT = JOB_EXAMPLES[2]
 # The optimize job above as `GET /api/jobs/{id}/` showed it; each kind's example swaps in its own.
@@ -264,12 +279,12 @@ class JobInterventionTypeSerializer(serializers.Serializer):
 class JobParametersSerializer(serializers.Serializer):
     """What the job was asked to do, as the API accepted it; which keys depends on its `kind`.
 
-    forecast: `measurement_year`, `draws`, `seed`, a `name` when saved by one (a what-if always
-    is) and a what-if's `assumptions`; optimize: those but `assumptions`, and `budget`,
-    `objective`, `time_limit`, `intervention_types`; propose: `portfolio_run`; snapshot
+    forecast: `measurement_year`, `draws`, `seed`, `cut_points`, a `name` when saved by one (a
+    what-if always is) and a what-if's `assumptions`; optimize: those but `assumptions`, and
+    `budget`, `objective`, `time_limit`, `intervention_types`; propose: `portfolio_run`; snapshot
     and snapshot_all: `measurement_year`; gap_import: `measurement_year`, `full_snapshot`,
     `sha256`, `rows`; predictions_import: `format`, `sha256`, `rows`; cms_import: `star_year`,
-    `source`, `files`.
+    `source`, `files`; cut_point_projection: `target_star_year`, `draws`, `seed`.
     """
 
     schema_example = OPTIMIZE_PARAMETERS
@@ -277,6 +292,9 @@ class JobParametersSerializer(serializers.Serializer):
     measurement_year = serializers.IntegerField(required=False)
     draws = serializers.IntegerField(required=False, help_text="Monte Carlo draws.")
     seed = serializers.IntegerField(required=False)
+    cut_points = serializers.CharField(
+        required=False, help_text="projected or latest_published: the cut points the run rates against."
+    )
     name = serializers.CharField(required=False, help_text="The name the run is saved by.")
     assumptions = serializers.DictField(
         child=JobAssumptionSerializer(), required=False, help_text="Per CMS measure ID, e.g. C14."
@@ -297,6 +315,7 @@ class JobParametersSerializer(serializers.Serializer):
     star_year = serializers.IntegerField(required=False)
     source = serializers.CharField(required=False)
     files = JobFileFactsSerializer(many=True, required=False)
+    target_star_year = serializers.IntegerField(required=False, help_text="The star year projected.")
 
 
 class JobResultSerializer(serializers.Serializer):
@@ -307,7 +326,8 @@ class JobResultSerializer(serializers.Serializer):
     snapshot_all: `snapshots`; gap_import: `rows`, `members_created`, `gaps_created`,
     `gaps_updated`, `gaps_unchanged`, `gaps_left_denominator`, `sha256`; predictions_import:
     `received`, `created`, `updated`, `sha256`; cms_import: `cms_data_import`, `star_year`,
-    `contracts`, `cut_points`, `measure_values`, `contract_types`.
+    `contracts`, `cut_points`, `measure_values`, `contract_types`; cut_point_projection:
+    `cut_point_projection`, `target_star_year`, `base_star_year`.
     """
 
     schema_example = OPTIMIZE_RESULT
@@ -338,6 +358,9 @@ class JobResultSerializer(serializers.Serializer):
     contract_types = serializers.IntegerField(
         required=False, help_text="Contracts whose Tables 4-7 type a contract-type file gave."
     )
+    cut_point_projection = serializers.IntegerField(required=False, help_text="The projection kept.")
+    target_star_year = serializers.IntegerField(required=False)
+    base_star_year = serializers.IntegerField(required=False, help_text="The year it was projected from.")
 
 
 @extend_schema_field(JobParametersSerializer)
