@@ -34,8 +34,8 @@ __all__ = [
 ]
 
 CUT_POINT_CHOICES = (
-    ("projected", "Projected for the star year worked toward"),
-    ("latest_published", "Latest published, as if they stand still"),
+    ("projected", "Projected"),
+    ("latest_published", "Latest published"),
 )
 CUT_POINT_BASES = tuple(value for value, _label in CUT_POINT_CHOICES)
 CUT_POINT_HELP = "A measurement year is rated two star years later: that year's projection, or today's."
