@@ -28,6 +28,7 @@ __all__ = [
     "CUT_POINT_BASES",
     "CUT_POINT_CHOICES",
     "CutPointBasis",
+    "add_cut_points_argument",
     "cut_point_basis",
     "cut_point_field",
     "projected_rows",
@@ -39,6 +40,18 @@ CUT_POINT_CHOICES = (
 )
 CUT_POINT_BASES = tuple(value for value, _label in CUT_POINT_CHOICES)
 CUT_POINT_HELP = "A measurement year is rated two star years later: that year's projection, or today's."
+
+
+def add_cut_points_argument(parser) -> None:
+    """The `--cut-points` option of the commands that start runs (`forecast`, `optimize`)."""
+    parser.add_argument(
+        "--cut-points",
+        choices=CUT_POINT_BASES,
+        default="projected",
+        help="Rate against the kept projection of the star year the measurement year counts toward "
+        "(default; the latest published cut points when there is none, as the run records) or the "
+        "latest published cut points.",
+    )
 
 
 def cut_point_field() -> forms.ChoiceField:

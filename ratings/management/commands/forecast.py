@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from hedis_portal.errors import ApplicationError
 from members.models import Contract
 from ratings.planning import services as planning
-from ratings.planning.cut_points import CUT_POINT_BASES
+from ratings.planning.cut_points import add_cut_points_argument
 
 
 class Command(BaseCommand):
@@ -18,14 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--measurement-year", type=int, required=True)
         parser.add_argument("--draws", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument(
-            "--cut-points",
-            choices=CUT_POINT_BASES,
-            default="projected",
-            help="Rate against the kept projection of the star year the measurement year counts toward "
-            "(default; the latest published cut points when there is none, as the run records) or the "
-            "latest published cut points.",
-        )
+        add_cut_points_argument(parser)
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the whole result as one JSON object."
         )

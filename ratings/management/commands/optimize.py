@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from hedis_portal.errors import ApplicationError
 from members.models import Contract
 from ratings.planning import services as planning
-from ratings.planning.cut_points import CUT_POINT_BASES
+from ratings.planning.cut_points import add_cut_points_argument
 
 
 class Command(BaseCommand):
@@ -27,14 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--draws", type=int, default=10_000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--time-limit", type=float, default=60.0, help="Seconds per solver call.")
-        parser.add_argument(
-            "--cut-points",
-            choices=CUT_POINT_BASES,
-            default="projected",
-            help="Rate against the kept projection of the star year the measurement year counts toward "
-            "(default; the latest published cut points when there is none, as the run records) or the "
-            "latest published cut points.",
-        )
+        add_cut_points_argument(parser)
         parser.add_argument("--name", default="", help='The run\'s name, e.g. "25k, phone first".')
         parser.add_argument(
             "--propose",
