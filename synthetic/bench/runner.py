@@ -16,6 +16,7 @@ from synthetic.bench import figures
 from synthetic.bench.jobs import job_figures
 from synthetic.bench.optimizer import optimizer
 from synthetic.bench.plan import plan_create, plan_drop, plan_vacuum
+from synthetic.bench.served import served_throughput
 from synthetic.bench.timing import Figure
 
 QUICK_MEMBERS = 1_000
@@ -125,6 +126,7 @@ def run_bench(
             rating, _ = figures.live_rating(bench)
             snapshots, snapshot_samples = figures.snapshot(bench)
             plans = figures.explain_plans(bench) if explain else {}
+            served = served_throughput(bench, quick=quick)
             planning = optimizer(bench, quick=quick) + job_figures(bench)
             # The optimizer re-scored every open gap's priority; vacuum as autovacuum would,
             # so its dead rows do not sit under the write figures.
@@ -133,7 +135,7 @@ def run_bench(
             prototype = figures.prototype_writes(bench) + figures.prototype_reads(
                 worklist_samples, history_samples, snapshot_samples
             )
-            table = worklist + history + rating + snapshots + planning + writes + prototype
+            table = worklist + history + served + rating + snapshots + planning + writes + prototype
     finally:
         if not keep:
             progress("Dropping the synthetic plan…")
@@ -148,6 +150,8 @@ def _number(value: float | None, unit: str) -> str:
         return "—"
     if unit == "rows/s":
         return f"{value:,.0f}"
+    if unit == "req/s":
+        return f"{value:,.1f}"
     return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
 
 

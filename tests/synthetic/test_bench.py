@@ -23,6 +23,7 @@ FIGURES = [
     "worklist, quality analyst, two contracts (worst filter)",
     "worklist, administrator, two contracts (worst filter)",
     "member history",
+    "served throughput (worklist, member history, remarks; concurrency 8)",
     "live contract rating",
     "portfolio snapshot",
     "optimizer",
@@ -54,12 +55,22 @@ def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path)
     call_command("bench", "--quick", "--json", str(path), stdout=StringIO())
     figures = {figure["name"]: figure for figure in json.loads(path.read_text())}
     assert list(figures) == FIGURES
+    served = figures.pop("served throughput (worklist, member history, remarks; concurrency 8)")
     for figure in figures.values():
         assert figure["unit"] in {"ms", "rows/s"}
         assert isinstance(figure["target"], str) and figure["target"]
         assert isinstance(figure["met"], bool)
         for field in NUMBERS:
             assert isinstance(figure[field], float) and figure[field] > 0, (figure["name"], field)
+    # The served portal at each concurrency, over HTTP: every request answered as it should be.
+    assert [level["concurrency"] for level in served["levels"]] == [1, 4, 8, 16]
+    for level in served["levels"]:
+        assert level["requests"] > 0 and level["throughput"] > 0 and level["p95_ms"] >= level["p50_ms"] > 0
+        assert level["errors"] == 0, level["first_errors"]
+    eight, one = served["levels"][2], served["levels"][0]
+    assert served["unit"] == "req/s"
+    assert (served["median"], served["baseline_median"]) == (eight["throughput"], one["throughput"])
+    assert served["ratio"] == pytest.approx(eight["throughput"] / one["throughput"])
     # The optimizer's wall time beside its own core solve (same runs), and the ratio between them.
     optimizer = figures["optimizer"]
     assert optimizer["wall_median"] == optimizer["median"]
