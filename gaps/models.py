@@ -146,6 +146,15 @@ class CareGap(models.Model):
                 fields=["contract", "compliance_status", "-priority_score", "-id"],
                 name="caregap_contract_status",
             ),
+            # A workflow state without a measure, in either priority order: a rare state walked past
+            # every other gap (0.4 s at 1.2 million gaps once PostgreSQL reused a generic plan for
+            # the prepared statement), and `new` in ascending order past the closed gaps at 0 first.
+            models.Index(
+                fields=["contract", "workflow_state", "-priority_score", "-id"], name="caregap_contract_state"
+            ),
+            # Oldest or newest first within a contract: the primary key alone walked past the
+            # other contracts' gaps (0.15 s for a contract whose gaps came after 1.2 million others).
+            models.Index(fields=["contract", "id"], name="caregap_contract_id"),
             # Rate aggregation per contract, year and measure.
             models.Index(
                 fields=["contract", "measurement_year", "measure", "compliance_status"], name="caregap_rates"
