@@ -51,11 +51,12 @@ test: install $(CHROMIUM) $(NGINX)
 chaos: install $(NGINX)
 	$(VENV)/bin/pytest chaos -p no:cacheprovider -s
 
-# The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one.
+# The plan-scale benchmark (docs/performance.md): PostgreSQL only, so DATABASE_URL must point at one;
+# its served-throughput figure serves the portal through nginx as `make run` does.
 # BENCH_MEMBERS sets the plan size; BENCH_JSON=path also writes the figures as JSON.
 BENCH_MEMBERS ?= 200000
 BENCH_JSON ?=
-bench: install
+bench: install $(NGINX)
 	@case "$$DATABASE_URL" in postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
 	  *) echo "make bench needs PostgreSQL: DATABASE_URL=postgres://USER@HOST:5432/NAME make bench" >&2; exit 2;; \
 	esac
