@@ -146,7 +146,8 @@ def _figure(levels: list[Level], window: float) -> Figure:
         runs=sum(len(level.latencies) for level in levels),
         baseline="the same mix at concurrency 1, on the same stack and data",
         notes=[
-            f"scripts/serve (nginx, gunicorn, job worker) over HTTP; {window:g} s per level; the care "
+            f"scripts/serve (nginx, gunicorn, job worker) over HTTP, the per-user throttle lifted "
+            f"({UNTHROTTLED}); {window:g} s per level; the care "
             f"manager's mix: {1 - WRITE_SHARE - MEMBER_HISTORY_SHARE:.0%} worklist pages (1-3 random "
             f"filters, random ordering), {MEMBER_HISTORY_SHARE:.0%} member histories, "
             f"{WRITE_SHARE:.0%} remarks",
