@@ -122,7 +122,9 @@ class OrderingFilter(filters.OrderingFilter):
     """`?ordering=a,-b` over the view's `ordering_fields` (else the fields of its default `ordering`).
 
     An unknown field is a 400 naming it, not silently the default order; the schema lists the
-    allowed values.
+    allowed values. A view with an `ordering_tie_breaker` (a unique field) gets it appended, in
+    the direction of the last term, to any ordering that does not name it: cursor pages over
+    tied values (a million gaps at priority 0) are stable only in a total order.
     """
 
     def get_valid_fields(self, queryset, view, context=None):
@@ -144,6 +146,9 @@ class OrderingFilter(filters.OrderingFilter):
                     ]
                 }
             )
+        tie_breaker = getattr(view, "ordering_tie_breaker", None)
+        if tie_breaker and tie_breaker not in {term.removeprefix("-") for term in terms}:
+            terms.append(f"-{tie_breaker}" if terms[-1].startswith("-") else tie_breaker)
         return terms
 
     def get_schema_operation_parameters(self, view):

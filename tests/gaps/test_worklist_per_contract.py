@@ -16,8 +16,22 @@ from tests.factories import CareGapFactory, ContractFactory, MemberFactory, User
 
 pytestmark = pytest.mark.django_db
 
-# Total orders (the id last): with ties left to the database, DRF's cursor pages are not stable.
-ORDERINGS = ["", "-priority_score,-id", "priority_score,id", "-updated_at,-id", "updated_at,id", "-id", "id"]
+# Every ordering the API offers; one that does not name the id gets it last, in its direction
+# (`ordering_tie_breaker`): with ties left to the database, DRF's cursor pages are not stable.
+ORDERINGS = [
+    "",
+    "-priority_score,-id",
+    "priority_score,id",
+    "-updated_at,-id",
+    "updated_at,id",
+    "-id",
+    "id",
+    "-priority_score",
+    "priority_score",
+    "-updated_at",
+    "updated_at",
+    "-priority_score,id",
+]
 
 
 @pytest.fixture
@@ -54,6 +68,8 @@ def _pages(client, path: str) -> list[list[int]]:
 
 def _expected(user_contracts, ordering: str, **filters) -> list[int]:
     terms = ordering.split(",") if ordering else ["-priority_score", "-id"]
+    if not any(term.removeprefix("-") == "id" for term in terms):
+        terms.append("-id" if terms[-1].startswith("-") else "id")
     gaps = CareGap.objects.filter(contract__in=user_contracts, **filters).order_by(*terms)
     return list(gaps.values_list("id", flat=True))
 
@@ -67,6 +83,12 @@ def test_pages_over_two_contracts_equal_the_single_query(
     ids = [gap for page in pages for gap in page]
     assert ids == _expected(administrator.contracts.all(), ordering)
     assert all(len(page) == 7 for page in pages[:-1])
+
+
+@pytest.mark.parametrize("ordering", ["-priority_score", "priority_score", "-updated_at", "updated_at"])
+def test_one_contracts_pages_walk_ties_in_id_order(api, care_manager, gaps, ordering, contract):
+    pages = _pages(api(care_manager), f"/api/gaps/?page_size=5&ordering={ordering}")
+    assert [gap for page in pages for gap in page] == _expected([contract], ordering)
 
 
 def test_filters_apply_to_every_contract_and_scoping_holds(
