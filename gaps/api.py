@@ -174,7 +174,6 @@ class CareGapViewSet(
     filterset_class = CareGapFilter
     ordering_fields = ["priority_score", "updated_at", "id"]
     ordering = ["-priority_score", "-id"]
-    ordering_tie_breaker = "id"
     action_permissions = {
         "assign": ["gaps.change_caregap"],
         "transition": ["gaps.change_caregap"],

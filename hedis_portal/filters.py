@@ -122,9 +122,9 @@ class OrderingFilter(filters.OrderingFilter):
     """`?ordering=a,-b` over the view's `ordering_fields` (else the fields of its default `ordering`).
 
     An unknown field is a 400 naming it, not silently the default order; the schema lists the
-    allowed values. A view with an `ordering_tie_breaker` (a unique field) gets it appended, in
-    the direction of the last term, to any ordering that does not name it: cursor pages over
-    tied values (a million gaps at priority 0) are stable only in a total order.
+    allowed values. An ordering that does not name the primary key gets it last, in the direction
+    of the last term: cursor pages over tied values (a million gaps at priority 0, predictions of
+    equal probability) are stable only in a total order.
     """
 
     def get_valid_fields(self, queryset, view, context=None):
@@ -133,7 +133,8 @@ class OrderingFilter(filters.OrderingFilter):
     def get_ordering(self, request, queryset, view):
         requested = request.query_params.get(self.ordering_param)
         if requested is None or getattr(view, "detail", False):
-            return self.get_default_ordering(view)
+            default = self.get_default_ordering(view)
+            return default and self._total(default, queryset)
         terms = [term.strip() for term in requested.split(",")]
         allowed = self._field_names(view)
         unknown = [term for term in terms if term.removeprefix("-") not in allowed]
@@ -146,10 +147,15 @@ class OrderingFilter(filters.OrderingFilter):
                     ]
                 }
             )
-        tie_breaker = getattr(view, "ordering_tie_breaker", None)
-        if tie_breaker and tie_breaker not in {term.removeprefix("-") for term in terms}:
-            terms.append(f"-{tie_breaker}" if terms[-1].startswith("-") else tie_breaker)
-        return terms
+        return self._total(terms, queryset)
+
+    @staticmethod
+    def _total(terms, queryset) -> list[str]:
+        """`terms` with the primary key last unless they name it already."""
+        key = queryset.model._meta.pk.name
+        if key in {term.removeprefix("-") for term in terms}:
+            return list(terms)
+        return [*terms, f"-{key}" if terms[-1].startswith("-") else key]
 
     def get_schema_operation_parameters(self, view):
         names = self._field_names(view)

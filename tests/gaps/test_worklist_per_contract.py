@@ -17,7 +17,7 @@ from tests.factories import CareGapFactory, ContractFactory, MemberFactory, User
 pytestmark = pytest.mark.django_db
 
 # Every ordering the API offers; one that does not name the id gets it last, in its direction
-# (`ordering_tie_breaker`): with ties left to the database, DRF's cursor pages are not stable.
+# (`hedis_portal.filters.OrderingFilter`): with ties left to the database, DRF's cursor pages are not stable.
 ORDERINGS = [
     "",
     "-priority_score,-id",

@@ -289,6 +289,23 @@ def test_ordering_by_probability_and_predicted_at(api, analyst, scored):
     assert by_time == sorted(by_time)
 
 
+def test_pages_over_tied_probabilities_walk_them_in_id_order(api, analyst, contract):
+    """Every list ordering ends in the primary key (hedis_portal.filters.OrderingFilter), so cursor
+    pages over equal values neither repeat nor skip a row."""
+    tied = [PredictionFactory(member=MemberFactory(contract=contract), probability=0.5) for _ in range(7)]
+    client = api(analyst)
+    for ordering, expected in (
+        ("-probability", sorted((p.pk for p in tied), reverse=True)),
+        ("probability", sorted(p.pk for p in tied)),
+    ):
+        seen, path = [], f"/api/predictions/?ordering={ordering}&page_size=3"
+        while path:
+            body = client.get(path).json()
+            seen += [row["id"] for row in body["results"]]
+            path = body["next"] and body["next"].split("testserver", 1)[-1]
+        assert seen == expected
+
+
 def test_openapi_schema_documents_the_bulk_upsert(api, analyst):
     schema = api(analyst).get("/api/schema/?format=json").json()
     responses = schema["paths"]["/api/predictions/bulk/"]["post"]["responses"]
