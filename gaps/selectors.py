@@ -40,6 +40,11 @@ class PerContractRows:
         self.queryset = queryset
         self.contract_ids = contract_ids
 
+    @property
+    def model(self):
+        """The queryset's model (the ordering filter reads its primary key)."""
+        return self.queryset.model
+
     def order_by(self, *fields) -> "PerContractRows":
         return PerContractRows(self.queryset.order_by(*fields), self.contract_ids)
 
