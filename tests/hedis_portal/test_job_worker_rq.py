@@ -107,10 +107,11 @@ def test_an_rq_worker_runs_an_optimizer_job_in_its_work_horse_and_links_the_run(
             _stop(worker)
     worker_log = log_path.read_text()
     assert seen[-1] == ("succeeded", 1.0, "done"), (seen, worker_log)
-    # The heartbeat thread, inside the forked work horse on its own connection, wrote the stages.
+    # The heartbeat thread, inside the forked work horse on its own connection, wrote the stages
+    # as they passed: at least one between start and done (how many the 0.1 s poll catches
+    # depends on how fast the machine solves), in rising order.
     running = [(progress, stage) for status, progress, stage in seen if status == "running" and progress > 0]
-    assert len(running) >= 2, seen
-    assert running == sorted(running, key=lambda row: row[0]), seen
+    assert running and running == sorted(running, key=lambda row: row[0]), seen
     # The worker's own process holds no database connection between jobs, so none is shared
     # across the fork into a work horse, and the horse's connections ended with it.
     assert held == 0, worker_log
