@@ -25,16 +25,17 @@ ROUNDS = 6
 UPLOAD_GAPS = 1000
 RACE_GAPS = 2500
 RACE_DELAY = 0.1
-# The gap's data-latest prediction across model versions, as the portal defines it.
+# The gap's data-latest prediction across model versions, as the portal defines it, and its tier.
 NOT_AT_LATEST = """
 SELECT count(*) FROM gaps_caregap gap
 CROSS JOIN LATERAL (
-    SELECT prediction.id FROM predictions_prediction prediction
+    SELECT prediction.id, prediction.risk_tier FROM predictions_prediction prediction
     WHERE prediction.member_id = gap.member_id AND prediction.measure_id = gap.measure_id
       AND prediction.measurement_year = gap.measurement_year
     ORDER BY prediction.predicted_at DESC, prediction.id DESC LIMIT 1
 ) latest
-WHERE gap.id = ANY(%s) AND gap.current_prediction_id IS DISTINCT FROM latest.id
+WHERE gap.id = ANY(%s)
+  AND (gap.current_prediction_id, gap.risk_tier) IS DISTINCT FROM (latest.id, latest.risk_tier)
 """
 
 
@@ -184,6 +185,7 @@ def test_the_pointer_race_ends_at_the_newer_batch_whichever_is_sent_first(stack,
         database.rows(
             "SELECT prediction.model_version, count(*) FROM gaps_caregap gap"
             " JOIN predictions_prediction prediction ON prediction.id = gap.current_prediction_id"
+            " AND prediction.risk_tier = gap.risk_tier"
             " WHERE gap.id = ANY(%s) GROUP BY prediction.model_version",
             gap_ids,
         )

@@ -386,7 +386,7 @@ class CareGapAdmin(
         _gap_filter("assignee", _assignee_choices),
         _gap_filter(
             "risk_tier",
-            lambda request: _with_data(RiskTier.choices, request, "current_prediction__risk_tier"),
+            lambda request: _with_data(RiskTier.choices, request, "risk_tier"),
         ),
         _gap_filter("no_outreach", _outreach_choices, title="outreach"),
         _gap_filter("member", lambda request: []),
@@ -525,11 +525,6 @@ class CareGapAdmin(
     @admin.display(description="P(close)")
     def closure_probability(self, gap):
         return None if gap.current_prediction is None else probability(gap.current_prediction.probability)
-
-    @admin.display(description="risk tier")
-    def risk_tier(self, gap):
-        """ "Low", "Medium" or "High", as the filter names them."""
-        return None if gap.current_prediction is None else gap.current_prediction.get_risk_tier_display()
 
     def has_add_permission(self, request):
         return False  # gaps come from the HEDIS engine's file (import_gaps), never by hand

@@ -59,13 +59,7 @@ class CareGapSerializer(serializers.ModelSerializer):
     closure_probability = serializers.FloatField(
         source="current_prediction.probability", read_only=True, default=None, allow_null=True
     )
-    risk_tier = serializers.ChoiceField(
-        choices=RiskTier.choices,
-        source="current_prediction.risk_tier",
-        read_only=True,
-        default=None,
-        allow_null=True,
-    )
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices, read_only=True, allow_null=True)
     # Read-only fields lose the model's blank=True; a gap without evidence has "" here.
     evidence_source = serializers.ChoiceField(
         choices=EvidenceSource.choices, read_only=True, allow_blank=True

@@ -45,9 +45,7 @@ class CareGapFilter(FilterSet):
     member = IntegerFilter(field_name="member_id", label="Member (portal ID)")
     assignee = AssigneeFilter(method="filter_assignee", label="Assignee: a user ID, me or unassigned")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
-    risk_tier = django_filters.ChoiceFilter(
-        field_name="current_prediction__risk_tier", choices=RiskTier.choices
-    )
+    risk_tier = django_filters.ChoiceFilter(choices=RiskTier.choices)
     no_outreach = django_filters.BooleanFilter(
         field_name="last_outreach_at", lookup_expr="isnull", label="No outreach yet"
     )

@@ -9,8 +9,8 @@
   stale write is a 409, never a lost update) and are audited per change by django-auditlog.
   Bulk writes and outreach stamping are set-based (one UPDATE) and audited with one batch entry
   (`hedis_portal.audit.log_batch`).
-- Derived fields (`current_prediction`, the pointer at the latest prediction; `priority_score` and
-  `priority_rank`)
+- Derived fields (`current_prediction`, the pointer at the latest prediction, and `risk_tier`, its
+  tier; `priority_score` and `priority_rank`)
   do not bump `version` and are not audited per gap: the system recomputes them after every
   prediction upsert or optimizer run, and a recomputation must not make a care manager's open
   form stale. The prediction batch and the optimizer run that caused them are the record.
@@ -190,34 +190,37 @@ def gaps_stamp_outreach(*, gaps: QuerySet[CareGap], at: datetime, details: Mappi
 def gaps_point_at_latest_predictions(
     *, member_ids: Iterable[int], measure_ids: Iterable[int], measurement_years: Iterable[int]
 ) -> int:
-    """Point each gap of these members × measures × years at its latest prediction, in one UPDATE.
+    """Point each gap of these members × measures × years at its latest prediction, and copy its
+    risk tier, in one UPDATE.
 
     "Latest" is the highest `predicted_at`, then the highest id, across model versions. The
     filter by members, measures and years may take in a few gaps the caller did not touch;
     recomputing theirs is harmless (the subquery gives their latest too), and rows whose
-    pointer is already right are left alone. A derived field: no version bump, no audit.
+    pointer and tier are already right are left alone (a re-score can change the tier of the
+    prediction a gap already points at). Derived fields: no version bump, no audit.
 
     The portable path, for SQLite, where a write transaction holds the whole database: no other
     batch can repoint these gaps meanwhile. PostgreSQL's batches use
     `gaps_point_at_latest_predictions_from_table`, which locks the gaps first.
     """
-    latest = (
-        Prediction.objects.filter(
-            member_id=OuterRef("member_id"),
-            measure_id=OuterRef("measure_id"),
-            measurement_year=OuterRef("measurement_year"),
-        )
-        .order_by("-predicted_at", "-id")
-        .values("id")[:1]
-    )
+    latest = Prediction.objects.filter(
+        member_id=OuterRef("member_id"),
+        measure_id=OuterRef("measure_id"),
+        measurement_year=OuterRef("measurement_year"),
+    ).order_by("-predicted_at", "-id")
+    latest_id, latest_tier = Subquery(latest.values("id")[:1]), Subquery(latest.values("risk_tier")[:1])
     return (
         CareGap.objects.filter(
             member_id__in=set(member_ids),
             measure_id__in=set(measure_ids),
             measurement_year__in=set(measurement_years),
         )
-        .filter(Q(current_prediction__isnull=True) | ~Q(current_prediction_id=Subquery(latest)))
-        .update(current_prediction=Subquery(latest))
+        .filter(
+            Q(current_prediction__isnull=True)
+            | ~Q(current_prediction_id=latest_id)
+            | ~Q(risk_tier=latest_tier)
+        )
+        .update(current_prediction=latest_id, risk_tier=latest_tier)
     )
 
 
@@ -250,14 +253,16 @@ SELECT count(*) FROM (
 # subquery this replaces ran twice per gap (in SET and in WHERE) over every gap of the batch's
 # members × measures × years. "Latest" is the highest predicted_at, then the highest id, across
 # model versions, and it is looked up in the table, not only among the batch's rows: a re-score
-# that moves a prediction's time backwards can make another, older row the latest again.
+# that moves a prediction's time backwards can make another, older row the latest again. The
+# latest's tier is copied with the pointer, and a re-score that changes only the tier rewrites the
+# gap too.
 _REPOINT_GAPS = """
-UPDATE gaps_caregap AS gap SET current_prediction_id = latest.id
+UPDATE gaps_caregap AS gap SET current_prediction_id = latest.id, risk_tier = latest.risk_tier
 FROM (
     SELECT DISTINCT member_id, measure_id, measurement_year FROM {keys_table} ORDER BY 1, 2, 3
 ) AS batch_key
 CROSS JOIN LATERAL (
-    SELECT prediction.id FROM predictions_prediction AS prediction
+    SELECT prediction.id, prediction.risk_tier FROM predictions_prediction AS prediction
     WHERE prediction.member_id = batch_key.member_id
       AND prediction.measure_id = batch_key.measure_id
       AND prediction.measurement_year = batch_key.measurement_year
@@ -267,7 +272,7 @@ CROSS JOIN LATERAL (
 WHERE gap.member_id = batch_key.member_id
   AND gap.measure_id = batch_key.measure_id
   AND gap.measurement_year = batch_key.measurement_year
-  AND gap.current_prediction_id IS DISTINCT FROM latest.id
+  AND (gap.current_prediction_id, gap.risk_tier) IS DISTINCT FROM (latest.id, latest.risk_tier)
 """
 
 

@@ -74,6 +74,14 @@ class CareGapFactory(factory.django.DjangoModelFactory):
     contract = factory.LazyAttribute(lambda g: g.member.contract)
     measure = factory.LazyFunction(lambda: measure("BCS"))
     measurement_year = 2026
+    current_prediction = None
+    # The tier goes with the pointer, as the prediction upsert keeps them.
+    risk_tier = factory.LazyAttribute(lambda g: g.current_prediction and g.current_prediction.risk_tier)
+
+
+def point_at(gap, prediction) -> None:
+    """Make `prediction` the gap's current one, pointer and tier, as the prediction upsert leaves them."""
+    type(gap).objects.filter(pk=gap.pk).update(current_prediction=prediction, risk_tier=prediction.risk_tier)
 
 
 class PredictionFactory(factory.django.DjangoModelFactory):

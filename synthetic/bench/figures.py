@@ -351,7 +351,7 @@ _GAP_COLUMNS = """
     g.id, g.member_id AS member, c.contract_id AS contract, m.code AS measure, g.measurement_year,
     g.compliance_status, g.status_reason, g.exclusion_reason, g.evidence_date, g.evidence_source,
     g.workflow_state, g.assignee_id AS assignee, u.username AS assignee_username, g.priority_score,
-    p.probability AS closure_probability, p.risk_tier, g.last_outreach_at, g.version, g.created_at,
+    p.probability AS closure_probability, g.risk_tier, g.last_outreach_at, g.version, g.created_at,
     g.updated_at
 """
 _GAP_JOINS = """

@@ -340,7 +340,8 @@ def _copy_members(cursor, contract: Contract, members: Members, now: str) -> np.
 def _copy_gaps_and_predictions(
     cursor, plan: BenchPlan, gaps: Gaps, probability: np.ndarray, priority: np.ndarray, now
 ) -> np.ndarray:
-    """COPY one prediction per gap, then the gaps pointing at them; return the gaps' primary keys."""
+    """COPY one prediction per gap, then the gaps pointing at them (with their tiers); return the
+    gaps' primary keys."""
     count = len(gaps)
     contract = plan.contract
     measure_ids = np.array([plan.measure_pks[code] for code in gaps.codes])[gaps.code_index]
@@ -352,6 +353,7 @@ def _copy_gaps_and_predictions(
     # Timestamps go to COPY as text: formatting a million datetimes would cost seconds.
     predicted_at = (now - timedelta(days=1)).isoformat()
     stamp = now.isoformat()
+    tiers = risk_tiers(probability).tolist()
     _copy(
         cursor,
         Prediction,
@@ -376,7 +378,7 @@ def _copy_gaps_and_predictions(
             [plan.measurement_year] * count,
             [MODEL_VERSION] * count,
             probability.tolist(),
-            risk_tiers(probability).tolist(),
+            tiers,
             [TOP_FEATURES_JSON] * count,
             [predicted_at] * count,
             [stamp] * count,
@@ -401,6 +403,7 @@ def _copy_gaps_and_predictions(
             "last_outreach_at",
             "priority_score",
             "current_prediction_id",
+            "risk_tier",
             "version",
             "created_at",
             "updated_at",
@@ -421,6 +424,7 @@ def _copy_gaps_and_predictions(
             np.where(gaps.outreach_attempted, stamp, None).tolist(),
             priority.tolist(),
             prediction_pks.tolist(),
+            tiers,
             [1] * count,
             [stamp] * count,
             [stamp] * count,

@@ -10,7 +10,7 @@ from django.utils.html import escape
 
 from gaps.models import CareGap, GapRemark
 from tests.conftest import query_count
-from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure
+from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure, point_at
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/gaps/caregap/"
@@ -47,9 +47,7 @@ def test_filters(logged_in, care_manager, contract):
     member = MemberFactory(contract=contract)
     bcs = CareGapFactory(member=member, measure=measure("BCS"), assignee=care_manager)
     col = CareGapFactory(member=member, measure=measure("COL"), last_outreach_at="2026-03-01T00:00Z")
-    CareGap.objects.filter(pk=col.pk).update(
-        current_prediction=PredictionFactory(member=member, risk_tier="high")
-    )
+    point_at(col, PredictionFactory(member=member, risk_tier="high"))
     assert _shown(logged_in.get(f"{URL}?measure=COL")) == [col]
     assert _shown(logged_in.get(f"{URL}?assignee=me")) == [bcs]
     assert _shown(logged_in.get(f"{URL}?assignee={care_manager.pk}")) == [bcs]
@@ -73,7 +71,7 @@ def test_worklist_query_count_is_constant_as_rows_grow(logged_in, care_manager, 
     def add(n):
         for _ in range(n):
             gap = CareGapFactory(member=MemberFactory(contract=contract), assignee=care_manager)
-            CareGap.objects.filter(pk=gap.pk).update(current_prediction=PredictionFactory(member=gap.member))
+            point_at(gap, PredictionFactory(member=gap.member))
 
     add(3)
     few = query_count(lambda: logged_in.get(URL))

@@ -15,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from gaps.api import CareGapSerializer
 from gaps.models import CareGap, GapRemark
 from tests.conftest import finished_job, query_count
-from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure
+from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, measure, point_at
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_write_actions_by_persona(request, api, gap, persona, assign, remark):
 
 def test_worklist_row_has_prediction_and_workflow(api, care_manager, gap):
     prediction = PredictionFactory(member=gap.member, probability=0.73, risk_tier="high")
-    CareGap.objects.filter(pk=gap.pk).update(current_prediction=prediction)
+    point_at(gap, prediction)
     row = api(care_manager).get("/api/gaps/").json()["results"][0]
     assert row["measure"] == "BCS" and row["contract"] == "H1001"
     assert (row["closure_probability"], row["risk_tier"], row["workflow_state"], row["version"]) == (
@@ -90,9 +90,7 @@ def test_worklist_rows_are_what_the_gap_serializer_says(api, care_manager, contr
         last_outreach_at="2026-02-01T10:11:12.345678Z",
         priority_score=0.125,
     )
-    CareGap.objects.filter(pk=assigned.pk).update(
-        current_prediction=PredictionFactory(member=assigned.member, probability=0.61, risk_tier="medium")
-    )
+    point_at(assigned, PredictionFactory(member=assigned.member, probability=0.61, risk_tier="medium"))
     rows = api(care_manager).get("/api/gaps/").json()["results"]
     expected = [
         json.loads(JSONRenderer().render(CareGapSerializer(g).data))
@@ -149,7 +147,7 @@ def test_worklist_filters(api, care_manager, contract):
     )
     reached = CareGapFactory(member=MemberFactory(contract=contract), last_outreach_at="2026-02-01T00:00Z")
     high = PredictionFactory(member=member, risk_tier="high")
-    CareGap.objects.filter(pk=open_bcs.pk).update(current_prediction=high)
+    point_at(open_bcs, high)
     client = api(care_manager)
 
     def ids(query):
@@ -180,11 +178,11 @@ def test_worklist_query_count_is_constant_as_rows_grow(api, care_manager, contra
     client = api(care_manager)
     for _ in range(3):
         gap = CareGapFactory(member=MemberFactory(contract=contract), assignee=care_manager)
-        CareGap.objects.filter(pk=gap.pk).update(current_prediction=PredictionFactory(member=gap.member))
+        point_at(gap, PredictionFactory(member=gap.member))
     few = query_count(lambda: client.get("/api/gaps/?measure=BCS&workflow_state=new"))
     for _ in range(30):
         gap = CareGapFactory(member=MemberFactory(contract=contract), assignee=care_manager)
-        CareGap.objects.filter(pk=gap.pk).update(current_prediction=PredictionFactory(member=gap.member))
+        point_at(gap, PredictionFactory(member=gap.member))
     assert query_count(lambda: client.get("/api/gaps/?measure=BCS&workflow_state=new")) == few
 
 

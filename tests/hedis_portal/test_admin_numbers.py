@@ -18,6 +18,7 @@ from tests.factories import (
     InterventionTypeFactory,
     MemberFactory,
     PredictionFactory,
+    point_at,
 )
 from tests.ratings.conftest import small_2026  # noqa: F401
 
@@ -66,9 +67,8 @@ def test_a_contract_links_its_console_overview_for_each_year_it_has_gaps(client,
 def _gap(contract, priority: float, probability: float, rank: int | None) -> CareGap:
     gap = CareGapFactory(member=MemberFactory(contract=contract))
     prediction = PredictionFactory(member=gap.member, probability=probability)
-    CareGap.objects.filter(pk=gap.pk).update(
-        priority_score=priority, priority_rank=rank, current_prediction=prediction
-    )
+    CareGap.objects.filter(pk=gap.pk).update(priority_score=priority, priority_rank=rank)
+    point_at(gap, prediction)
     return gap
 
 

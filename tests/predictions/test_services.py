@@ -135,6 +135,57 @@ def test_only_gaps_of_the_batch_keys_are_repointed(analyst, member, contract):
     assert _current(bcs_2025) is None
 
 
+def _tier(gap) -> tuple[str | None, str | None]:
+    """The gap's own tier and its current prediction's: the upsert keeps them equal."""
+    current = _current(gap)
+    return gap.risk_tier, None if current is None else current.risk_tier
+
+
+def test_gap_carries_its_current_predictions_tier_through_each_upsert(analyst, member):
+    gap = CareGapFactory(member=member, measure=measure("BCS"), measurement_year=2026)
+    assert _tier(gap) == (None, None)
+    _upsert(analyst, [prediction_row(model_version="v1", risk_tier="high")])
+    assert _tier(gap) == ("high", "high")
+    # A newer model version moves the pointer and the tier.
+    _upsert(
+        analyst, [prediction_row(model_version="v2", risk_tier="low", predicted_at="2026-04-01T08:00:00Z")]
+    )
+    assert _tier(gap) == ("low", "low")
+    # A re-score of the current prediction that changes only its tier: same pointer, new tier.
+    _upsert(
+        analyst, [prediction_row(model_version="v2", risk_tier="medium", predicted_at="2026-04-01T08:00:00Z")]
+    )
+    assert (_current(gap).model_version, _tier(gap)) == ("v2", ("medium", "medium"))
+    # An older prediction arriving later changes neither.
+    _upsert(
+        analyst, [prediction_row(model_version="v0", risk_tier="high", predicted_at="2026-01-01T08:00:00Z")]
+    )
+    assert _tier(gap) == ("medium", "medium")
+    assert CareGap.objects.filter(risk_tier="medium").count() == 1
+
+
+def test_the_tier_filter_finds_the_gap_by_its_current_prediction_only(analyst, member, care_manager, api):
+    gap = CareGapFactory(member=member, measure=measure("BCS"), measurement_year=2026)
+    _upsert(analyst, [prediction_row(model_version="v1", risk_tier="high")])
+    _upsert(
+        analyst, [prediction_row(model_version="v2", risk_tier="low", predicted_at="2026-04-01T08:00:00Z")]
+    )
+    client = api(care_manager)
+
+    def tier(value):
+        return [row["id"] for row in client.get(f"/api/gaps/?risk_tier={value}").json()["results"]]
+
+    assert (tier("high"), tier("low")) == ([], [gap.pk])
+
+
+def test_deleting_the_current_prediction_clears_the_gaps_pointer_and_tier(member):
+    prediction = PredictionFactory(member=member, risk_tier="high")
+    gap = CareGapFactory(member=member, current_prediction=prediction)
+    assert _tier(gap) == ("high", "high")
+    prediction.delete()
+    assert _tier(gap) == (None, None)
+
+
 def test_gap_version_is_not_bumped_by_a_new_prediction(analyst, member):
     gap = CareGapFactory(member=member, measure=measure("BCS"), measurement_year=2026)
     _upsert(analyst, [prediction_row()])

@@ -11,7 +11,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from gaps.models import CareGap
@@ -106,6 +106,11 @@ def test_demo_plan(capsys, client, api):
     assert all(0.45 < r["closed"] / r["denominator"] < 0.97 for r in rates)
     assert {"H9001", "H9002"} == {r["contract__contract_id"] for r in rates}
     assert CareGap.objects.filter(compliance_status="open", current_prediction__isnull=True).count() == 0
+    # Each gap carries its current prediction's tier, and a gap without one none.
+    pointed = CareGap.objects.filter(current_prediction__isnull=False)
+    assert pointed.exclude(risk_tier=F("current_prediction__risk_tier")).count() == 0
+    assert CareGap.objects.filter(current_prediction__isnull=True, risk_tier__isnull=False).count() == 0
+    assert {"low", "medium", "high"} == set(pointed.values_list("risk_tier", flat=True))
 
     # The national benchmark and contract-level scores make the live ratings complete.
     for contract_id in ("H9001", "H9002"):
