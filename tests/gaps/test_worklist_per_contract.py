@@ -85,10 +85,27 @@ def test_pages_over_two_contracts_equal_the_single_query(
     assert all(len(page) == 7 for page in pages[:-1])
 
 
-@pytest.mark.parametrize("ordering", ["-priority_score", "priority_score", "-updated_at", "updated_at"])
+@pytest.mark.parametrize(
+    "ordering", ["-priority_score", "priority_score", "-updated_at", "updated_at", "-id", "id"]
+)
 def test_one_contracts_pages_walk_ties_in_id_order(api, care_manager, gaps, ordering, contract):
     pages = _pages(api(care_manager), f"/api/gaps/?page_size=5&ordering={ordering}")
     assert [gap for page in pages for gap in page] == _expected([contract], ordering)
+
+
+@pytest.mark.parametrize(("ordering", "bound"), [("-id", '"id" <= (SELECT'), ("id", '"id" >= (SELECT')])
+def test_by_id_each_contract_is_read_from_its_own_end(
+    api, care_manager, administrator, gaps, ordering, bound
+):
+    """A bound on the id from the contract's own first or last gap, in one contract's page and in
+    each branch of several; other orderings have none (`gaps.selectors.from_the_contracts_end`)."""
+    branches = 2 if connection.vendor == "postgresql" else 0
+    for user, bounds in ((care_manager, 1), (administrator, branches)):
+        for query, expected in ((f"ordering={ordering}", bounds), ("ordering=-updated_at", 0)):
+            with CaptureQueriesContext(connection) as queries:
+                api(user).get(f"/api/gaps/?{query}")
+            page = next(q["sql"] for q in queries.captured_queries if 'FROM "gaps_caregap"' in q["sql"])
+            assert page.count(bound) == expected, (user, query)
 
 
 def test_filters_apply_to_every_contract_and_scoping_holds(
