@@ -11,7 +11,7 @@ def worklist_for(user):
     """The user's contracts' gaps with what a worklist row shows, in one query per page.
 
     `select_related` brings the contract ID, measure code, assignee name and current
-    prediction (probability, risk tier) in the same query: no N+1 on a page of 50.
+    prediction (its probability; the tier is on the gap) in the same query: no N+1 on a page of 50.
     """
     return CareGap.objects.visible_to(user).select_related(
         "contract", "measure", "assignee", "current_prediction"
@@ -68,7 +68,7 @@ def from_the_contracts_end(queryset: QuerySet, contract_id: int) -> QuerySet:
     contract's share of the table to be spread over it, but a contract's gaps are imported
     together, so the walk passed every gap imported after it (`-id`) or before it (`id`): 18 ms
     for the 120,000 gaps of a second contract at 1.32 million (docs/performance.md). The bound,
-    read from the end of `(contract, id)` in two index probes, starts either index at the
+    read from the end of `(contract, id)` in one index probe, starts either index at the
     contract's own end. It removes no row of the contract.
     """
     order = queryset.query.order_by
