@@ -127,7 +127,7 @@ class CareGap(models.Model):
         choices=RiskTier.choices,
         null=True,
         editable=False,
-        help_text="The current prediction's risk tier (kept with the pointer by the prediction upsert).",
+        help_text="From the gap's latest prediction.",
     )
     last_outreach_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
                 editable=False,
-                help_text="The current prediction's risk tier (kept with the pointer by the prediction upsert).",
+                help_text="From the gap's latest prediction.",
                 max_length=6,
                 null=True,
             ),

@@ -92,6 +92,9 @@ def test_the_worklist_reads_priority_as_a_rank_with_its_figure_in_stars_per_1000
     assert "e-0" not in text and "0.204" not in text
     gap_page = _text(client.get(f"/admin/gaps/caregap/{top.pk}/change/"))
     assert "Priority: Rank 1 of 100 · 0.00243 ★ per $1,000" in gap_page and "P(close): 20%" in gap_page
+    # The tier in the words of the page, not of the code that keeps it.
+    assert "Risk tier: Medium From the gap's latest prediction." in gap_page
+    assert not {"upsert", "pointer"} & set(gap_page.lower().split())
     unranked_page = _text(client.get(f"/admin/gaps/caregap/{unranked.pk}/change/"))
     assert (
         "Priority: Not ranked yet: the next optimizer run of this contract and year ranks it."
