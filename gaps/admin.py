@@ -208,16 +208,19 @@ class CareGapChangeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["expected_version"].initial = self.instance.version
-        # Where the gap is, and where the workflow lets it go from there (gaps.workflow).
-        current = self.instance.workflow_state
-        self.fields["workflow_state"].choices = [
-            (state, label)
-            for state, label in WorkflowState.choices
-            if state == current or state in workflow.TRANSITIONS[current]
-        ]
-        self.fields["assignee"].queryset = (
-            get_user_model().objects.filter(contracts=self.instance.contract_id).order_by("username")
-        )
+        # A user who may only view gaps gets both fields read-only, so not in the form.
+        if "workflow_state" in self.fields:
+            # Where the gap is, and where the workflow lets it go from there (gaps.workflow).
+            current = self.instance.workflow_state
+            self.fields["workflow_state"].choices = [
+                (state, label)
+                for state, label in WorkflowState.choices
+                if state == current or state in workflow.TRANSITIONS[current]
+            ]
+        if "assignee" in self.fields:
+            self.fields["assignee"].queryset = (
+                get_user_model().objects.filter(contracts=self.instance.contract_id).order_by("username")
+            )
 
     def clean_expected_version(self):
         # Checked again under a row lock when saving; this catches the common case early.

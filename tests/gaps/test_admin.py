@@ -240,6 +240,12 @@ def test_analyst_reads_but_cannot_act(client, analyst, contract):
     client.post(URL, {"action": "assign_to_me", "_selected_action": [gap.pk]})
     gap.refresh_from_db()
     assert gap.assignee is None
+    # The gap's own page, read-only: its workflow and assignee shown, nothing to submit.
+    page = client.get(f"{URL}{gap.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'name="workflow_state"' not in text and 'name="assignee"' not in text
+    assert "Workflow state:" in text and "New" in text
 
 
 def test_record_intervention_action_bundles_per_member_and_reports_refusals(logged_in, contract):
