@@ -191,7 +191,7 @@ class CareGapViewSet(
         """A page of the worklist, read as plain rows (the same fields as `CareGapSerializer`)."""
         gaps = select_columns(self.filter_queryset(self.get_queryset()), WORKLIST_ROW)
         gaps = selectors.worklist_per_contract(
-            gaps, request.user, contract_filtered="contract" in request.query_params
+            gaps, request.user, contract_code=request.query_params.get("contract")
         )
         page = self.paginate_queryset(gaps)
         return self.get_paginated_response([as_row(values, WORKLIST_ROW) for values in page])

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
 from hedis_portal.filters import MAX_ID, FilterSet, IntegerFilter, NumberFilter
-from members.models import Contract
+from members.selectors import contract_pk_of
 from predictions.models import RiskTier
 from ratings.models import Measure
 
@@ -62,7 +62,7 @@ class CareGapFilter(FilterSet):
     # measures; catalog codes are upper-cased when loaded). The subqueries are written as SQL:
     # every worklist request runs them, and building each as a queryset costs more than the query.
     def filter_contract(self, queryset, name, value):
-        return queryset.filter(contract_id=RawSQL(_CONTRACT_ID_SQL, [value.strip().upper()]))
+        return queryset.filter(contract_id=contract_pk_of(value))
 
     def filter_assignee(self, queryset, name, value):
         if value == "me":
@@ -75,5 +75,4 @@ class CareGapFilter(FilterSet):
         return queryset.filter(measure_id=RawSQL(_MEASURE_ID_SQL, [value.strip().upper(), True]))
 
 
-_CONTRACT_ID_SQL = f"SELECT id FROM {Contract._meta.db_table} WHERE contract_id = %s"
 _MEASURE_ID_SQL = f"SELECT id FROM {Measure._meta.db_table} WHERE code = %s AND member_level = %s"

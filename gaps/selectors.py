@@ -5,6 +5,7 @@ from django.db.models import Prefetch, QuerySet, Subquery
 
 from gaps.models import CareGap, GapRemark
 from hedis_portal.backends import visible_contract_ids
+from members.selectors import contract_pk_of
 
 
 def worklist_for(user):
@@ -61,7 +62,7 @@ class PerContractRows:
         return merged[window]
 
 
-def from_the_contracts_end(queryset: QuerySet, contract_id: int) -> QuerySet:
+def from_the_contracts_end(queryset: QuerySet, contract) -> QuerySet:
     """One contract's gaps ordered by id first, bounded by the contract's own first or last id.
 
     Ordered by id, PostgreSQL walks the primary key and filters on the contract: it expects the
@@ -69,30 +70,34 @@ def from_the_contracts_end(queryset: QuerySet, contract_id: int) -> QuerySet:
     together, so the walk passed every gap imported after it (`-id`) or before it (`id`): 18 ms
     for the 120,000 gaps of a second contract at 1.32 million (docs/performance.md). The bound,
     read from the end of `(contract, id)` in one index probe, starts either index at the
-    contract's own end. It removes no row of the contract.
+    contract's own end. It removes no row of the contract. `contract` is the contract's primary
+    key, or an expression giving it (the `contract` filter's subquery).
     """
     order = queryset.query.order_by
     if not order or order[0] not in ("id", "-id"):
         return queryset
     newest_first = order[0] == "-id"
-    end = CareGap.objects.filter(contract_id=contract_id).order_by(order[0]).values("id")[:1]
+    end = CareGap.objects.filter(contract_id=contract).order_by(order[0]).values("id")[:1]
     return queryset.filter(**{"id__lte" if newest_first else "id__gte": Subquery(end)})
 
 
-def worklist_per_contract(queryset: QuerySet, user, *, contract_filtered: bool):
+def worklist_per_contract(queryset: QuerySet, user, *, contract_code: str | None = None):
     """`queryset` (the user's worklist, filtered and ordered) paged contract by contract when that
     is faster, and each contract read from its own end when ordered by id.
 
-    Contract by contract only for several contracts without a `contract` filter, on a database
-    that takes an ordered, limited query in a UNION (PostgreSQL; SQLite does not); a superuser's
-    contracts are not listed on the user, so a superuser's worklist is read as one query.
+    `contract_code` is the value of the worklist's `contract` filter, if any: its one contract is
+    read from its own end. Otherwise contract by contract only for several contracts, on a
+    database that takes an ordered, limited query in a UNION (PostgreSQL; SQLite does not); a
+    superuser's contracts are not listed on the user, so a superuser's worklist is read as one query.
     """
+    if contract_code:
+        return from_the_contracts_end(queryset, contract_pk_of(contract_code))
     if user.is_superuser:
         return queryset
     contract_ids = sorted(visible_contract_ids(user))
     if len(contract_ids) == 1:
         return from_the_contracts_end(queryset, contract_ids[0])
     features = connections[queryset.db].features
-    if contract_filtered or not contract_ids or not features.supports_slicing_ordering_in_compound:
+    if not contract_ids or not features.supports_slicing_ordering_in_compound:
         return queryset
     return PerContractRows(queryset, contract_ids)

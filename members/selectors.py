@@ -3,6 +3,7 @@
 from contextlib import suppress
 
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from members.identifiers import InvalidMemberId, member_id_hash, pseudonym_prefix
@@ -12,6 +13,20 @@ MEMBER_SEARCH_HELP = (
     "Enter a plan member ID (exact; it is hashed before searching) or the start of a pseudonym "
     "(at least four characters, e.g. K7QD or k7qd-2m)."
 )
+
+
+_CONTRACT_PK_SQL = f"SELECT id FROM {Contract._meta.db_table} WHERE contract_id = %s"
+
+
+def contract_pk_of(code: str) -> RawSQL:
+    """The primary key of the contract with CMS ID `code` ("h1234" too), as a scalar subquery.
+
+    Filtering gaps by `contract_id = (SELECT id … WHERE contract_id = 'H1234')`, PostgreSQL
+    computes the subquery once before the scan, so an index leading with the contract still
+    applies, with no extra round trip; filtering on the joined code would make it sort every
+    match. Null (so matching nothing) for a code no contract has.
+    """
+    return RawSQL(_CONTRACT_PK_SQL, [code.strip().upper()])
 
 
 def contracts_for(user):

@@ -97,11 +97,16 @@ def test_one_contracts_pages_walk_ties_in_id_order(api, care_manager, gaps, orde
 def test_by_id_each_contract_is_read_from_its_own_end(
     api, care_manager, administrator, gaps, ordering, bound
 ):
-    """A bound on the id from the contract's own first or last gap, in one contract's page and in
-    each branch of several; other orderings have none (`gaps.selectors.from_the_contracts_end`)."""
+    """A bound on the id from the contract's own first or last gap, in one contract's page (one
+    contract's user, or a `contract` filter) and in each branch of several; other orderings have
+    none (`gaps.selectors.from_the_contracts_end`)."""
     branches = 2 if connection.vendor == "postgresql" else 0
-    for user, bounds in ((care_manager, 1), (administrator, branches)):
-        for query, expected in ((f"ordering={ordering}", bounds), ("ordering=-updated_at", 0)):
+    cases = ((care_manager, "", 1), (administrator, "", branches), (administrator, "contract=H1002&", 1))
+    for user, contract_filter, bounds in cases:
+        for query, expected in (
+            (f"{contract_filter}ordering={ordering}", bounds),
+            (f"{contract_filter}ordering=-updated_at", 0),
+        ):
             with CaptureQueriesContext(connection) as queries:
                 api(user).get(f"/api/gaps/?{query}")
             page = next(q["sql"] for q in queries.captured_queries if 'FROM "gaps_caregap"' in q["sql"])
@@ -133,6 +138,24 @@ def test_on_postgresql_each_contract_is_its_own_ordered_branch(
     page = next(q["sql"] for q in queries.captured_queries if 'FROM "gaps_caregap"' in q["sql"])
     assert page.count("UNION ALL") == 1
     assert page.count("LIMIT 51") == 3  # both branches and the merged page
+
+
+@pytest.mark.parametrize("ordering", ["-id", "id"])
+@pytest.mark.parametrize("code", ["H1002", "h1001", "H1003", "H9999"])
+def test_a_contract_filters_pages_by_id_are_that_contracts_gaps_alone(
+    api, administrator, gaps, ordering, code
+):
+    """Read from the contract's own end: every gap of a contract of the user's, none of another's
+    (H1003 is not the administrator's), none of a contract that does not exist."""
+    pages = _pages(api(administrator), f"/api/gaps/?page_size=6&contract={code}&ordering={ordering}")
+    expected = _expected(administrator.contracts.filter(contract_id=code.upper()), ordering)
+    assert [gap for page in pages for gap in page] == expected
+    assert len(expected) == (23 if code.upper() in ("H1001", "H1002") else 0)
+
+
+def test_an_empty_contract_filter_lists_every_contract(api, administrator, gaps):
+    pages = _pages(api(administrator), "/api/gaps/?page_size=10&contract=&ordering=-id")
+    assert [gap for page in pages for gap in page] == _expected(administrator.contracts.all(), "-id")
 
 
 def test_a_contract_filter_reads_one_query_without_branches(api, administrator, gaps):
