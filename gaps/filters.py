@@ -6,7 +6,14 @@ from django.db.models.expressions import RawSQL
 from drf_spectacular.utils import extend_schema_field
 
 from gaps.models import CareGap, ComplianceStatus, WorkflowState
-from hedis_portal.filters import MAX_ID, FilterSet, IntegerFilter, NumberFilter
+from hedis_portal.filters import (
+    MAX_ID,
+    ChoiceFilter,
+    FilterSet,
+    IntegerFilter,
+    MultipleChoiceFilter,
+    NumberFilter,
+)
 from members.selectors import contract_pk_of
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -38,14 +45,14 @@ class CareGapFilter(FilterSet):
     measure = django_filters.CharFilter(method="filter_measure", label="Measure code (e.g. BCS)")
     # distinct=False: no join can duplicate a gap, and SELECT DISTINCT would stop PostgreSQL
     # from reading the worklist index in priority order.
-    compliance_status = django_filters.MultipleChoiceFilter(choices=ComplianceStatus.choices, distinct=False)
-    workflow_state = django_filters.MultipleChoiceFilter(choices=WorkflowState.choices, distinct=False)
+    compliance_status = MultipleChoiceFilter(choices=ComplianceStatus.choices, distinct=False)
+    workflow_state = MultipleChoiceFilter(choices=WorkflowState.choices, distinct=False)
     # Numbers, not model choices: a choice is validated with a query against every member,
     # which also told apart another contract's member (200, nothing) from none (400).
     member = IntegerFilter(field_name="member_id", label="Member (portal ID)")
     assignee = AssigneeFilter(method="filter_assignee", label="Assignee: a user ID, me or unassigned")
     unassigned = django_filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
-    risk_tier = django_filters.ChoiceFilter(choices=RiskTier.choices)
+    risk_tier = ChoiceFilter(choices=RiskTier.choices)
     no_outreach = django_filters.BooleanFilter(
         field_name="last_outreach_at", lookup_expr="isnull", label="No outreach yet"
     )

@@ -1,10 +1,13 @@
 """The base of every API filter set, and the ordering backend: both strict about their query parameters."""
 
+import re
 from decimal import Decimal
 
 import django_filters
 from django import forms
 from django.db import models
+from django.db.models import Value
+from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
@@ -49,6 +52,45 @@ class NumberFilter(django_filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", Decimal("-1e50"))
         super().__init__(*args, **kwargs)
+
+
+# What a choice written into SQL may look like: the portal's choice values are lower-case words.
+_CHOICE_VALUE = re.compile(r"[a-z_]{1,40}")
+
+
+class ChoiceLiteral(Value):
+    """A choice value written into the statement as a literal rather than bound as a parameter.
+
+    psycopg prepares a statement after a few executions and PostgreSQL may then reuse one
+    generic plan for every value of its parameters, planned for an average value. For a column
+    of a few choices of very different frequency that plan suits none of the rare ones: the
+    worklist by id for a state no gap of the plan is in walked every gap of the contract (0.3 s
+    at 1.32 million gaps; planned for the value, 0.5 ms). Written in, each value is its own
+    statement with its own plan. Only a value the filter's form accepted reaches here; anything
+    but a lower-case word is refused all the same.
+    """
+
+    def as_sql(self, compiler, connection):
+        if not isinstance(self.value, str) or not _CHOICE_VALUE.fullmatch(self.value):
+            raise ValueError(f"Not a choice value: {self.value!r}")
+        return f"'{self.value}'", []
+
+
+class ChoiceFilter(django_filters.ChoiceFilter):
+    """django-filter's ChoiceFilter, its value written into the statement (`ChoiceLiteral`)."""
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES or value == self.null_value:
+            return super().filter(qs, value)
+        return super().filter(qs, ChoiceLiteral(value))
+
+
+class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    """django-filter's MultipleChoiceFilter, each value written into the statement (`ChoiceLiteral`)."""
+
+    def get_filter_predicate(self, v):
+        ((lookup, value),) = super().get_filter_predicate(v).items()
+        return {lookup: value if value is None else ChoiceLiteral(value)}
 
 
 class FilterSet(django_filters.FilterSet):

@@ -1,0 +1,91 @@
+"""How the worklist's statements are written so that PostgreSQL plans them well at plan scale.
+
+A choice filter's value is in the statement, not a parameter (`hedis_portal.filters.ChoiceLiteral`):
+a prepared statement's generic plan, made for an average state, walked every gap of the contract
+for a state no gap was in (docs/performance.md).
+"""
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+
+from gaps.filters import CareGapFilter
+from gaps.models import CareGap, ComplianceStatus, WorkflowState
+from hedis_portal.filters import ChoiceLiteral
+from tests.factories import CareGapFactory, MemberFactory, PredictionFactory, point_at
+
+pytestmark = pytest.mark.django_db
+
+
+def _filtered(user, **data) -> CareGapFilter:
+    request = RequestFactory().get("/api/gaps/", data)
+    request.user = user
+    return CareGapFilter(request.GET, queryset=CareGap.objects.visible_to(user), request=request)
+
+
+@pytest.fixture
+def gaps(contract, care_manager):
+    """Gaps in each workflow state, some assigned, some reached, one with a high-tier prediction."""
+    created = {}
+    for number, state in enumerate(WorkflowState.values):
+        member = MemberFactory(contract=contract)
+        created[state] = CareGapFactory(
+            member=member,
+            workflow_state=state,
+            priority_score=number / 10,
+            assignee=care_manager if number % 2 else None,
+            last_outreach_at="2026-03-01T00:00Z" if number % 3 == 0 else None,
+        )
+    point_at(
+        created[WorkflowState.NEW],
+        PredictionFactory(member=created[WorkflowState.NEW].member, risk_tier="high"),
+    )
+    return created
+
+
+@pytest.mark.parametrize(
+    ("data", "literals"),
+    [
+        ({"workflow_state": "refused"}, ["'refused'"]),
+        ({"workflow_state": ["new", "scheduled"]}, ["'new'", "'scheduled'"]),
+        ({"compliance_status": "open"}, ["'open'"]),
+        ({"risk_tier": "high"}, ["'high'"]),
+    ],
+)
+def test_a_choice_filters_values_are_written_into_the_statement(care_manager, gaps, data, literals):
+    filtered = _filtered(care_manager, **data)
+    sql, params = filtered.qs.query.sql_with_params()
+    for literal in literals:
+        assert literal in sql
+        assert literal.strip("'") not in params
+    field, values = next(iter(data.items()))
+    values = values if isinstance(values, list) else [values]
+    expected = set(CareGap.objects.filter(**{f"{field}__in": values}).values_list("id", flat=True))
+    assert expected
+    assert set(filtered.qs.values_list("id", flat=True)) == expected
+
+
+def test_a_value_outside_the_choices_is_still_a_400_naming_the_filter(api, care_manager, gaps):
+    response = api(care_manager).get("/api/gaps/?workflow_state=refused' OR '1'='1")
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == {"workflow_state"}
+
+
+@pytest.mark.parametrize("value", ["x' OR '1'='1", "Refused", "", None, 3, "a" * 41])
+def test_only_a_lower_case_word_is_written_as_a_literal(value):
+    compiler = CareGap.objects.all().query.get_compiler(using="default")
+    with pytest.raises(ValueError, match="Not a choice value"):
+        ChoiceLiteral(value).as_sql(compiler, connection)
+
+
+def test_every_choice_of_the_worklists_filters_can_be_written(care_manager, gaps):
+    compiler = CareGap.objects.all().query.get_compiler(using="default")
+    filters = CareGapFilter.base_filters
+    for name in ("workflow_state", "compliance_status", "risk_tier"):
+        for value, _ in filters[name].extra["choices"]:
+            assert ChoiceLiteral(value).as_sql(compiler, connection) == (f"'{value}'", [])
+    assert {WorkflowState.REFUSED.value, ComplianceStatus.EXCLUDED.value} <= {
+        value
+        for name in ("workflow_state", "compliance_status")
+        for value, _ in filters[name].extra["choices"]
+    }
