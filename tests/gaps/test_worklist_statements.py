@@ -2,11 +2,12 @@
 
 A choice filter's value is in the statement, not a parameter (`hedis_portal.filters.ChoiceLiteral`):
 a prepared statement's generic plan, made for an average state, walked every gap of the contract
-for a state no gap was in (docs/performance.md).
+for a state no gap was in. Filters only worked gaps match read an index in priority order, in
+either direction, rather than walking past the closed gaps at priority 0 (docs/performance.md).
 """
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import RequestFactory
 
 from gaps.filters import CareGapFilter
@@ -89,3 +90,29 @@ def test_every_choice_of_the_worklists_filters_can_be_written(care_manager, gaps
         for name in ("workflow_state", "compliance_status")
         for value, _ in filters[name].extra["choices"]
     }
+
+
+def _plan(queryset) -> str:
+    """The plan of `queryset` with sequential scans, bitmap scans and sorts made a last resort."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        return queryset.explain()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes' use is PostgreSQL's plan")
+@pytest.mark.parametrize(
+    ("data", "index"),
+    [
+        ({"assignee": "me"}, "caregap_assignee_priority"),
+        ({"no_outreach": "false"}, "caregap_reached_priority"),
+    ],
+)
+@pytest.mark.parametrize("ordering", [("priority_score", "id"), ("-priority_score", "-id")])
+def test_worked_gaps_are_read_in_priority_order_from_their_own_index(
+    care_manager, contract, gaps, data, index, ordering
+):
+    page = _filtered(care_manager, **data).qs.filter(contract=contract).order_by(*ordering)[:51]
+    plan = _plan(page)
+    assert f"Index Scan{' Backward' if ordering[0] == 'priority_score' else ''} using {index}" in plan
+    assert "Sort" not in plan
