@@ -301,13 +301,13 @@ def priority_ranks(gap_ids: Sequence[int], priorities: Sequence[float]) -> list[
 
 
 # Only the gaps whose priority or rank changed are written: an UPDATE of a gap rewrites its row and
-# adds an entry to each of the table's indexes (thirteen; `priority_score` is in five of them, so
-# it is never a HOT update): 16-34 s for the 283,000 open gaps of the 200,000-member benchmark plan
-# (when the table had eight),
-# against about 1 s to compare them. The arrays go as three text literals: psycopg adapts a list
-# element by element (2.2-2.6 s for those gaps' three arrays, against 0.7-1.0 s sent as text and
-# parsed by the server). The join is limited to the contract's open gaps of the year, so an id
-# from another contract, or of a gap closed since the run read it, is never written.
+# adds an entry to each of the table's indexes (fourteen, two of them partial; `priority_score` is
+# in seven of them, so it is never a HOT update): 16-34 s for the 283,000 open gaps of the
+# 200,000-member benchmark plan (when the table had eight), against about 1 s to compare them.
+# The arrays go as three text literals: psycopg adapts a list element by element (2.2-2.6 s for
+# those gaps' three arrays, against 0.7-1.0 s sent as text and parsed by the server). The join
+# is limited to the contract's open gaps of the year, so an id from another contract, or of a gap
+# closed since the run read it, is never written.
 _SET_PRIORITIES = """
 UPDATE gaps_caregap AS gap SET priority_score = new.score, priority_rank = new.rank
 FROM unnest(%s::text::bigint[], %s::text::double precision[], %s::text::smallint[]) AS new (id, score, rank)
