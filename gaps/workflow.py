@@ -20,8 +20,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ),
     S.SCHEDULED: frozenset({S.OUTREACH_ATTEMPTED, S.AWAITING_DATA, S.REFUSED}),
     S.AWAITING_DATA: frozenset({S.SCHEDULED, S.OUTREACH_ATTEMPTED}),
-    S.UNABLE_TO_REACH: frozenset({S.ASSIGNED, S.OUTREACH_ATTEMPTED}),
-    S.REFUSED: frozenset({S.ASSIGNED, S.OUTREACH_ATTEMPTED}),
+    # A member reached at last, or who changes her mind, may book at once (or decline): recording
+    # that outreach moves the gap straight there, not through an attempt that never happened.
+    S.UNABLE_TO_REACH: frozenset({S.ASSIGNED, S.OUTREACH_ATTEMPTED, S.SCHEDULED, S.REFUSED}),
+    S.REFUSED: frozenset({S.ASSIGNED, S.OUTREACH_ATTEMPTED, S.SCHEDULED}),
     S.RESOLVED: frozenset(),
 }
 

@@ -167,6 +167,19 @@ def test_each_outcome_moves_an_assigned_gap_as_the_table_says(api, care_manager,
     assert _fresh(gap).workflow_state == OUTCOME_STATES[outcome]
 
 
+@pytest.mark.parametrize("outcome", sorted(OUTCOME_STATES))
+@pytest.mark.parametrize("state", ["unable_to_reach", "refused"])
+def test_a_member_reached_at_last_or_changing_her_mind_is_recorded_as_the_table_says(
+    api, care_manager, member, state, outcome
+):
+    """Every outcome records from the two states a care manager leaves a gap in when outreach fails:
+    a member who calls back and books is `scheduled`, not refused with the call unrecorded."""
+    gap = open_gap(member, workflow_state=state)
+    response = api(care_manager).post(URL, _body(gap, outcome=outcome), format="json")
+    assert response.status_code == 201, response.json()
+    assert _fresh(gap).workflow_state == OUTCOME_STATES[outcome]
+
+
 def test_a_gap_already_in_the_outcomes_state_stays_and_the_outreach_is_recorded(api, care_manager, member):
     gap = open_gap(member, workflow_state="scheduled")
     response = api(care_manager).post(URL, _body(gap, outcome="scheduled"), format="json")
