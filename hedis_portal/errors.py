@@ -177,10 +177,13 @@ def api_exception_handler(exc, context):
 
 
 def page_not_found(request, exception):
-    """`handler404`: an API path that matches no route answers in the API's error shape."""
+    """`handler404`: an API path that matches no route answers in the API's error shape; elsewhere a
+    page in the admin's frame with the way home. Another contract's object is "not found" too, so
+    the page never says which of the two it was."""
     if request.path.startswith("/api/"):
         return JsonResponse(_body("Not found."), status=404)
-    return defaults.page_not_found(request, exception)
+    page = _admin_frame_page(request, "admin/page_not_found.html", "Not found", 404)
+    return page or defaults.page_not_found(request, exception)
 
 
 def permission_denied(request, exception):
@@ -193,10 +196,27 @@ def permission_denied(request, exception):
 
 
 def bad_request(request, exception):
-    """`handler400`: a request Django itself refuses (e.g. a suspicious one), JSON under /api/."""
+    """`handler400`: a request Django itself refuses (a filter the admin's list does not have, a
+    suspicious header), JSON under /api/; elsewhere a page in the admin's frame that offers the same
+    page without its query string (a plain "Bad Request (400)" left a person nowhere to go)."""
     if request.path.startswith("/api/"):
         return JsonResponse(_body("Bad request."), status=400)
-    return defaults.bad_request(request, exception)
+    page = _admin_frame_page(request, "admin/bad_request.html", "Address not understood", 400)
+    return page or defaults.bad_request(request, exception)
+
+
+def _admin_frame_page(request, template: str, title: str, status: int):
+    """An error page in the admin's frame, or None for a request refused before the user was known
+    (a bad Host header is refused by a middleware that runs before authentication) and where the
+    frame cannot be drawn: before `collectstatic`, the manifest storage refuses to name the
+    admin's stylesheet (ValueError), and an error page must not fail in turn."""
+    if not hasattr(request, "user"):
+        return None
+    context = {**admin.site.each_context(request), "title": title}
+    try:
+        return render(request, template, context, status=status)
+    except ValueError:
+        return None
 
 
 def _only_code(codes, code: str) -> bool:
