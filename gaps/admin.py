@@ -56,6 +56,7 @@ from hedis_portal.errors import ApplicationError
 from hedis_portal.formats import count, probability
 from hedis_portal.middleware import route_pattern
 from members.models import Contract, Member
+from members.search import MemberSearchByPostMixin
 from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import RiskTier
 from ratings.models import Measure
@@ -314,7 +315,11 @@ class RosterForm(forms.Form):
 
 
 class CareGapAdmin(
-    JobPagesAdminMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+    MemberSearchByPostMixin,
+    JobPagesAdminMixin,
+    ServiceFormAdminMixin,
+    AccessAuditedChangelistMixin,
+    ContractScopedAdmin,
 ):
     """The worklist. Search with a plan member ID (hashed before the query). Administrators
     upload gap files from it ("Import a gap file"), as through the API: a job imports them.

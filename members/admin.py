@@ -21,6 +21,7 @@ from members import services
 from members.filters import MemberFilter
 from members.identifiers import MAX_RAW_MEMBER_ID_LENGTH, InvalidMemberId, member_id_hash
 from members.models import Contract, Member
+from members.search import MemberSearchByPostMixin
 from members.selectors import MEMBER_SEARCH_HELP, members_matching
 from predictions.models import Prediction
 
@@ -188,7 +189,9 @@ def _yes_no(request):
 
 
 @admin.register(Member)
-class MemberAdmin(ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin):
+class MemberAdmin(
+    MemberSearchByPostMixin, ServiceFormAdminMixin, AccessAuditedChangelistMixin, ContractScopedAdmin
+):
     """Members of your contracts. Search with a plan member ID (hashed before the query) or the
     start of a pseudonym.
 

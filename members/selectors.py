@@ -68,6 +68,24 @@ def member_search_condition(term: str, *, path: str = "") -> Q:
     return condition
 
 
+def member_search_address_term(members, term: str) -> str | None:
+    """What the address of a member search may carry for `term`, searched among `members`.
+
+    The pseudonym of the member whose plan member ID the term is; else the term as the start of a
+    pseudonym (normalised) when some member's pseudonym starts so; else None: nothing is found, and
+    the term is not repeated, since it may be a mistyped member ID, or one of another contract.
+    """
+    term = term.strip()
+    with suppress(InvalidMemberId):
+        found = members.filter(id_hash=member_id_hash(term)).values_list("pseudonym", flat=True).first()
+        if found is not None:
+            return found
+    prefix = pseudonym_prefix(term)
+    if prefix is not None and members.filter(pseudonym__startswith=prefix).exists():
+        return prefix
+    return None
+
+
 def members_matching(queryset, term: str, *, path: str = ""):
     """`queryset` narrowed to what `member_search_condition` finds; all of it for a blank term."""
     if not term.strip():
