@@ -3,6 +3,7 @@ address: not in the browser's history, nor in a link, a Referer header or a prox
 
 from django.contrib import messages
 from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 
 from members.selectors import member_search_address_term, members_for
@@ -23,6 +24,9 @@ class MemberSearchByPostMixin:
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST" and SEARCH_POST_MARKER in request.POST:
+            # The list's own check, before a search may name a member's pseudonym.
+            if not self.has_view_or_change_permission(request):
+                raise PermissionDenied
             return _search_redirect(request)
         return super().changelist_view(request, extra_context)
 

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from members.search import NOT_FOUND
-from tests.factories import CareGapFactory, MemberFactory
+from tests.factories import CareGapFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 LISTS = ["/admin/members/member/", "/admin/gaps/caregap/"]
@@ -96,3 +96,13 @@ def test_an_analyst_searches_the_same_way(client, analyst, wanted):
     client.force_login(analyst)
     response = _search(client, "/admin/gaps/caregap/", "MBI-1EG4TE5MK73")
     assert _query(response) == {"q": [wanted.pseudonym]}
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_a_user_who_may_not_see_the_list_cannot_search_it(client, contract, wanted, url):
+    """Staff assigned to the contract but in no role: the search names no pseudonym."""
+    client.force_login(UserFactory(username="no-role", contracts=[contract]))
+    client.raise_request_exception = False
+    response = _search(client, url, "MBI-1EG4TE5MK73")
+    assert response.status_code == 403
+    assert wanted.pseudonym not in response.content.decode()
