@@ -78,7 +78,8 @@ class CareGap(models.Model):
     """
 
     # No single-column indexes where a composite index below already leads with the column
-    # (caregap_unique, caregap_worklist, caregap_assignee_priority): each one is written on every insert.
+    # (caregap_unique, caregap_worklist, caregap_assignee_priority, which holds every gap with an
+    # assignee): each would be one more entry written on every insert.
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gaps", db_index=False)
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="gaps", db_index=False)
     measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="gaps")
