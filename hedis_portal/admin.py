@@ -215,6 +215,11 @@ class CappedCountPaginator(Paginator):
         # Without the ORDER BY, PostgreSQL stops after CAP + 1 rows instead of sorting them all.
         return self.object_list.order_by()[: self.CAP + 1].count()
 
+    @property
+    def capped(self) -> bool:
+        """More rows match than were counted: the pager says "more than CAP", never CAP + 1."""
+        return self.count > self.CAP
+
 
 class ReadOnlyAdminMixin:
     """Viewable, never added, changed or deleted from its admin page (written elsewhere or not at all)."""

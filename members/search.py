@@ -16,8 +16,8 @@ NOT_FOUND = "No member in your contracts has that plan member ID, and no pseudon
 class MemberSearchByPostMixin:
     """For a ModelAdmin whose search box takes a plan member ID (`MEMBER_SEARCH_HELP`).
 
-    The box posts (its template, `admin/members/member_search_form.html`, is the admin's own with
-    `method="post"`), and the list answers with a redirect to itself that carries the member's
+    The box posts (the project's `admin/search_form.html` with `member_search`, included by the
+    model's own `search_form.html`), and the list answers with a redirect to itself that carries the member's
     pseudonym instead (`member_search_address_term`), or no search and a warning when nothing is
     found; the list's other parameters are kept. A search in the address (`?q=`) still works.
     """
