@@ -50,7 +50,7 @@ def priority_runs(contract_years: Iterable[tuple[int, int]]) -> dict[tuple[int, 
     latest: dict[tuple[int, int], int] = {}
     for pk, contract, year in (
         PortfolioRun.objects.filter(
-            kind=PortfolioRun.Kind.OPTIMIZE, contract__in=contracts, result__has_key="priorities"
+            kind=PortfolioRun.Kind.OPTIMIZE, contract__in=contracts, priorities_set=True
         )
         .order_by("-created_at", "-pk")
         .values_list("pk", "contract_id", "measurement_year")

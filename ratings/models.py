@@ -594,6 +594,12 @@ class PortfolioRun(models.Model):
     proposed_at = models.DateTimeField(
         null=True, blank=True, help_text="When its interventions were proposed."
     )
+    # Said by a column, not asked of `result` (`result ? 'priorities'` decompresses a listing of
+    # ~11 MB per optimizer run at plan scale, on every worklist page that names the latest run).
+    priorities_set = models.BooleanField(
+        default=False,
+        help_text="It set the worklist's gap priorities (an optimizer run; its result says what they rest on).",
+    )
 
     objects = PortfolioRunQuerySet.as_manager()
 

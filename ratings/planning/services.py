@@ -396,6 +396,7 @@ def _run(
             optimality_gap=result.get("optimality_gap"),
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             created_by=user,
+            priorities_set="priorities" in result,
         )
         if then is not None:
             then(context, run, outcome)

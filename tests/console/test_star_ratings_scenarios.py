@@ -93,6 +93,14 @@ def runs(planned, analyst):
     }
 
 
+def test_only_the_optimizer_run_says_it_set_the_worklists_priorities(runs):
+    assert {kind: run.priorities_set for kind, run in runs.items()} == {
+        "forecast": False,
+        "what_if": False,
+        "optimize": True,
+    }
+
+
 def test_the_saved_scenarios_are_listed_newest_first_with_their_headline(client, analyst, runs):
     client.force_login(analyst)
 

@@ -125,6 +125,7 @@ def _optimizer_run(contract, year: int, *, at, name: str = "", priorities: bool 
         inputs={},
         result=result,
         duration_ms=1.0,
+        priorities_set=priorities,
     )
     PortfolioRun.objects.filter(pk=run.pk).update(created_at=at)
     return run

@@ -63,6 +63,7 @@ def _optimizer_run(contract):
         inputs={},
         result={"interventions": [], "priorities": {"unit_dollars": 1000, "measures": {"BCS": BCS_FACTS}}},
         duration_ms=1.0,
+        priorities_set=True,
     )
 
 
