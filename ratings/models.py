@@ -598,7 +598,8 @@ class PortfolioRun(models.Model):
     # ~11 MB per optimizer run at plan scale, on every worklist page that names the latest run).
     priorities_set = models.BooleanField(
         default=False,
-        help_text="It set the worklist's gap priorities (an optimizer run; its result says what they rest on).",
+        help_text="It set the worklist's gap priorities "
+        "(an optimizer run; its result says what they rest on).",
     )
 
     objects = PortfolioRunQuerySet.as_manager()
