@@ -1,10 +1,15 @@
 """Reads of care gaps: the worklist, always scoped to the user's contracts."""
 
+from collections.abc import Sequence
+
+from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from gaps.models import CareGap, GapRemark
 from hedis_portal.backends import visible_contract_ids
+from hedis_portal.filters import ChoiceLiteral
+from members.models import Contract
 from members.selectors import contract_pk_of
 
 
@@ -101,3 +106,56 @@ def worklist_per_contract(queryset: QuerySet, user, *, contract_code: str | None
     if not contract_ids or not features.supports_slicing_ordering_in_compound:
         return queryset
     return PerContractRows(queryset, contract_ids)
+
+
+# What the worklist's sidebar offers: the values some of the user's gaps have. Each is found by
+# an EXISTS per value (or per person), an index probe that stops at the first gap; a DISTINCT over
+# the field read every gap of the user's contracts instead (0.2–0.9 s each, 2.8 s for the page,
+# at 1.2 million gaps).
+
+
+def worklist_values_present(user, lookup: str, values: Sequence) -> set:
+    """Which of `values` at least one of the user's gaps has for `lookup` (a field, or a lookup such
+    as `last_outreach_at__isnull`): one query, whatever the number of gaps. A choice (a word) is
+    written into the statement (`ChoiceLiteral`): prepared with parameters, PostgreSQL's generic
+    plan for it took 1 s to find no refused gap."""
+    gaps = CareGap.objects.visible_to(user).order_by()
+    probes = {
+        f"has_{i}": Exists(gaps.filter(**{lookup: ChoiceLiteral(value) if isinstance(value, str) else value}))
+        for i, value in enumerate(values)
+    }
+    if not probes:
+        return set()
+    found = get_user_model().objects.filter(pk=user.pk).values(**probes).get()
+    return {value for i, value in enumerate(values) if found[f"has_{i}"]}
+
+
+def worklist_assignees(user) -> QuerySet:
+    """The people some of the user's gaps are assigned to (the user among them), by username."""
+    gaps = CareGap.objects.visible_to(user).order_by()
+    return get_user_model().objects.filter(Exists(gaps.filter(assignee=OuterRef("pk")))).order_by("username")
+
+
+def gap_years_by_contract(contracts: QuerySet) -> dict[int, list[int]]:
+    """Each of `contracts` (a queryset) that has gaps → its measurement years with gaps, latest
+    first. Two queries of index probes: each contract's first and last year, then which years
+    between them have gaps (a DISTINCT over the gaps read every one: 1.4 s at 1.32 million)."""
+    gaps = CareGap.objects.filter(contract=OuterRef("pk")).order_by()
+    ends = list(
+        contracts.annotate(
+            first=Subquery(gaps.order_by("measurement_year").values("measurement_year")[:1]),
+            last=Subquery(gaps.order_by("-measurement_year").values("measurement_year")[:1]),
+        )
+        .filter(first__isnull=False)
+        .values_list("pk", "first", "last")
+    )
+    years = sorted({year for _, first, last in ends for year in range(first, last + 1)}, reverse=True)
+    probes = {f"in_{year}": Exists(gaps.filter(measurement_year=year)) for year in years}
+    rows = Contract.objects.filter(pk__in=[pk for pk, _, _ in ends]).values("pk", **probes)
+    return {row["pk"]: [year for year in years if row[f"in_{year}"]] for row in rows}
+
+
+def worklist_years(user) -> list[int]:
+    """The measurement years the user's gaps are in, latest first."""
+    by_contract = gap_years_by_contract(Contract.objects.visible_to(user))
+    return sorted({year for years in by_contract.values() for year in years}, reverse=True)

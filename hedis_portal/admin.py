@@ -210,10 +210,16 @@ class CappedCountPaginator(Paginator):
 
     CAP = 10_000
 
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, counted=None):
+        """`counted` is the queryset counted when the pages are read from another form of it
+        (`object_list`: the worklist's contract-by-contract reading); by default `object_list`."""
+        super().__init__(object_list, per_page, orphans, allow_empty_first_page)
+        self.counted = object_list if counted is None else counted
+
     @cached_property
     def count(self) -> int:
         # Without the ORDER BY, PostgreSQL stops after CAP + 1 rows instead of sorting them all.
-        return self.object_list.order_by()[: self.CAP + 1].count()
+        return self.counted.order_by()[: self.CAP + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from console.star_ratings.base import ConsoleView, console_path
-from gaps.models import CareGap
+from gaps.selectors import gap_years_by_contract
 from members.selectors import contracts_for
 
 
@@ -11,15 +11,7 @@ def contract_years(user) -> list[dict]:
     """Each of the user's contracts with the measurement years it has gaps for, newest first, each
     linked to its overview."""
     contracts = list(contracts_for(user).order_by("contract_id"))
-    years = {}
-    rows = (
-        CareGap.objects.filter(contract__in=contracts)
-        .values_list("contract_id", "measurement_year")
-        .distinct()
-        .order_by("contract_id", "-measurement_year")
-    )
-    for contract_pk, year in rows:
-        years.setdefault(contract_pk, []).append(year)
+    years = gap_years_by_contract(contracts_for(user))
     return [
         {
             "contract": contract,

@@ -1,0 +1,102 @@
+"""The admin's worklist pages: read contract by contract for a user of several contracts (the same
+rows as the single query, page after page), by priority either way with ties by id the same way,
+and sorted by another column only when the filters leave at most `CappedCountPaginator.CAP` gaps."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gaps.models import CareGap
+from hedis_portal.admin import CappedCountPaginator
+from tests.factories import CareGapFactory, MemberFactory, measure
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/gaps/caregap/"
+# The list's columns by their `o` number (0 is the selection box).
+MEMBER, MEASURE, YEAR, PRIORITY = 1, 2, 3, 7
+
+
+@pytest.fixture
+def gaps(contract, other_contract):
+    """60 gaps over two contracts, with repeated priorities and years (ties the pages must keep)."""
+    return [
+        CareGapFactory(
+            member=MemberFactory(contract=owner),
+            measure=measure("BCS" if number % 3 else "COL"),
+            measurement_year=2025 + number % 2,
+            priority_score=number % 4,
+        )
+        for number in range(30)
+        for owner in (contract, other_contract)
+    ]
+
+
+def _pages(client, **params) -> tuple[list[int], list[int]]:
+    """The ids of the list's two pages, and of its whole queryset read as one query."""
+    shown = []
+    for page in (1, 2):
+        response = client.get(URL, {**params, "p": page})
+        shown += [gap.pk for gap in response.context["cl"].result_list]
+    return shown, list(response.context["cl"].queryset.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("sort", [None, PRIORITY, -PRIORITY, MEMBER, -MEASURE, YEAR, f"{YEAR}.-{MEMBER}"])
+def test_pages_over_two_contracts_equal_the_single_query(client, administrator, gaps, sort):
+    client.force_login(administrator)
+    shown, whole = _pages(client, **({} if sort is None else {"o": str(sort)}))
+    assert len(shown) == len(gaps) == 60
+    assert shown == whole
+
+
+def test_a_page_over_two_contracts_is_one_statement_per_contract_on_postgresql(client, administrator, gaps):
+    client.force_login(administrator)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(URL)
+    pages = [q["sql"] for q in queries.captured_queries if '"gaps_caregap"."version"' in q["sql"]]
+    assert len(pages) == 1
+    assert ("UNION ALL" in pages[0]) is (connection.vendor == "postgresql")
+
+
+@pytest.mark.parametrize(
+    ("sort", "ordering"),
+    [
+        (None, ["-priority_score", "-id"]),
+        (PRIORITY, ["-priority_score", "-id"]),
+        (-PRIORITY, ["priority_score", "id"]),
+    ],
+)
+def test_by_priority_ties_go_by_id_the_same_way(client, care_manager, gaps, sort, ordering):
+    client.force_login(care_manager)
+    response = client.get(URL, {} if sort is None else {"o": str(sort)})
+    assert list(response.context["cl"].queryset.query.order_by) == ordering
+
+
+def test_another_sort_of_a_list_within_the_cap_is_kept(client, care_manager, gaps, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 30)
+    client.force_login(care_manager)
+    response = client.get(URL, {"o": str(MEMBER)})
+    cl = response.context["cl"]
+    pseudonyms = [gap.member.pseudonym for gap in cl.result_list]
+    assert pseudonyms == sorted(pseudonyms) and len(pseudonyms) == 30
+    assert list(cl.get_ordering_field_columns()) == [MEMBER]
+    assert list(get_messages(response.wsgi_request)) == []
+
+
+def test_another_sort_of_a_list_past_the_cap_is_by_priority_with_a_warning(
+    client, care_manager, contract, gaps, monkeypatch
+):
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 29)
+    client.force_login(care_manager)
+    response = client.get(URL, {"o": str(MEMBER)})
+    cl = response.context["cl"]
+    by_priority = CareGap.objects.filter(contract=contract).order_by("-priority_score", "-id")
+    assert [gap.pk for gap in cl.result_list] == list(by_priority.values_list("pk", flat=True))
+    default = client.get(URL).context["cl"]
+    assert cl.get_ordering_field_columns() == default.get_ordering_field_columns()
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Sorted by priority: sorting by another column takes a list of at most 29 gaps. "
+        "Filter the list first."
+    ]
+    filtered = client.get(URL, {"o": str(MEMBER), "measure": "COL"})
+    assert list(filtered.context["cl"].get_ordering_field_columns()) == [MEMBER]
