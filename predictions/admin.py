@@ -109,6 +109,9 @@ class PredictionAdmin(
     ]
     # Member and measure are shown on every row (their __str__): joined, not queried per row.
     list_select_related = ["member", "measure"]
+    # Newest loaded first, by the primary key: the model's order (by `predicted_at`) has no index
+    # of a contract's predictions, and sorted all 1.32 million of the benchmark plan (1.9 s a page).
+    ordering = ["-id"]
     raw_id_fields = ["member"]
     readonly_fields = [
         "member",

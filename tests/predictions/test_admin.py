@@ -29,6 +29,17 @@ def test_changelist_shows_only_the_users_contracts(client, care_manager, predict
     assert list(response.context["cl"].result_list) == [prediction]
 
 
+def test_the_list_shows_the_newest_loaded_first(client, care_manager, contract):
+    # Loaded in turn, each predicted a day before the one loaded before it.
+    loaded = [
+        PredictionFactory(member__contract=contract, predicted_at=f"2026-06-{day:02d}T00:00Z")
+        for day in (20, 19, 18)
+    ]
+    client.force_login(care_manager)
+    shown = list(client.get(CHANGELIST).context["cl"].result_list)
+    assert shown == sorted(loaded, key=lambda prediction: prediction.pk, reverse=True)
+
+
 def test_administrator_sees_both_contracts(client, administrator, prediction, other_prediction):
     client.force_login(administrator)
     assert set(client.get(CHANGELIST).context["cl"].result_list) == {prediction, other_prediction}
