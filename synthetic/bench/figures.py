@@ -62,6 +62,11 @@ class Scale:
     import_rows: int
 
 
+def allowed_host() -> str:
+    """A host name the settings allow, for the bench's test clients."""
+    return next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")), "testserver")
+
+
 @dataclass
 class Bench:
     """The plan under measurement, its scale, and one authenticated API client per bench user."""
@@ -74,7 +79,7 @@ class Bench:
     @classmethod
     def for_plan(cls, plan: BenchPlan, scale: Scale, progress: Callable[[str], None]) -> Bench:
         """API clients sending each bench user's token, to a host the settings allow."""
-        host = next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")), "testserver")
+        host = allowed_host()
         clients = {
             role: Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST=host)
             for role, token in plan.tokens.items()

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from synthetic.bench import figures
+from synthetic.bench.admin_pages import admin_pages
 from synthetic.bench.jobs import job_figures
 from synthetic.bench.optimizer import optimizer
 from synthetic.bench.plan import plan_create, plan_drop, plan_vacuum
@@ -126,7 +127,7 @@ def run_bench(
         with set_actor(plan.users["administrator"]):
             progress("Measuring (reads first, then writes)…")
             worklist, worklist_samples = figures.worklist(bench)
-            worklist += figures.worklist_personas(bench)
+            worklist += figures.worklist_personas(bench) + admin_pages(bench)
             history, history_samples = figures.member_history(bench)
             rating, _ = figures.live_rating(bench)
             snapshots, snapshot_samples = figures.snapshot(bench)

@@ -22,6 +22,9 @@ FIGURES = [
     "worklist, care manager, one contract (worst filter)",
     "worklist, quality analyst, two contracts (worst filter)",
     "worklist, administrator, two contracts (worst filter)",
+    "admin pages, care manager, one contract (slowest)",
+    "admin pages, quality analyst, two contracts (slowest)",
+    "admin pages, administrator, two contracts (slowest)",
     "member history",
     "served throughput (worklist, member history, remarks; concurrency 8)",
     "live contract rating",
@@ -82,10 +85,14 @@ def test_quick_run_writes_every_figure_with_numbers_and_leaves_no_plan(tmp_path)
     )
     assert optimizer["forecast_run_median"] > 0
     # Each persona's worklist: the slowest of every filter × ordering, named, beside its raw SQL.
+    # And each persona's admin pages: the slowest of the worklist's filters and sorts and the other
+    # pages, named, beside its own SELECTs run raw.
     for persona in ("care_manager", "analyst", "administrator"):
-        (worklist,) = [f for f in figures.values() if f.get("persona") == persona]
+        worklist, admin = [f for f in figures.values() if f.get("persona") == persona]
         assert worklist["combinations"] == len(worklist["scan_medians_ms"]) > 50
         assert worklist["worst_request"] in worklist["scan_medians_ms"]
+        assert admin["pages"] == len(admin["scan_medians_ms"]) > 20
+        assert admin["slowest_page"] in admin["scan_medians_ms"]
     assert not Contract.objects.filter(contract_id__in=[BENCH_CONTRACT_ID, BENCH_SECOND_CONTRACT_ID]).exists()
 
 
