@@ -1,20 +1,17 @@
 """gaps/0007: gaps that existed before the tier moved onto the gap get their current prediction's."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from gaps.models import CareGap
 from tests.factories import MemberFactory, PredictionFactory, measure
+from tests.migrations import migrate_back_to, migrate_to_latest
 
 BEFORE = [("gaps", "0006_worklist_state_and_id_orderings")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_copies_each_gaps_current_tier_and_leaves_gaps_without_one_empty():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    OldCareGap = executor.loader.project_state(BEFORE).apps.get_model("gaps", "CareGap")
+    OldCareGap = migrate_back_to(BEFORE).get_model("gaps", "CareGap")
     member = MemberFactory()
     tiers = {}
     for code, tier in (("BCS", "high"), ("COL", "low"), ("CBP", None)):
@@ -28,8 +25,6 @@ def test_the_migration_copies_each_gaps_current_tier_and_leaves_gaps_without_one
         )
         tiers[gap.pk] = tier
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     assert dict(CareGap.objects.values_list("pk", "risk_tier")) == tiers

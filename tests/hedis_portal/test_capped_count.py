@@ -26,11 +26,16 @@ def _gaps(contract, count):
         CareGapFactory(member=MemberFactory(contract=contract))
 
 
+def _list(client, user, url):
+    """The change list and the page's words, as `user` sees `url`."""
+    client.force_login(user)
+    response = client.get(url)
+    return response.context["cl"], _text(response.content.decode())
+
+
 def test_a_list_past_the_cap_says_more_than_the_cap(client, care_manager, contract, cap_of_three):
     _gaps(contract, 5)
-    client.force_login(care_manager)
-    response = client.get("/admin/gaps/caregap/")
-    cl, text = response.context["cl"], _text(response.content.decode())
+    cl, text = _list(client, care_manager, "/admin/gaps/caregap/")
     assert (cl.result_count, cl.paginator.capped) == (4, True)
     assert "more than 3 care gaps" in text
     assert "more than 3 results" in text
@@ -41,9 +46,7 @@ def test_a_list_past_the_cap_says_more_than_the_cap(client, care_manager, contra
 
 def test_a_list_within_the_cap_gives_its_count(client, care_manager, contract, cap_of_three):
     _gaps(contract, 3)
-    client.force_login(care_manager)
-    response = client.get("/admin/members/member/")
-    cl, text = response.context["cl"], _text(response.content.decode())
+    cl, text = _list(client, care_manager, "/admin/members/member/")
     assert (cl.result_count, cl.paginator.capped) == (3, False)
     assert "3 members" in text and "3 results" in text
     assert "more than" not in text

@@ -8,13 +8,13 @@ import re
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from gaps.importing import gaps_import_csv
 from members.identifiers import member_id_hash, pseudonym, pseudonym_prefix
 from members.models import Member
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
+from tests.migrations import migrate_back_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db
 
@@ -234,9 +234,7 @@ def test_the_worklist_api_and_its_export_name_members_by_pseudonym_not_internal_
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_existing_members_their_pseudonyms_oldest_first():
-    executor = MigrationExecutor(connection)
-    executor.migrate([("members", "0001_initial")])
-    old_apps = executor.loader.project_state([("members", "0001_initial")]).apps
+    old_apps = migrate_back_to([("members", "0001_initial")])
     OldContract = old_apps.get_model("members", "Contract")
     OldMember = old_apps.get_model("members", "Member")
     contract = OldContract.objects.create(contract_id="H4001", name="Before", organization_type="ma_pd")
@@ -245,9 +243,7 @@ def test_the_migration_gives_existing_members_their_pseudonyms_oldest_first():
     for id_hash in hashes:
         OldMember.objects.create(id_hash=id_hash, contract=contract, birth_year=1950)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     stored = dict(Member.objects.filter(contract__contract_id="H4001").values_list("id_hash", "pseudonym"))
     assert [stored[id_hash] for id_hash in hashes] == [

@@ -2,20 +2,17 @@
 priorities' facts are marked as having set the worklist's priorities; no other run is."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from ratings.models import PortfolioRun
 from tests.factories import ContractFactory
+from tests.migrations import migrate_back_to, migrate_to_latest
 
 BEFORE = [("ratings", "0005_cut_point_projection")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_marks_the_optimizer_runs_whose_result_has_priorities():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    OldRun = executor.loader.project_state(BEFORE).apps.get_model("ratings", "PortfolioRun")
+    OldRun = migrate_back_to(BEFORE).get_model("ratings", "PortfolioRun")
     contract = ContractFactory()
     marked = {}
     for kind, result, expected in (
@@ -35,8 +32,6 @@ def test_the_migration_marks_the_optimizer_runs_whose_result_has_priorities():
         )
         marked[run.pk] = expected
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     assert dict(PortfolioRun.objects.values_list("pk", "priorities_set")) == marked
