@@ -1,6 +1,6 @@
 """Past the admin's count cap a list says how many rows match as "more than 10,000", never the cap
 plus one it counted to (`CappedCountPaginator`): in the pager, beside the search box and in the
-actions bar's "select all"."""
+actions bar's "select all". And a scoped list never counts its sidebar's values (Django's facets)."""
 
 import re
 
@@ -57,3 +57,10 @@ def test_only_the_member_lists_post_their_search(client, administrator):
     page = client.get("/admin/interventions/interventiontype/").content.decode()
     assert '<form id="changelist-search" method="get" role="search">' in page
     assert "_member_search" not in page and 'autocomplete="off"' not in page
+
+
+def test_a_scoped_list_offers_no_sidebar_counts_and_computes_none(client, care_manager, contract):
+    _gaps(contract, 2)
+    cl, text = _list(client, care_manager, "/admin/gaps/caregap/?_facets=True")
+    assert "Show counts" not in text and "Hide counts" not in text
+    assert not cl.add_facets
