@@ -126,6 +126,7 @@ def worklist_values_present(user, lookup: str, values: Sequence) -> set:
     }
     if not probes:
         return set()
+    # The probes are the columns of one row: the user's own, any one-row table would do.
     found = get_user_model().objects.filter(pk=user.pk).values(**probes).get()
     return {value for i, value in enumerate(values) if found[f"has_{i}"]}
 
