@@ -3,6 +3,7 @@ rows as the single query, page after page), by priority either way with ties by 
 and sorted by another column only when the filters leave at most `CappedCountPaginator.CAP` gaps."""
 
 import pytest
+from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -83,6 +84,12 @@ def test_another_sort_of_a_list_within_the_cap_is_kept(client, care_manager, gap
     assert list(get_messages(response.wsgi_request)) == []
 
 
+REFUSED = (
+    "Sorted by priority: sorting by another column takes a list of at most 29 gaps. "
+    "Filter or search the list first."
+)
+
+
 def test_another_sort_of_a_list_past_the_cap_is_by_priority_with_a_warning(
     client, care_manager, contract, gaps, monkeypatch
 ):
@@ -92,11 +99,35 @@ def test_another_sort_of_a_list_past_the_cap_is_by_priority_with_a_warning(
     cl = response.context["cl"]
     by_priority = CareGap.objects.filter(contract=contract).order_by("-priority_score", "-id")
     assert [gap.pk for gap in cl.result_list] == list(by_priority.values_list("pk", flat=True))
-    default = client.get(URL).context["cl"]
-    assert cl.get_ordering_field_columns() == default.get_ordering_field_columns()
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Sorted by priority: sorting by another column takes a list of at most 29 gaps. "
-        "Filter the list first."
-    ]
+    # The page's links (headers, filters, pager) and its search form carry no sort.
+    assert ORDER_VAR not in cl.params and ORDER_VAR not in cl.filter_params
+    assert "o=" not in cl.get_query_string({"p": 2})
+    assert cl.get_ordering_field_columns() == {}
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [REFUSED]
     filtered = client.get(URL, {"o": str(MEMBER), "measure": "COL"})
     assert list(filtered.context["cl"].get_ordering_field_columns()) == [MEMBER]
+
+
+def test_a_search_that_narrows_the_list_keeps_its_sort(client, care_manager, contract, gaps, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 29)
+    client.force_login(care_manager)
+    wanted = gaps[0].member
+    for code in ("COL", "CBP"):
+        CareGapFactory(member=wanted, measure=measure(code), measurement_year=2024)
+    response = client.get(URL, {"o": f"-{MEASURE}", "q": wanted.pseudonym})
+    codes = [gap.measure.code for gap in response.context["cl"].result_list]
+    assert codes == sorted(codes, reverse=True) and len(codes) == 3
+    assert list(get_messages(response.wsgi_request)) == []
+
+
+def test_an_action_on_a_refused_sort_warns_once(client, care_manager, contract, gaps, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 29)
+    client.force_login(care_manager)
+    mine = gaps[0]
+    response = client.post(
+        f"{URL}?o={MEMBER}", {"action": "assign_to_me", "_selected_action": [mine.pk]}, follow=True
+    )
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown.count(REFUSED) == 1
+    mine.refresh_from_db()
+    assert mine.assignee == care_manager
