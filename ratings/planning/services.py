@@ -396,7 +396,7 @@ def _run(
             optimality_gap=result.get("optimality_gap"),
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             created_by=user,
-            priorities_set="priorities" in result,
+            priorities_set=kind == PortfolioRun.Kind.OPTIMIZE and "priorities" in result,
         )
         if then is not None:
             then(context, run, outcome)
