@@ -14,7 +14,7 @@ from gaps.importing import gaps_import_csv
 from members.identifiers import member_id_hash, pseudonym, pseudonym_prefix
 from members.models import Member
 from tests.factories import CareGapFactory, MemberFactory, UserFactory
-from tests.migrations import migrate_back_to, migrate_to_latest
+from tests.migrations import migrated_back_to
 
 pytestmark = pytest.mark.django_db
 
@@ -234,16 +234,14 @@ def test_the_worklist_api_and_its_export_name_members_by_pseudonym_not_internal_
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_existing_members_their_pseudonyms_oldest_first():
-    old_apps = migrate_back_to([("members", "0001_initial")])
-    OldContract = old_apps.get_model("members", "Contract")
-    OldMember = old_apps.get_model("members", "Member")
-    contract = OldContract.objects.create(contract_id="H4001", name="Before", organization_type="ma_pd")
     first_hash = member_id_hash("RAW-OLD-1")
     hashes = [first_hash, colliding_hash(first_hash, 15), member_id_hash("RAW-OLD-2")]
-    for id_hash in hashes:
-        OldMember.objects.create(id_hash=id_hash, contract=contract, birth_year=1950)
-
-    migrate_to_latest()
+    with migrated_back_to([("members", "0001_initial")]) as old_apps:
+        OldContract = old_apps.get_model("members", "Contract")
+        OldMember = old_apps.get_model("members", "Member")
+        contract = OldContract.objects.create(contract_id="H4001", name="Before", organization_type="ma_pd")
+        for id_hash in hashes:
+            OldMember.objects.create(id_hash=id_hash, contract=contract, birth_year=1950)
 
     stored = dict(Member.objects.filter(contract__contract_id="H4001").values_list("id_hash", "pseudonym"))
     assert [stored[id_hash] for id_hash in hashes] == [
